@@ -1,0 +1,137 @@
+#pragma once
+// The Herald client SDK.
+//
+// Threading: a Client owns one background I/O thread. Every callback the SDK
+// makes (publish completions and subscription handlers) runs on that thread,
+// one at a time, in the order the broker's replies and deliveries arrive.
+// Callbacks must not block for long, and must not call the blocking methods
+// below (they return errc::called_from_callback there). All public methods are
+// thread-safe. Delivery::ack()/nack() may be called from any thread, later.
+//
+// Connection: the client connects in the background and reconnects with
+// exponential backoff. After a reconnect it re-subscribes and re-sends every
+// publish not yet acknowledged; with idempotence on (the default) the broker
+// stores each of them once.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "herald/errors.h"
+#include "herald/message.h"
+
+namespace herald {
+
+struct ClientOptions {
+  std::string broker = "127.0.0.1:7400";  // HOST:PORT; [::1]:PORT for IPv6
+  std::string client_name = "herald-client";
+  std::chrono::milliseconds reconnect_backoff_min{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+  // A publish or admin request still unanswered after this fails with errc::timeout.
+  std::chrono::milliseconds request_timeout{30000};
+  // Tags every publish with a producer id and sequence numbers so that
+  // publishes re-sent after a reconnect are not stored twice.
+  bool idempotent = true;
+  // Publishes waiting to be sent or acknowledged; above this, Publish fails
+  // at once with errc::buffer_full.
+  std::size_t max_pending_bytes = 64u << 20;
+  // Upper bound of one Publish frame; pending publishes to one topic are
+  // batched into frames up to this size.
+  std::size_t max_batch_bytes = 1u << 20;
+};
+
+struct PublishResult {
+  std::error_code error;
+  uint64_t offset = 0;     // offset of the stored message (valid when !error)
+  bool duplicate = false;  // the broker had stored this message before (a retry)
+};
+using PublishCallback = std::function<void(const PublishResult&)>;
+
+enum class StartFrom { earliest, latest };
+
+struct SubscribeOptions {
+  std::string topic;
+  std::string group;
+  StartFrom start = StartFrom::earliest;  // only used when the group is new
+  uint32_t window = 0;                     // max unacked messages to this member; 0 = broker default
+  std::chrono::milliseconds ack_deadline{0};  // 0 = broker default (30 s)
+};
+
+class SubscriptionState;  // internal
+
+// One delivered message plus the means to settle it. Copyable; ack() or nack()
+// may be called from any thread, once; later calls are ignored. A message that
+// is neither acked nor nacked is redelivered after its ack deadline.
+class Delivery {
+ public:
+  Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg);
+  const ReceivedMessage& message() const { return *msg_; }
+  void ack() const;
+  void nack(std::chrono::milliseconds delay = std::chrono::milliseconds{0},
+            const std::string& reason = {}) const;
+
+ private:
+  std::shared_ptr<SubscriptionState> sub_;
+  std::shared_ptr<const ReceivedMessage> msg_;
+};
+using MessageHandler = std::function<void(const Delivery&)>;
+
+using SubscriptionId = uint64_t;
+
+struct GroupInfo {
+  std::string name;
+  uint64_t ack_floor = 0;
+  uint32_t members = 0;
+  uint32_t in_flight = 0;
+};
+
+struct TopicInfo {
+  std::string name;
+  uint64_t earliest_offset = 0;
+  uint64_t next_offset = 0;
+  std::vector<GroupInfo> groups;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();  // fails whatever is pending with errc::client_closed
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Waits until the handshake with the broker is done (or the timeout passes).
+  std::error_code WaitConnected(std::chrono::milliseconds timeout);
+
+  // Asynchronous publish; `done` runs on the I/O thread. Never blocks.
+  void Publish(const std::string& topic, Message message, PublishCallback done);
+  std::future<PublishResult> Publish(const std::string& topic, Message message);
+  // Blocking convenience: publishes one message and waits for its ack.
+  PublishResult PublishSync(const std::string& topic, Message message);
+  // Waits until every publish issued before the call has completed.
+  std::error_code Flush(std::chrono::milliseconds timeout);
+
+  // Admin requests (blocking).
+  std::error_code CreateTopic(const std::string& name, bool* created = nullptr);
+  std::error_code DeleteTopic(const std::string& name);
+  std::error_code ListTopics(std::vector<TopicInfo>* topics);
+  std::error_code DescribeTopic(const std::string& name, TopicInfo* info);
+
+  // Joins a consumer group. Blocks until the broker accepted the subscription
+  // (or refused it). `handler` runs on the I/O thread for each delivery.
+  std::error_code Subscribe(const SubscribeOptions& options, MessageHandler handler,
+                            SubscriptionId* id = nullptr);
+  // Leaves the group; unacked deliveries go back to the group.
+  std::error_code Unsubscribe(SubscriptionId id);
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace herald

@@ -1,0 +1,54 @@
+#pragma once
+// The only code that knows how a frame looks in bytes:
+//   [u32 little-endian body length][Frame flatbuffer of that length]
+// Readers check the length against their limit before allocating, then verify.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "herald_generated.h"
+
+namespace herald::wire {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr std::size_t kLengthPrefixBytes = 4;
+inline constexpr uint32_t kDefaultMaxFrameBytes = 4u << 20;    // 4 MiB
+inline constexpr uint32_t kDefaultMaxPayloadBytes = 1u << 20;  // 1 MiB
+
+// An encoded frame, prefix included, ready for the socket. Owns its memory.
+using EncodedFrame = flatbuffers::DetachedBuffer;
+
+// Reads the length prefix at `prefix` (kLengthPrefixBytes bytes).
+uint32_t DecodeLength(const uint8_t* prefix);
+
+// Verifies `size` bytes of frame body (after the prefix). Returns the frame, or
+// nullptr when the bytes are not a valid Frame. A verified frame may still have
+// absent fields and an absent union value: callers null-check every field.
+const Frame* VerifyFrame(const uint8_t* body, std::size_t size);
+
+// Finishes `fbb` as a size-prefixed Frame carrying `body`.
+template <class T>
+EncodedFrame FinishFrame(flatbuffers::FlatBufferBuilder& fbb, uint64_t request_id,
+                         flatbuffers::Offset<T> body) {
+  auto frame = CreateFrame(fbb, request_id, BodyTraits<T>::enum_value, body.Union());
+  fbb.FinishSizePrefixed(frame);
+  return fbb.Release();
+}
+
+EncodedFrame EncodeError(uint64_t request_id, ErrorCode code, std::string_view message);
+EncodedFrame EncodeOk(uint64_t request_id);
+
+// Byte vectors carried as strings on both sides of the wire.
+inline std::string_view AsStringView(const flatbuffers::Vector<uint8_t>* v) {
+  if (v == nullptr) return {};
+  return {reinterpret_cast<const char*>(v->data()), v->size()};
+}
+inline flatbuffers::Offset<flatbuffers::Vector<uint8_t>> CreateBytes(
+    flatbuffers::FlatBufferBuilder& fbb, std::string_view bytes) {
+  return fbb.CreateVector(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+}  // namespace herald::wire

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything Herald needs to build, test and benchmark on Debian 12.
+# The README, .ci/run and the Dockerfile all call this one script.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
+  g++ cmake ninja-build pkg-config ccache make \
+  libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev \
+  libspdlog-dev libfmt-dev catch2 libcpp-httplib-dev nlohmann-json3-dev libssl-dev \
+  libnats-dev nats-server
