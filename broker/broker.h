@@ -1,0 +1,59 @@
+#pragma once
+// Broker: brokerd without its command line. Owns the I/O context, the store,
+// the topic registry and the listener, and their start and stop order. Tests
+// and the SDK's in-process broker run it on a thread of their own.
+//
+// Thread: Run() runs the I/O context on the calling thread (the broker's one
+// I/O thread); the store adds its storage thread. Stop() may be called from
+// any thread.
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <memory>
+
+#include "broker/broker_config.h"
+#include "broker/status.h"
+
+namespace herald::broker {
+
+class Store;
+class TopicRegistry;
+class Listener;
+struct BrokerContext;
+
+class Broker {
+ public:
+  // Opens the data dir, loads topics and groups, binds the listen address and
+  // writes the port file. Nothing is served until Run().
+  static Status Open(const BrokerConfig& config, std::unique_ptr<Broker>* out);
+  ~Broker();
+
+  asio::ip::tcp::endpoint local_endpoint() const;
+  asio::io_context& io() { return io_; }
+
+  // Serves until Stop() has finished. Returns after the last session closed.
+  void Run();
+  // Graceful stop: no new connections or requests, in-flight publishes finish
+  // (up to shutdown_grace), group positions are stored, sessions close.
+  void Stop();
+
+ private:
+  explicit Broker(const BrokerConfig& config);
+  void ScheduleTick();
+  void SchedulePositionStore();
+  void FinishStopWhenDrained(std::chrono::steady_clock::time_point deadline);
+
+  BrokerConfig config_;
+  asio::io_context io_{1};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TopicRegistry> registry_;
+  std::unique_ptr<BrokerContext> ctx_;
+  std::unique_ptr<Listener> listener_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer position_timer_;
+  asio::steady_timer drain_timer_;
+  bool stopping_ = false;
+};
+
+}  // namespace herald::broker

@@ -1,0 +1,40 @@
+#pragma once
+// Every tunable of brokerd, with its default and unit. main.cc maps flags onto it.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "broker/dispatch/consumer_group.h"
+#include "broker/storage/store.h"
+#include "schemas/frame.h"
+
+namespace herald::broker {
+
+struct BrokerConfig {
+  std::string listen = "127.0.0.1:7400";  // HOST:PORT, [V6]:PORT; port 0 = any free port
+  std::string data_dir = "herald-data";
+  std::string port_file;                  // written (atomically) with the bound port
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  std::chrono::milliseconds fsync_interval{100};
+
+  uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+  uint32_t max_payload_bytes = wire::kDefaultMaxPayloadBytes;
+
+  GroupLimits groups;                     // windows, ack deadlines, read-ahead
+  std::size_t tail_cache_bytes = 4u << 20;  // per topic: newest batches kept decoded
+
+  // Per connection: deliveries pause above this many queued outgoing bytes.
+  std::size_t max_outgoing_bytes = 8u << 20;
+  // Per connection: the broker stops reading while this many requests (or
+  // request bytes) wait for storage.
+  uint32_t max_inflight_requests = 1024;
+  std::size_t max_inflight_bytes = 64u << 20;
+
+  std::chrono::milliseconds tick_interval{100};            // ack deadlines, nack delays
+  std::chrono::milliseconds position_store_interval{50};   // group positions to RocksDB
+  std::chrono::milliseconds shutdown_grace{5000};          // SIGTERM: wait for in-flight publishes
+};
+
+}  // namespace herald::broker

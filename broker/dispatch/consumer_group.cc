@@ -1,0 +1,276 @@
+#include "broker/dispatch/consumer_group.h"
+
+#include <algorithm>
+
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace herald::broker {
+
+namespace {
+constexpr std::size_t kReadChunkMessages = 4096;
+}
+
+ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
+                             const GroupPosition& position, const GroupLimits& limits)
+    : io_(io), log_(log), name_(std::move(name)), limits_(limits) {
+  // Offsets before the log's start are gone (retention): nothing to deliver.
+  ack_floor_ = std::max(position.ack_floor, log_->earliest());
+  cursor_ = ack_floor_;
+  for (uint64_t offset : position.acked_above) {
+    if (offset < ack_floor_ || offset - ack_floor_ >= limits_.max_ack_gap) continue;
+    std::size_t index = offset - ack_floor_;
+    if (acked_.size() <= index) acked_.resize(index + 1, 0);
+    acked_[index] = 1;
+  }
+  while (!acked_.empty() && acked_.front()) {
+    acked_.pop_front();
+    ++ack_floor_;
+    ++cursor_;
+  }
+}
+
+uint64_t ConsumerGroup::AddMember(std::weak_ptr<SubscriberSink> sink, uint32_t subscription_id,
+                                  uint32_t window, std::chrono::milliseconds ack_deadline) {
+  Member m;
+  m.id = next_member_id_++;
+  m.sink = std::move(sink);
+  m.subscription_id = subscription_id;
+  m.window = window != 0 ? window : limits_.default_window;
+  m.ack_deadline = ack_deadline.count() != 0 ? ack_deadline : limits_.default_ack_deadline;
+  members_.push_back(std::move(m));
+  SchedulePump();
+  return members_.back().id;
+}
+
+void ConsumerGroup::RemoveMember(uint64_t member_id) {
+  auto it = std::find_if(members_.begin(), members_.end(),
+                         [&](const Member& m) { return m.id == member_id; });
+  if (it == members_.end()) return;
+  members_.erase(it);
+  if (next_member_ >= members_.size()) next_member_ = 0;
+  // Everything the member held goes back, to be redelivered at once.
+  std::vector<uint64_t> orphaned;
+  for (const auto& [offset, f] : in_flight_)
+    if (f.member_id == member_id) orphaned.push_back(offset);
+  for (uint64_t offset : orphaned) {
+    auto node = in_flight_.extract(offset);
+    Requeue(offset, std::move(node.mapped()), Clock::time_point{});
+  }
+  SchedulePump();
+}
+
+void ConsumerGroup::Close() {
+  closed_ = true;
+  members_.clear();
+  key_owner_.clear();
+  in_flight_.clear();
+  ready_.clear();
+  ready_bytes_ = 0;
+}
+
+ConsumerGroup::Member* ConsumerGroup::FindMember(uint64_t member_id) {
+  for (auto& m : members_)
+    if (m.id == member_id) return &m;
+  return nullptr;
+}
+
+void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, Clock::time_point not_before) {
+  if (Member* m = FindMember(f.member_id)) --m->in_flight;
+  ready_bytes_ += f.message.record().payload.size();
+  // The key stays owned by this offset: later messages of the key wait for it.
+  ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before});
+}
+
+void ConsumerGroup::ReleaseKey(const MessageRef& message) {
+  const RecordView& r = message.record();
+  if (!r.has_key) return;
+  auto it = key_owner_.find(r.key);
+  if (it != key_owner_.end() && it->second == message.offset()) key_owner_.erase(it);
+}
+
+void ConsumerGroup::MarkAcked(uint64_t offset) {
+  if (offset < ack_floor_) return;
+  std::size_t index = offset - ack_floor_;
+  if (index >= acked_.size()) return;  // never read: cannot be acked yet
+  acked_[index] = 1;
+  AdvanceFloor();
+}
+
+void ConsumerGroup::AdvanceFloor() {
+  while (!acked_.empty() && acked_.front()) {
+    acked_.pop_front();
+    ++ack_floor_;
+    dirty_ = true;
+  }
+}
+
+void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
+  if (closed_) return;
+  for (uint64_t offset : offsets) {
+    if (auto f = in_flight_.find(offset); f != in_flight_.end()) {
+      if (Member* m = FindMember(f->second.member_id)) --m->in_flight;
+      ReleaseKey(f->second.message);
+      in_flight_.erase(f);
+      MarkAcked(offset);
+    } else if (auto r = ready_.find(offset); r != ready_.end()) {
+      // A late ack for a message already queued for redelivery: it was
+      // processed after all, so it need not go out again.
+      ready_bytes_ -= r->second.message.record().payload.size();
+      ReleaseKey(r->second.message);
+      ready_.erase(r);
+      MarkAcked(offset);
+    }
+  }
+  SchedulePump();
+}
+
+void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay) {
+  if (closed_) return;
+  Clock::time_point not_before = delay.count() > 0 ? Clock::now() + delay : Clock::time_point{};
+  for (uint64_t offset : offsets) {
+    auto node = in_flight_.extract(offset);
+    if (node.empty()) continue;
+    Requeue(offset, std::move(node.mapped()), not_before);
+  }
+  SchedulePump();
+}
+
+void ConsumerGroup::Tick(Clock::time_point now) {
+  if (closed_) return;
+  bool due = false;
+  std::vector<uint64_t> expired;
+  for (const auto& [offset, f] : in_flight_)
+    if (f.deadline <= now) expired.push_back(offset);
+  for (uint64_t offset : expired) {
+    auto node = in_flight_.extract(offset);
+    Requeue(offset, std::move(node.mapped()), Clock::time_point{});
+    due = true;
+  }
+  for (const auto& [offset, r] : ready_) {
+    if (r.not_before != Clock::time_point{} && r.not_before <= now) {
+      due = true;
+      break;
+    }
+  }
+  if (due) SchedulePump();
+}
+
+void ConsumerGroup::SchedulePump() {
+  if (pump_scheduled_ || closed_) return;
+  pump_scheduled_ = true;
+  asio::post(io_, [self = shared_from_this()] {
+    self->pump_scheduled_ = false;
+    self->Pump();
+  });
+}
+
+void ConsumerGroup::Fill() {
+  std::size_t target = 0;
+  for (const auto& m : members_) target += m.window;
+  target = std::clamp<std::size_t>(target, 64, 65'536);
+  if (ready_.size() >= target || ready_bytes_ >= limits_.max_ready_bytes) return;
+  if (cursor_ >= log_->end() || cursor_ - ack_floor_ >= limits_.max_ack_gap) return;
+
+  std::vector<MessageRef> read;
+  std::size_t room = std::min<std::size_t>(
+      {target - ready_.size(), limits_.max_ack_gap - (cursor_ - ack_floor_), kReadChunkMessages});
+  Status s = log_->Read(cursor_, room, limits_.max_ready_bytes - ready_bytes_, &read);
+  if (!s.ok()) {
+    spdlog::get("dispatch")->error("group {}: reading the log at {} failed: {}", name_, cursor_,
+                                   s.message());
+    return;
+  }
+  for (auto& message : read) {
+    uint64_t offset = message.offset();
+    if (offset != cursor_) {
+      // The log skipped ahead (retention removed what we were about to read).
+      spdlog::get("dispatch")->warn("group {}: offsets {}..{} are gone; continuing at {}", name_,
+                                    cursor_, offset, offset);
+      while (cursor_ < offset) {
+        std::size_t index = cursor_ - ack_floor_;
+        if (acked_.size() <= index) acked_.resize(index + 1, 0);
+        acked_[index] = 1;
+        ++cursor_;
+      }
+      AdvanceFloor();
+    }
+    std::size_t index = cursor_ - ack_floor_;
+    ++cursor_;
+    if (index < acked_.size() && acked_[index]) continue;  // acked before a restart
+    if (acked_.size() <= index) acked_.resize(index + 1, 0);
+    ready_bytes_ += message.record().payload.size();
+    ready_.emplace_hint(ready_.end(), offset, Ready{std::move(message), 0, {}});
+  }
+}
+
+ConsumerGroup::Member* ConsumerGroup::NextMemberWithRoom() {
+  for (std::size_t tried = 0; tried < members_.size(); ++tried) {
+    Member& m = members_[next_member_];
+    next_member_ = (next_member_ + 1) % members_.size();
+    if (m.in_flight + m.batch.size() >= m.window) continue;
+    auto sink = m.sink.lock();
+    if (!sink || !sink->Writable()) continue;
+    return &m;
+  }
+  return nullptr;
+}
+
+void ConsumerGroup::Pump() {
+  if (closed_ || members_.empty()) return;
+  Clock::time_point now = Clock::now();
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    Fill();
+    for (auto it = ready_.begin(); it != ready_.end();) {
+      Ready& r = it->second;
+      if (r.not_before != Clock::time_point{} && r.not_before > now) {
+        ++it;
+        continue;
+      }
+      const RecordView& record = r.message.record();
+      if (record.has_key) {
+        auto owner = key_owner_.find(record.key);
+        if (owner != key_owner_.end() && owner->second != it->first) {
+          ++it;  // an earlier message of this key is unacked
+          continue;
+        }
+      }
+      Member* m = NextMemberWithRoom();
+      if (m == nullptr) break;
+      uint64_t offset = it->first;
+      uint32_t count = r.delivery_count + 1;
+      if (record.has_key) key_owner_.emplace(record.key, offset);
+      m->batch.push_back({r.message, count});
+      in_flight_.emplace(offset, InFlight{std::move(r.message), count, m->id, now + m->ack_deadline});
+      ready_bytes_ -= record.payload.size();
+      it = ready_.erase(it);
+      progress = true;
+    }
+    // Hand each member its batch. Deliver() may not call back into the group.
+    for (auto& m : members_) {
+      if (m.batch.empty()) continue;
+      m.in_flight += static_cast<uint32_t>(m.batch.size());
+      if (auto sink = m.sink.lock()) sink->Deliver(m.subscription_id, m.batch);
+      m.batch.clear();
+    }
+    // Read further only if this pass emptied what was ready.
+    if (progress && !ready_.empty()) break;
+  }
+}
+
+GroupPosition ConsumerGroup::Position() const {
+  GroupPosition p;
+  p.ack_floor = ack_floor_;
+  for (std::size_t i = 0; i < acked_.size(); ++i)
+    if (acked_[i]) p.acked_above.push_back(ack_floor_ + i);
+  return p;
+}
+
+GroupStats ConsumerGroup::Stats() const {
+  return {ack_floor_, static_cast<uint32_t>(members_.size()),
+          static_cast<uint32_t>(in_flight_.size())};
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,48 @@
+#pragma once
+// Topic: one topic's log (read side) and its consumer groups.
+// Thread: the broker's I/O thread.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "broker/dispatch/consumer_group.h"
+#include "broker/storage/store.h"
+#include "broker/storage/topic_log.h"
+
+namespace herald::broker {
+
+class Topic {
+ public:
+  // *store must outlive the topic.
+  Topic(Store* store, const TopicRecord& record, std::size_t tail_cache_bytes)
+      : id_(record.id),
+        name_(record.name),
+        log_(store, record.id, record.earliest_offset, record.next_offset, tail_cache_bytes) {}
+
+  uint64_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  TopicLog& log() { return log_; }
+  const std::map<std::string, std::shared_ptr<ConsumerGroup>>& groups() const { return groups_; }
+
+  std::shared_ptr<ConsumerGroup> FindGroup(const std::string& name) const {
+    auto it = groups_.find(name);
+    return it == groups_.end() ? nullptr : it->second;
+  }
+  void AddGroup(std::shared_ptr<ConsumerGroup> group) { groups_[group->name()] = std::move(group); }
+
+  // A batch of this topic is durable: extend the log and wake every group.
+  void OnAppended(std::shared_ptr<const RecordBatch> batch) {
+    log_.OnAppended(std::move(batch));
+    for (auto& [name, group] : groups_) group->OnLogAppended();
+  }
+
+ private:
+  uint64_t id_;
+  std::string name_;
+  TopicLog log_;
+  std::map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
+};
+
+}  // namespace herald::broker

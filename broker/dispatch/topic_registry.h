@@ -1,0 +1,57 @@
+#pragma once
+// TopicRegistry: the I/O thread's view of every topic and group. The Store
+// is the authority on which topics exist; the registry follows it (it is
+// loaded from the store at start and changed when the store's create and
+// delete operations complete).
+//
+// Thread: the broker's I/O thread.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "broker/dispatch/consumer_group.h"
+#include "broker/dispatch/topic.h"
+#include "broker/status.h"
+#include "broker/storage/store.h"
+
+namespace herald::broker {
+
+class TopicRegistry {
+ public:
+  // *store must outlive the registry.
+  TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
+                std::size_t tail_cache_bytes);
+
+  // Loads the topics and groups the store holds.
+  Status Load();
+
+  Topic* Find(const std::string& name);
+  Topic* FindById(uint64_t id);
+  const std::map<std::string, std::unique_ptr<Topic>>& topics() const { return topics_; }
+
+  Topic* Add(const TopicRecord& record);
+  // Removes the topic and closes its groups.
+  void Remove(const std::string& name);
+
+  std::shared_ptr<ConsumerGroup> NewGroup(Topic* topic, const std::string& name,
+                                          const GroupPosition& position);
+
+  // Expires ack deadlines and releases delayed redeliveries in every group.
+  void Tick(ConsumerGroup::Clock::time_point now);
+  // Stores the position of every group that changed since the last call.
+  void StorePositions(bool sync);
+
+ private:
+  asio::io_context& io_;
+  Store* store_;
+  GroupLimits limits_;
+  std::size_t tail_cache_bytes_;
+  std::map<std::string, std::unique_ptr<Topic>> topics_;
+};
+
+}  // namespace herald::broker

@@ -1,0 +1,132 @@
+// Publish: validate, encode the messages as one record batch, hand it to the
+// storage thread, reply once it is durable, then let the topic's groups see it.
+
+#include <chrono>
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+#include "broker/net/request_handler.h"
+#include "broker/net/session.h"
+#include "broker/storage/record_batch.h"
+#include "schemas/names.h"
+
+namespace herald::broker {
+
+namespace {
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
+                    const std::string& topic_name, uint64_t topic_id, uint32_t count,
+                    AppendResult result) {
+  if (!result.status.ok()) {
+    session.SendError(request_id, result.status);
+    return;
+  }
+  if (result.batch) {
+    Topic* topic = ctx.registry.Find(topic_name);
+    if (topic != nullptr && topic->id() == topic_id) topic->OnAppended(result.batch);
+  }
+  flatbuffers::FlatBufferBuilder fbb(64);
+  session.Send(wire::FinishFrame(
+      fbb, request_id, wire::CreatePublishOk(fbb, result.base_offset, count, result.duplicate)));
+}
+
+}  // namespace
+
+void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
+                   const wire::Publish& request) {
+  const auto* messages = request.messages();
+  if (request.topic() == nullptr || messages == nullptr) {
+    session.FailAndClose(request_id,
+                         {wire::ErrorCode::MalformedFrame, "Publish needs a topic and messages"});
+    return;
+  }
+  std::string name = request.topic()->str();
+  if (!wire::IsValidName(name)) {
+    session.SendError(request_id, {wire::ErrorCode::InvalidTopicName,
+                                   fmt::format("'{}' is not a valid topic name", name)});
+    return;
+  }
+  if (messages->size() == 0) {
+    session.SendError(request_id, {wire::ErrorCode::InvalidArgument, "Publish has no messages"});
+    return;
+  }
+  Topic* topic = ctx.registry.Find(name);
+  if (topic == nullptr) {
+    session.SendError(request_id,
+                      {wire::ErrorCode::TopicNotFound, fmt::format("no topic '{}'", name)});
+    return;
+  }
+  if (request.producer_id() != 0 && request.base_sequence() == 0) {
+    session.SendError(request_id,
+                      {wire::ErrorCode::InvalidArgument, "sequences start at 1 with a producer id"});
+    return;
+  }
+
+  // Check everything before encoding anything: a refused batch stores nothing.
+  std::size_t bytes = 0;
+  for (const wire::Message* m : *messages) {
+    if (m == nullptr) {
+      session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "null message"});
+      return;
+    }
+    std::size_t payload = m->payload() ? m->payload()->size() : 0;
+    if (payload > ctx.config.max_payload_bytes) {
+      session.SendError(request_id, {wire::ErrorCode::PayloadTooLarge,
+                                     fmt::format("payload of {} bytes is above the limit of {}",
+                                                 payload, ctx.config.max_payload_bytes)});
+      return;
+    }
+    bytes += payload + 16 + (m->key() ? m->key()->size() : 0);
+    if (const auto* headers = m->headers()) {
+      for (const wire::Header* h : *headers) {
+        if (h == nullptr || h->name() == nullptr) {
+          session.FailAndClose(request_id,
+                               {wire::ErrorCode::MalformedFrame, "header without a name"});
+          return;
+        }
+        bytes += h->name()->size() + (h->value() ? h->value()->size() : 0) + 4;
+      }
+    }
+  }
+
+  const uint32_t count = messages->size();
+  RecordBatchBuilder builder(count, NowMs(), bytes);
+  for (const wire::Message* m : *messages) {
+    std::string_view key = wire::AsStringView(m->key());
+    const auto* headers = m->headers();
+    builder.StartRecord(m->key() ? &key : nullptr, headers ? headers->size() : 0);
+    if (headers) {
+      for (const wire::Header* h : *headers)
+        builder.AddHeader(h->name()->string_view(), wire::AsStringView(h->value()));
+    }
+    builder.FinishRecord(wire::AsStringView(m->payload()));
+  }
+
+  AppendRequest append;
+  append.topic_id = topic->id();
+  append.producer_id = request.producer_id();
+  append.base_sequence = request.base_sequence();
+  append.count = count;
+  append.batch = builder.Finish();
+  const std::size_t held = append.batch.size();
+
+  session.BeginRequest(held);
+  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  ctx.store.Append(std::move(append), [self, &ctx, request_id, name, topic_id = topic->id(), count,
+                                       held](AppendResult result) mutable {
+    // Storage thread: hop back to the I/O thread, which owns sessions and topics.
+    asio::post(ctx.io, [self, &ctx, request_id, name = std::move(name), topic_id, count, held,
+                        result = std::move(result)]() mutable {
+      ReplyPublished(*self, ctx, request_id, name, topic_id, count, std::move(result));
+      self->EndRequest(held);
+    });
+  });
+}
+
+}  // namespace herald::broker

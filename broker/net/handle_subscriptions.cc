@@ -1,0 +1,118 @@
+// Subscriptions: join a group (creating it at its start position the first
+// time), leave it, and settle deliveries with acks and nacks.
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+#include "broker/net/request_handler.h"
+#include "broker/net/session.h"
+#include "schemas/names.h"
+
+namespace herald::broker {
+
+namespace {
+
+void JoinGroup(Session& session, uint64_t request_id, const std::shared_ptr<ConsumerGroup>& group,
+               uint32_t window, uint32_t ack_deadline_ms) {
+  uint32_t subscription_id = session.NextSubscriptionId();
+  // SubscribeOk goes out before any Deliver: the member joins after it is queued.
+  flatbuffers::FlatBufferBuilder fbb(64);
+  session.Send(wire::FinishFrame(fbb, request_id, wire::CreateSubscribeOk(fbb, subscription_id)));
+  auto sink = std::static_pointer_cast<Session>(session.shared_from_this());
+  uint64_t member = group->AddMember(sink, subscription_id, window,
+                                     std::chrono::milliseconds(ack_deadline_ms));
+  session.AddSubscription(subscription_id, group, member);
+}
+
+}  // namespace
+
+void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
+                     const wire::Subscribe& request) {
+  if (request.topic() == nullptr || request.group() == nullptr) {
+    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame,
+                                             "Subscribe needs a topic and a group"});
+  }
+  std::string topic_name = request.topic()->str(), group_name = request.group()->str();
+  if (!wire::IsValidName(topic_name)) {
+    return session.SendError(request_id, {wire::ErrorCode::InvalidTopicName,
+                                          fmt::format("'{}' is not a valid topic name", topic_name)});
+  }
+  if (!wire::IsValidName(group_name)) {
+    return session.SendError(request_id, {wire::ErrorCode::InvalidGroupName,
+                                          fmt::format("'{}' is not a valid group name", group_name)});
+  }
+  Topic* topic = ctx.registry.Find(topic_name);
+  if (topic == nullptr) {
+    return session.SendError(request_id, {wire::ErrorCode::TopicNotFound,
+                                          fmt::format("no topic '{}'", topic_name)});
+  }
+  const uint32_t window = request.window(), deadline_ms = request.ack_deadline_ms();
+  if (auto group = topic->FindGroup(group_name)) {
+    return JoinGroup(session, request_id, group, window, deadline_ms);
+  }
+
+  // A new group: fix its start now, store it durably, then join. Until the
+  // write completes no member gets a message, so a crash cannot move a
+  // 'latest' group's start forward past messages it was promised.
+  GroupPosition start;
+  start.ack_floor =
+      request.start() == wire::StartFrom::Latest ? topic->log().end() : topic->log().earliest();
+  auto group = ctx.registry.NewGroup(topic, group_name, start);
+  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  session.BeginRequest(0);
+  ctx.store.PutGroup(topic->id(), group_name, start.Encode(), /*sync=*/true,
+                     [self, &ctx, request_id, group, window, deadline_ms](Status s) {
+    asio::post(ctx.io, [self, request_id, group, window, deadline_ms, s = std::move(s)] {
+      self->EndRequest(0);
+      if (self->closed()) return;
+      if (!s.ok()) return self->SendError(request_id, s);
+      JoinGroup(*self, request_id, group, window, deadline_ms);
+    });
+  });
+}
+
+void HandleUnsubscribe(Session& session, BrokerContext&, uint64_t request_id,
+                       const wire::Unsubscribe& request) {
+  if (!session.RemoveSubscription(request.subscription_id())) {
+    return session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
+                                          fmt::format("no subscription {} on this connection",
+                                                      request.subscription_id())});
+  }
+  session.Send(wire::EncodeOk(request_id));
+}
+
+void HandleAck(Session& session, BrokerContext&, uint64_t request_id, const wire::Ack& request) {
+  if (request.offsets() == nullptr) {
+    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Ack needs offsets"});
+  }
+  ConsumerGroup* group = session.FindSubscription(request.subscription_id());
+  if (group == nullptr) {
+    // Acks may race an Unsubscribe; only a caller that asked for a reply hears of it.
+    if (request_id != 0) {
+      session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
+                                     fmt::format("no subscription {}", request.subscription_id())});
+    }
+    return;
+  }
+  group->Ack({request.offsets()->data(), request.offsets()->size()});
+  if (request_id != 0) session.Send(wire::EncodeOk(request_id));
+}
+
+void HandleNack(Session& session, BrokerContext&, uint64_t request_id, const wire::Nack& request) {
+  if (request.offsets() == nullptr) {
+    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Nack needs offsets"});
+  }
+  ConsumerGroup* group = session.FindSubscription(request.subscription_id());
+  if (group == nullptr) {
+    if (request_id != 0) {
+      session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
+                                     fmt::format("no subscription {}", request.subscription_id())});
+    }
+    return;
+  }
+  group->Nack({request.offsets()->data(), request.offsets()->size()},
+              std::chrono::milliseconds(request.delay_ms()));
+  if (request_id != 0) session.Send(wire::EncodeOk(request_id));
+}
+
+}  // namespace herald::broker

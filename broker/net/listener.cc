@@ -1,0 +1,105 @@
+#include "broker/net/listener.h"
+
+#include <charconv>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/net/session.h"
+
+namespace herald::broker {
+
+bool SplitHostPort(const std::string& in, std::string* host, uint16_t* port) {
+  std::size_t colon = in.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string h = in.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.back() != ']' || h.size() < 3) return false;
+    h = h.substr(1, h.size() - 2);
+  }
+  const char* begin = in.data() + colon + 1;
+  const char* end = in.data() + in.size();
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr != end || begin == end || value > 65535) return false;
+  *host = h;
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+Listener::Listener(BrokerContext& ctx) : ctx_(ctx), acceptor_(ctx.io) {}
+
+Status Listener::Bind(const std::string& host_port) {
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(host_port, &host, &port)) {
+    return {wire::ErrorCode::InvalidArgument,
+            fmt::format("--listen '{}' is not HOST:PORT", host_port)};
+  }
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(ctx_.io);
+  auto results = resolver.resolve(host, std::to_string(port),
+                                  asio::ip::tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    return {wire::ErrorCode::InvalidArgument,
+            fmt::format("cannot resolve '{}': {}", host, ec ? ec.message() : "no address")};
+  }
+  asio::ip::tcp::endpoint endpoint = results.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return {wire::ErrorCode::Internal,
+            fmt::format("cannot listen on {}: {}", host_port, ec.message())};
+  }
+  return Status::Ok();
+}
+
+asio::ip::tcp::endpoint Listener::local_endpoint() const {
+  asio::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void Listener::Start() {
+  asio::co_spawn(ctx_.io, AcceptLoop(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::get("net")->critical("accept loop failed: {}", ex.what());
+    }
+  });
+}
+
+void Listener::Stop() {
+  asio::error_code ec;
+  acceptor_.close(ec);
+}
+
+void Listener::ForEachSession(const std::function<void(Session&)>& fn) {
+  for (auto& weak : sessions_)
+    if (auto s = weak.lock()) fn(*s);
+}
+
+asio::awaitable<void> Listener::AcceptLoop() {
+  constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      // Out of descriptors and the like: log, then keep serving the others.
+      spdlog::get("net")->warn("accept failed: {}", ec.message());
+      continue;
+    }
+    std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+    auto session = std::make_shared<Session>(std::move(socket), ctx_, next_session_id_++);
+    sessions_.push_back(session);
+    session->Start();
+  }
+}
+
+}  // namespace herald::broker

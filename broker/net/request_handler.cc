@@ -1,0 +1,88 @@
+#include "broker/net/request_handler.h"
+
+#include <fmt/format.h>
+
+#include "broker/net/session.h"
+#include "broker/version.h"
+
+namespace herald::broker {
+
+namespace {
+
+void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
+                 const wire::Hello& hello) {
+  if (hello.protocol_version() != wire::kProtocolVersion) {
+    session.FailAndClose(request_id,
+                         {wire::ErrorCode::UnsupportedVersion,
+                          fmt::format("protocol version {} is not supported (this broker speaks {})",
+                                      hello.protocol_version(), wire::kProtocolVersion)});
+    return;
+  }
+  session.set_handshaken();
+  flatbuffers::FlatBufferBuilder fbb(128);
+  auto version = fbb.CreateString(kBrokerVersion);
+  session.Send(wire::FinishFrame(
+      fbb, request_id,
+      wire::CreateHelloOk(fbb, wire::kProtocolVersion, version, ctx.config.max_frame_bytes,
+                          ctx.config.max_payload_bytes)));
+}
+
+// Calls handle(session, ctx, request_id, *body) if the union holds a value of
+// the expected type, else closes the connection as malformed.
+template <class Body, class Fn>
+void WithBody(Session& session, BrokerContext& ctx, const wire::Frame& frame, Fn handle) {
+  const Body* body = frame.body_as<Body>();
+  if (body == nullptr) {
+    session.FailAndClose(frame.request_id(),
+                         {wire::ErrorCode::MalformedFrame, "the request body is missing"});
+    return;
+  }
+  handle(session, ctx, frame.request_id(), *body);
+}
+
+}  // namespace
+
+void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame) {
+  using wire::Body;
+  const Body type = frame.body_type();
+  if (type == Body::NONE) {
+    session.FailAndClose(frame.request_id(), {wire::ErrorCode::MalformedFrame, "frame has no body"});
+    return;
+  }
+  if (type == Body::Hello) {
+    WithBody<wire::Hello>(session, ctx, frame, HandleHello);
+    return;
+  }
+  if (!session.handshaken()) {
+    session.FailAndClose(frame.request_id(),
+                         {wire::ErrorCode::HandshakeRequired, "the first frame must be Hello"});
+    return;
+  }
+  switch (type) {
+    case Body::Publish:
+      return WithBody<wire::Publish>(session, ctx, frame, HandlePublish);
+    case Body::CreateTopic:
+      return WithBody<wire::CreateTopic>(session, ctx, frame, HandleCreateTopic);
+    case Body::DeleteTopic:
+      return WithBody<wire::DeleteTopic>(session, ctx, frame, HandleDeleteTopic);
+    case Body::ListTopics:
+      return HandleListTopics(session, ctx, frame.request_id());
+    case Body::DescribeTopic:
+      return WithBody<wire::DescribeTopic>(session, ctx, frame, HandleDescribeTopic);
+    case Body::Subscribe:
+      return WithBody<wire::Subscribe>(session, ctx, frame, HandleSubscribe);
+    case Body::Unsubscribe:
+      return WithBody<wire::Unsubscribe>(session, ctx, frame, HandleUnsubscribe);
+    case Body::Ack:
+      return WithBody<wire::Ack>(session, ctx, frame, HandleAck);
+    case Body::Nack:
+      return WithBody<wire::Nack>(session, ctx, frame, HandleNack);
+    default:
+      session.FailAndClose(
+          frame.request_id(),
+          {wire::ErrorCode::UnexpectedMessage,
+           fmt::format("{} is not a request a client may send", wire::EnumNameBody(type))});
+  }
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,42 @@
+#pragma once
+// Request handling: one verified Frame in, a reply (now or once storage
+// completes) out. One function per request kind; HandleFrame only routes.
+// Every field is null-checked here even after verification: a frame that
+// lacks a required field is a protocol violation (MalformedFrame, then the
+// connection closes); a field with a bad value gets an error reply and the
+// connection stays open.
+//
+// Thread: the broker's I/O thread.
+
+#include <cstdint>
+
+#include "broker/net/broker_context.h"
+#include "schemas/frame.h"
+
+namespace herald::broker {
+
+class Session;
+
+void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame);
+
+// handle_publish.cc
+void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
+                   const wire::Publish& request);
+// handle_topics.cc
+void HandleCreateTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                       const wire::CreateTopic& request);
+void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                       const wire::DeleteTopic& request);
+void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id);
+void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                         const wire::DescribeTopic& request);
+// handle_subscriptions.cc
+void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
+                     const wire::Subscribe& request);
+void HandleUnsubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
+                       const wire::Unsubscribe& request);
+void HandleAck(Session& session, BrokerContext& ctx, uint64_t request_id, const wire::Ack& request);
+void HandleNack(Session& session, BrokerContext& ctx, uint64_t request_id,
+                const wire::Nack& request);
+
+}  // namespace herald::broker

@@ -1,0 +1,275 @@
+#include "broker/net/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/net/request_handler.h"
+#include "broker/storage/record_batch.h"
+
+namespace herald::broker {
+
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kInitialReadBuffer = 64u << 10;
+constexpr std::size_t kMaxGatherFrames = 64;
+constexpr std::size_t kMaxDeliverFrameBytes = 1u << 20;
+
+// Logs an exception that escaped a session coroutine instead of dropping it.
+auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
+  return [session, loop](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::get("net")->error("session {}: {} loop failed: {}", session->id(), loop, ex.what());
+    }
+    session->Close();
+  };
+}
+
+}  // namespace
+
+Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
+    : socket_(std::move(socket)),
+      ctx_(ctx),
+      id_(id),
+      in_(kInitialReadBuffer),
+      read_resume_(ctx.io),
+      write_wake_(ctx.io) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  read_resume_.expires_at(asio::steady_timer::time_point::max());
+  write_wake_.expires_at(asio::steady_timer::time_point::max());
+}
+
+Session::~Session() = default;
+
+void Session::Start() {
+  spdlog::get("net")->info("session {}: connected from {}", id_, peer_);
+  auto self = shared_from_this();
+  asio::co_spawn(ctx_.io, ReadLoop(), LogEscape(self, "read"));
+  asio::co_spawn(ctx_.io, WriteLoop(), LogEscape(self, "write"));
+}
+
+void Session::StopReading() {
+  stop_reading_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  read_resume_.cancel();
+}
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  spdlog::get("net")->info("session {}: closed ({} subscriptions)", id_, subscriptions_.size());
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  read_resume_.cancel();
+  write_wake_.cancel();
+  // Members leave their groups now, so their unacked messages are redelivered
+  // to the remaining members without waiting for ack deadlines.
+  for (auto& [sid, sub] : subscriptions_) sub.group->RemoveMember(sub.member_id);
+  subscriptions_.clear();
+  out_.clear();
+  out_bytes_ = 0;
+}
+
+void Session::Send(wire::EncodedFrame frame) {
+  if (closed_) return;
+  out_bytes_ += frame.size();
+  out_.push_back(std::move(frame));
+  if (out_.size() == 1) write_wake_.cancel();
+}
+
+void Session::SendError(uint64_t request_id, const Status& status) {
+  Send(wire::EncodeError(request_id, status.code(), status.message()));
+}
+
+void Session::FailAndClose(uint64_t request_id, const Status& status) {
+  spdlog::get("net")->warn("session {} ({}): {} ({}); closing", id_, peer_, status.message(),
+                           wire::EnumNameErrorCode(status.code()));
+  SendError(request_id, status);
+  close_after_flush_ = true;
+  stop_reading_ = true;
+  write_wake_.cancel();
+}
+
+void Session::BeginRequest(std::size_t bytes) {
+  ++inflight_requests_;
+  inflight_bytes_ += bytes;
+}
+
+void Session::EndRequest(std::size_t bytes) {
+  bool was_paused = ReadPaused();
+  --inflight_requests_;
+  inflight_bytes_ -= bytes;
+  if (was_paused && !ReadPaused()) read_resume_.cancel();
+}
+
+bool Session::ReadPaused() const {
+  return inflight_requests_ >= ctx_.config.max_inflight_requests ||
+         inflight_bytes_ >= ctx_.config.max_inflight_bytes;
+}
+
+void Session::AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
+                              uint64_t member_id) {
+  subscriptions_[subscription_id] = {std::move(group), member_id};
+}
+
+ConsumerGroup* Session::FindSubscription(uint32_t subscription_id) {
+  auto it = subscriptions_.find(subscription_id);
+  return it == subscriptions_.end() ? nullptr : it->second.group.get();
+}
+
+bool Session::RemoveSubscription(uint32_t subscription_id) {
+  auto it = subscriptions_.find(subscription_id);
+  if (it == subscriptions_.end()) return false;
+  it->second.group->RemoveMember(it->second.member_id);
+  subscriptions_.erase(it);
+  return true;
+}
+
+bool Session::Writable() const { return !closed_ && out_bytes_ < ctx_.config.max_outgoing_bytes; }
+
+void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery> batch) {
+  std::size_t i = 0;
+  while (i < batch.size()) {
+    flatbuffers::FlatBufferBuilder fbb(16u << 10);
+    std::vector<flatbuffers::Offset<wire::Delivery>> items;
+    std::vector<flatbuffers::Offset<wire::Header>> headers;
+    std::size_t bytes = 0;
+    // Split so that a frame stays near kMaxDeliverFrameBytes (one message may exceed it).
+    for (; i < batch.size() && (items.empty() || bytes < kMaxDeliverFrameBytes); ++i) {
+      const OutgoingDelivery& d = batch[i];
+      const RecordView& r = d.message.record();
+      flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key;
+      if (r.has_key) key = wire::CreateBytes(fbb, r.key);
+      flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Header>>> header_vec;
+      if (r.header_count > 0) {
+        headers.clear();
+        ForEachHeader(r.headers, r.header_count, [&](std::string_view name, std::string_view value) {
+          headers.push_back(wire::CreateHeader(fbb, fbb.CreateString(name.data(), name.size()),
+                                               wire::CreateBytes(fbb, value)));
+        });
+        header_vec = fbb.CreateVector(headers);
+      }
+      auto payload = wire::CreateBytes(fbb, r.payload);
+      items.push_back(wire::CreateDelivery(fbb, d.message.offset(), d.message.timestamp_ms(),
+                                           d.delivery_count, key, header_vec, payload));
+      bytes += r.payload.size() + r.key.size() + r.headers.size() + 32;
+    }
+    auto vec = fbb.CreateVector(items);
+    Send(wire::FinishFrame(fbb, 0, wire::CreateDeliver(fbb, subscription_id, vec)));
+  }
+}
+
+// Reads more bytes into in_, first making room at its end by moving the
+// unread bytes to the front, or by growing it. Returns false when the
+// connection is done.
+asio::awaitable<bool> Session::ReadMore() {
+  if (in_end_ == in_.size()) {
+    if (in_begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    } else {
+      in_.resize(in_.size() * 2);
+    }
+  }
+  auto [ec, n] = co_await socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_), kNoThrow);
+  if (ec) co_return false;
+  in_end_ += n;
+  co_return true;
+}
+
+asio::awaitable<void> Session::ReadLoop() {
+  auto self = shared_from_this();
+  const uint32_t max_frame = ctx_.config.max_frame_bytes;
+  while (!closed_ && !stop_reading_) {
+    while (in_end_ - in_begin_ < wire::kLengthPrefixBytes)
+      if (!co_await ReadMore()) goto done;
+    {
+      uint32_t length = wire::DecodeLength(in_.data() + in_begin_);
+      if (length == 0) {
+        FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame length 0"});
+        break;
+      }
+      if (length > max_frame) {
+        FailAndClose(0, {wire::ErrorCode::FrameTooLarge,
+                         fmt::format("frame of {} bytes is above the limit of {}", length, max_frame)});
+        break;
+      }
+      std::size_t total = wire::kLengthPrefixBytes + length;
+      if (in_.size() < total) in_.resize(std::max<std::size_t>(total, in_.size()));
+      while (in_end_ - in_begin_ < total)
+        if (!co_await ReadMore()) goto done;
+      const uint8_t* body = in_.data() + in_begin_ + wire::kLengthPrefixBytes;
+      const wire::Frame* frame = wire::VerifyFrame(body, length);
+      if (frame == nullptr) {
+        FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame failed verification"});
+        break;
+      }
+      HandleFrame(*this, ctx_, *frame);
+      in_begin_ += total;
+      if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+      // Shrink a buffer grown for one big frame once it is empty.
+      if (in_begin_ == 0 && in_end_ == 0 && in_.size() > kInitialReadBuffer * 4)
+        in_ = std::vector<uint8_t>(kInitialReadBuffer);
+    }
+    while (ReadPaused() && !closed_ && !stop_reading_) {
+      read_resume_.expires_at(asio::steady_timer::time_point::max());
+      co_await read_resume_.async_wait(kNoThrow);
+    }
+  }
+done:
+  // The client closed its side or the socket failed. Requests in flight still
+  // complete; the write loop finishes the session.
+  if (!close_after_flush_ && !stop_reading_) {
+    close_after_flush_ = true;
+    write_wake_.cancel();
+  }
+}
+
+asio::awaitable<void> Session::WriteLoop() {
+  auto self = shared_from_this();
+  std::vector<asio::const_buffer> gather;
+  std::vector<wire::EncodedFrame> writing;
+  while (!closed_) {
+    if (out_.empty()) {
+      // A closing session lingers until its storage completions have replied.
+      if (close_after_flush_ && inflight_requests_ == 0) break;
+      write_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await write_wake_.async_wait(kNoThrow);
+      continue;
+    }
+    gather.clear();
+    writing.clear();
+    while (!out_.empty() && writing.size() < kMaxGatherFrames) {
+      writing.push_back(std::move(out_.front()));
+      out_.pop_front();
+      gather.emplace_back(writing.back().data(), writing.back().size());
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, gather, kNoThrow);
+    if (ec) break;
+    bool was_writable = Writable();
+    out_bytes_ -= n;
+    if (!was_writable && Writable()) {
+      for (auto& [sid, sub] : subscriptions_) sub.group->OnSinkWritable();
+    }
+  }
+  Close();
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,106 @@
+#pragma once
+// Session: one client connection. A read loop turns bytes into verified
+// frames and hands them to the request handler; a write loop drains the
+// outgoing queue with gathered writes. It is the SubscriberSink of every
+// group member the client created.
+//
+// Thread: the broker's I/O thread (single-threaded io_context): the loops,
+// the handlers and the storage completions (posted back) all run there.
+// Lifetime: shared_ptr, held by its two coroutines and by pending storage
+// completions; groups hold it only by weak_ptr.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "broker/dispatch/consumer_group.h"
+#include "broker/dispatch/subscriber_sink.h"
+#include "broker/net/broker_context.h"
+#include "broker/status.h"
+#include "schemas/frame.h"
+
+namespace herald::broker {
+
+class Session : public SubscriberSink, public std::enable_shared_from_this<Session> {
+ public:
+  Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id);
+  ~Session() override;
+
+  void Start();
+  // Stops reading requests; what is in flight still completes (graceful stop).
+  void StopReading();
+  void Close();
+
+  uint64_t id() const { return id_; }
+  bool closed() const { return closed_; }
+  bool handshaken() const { return handshaken_; }
+  void set_handshaken() { handshaken_ = true; }
+  uint32_t inflight_requests() const { return inflight_requests_; }
+
+  void Send(wire::EncodedFrame frame);
+  void SendError(uint64_t request_id, const Status& status);
+  // Sends the error, then closes once the outgoing queue is written: for
+  // protocol violations, after which the stream cannot be trusted.
+  void FailAndClose(uint64_t request_id, const Status& status);
+
+  // Requests waiting for storage; the read loop pauses above the limits.
+  void BeginRequest(std::size_t bytes);
+  void EndRequest(std::size_t bytes);
+
+  // Subscriptions of this connection (client-visible id -> group member).
+  uint32_t NextSubscriptionId() { return next_subscription_id_++; }
+  void AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
+                       uint64_t member_id);
+  ConsumerGroup* FindSubscription(uint32_t subscription_id);
+  bool RemoveSubscription(uint32_t subscription_id);
+
+  // SubscriberSink
+  bool Writable() const override;
+  void Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery> batch) override;
+
+ private:
+  struct Subscription {
+    std::shared_ptr<ConsumerGroup> group;
+    uint64_t member_id;
+  };
+
+  asio::awaitable<void> ReadLoop();
+  asio::awaitable<void> WriteLoop();
+  asio::awaitable<bool> ReadMore();
+  bool ReadPaused() const;
+
+  asio::ip::tcp::socket socket_;
+  BrokerContext& ctx_;
+  uint64_t id_;
+  std::string peer_;
+  bool handshaken_ = false;
+  bool closed_ = false;
+  bool stop_reading_ = false;
+  bool close_after_flush_ = false;
+
+  // Read side: frames are parsed out of one growing buffer.
+  std::vector<uint8_t> in_;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  uint32_t inflight_requests_ = 0;
+  std::size_t inflight_bytes_ = 0;
+  asio::steady_timer read_resume_;
+
+  // Write side.
+  std::deque<wire::EncodedFrame> out_;
+  std::size_t out_bytes_ = 0;
+  asio::steady_timer write_wake_;
+
+  std::unordered_map<uint32_t, Subscription> subscriptions_;
+  uint32_t next_subscription_id_ = 1;
+};
+
+}  // namespace herald::broker

@@ -1,0 +1,55 @@
+#pragma once
+// RocksDB key layouts. Integers are big-endian so that bytewise key order is
+// numeric order: a prefix scan over one topic walks its log in offset order.
+//
+//   log CF:       topic_id(8) | base_offset(8)          -> record batch
+//   groups CF:    topic_id(8) | group name              -> group position
+//   producers CF: topic_id(8) | producer_id(8)          -> producer state
+//   meta CF:      "topic/" name                         -> topic record
+//                 "next_topic_id"                       -> u64
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald::broker::keys {
+
+inline void PutBigEndian64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+inline uint64_t GetBigEndian64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+inline std::string TopicPrefix(uint64_t topic_id) {
+  std::string k;
+  PutBigEndian64(&k, topic_id);
+  return k;
+}
+
+inline std::string LogKey(uint64_t topic_id, uint64_t base_offset) {
+  std::string k;
+  k.reserve(16);
+  PutBigEndian64(&k, topic_id);
+  PutBigEndian64(&k, base_offset);
+  return k;
+}
+
+inline std::string GroupKey(uint64_t topic_id, std::string_view group) {
+  std::string k = TopicPrefix(topic_id);
+  k.append(group);
+  return k;
+}
+
+inline std::string ProducerKey(uint64_t topic_id, uint64_t producer_id) {
+  return LogKey(topic_id, producer_id);  // same layout: two big-endian u64
+}
+
+inline std::string TopicMetaKey(std::string_view name) { return "topic/" + std::string(name); }
+inline constexpr std::string_view kTopicMetaPrefix = "topic/";
+inline constexpr std::string_view kNextTopicIdKey = "next_topic_id";
+
+}  // namespace herald::broker::keys

@@ -1,0 +1,172 @@
+#pragma once
+// Store: the broker's one RocksDB database (topic logs, group positions,
+// producer state, topic metadata) and the storage thread that writes it.
+//
+// Thread: writes run only on the storage thread, in submission order. It
+// drains its queue into one WriteBatch and one (synced) write: group commit,
+// so concurrent publishes from any number of connections share one fsync.
+// Completion callbacks run on the storage thread; callers post them onward.
+// Reads (ReadBatches) are safe from any thread.
+//
+// Offsets are assigned here, at commit time, so that a failed write leaves no
+// gap: the log of a topic is dense and never reuses an offset.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "broker/status.h"
+#include "broker/storage/record_batch.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace herald::broker {
+
+enum class FsyncPolicy { kAlways, kInterval, kNever };
+
+struct StoreOptions {
+  std::string data_dir;
+  // kAlways: a write is fsynced before it completes. kInterval: the WAL is
+  // fsynced every fsync_interval. kNever: left to the OS. In every mode a
+  // completed write is in the WAL file, so it survives a crash of the process.
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  std::chrono::milliseconds fsync_interval{100};
+};
+
+struct TopicRecord {
+  uint64_t id = 0;
+  std::string name;
+  uint64_t earliest_offset = 0;
+  uint64_t next_offset = 0;
+};
+
+struct GroupRecord {
+  uint64_t topic_id = 0;
+  std::string name;
+  std::string position;  // GroupPosition::Encode()
+};
+
+struct AppendRequest {
+  uint64_t topic_id = 0;
+  uint64_t producer_id = 0;  // 0: no deduplication
+  uint64_t base_sequence = 0;
+  uint32_t count = 0;
+  std::string batch;  // RecordBatchBuilder output
+};
+
+struct AppendResult {
+  Status status;
+  uint64_t base_offset = 0;  // ~0 for a duplicate whose offsets are forgotten
+  bool duplicate = false;
+  std::shared_ptr<const RecordBatch> batch;  // the stored batch; null if nothing was written
+};
+
+class Store {
+ public:
+  static constexpr uint64_t kUnknownOffset = ~uint64_t{0};
+
+  static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
+  ~Store();  // completes every queued operation, then closes the database
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The topics as of now (their offsets move on with appends).
+  std::vector<TopicRecord> Topics();
+  Status LoadGroups(std::vector<GroupRecord>* groups);
+
+  using AppendDone = std::function<void(AppendResult)>;
+  using TopicDone = std::function<void(Status, TopicRecord, bool created)>;
+  using Done = std::function<void(Status)>;
+
+  void Append(AppendRequest request, AppendDone done);
+  void CreateTopic(std::string name, TopicDone done);
+  void DeleteTopic(std::string name, Done done);
+  // Stores a group position. sync=false: rides along with the next write; a
+  // crash may lose it (the group then redelivers, it never skips).
+  void PutGroup(uint64_t topic_id, std::string group, std::string position, bool sync, Done done);
+
+  // Reads the batches of `topic_id` that hold offsets >= from_offset, in order,
+  // until about max_bytes are read.
+  Status ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_bytes,
+                     std::vector<std::shared_ptr<const RecordBatch>>* out) const;
+
+ private:
+  struct AppendOp { AppendRequest request; AppendDone done; };
+  struct CreateTopicOp { std::string name; TopicDone done; };
+  struct DeleteTopicOp { std::string name; Done done; };
+  struct PutGroupOp { uint64_t topic_id; std::string group; std::string position; bool sync; Done done; };
+  using Op = std::variant<AppendOp, CreateTopicOp, DeleteTopicOp, PutGroupOp>;
+
+  struct TopicState {
+    uint64_t id = 0;
+    std::string name;
+    uint64_t earliest_offset = 0;
+    uint64_t next_offset = 0;
+  };
+  // The last batches of one producer on one topic, to answer retries.
+  struct ProducerState {
+    uint64_t last_sequence = 0;
+    std::deque<std::pair<uint64_t, uint64_t>> recent;  // (base_sequence, base_offset)
+  };
+  struct ProducerKey {
+    uint64_t topic_id;
+    uint64_t producer_id;
+    bool operator==(const ProducerKey&) const = default;
+  };
+  struct ProducerKeyHash {
+    std::size_t operator()(const ProducerKey& k) const {
+      return std::hash<uint64_t>()(k.topic_id * 0x9E3779B97F4A7C15ull ^ k.producer_id);
+    }
+  };
+  class Commit;  // one group commit in progress (store.cc)
+
+  Store() = default;
+  Status LoadTopics();
+  void Enqueue(Op op);
+  void Run();  // the storage thread
+  void ProcessAll(std::deque<Op>& ops);
+  void ApplyCreateTopic(CreateTopicOp& op);
+  void ApplyDeleteTopic(DeleteTopicOp& op);
+  ProducerState& LoadProducer(const ProducerKey& key);
+  void MaybeSyncWal(bool force);
+
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* groups_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Op> queue_;          // GUARDED_BY(mu_)
+  bool stopping_ = false;         // GUARDED_BY(mu_)
+  // Topic states are written by the storage thread and read by Topics().
+  std::mutex topics_mu_;
+  std::unordered_map<uint64_t, TopicState> topics_;        // GUARDED_BY(topics_mu_)
+  std::unordered_map<std::string, uint64_t> topic_ids_;   // GUARDED_BY(topics_mu_)
+  uint64_t next_topic_id_ = 1;                            // storage thread only
+
+  std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_;  // storage thread
+  bool wal_dirty_ = false;                                                     // storage thread
+  std::chrono::steady_clock::time_point last_sync_;                            // storage thread
+
+  std::thread thread_;
+};
+
+}  // namespace herald::broker

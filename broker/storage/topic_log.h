@@ -1,0 +1,50 @@
+#pragma once
+// TopicLog: the read side of one topic's log, as the dispatcher sees it.
+//
+// Thread: the broker's I/O thread. Appends complete on the storage thread and
+// are handed here (OnAppended) by the I/O thread in commit order, so end()
+// only grows. The newest batches stay in a bounded tail cache: groups that
+// keep up read from memory, and a batch fanned out to many groups is decoded
+// once. Older offsets are read from RocksDB.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "broker/status.h"
+#include "broker/storage/message_ref.h"
+
+namespace herald::broker {
+
+class Store;
+
+class TopicLog {
+ public:
+  // *store must outlive this TopicLog.
+  TopicLog(Store* store, uint64_t topic_id, uint64_t earliest_offset, uint64_t next_offset,
+           std::size_t tail_cache_bytes);
+
+  uint64_t earliest() const { return earliest_; }
+  uint64_t end() const { return end_; }
+
+  // REQUIRES: batch->base_offset() == end().
+  void OnAppended(std::shared_ptr<const RecordBatch> batch);
+
+  // Appends to *out the messages from `from` on, up to max_messages or about
+  // max_bytes of payload, whichever comes first.
+  Status Read(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
+              std::vector<MessageRef>* out);
+
+ private:
+  Store* store_;
+  uint64_t topic_id_;
+  uint64_t earliest_;
+  uint64_t end_;
+  std::size_t tail_cache_bytes_;
+  std::size_t cached_bytes_ = 0;
+  std::deque<std::shared_ptr<const RecordBatch>> tail_;  // contiguous, ends at end_
+};
+
+}  // namespace herald::broker
