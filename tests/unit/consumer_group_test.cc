@@ -1,0 +1,240 @@
+#include "broker/dispatch/consumer_group.h"
+
+#include <future>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "broker/logging.h"
+#include "broker/storage/store.h"
+#include "broker/storage/topic_log.h"
+#include "tests/support/temp_dir.h"
+
+using namespace herald::broker;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Records what a group hands to one member.
+class RecordingSink : public SubscriberSink {
+ public:
+  bool writable = true;
+  std::vector<std::pair<uint64_t, uint32_t>> got;  // (offset, delivery_count)
+  std::vector<std::string> keys;
+
+  bool Writable() const override { return writable; }
+  void Deliver(uint32_t, std::span<const OutgoingDelivery> batch) override {
+    for (const auto& d : batch) {
+      got.emplace_back(d.message.offset(), d.delivery_count);
+      keys.emplace_back(d.message.record().key);
+    }
+  }
+  std::vector<uint64_t> Offsets() const {
+    std::vector<uint64_t> out;
+    for (auto [o, c] : got) out.push_back(o);
+    return out;
+  }
+};
+
+// A topic log on a real store, with messages appended through the store.
+struct Fixture {
+  herald::test::TempDir dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<TopicLog> log;
+  asio::io_context io;
+  uint64_t topic_id = 0;
+
+  Fixture() {
+    EnsureLoggers();
+    REQUIRE(Store::Open({dir.str(), FsyncPolicy::kNever, 100ms}, &store).ok());
+    std::promise<TopicRecord> p;
+    store->CreateTopic("t", [&](Status, TopicRecord r, bool) { p.set_value(r); });
+    topic_id = p.get_future().get().id;
+    log = std::make_unique<TopicLog>(store.get(), topic_id, 0, 0, /*tail_cache_bytes=*/1 << 20);
+  }
+
+  // Appends one message per key ("" = no key); returns the first offset.
+  uint64_t Append(const std::vector<std::string>& keys) {
+    RecordBatchBuilder b(static_cast<uint32_t>(keys.size()), 1, 64);
+    for (const auto& k : keys) {
+      std::string_view key = k;
+      b.StartRecord(k.empty() ? nullptr : &key, 0);
+      b.FinishRecord("payload");
+    }
+    std::promise<AppendResult> p;
+    store->Append({topic_id, 0, 0, static_cast<uint32_t>(keys.size()), b.Finish()},
+                  [&](AppendResult r) { p.set_value(std::move(r)); });
+    AppendResult r = p.get_future().get();
+    REQUIRE(r.status.ok());
+    log->OnAppended(r.batch);
+    return r.base_offset;
+  }
+
+  std::shared_ptr<ConsumerGroup> Group(GroupPosition start = {}, GroupLimits limits = {}) {
+    return std::make_shared<ConsumerGroup>(io, log.get(), "g", start, limits);
+  }
+
+  void Run() {
+    io.restart();
+    io.poll();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("consumer_group: members share the messages, each exactly once", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(100, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  group->AddMember(b, 2, 1000, 30s);
+  f.Run();
+  CHECK(a->got.size() + b->got.size() == 100);
+  CHECK(a->got.size() > 0);
+  CHECK(b->got.size() > 0);
+  std::vector<uint64_t> all = a->Offsets();
+  auto bo = b->Offsets();
+  all.insert(all.end(), bo.begin(), bo.end());
+  std::sort(all.begin(), all.end());
+  for (uint64_t i = 0; i < 100; ++i) REQUIRE(all[i] == i);
+}
+
+TEST_CASE("consumer_group: a member never holds more than its window", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(50, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, /*window=*/10, 30s);
+  f.Run();
+  REQUIRE(a->got.size() == 10);
+  std::vector<uint64_t> first = a->Offsets();
+  group->Ack(first);
+  f.Run();
+  CHECK(a->got.size() == 20);
+  CHECK(group->Stats().ack_floor == 10);
+  CHECK(group->Stats().in_flight == 10);
+}
+
+TEST_CASE("consumer_group: no delivery to a sink that is not writable", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(5, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  a->writable = false;
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  CHECK(a->got.empty());
+  a->writable = true;
+  group->OnSinkWritable();
+  f.Run();
+  CHECK(a->got.size() == 5);
+}
+
+TEST_CASE("consumer_group: a key's next message waits for the ack of the previous", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({"k1", "k1", "k2", "", "k1", "k2"});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  group->AddMember(b, 2, 1000, 30s);
+  f.Run();
+  // First round: the first message of each key plus the keyless one.
+  std::map<uint64_t, bool> out;
+  for (auto o : a->Offsets()) out[o] = true;
+  for (auto o : b->Offsets()) out[o] = true;
+  CHECK(out == std::map<uint64_t, bool>{{0, true}, {2, true}, {3, true}});
+  group->Ack(std::vector<uint64_t>{0});
+  f.Run();
+  for (auto o : a->Offsets()) out[o] = true;
+  for (auto o : b->Offsets()) out[o] = true;
+  CHECK(out.count(1) == 1);   // k1's second message, now that offset 0 is acked
+  CHECK(out.count(4) == 0);   // k1's third waits for offset 1
+  CHECK(out.count(5) == 0);   // k2's second waits for offset 2
+}
+
+TEST_CASE("consumer_group: a nacked keyed message goes out again before its key's later ones", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({"k", "k"});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(a->Offsets() == std::vector<uint64_t>{0});
+  group->Nack(std::vector<uint64_t>{0}, 0ms);
+  f.Run();
+  REQUIRE(a->got.size() == 2);
+  CHECK(a->got[1] == std::make_pair(uint64_t{0}, uint32_t{2}));  // redelivered, count 2
+  group->Ack(std::vector<uint64_t>{0});
+  f.Run();
+  REQUIRE(a->got.size() == 3);
+  CHECK(a->got[2].first == 1);
+}
+
+TEST_CASE("consumer_group: a leaving member's messages go to the others", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(4, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member_a = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(a->got.size() == 4);
+  auto b = std::make_shared<RecordingSink>();
+  group->AddMember(b, 2, 1000, 30s);
+  group->RemoveMember(member_a);
+  f.Run();
+  REQUIRE(b->got.size() == 4);
+  for (auto [offset, count] : b->got) CHECK(count == 2);
+}
+
+TEST_CASE("consumer_group: an expired ack deadline redelivers", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({""});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 50ms);
+  f.Run();
+  REQUIRE(a->got.size() == 1);
+  group->Tick(ConsumerGroup::Clock::now());  // not yet due
+  f.Run();
+  CHECK(a->got.size() == 1);
+  group->Tick(ConsumerGroup::Clock::now() + 100ms);
+  f.Run();
+  REQUIRE(a->got.size() == 2);
+  CHECK(a->got[1].second == 2);
+}
+
+TEST_CASE("consumer_group: the position resumes without redelivering acked messages", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(6, ""));
+  GroupPosition saved;
+  {
+    auto group = f.Group();
+    auto a = std::make_shared<RecordingSink>();
+    group->AddMember(a, 1, 1000, 30s);
+    f.Run();
+    group->Ack(std::vector<uint64_t>{0, 1, 3, 5});
+    CHECK(group->TakeDirty());
+    saved = group->Position();
+    CHECK(saved.ack_floor == 2);
+    CHECK(saved.acked_above == std::vector<uint64_t>{3, 5});
+  }
+  auto resumed = f.Group(saved);
+  auto b = std::make_shared<RecordingSink>();
+  resumed->AddMember(b, 1, 1000, 30s);
+  f.Run();
+  CHECK(b->Offsets() == std::vector<uint64_t>{2, 4});
+}
+
+TEST_CASE("consumer_group: new messages reach members already waiting", "[unit][consumer_group]") {
+  Fixture f;
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  CHECK(a->got.empty());
+  f.Append({"", ""});
+  group->OnLogAppended();
+  f.Run();
+  CHECK(a->got.size() == 2);
+}

@@ -1,0 +1,170 @@
+#include "broker/storage/store.h"
+
+#include <future>
+
+#include <catch2/catch.hpp>
+
+#include "broker/logging.h"
+#include "broker/storage/record_batch.h"
+#include "tests/support/temp_dir.h"
+
+using namespace herald::broker;
+using herald::wire::ErrorCode;
+
+namespace {
+
+std::unique_ptr<Store> OpenStore(const std::string& dir) {
+  EnsureLoggers();
+  std::unique_ptr<Store> store;
+  Status s = Store::Open({dir, FsyncPolicy::kNever, std::chrono::milliseconds(100)}, &store);
+  REQUIRE(s.ok());
+  return store;
+}
+
+TopicRecord CreateTopic(Store& store, const std::string& name, bool* created = nullptr) {
+  std::promise<std::tuple<Status, TopicRecord, bool>> p;
+  store.CreateTopic(name, [&](Status s, TopicRecord r, bool c) { p.set_value({s, r, c}); });
+  auto [status, record, was_created] = p.get_future().get();
+  REQUIRE(status.ok());
+  if (created) *created = was_created;
+  return record;
+}
+
+std::string Batch(std::initializer_list<std::string_view> payloads) {
+  RecordBatchBuilder b(static_cast<uint32_t>(payloads.size()), 42, 64);
+  for (auto p : payloads) {
+    b.StartRecord(nullptr, 0);
+    b.FinishRecord(p);
+  }
+  return b.Finish();
+}
+
+AppendResult Append(Store& store, uint64_t topic_id, std::initializer_list<std::string_view> payloads,
+                    uint64_t producer = 0, uint64_t sequence = 0) {
+  AppendRequest req{topic_id, producer, sequence, static_cast<uint32_t>(payloads.size()),
+                    Batch(payloads)};
+  std::promise<AppendResult> p;
+  store.Append(std::move(req), [&](AppendResult r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+std::vector<std::string> ReadAll(Store& store, uint64_t topic_id, uint64_t from) {
+  std::vector<std::shared_ptr<const RecordBatch>> batches;
+  REQUIRE(store.ReadBatches(topic_id, from, 1u << 30, &batches).ok());
+  std::vector<std::string> out;
+  for (const auto& b : batches)
+    for (uint64_t o = std::max(from, b->base_offset()); o < b->end_offset(); ++o)
+      out.emplace_back(b->record(static_cast<uint32_t>(o - b->base_offset())).payload);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("store: offsets are dense per topic and survive a reopen", "[unit][store]") {
+  herald::test::TempDir dir;
+  uint64_t a_id, b_id;
+  {
+    auto store = OpenStore(dir.str());
+    bool created = false;
+    a_id = CreateTopic(*store, "a", &created).id;
+    CHECK(created);
+    CreateTopic(*store, "a", &created);
+    CHECK_FALSE(created);  // idempotent
+    b_id = CreateTopic(*store, "b").id;
+    CHECK(Append(*store, a_id, {"a0", "a1"}).base_offset == 0);
+    CHECK(Append(*store, b_id, {"b0"}).base_offset == 0);
+    CHECK(Append(*store, a_id, {"a2"}).base_offset == 2);
+  }
+  auto store = OpenStore(dir.str());
+  auto topics = store->Topics();
+  REQUIRE(topics.size() == 2);
+  for (const auto& t : topics) CHECK(t.next_offset == (t.name == "a" ? 3u : 1u));
+  CHECK(Append(*store, a_id, {"a3"}).base_offset == 3);
+  CHECK(ReadAll(*store, a_id, 0) == std::vector<std::string>{"a0", "a1", "a2", "a3"});
+  CHECK(ReadAll(*store, a_id, 1) == std::vector<std::string>{"a1", "a2", "a3"});
+  CHECK(ReadAll(*store, b_id, 0) == std::vector<std::string>{"b0"});
+}
+
+TEST_CASE("store: a retried producer batch is stored once, also after a reopen", "[unit][store]") {
+  herald::test::TempDir dir;
+  uint64_t id;
+  {
+    auto store = OpenStore(dir.str());
+    id = CreateTopic(*store, "t").id;
+    auto first = Append(*store, id, {"x", "y"}, /*producer=*/77, /*sequence=*/1);
+    REQUIRE(first.status.ok());
+    CHECK_FALSE(first.duplicate);
+    auto retry = Append(*store, id, {"x", "y"}, 77, 1);
+    CHECK(retry.duplicate);
+    CHECK(retry.base_offset == first.base_offset);
+    CHECK(Append(*store, id, {"z"}, 77, 3).base_offset == 2);
+    CHECK(Append(*store, id, {"other"}, 78, 1).base_offset == 3);  // another producer
+  }
+  auto store = OpenStore(dir.str());
+  auto retry = Append(*store, id, {"z"}, 77, 3);
+  CHECK(retry.duplicate);
+  CHECK(retry.base_offset == 2);  // the last batch is remembered across restarts
+  auto older = Append(*store, id, {"x", "y"}, 77, 1);
+  CHECK(older.duplicate);
+  CHECK(older.base_offset == Store::kUnknownOffset);
+  CHECK(ReadAll(*store, id, 0).size() == 4);
+}
+
+TEST_CASE("store: appends to a missing or deleted topic fail and store nothing", "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  CHECK(Append(*store, 999, {"x"}).status.code() == ErrorCode::TopicNotFound);
+  auto id = CreateTopic(*store, "gone").id;
+  REQUIRE(Append(*store, id, {"x"}).status.ok());
+  std::promise<Status> deleted;
+  store->DeleteTopic("gone", [&](Status s) { deleted.set_value(s); });
+  REQUIRE(deleted.get_future().get().ok());
+  CHECK(Append(*store, id, {"y"}).status.code() == ErrorCode::TopicNotFound);
+  CHECK(ReadAll(*store, id, 0).empty());
+  // A new topic of the same name starts a new log at offset 0.
+  auto again = CreateTopic(*store, "gone");
+  CHECK(again.id != id);
+  CHECK(Append(*store, again.id, {"z"}).base_offset == 0);
+}
+
+TEST_CASE("store: concurrent appends from many threads get distinct dense offsets", "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  auto id = CreateTopic(*store, "t").id;
+  constexpr int kThreads = 4, kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<uint64_t> offsets;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = Append(*store, id, {"m"});
+        std::lock_guard lock(mu);
+        offsets.push_back(r.base_offset);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(offsets.begin(), offsets.end());
+  for (std::size_t i = 0; i < offsets.size(); ++i) REQUIRE(offsets[i] == i);
+}
+
+TEST_CASE("store: group positions are stored and loaded", "[unit][store]") {
+  herald::test::TempDir dir;
+  uint64_t id;
+  {
+    auto store = OpenStore(dir.str());
+    id = CreateTopic(*store, "t").id;
+    std::promise<Status> done;
+    store->PutGroup(id, "g1", "pos-1", false, nullptr);
+    store->PutGroup(id, "g1", "pos-2", true, [&](Status s) { done.set_value(s); });
+    REQUIRE(done.get_future().get().ok());
+  }
+  auto store = OpenStore(dir.str());
+  std::vector<GroupRecord> groups;
+  REQUIRE(store->LoadGroups(&groups).ok());
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].topic_id == id);
+  CHECK(groups[0].name == "g1");
+  CHECK(groups[0].position == "pos-2");
+}
