@@ -118,8 +118,11 @@ void Session::EndRequest(std::size_t bytes) {
 }
 
 bool Session::ReadPaused() const {
+  // A client that sends requests but does not read its replies stops being
+  // read too, so its replies cannot pile up without bound.
   return inflight_requests_ >= ctx_.config.max_inflight_requests ||
-         inflight_bytes_ >= ctx_.config.max_inflight_bytes;
+         inflight_bytes_ >= ctx_.config.max_inflight_bytes ||
+         out_bytes_ >= 2 * ctx_.config.max_outgoing_bytes;
 }
 
 void Session::AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
@@ -263,11 +266,12 @@ asio::awaitable<void> Session::WriteLoop() {
     }
     auto [ec, n] = co_await asio::async_write(socket_, gather, kNoThrow);
     if (ec) break;
-    bool was_writable = Writable();
+    bool was_writable = Writable(), was_paused = ReadPaused();
     out_bytes_ -= n;
     if (!was_writable && Writable()) {
       for (auto& [sid, sub] : subscriptions_) sub.group->OnSinkWritable();
     }
+    if (was_paused && !ReadPaused()) read_resume_.cancel();
   }
   Close();
 }
