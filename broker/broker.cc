@@ -121,9 +121,22 @@ void Broker::FinishStopWhenDrained(std::chrono::steady_clock::time_point deadlin
   if (inflight > 0) spdlog::get("broker")->warn("stopping with {} requests unanswered", inflight);
   // Positions go to the store queue now; the store completes them before it closes.
   registry_->StorePositions(/*sync=*/true);
-  listener_->ForEachSession([](Session& s) { s.Close(); });
   tick_timer_.cancel();
   position_timer_.cancel();
+  // Replies already queued (publish acks above all) still reach their clients.
+  listener_->ForEachSession([](Session& s) { s.CloseWhenFlushed(); });
+  StopWhenSessionsClosed(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+}
+
+void Broker::StopWhenSessionsClosed(std::chrono::steady_clock::time_point deadline) {
+  bool open = false;
+  listener_->ForEachSession([&](Session& s) { open |= !s.closed(); });
+  if (open && std::chrono::steady_clock::now() < deadline) {
+    drain_timer_.expires_after(std::chrono::milliseconds(10));
+    drain_timer_.async_wait([this, deadline](std::error_code) { StopWhenSessionsClosed(deadline); });
+    return;
+  }
+  listener_->ForEachSession([](Session& s) { s.Close(); });
   io_.stop();
   spdlog::get("broker")->info("stopped");
 }

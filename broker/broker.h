@@ -43,6 +43,7 @@ class Broker {
   void ScheduleTick();
   void SchedulePositionStore();
   void FinishStopWhenDrained(std::chrono::steady_clock::time_point deadline);
+  void StopWhenSessionsClosed(std::chrono::steady_clock::time_point deadline);
 
   BrokerConfig config_;
   asio::io_context io_{1};

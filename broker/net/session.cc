@@ -68,6 +68,12 @@ void Session::StopReading() {
   read_resume_.cancel();
 }
 
+void Session::CloseWhenFlushed() {
+  stop_reading_ = true;
+  close_after_flush_ = true;
+  write_wake_.cancel();
+}
+
 void Session::Close() {
   if (closed_) return;
   closed_ = true;

@@ -37,6 +37,8 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   void Start();
   // Stops reading requests; what is in flight still completes (graceful stop).
   void StopReading();
+  // Closes once every queued frame is written (graceful stop).
+  void CloseWhenFlushed();
   void Close();
 
   uint64_t id() const { return id_; }
