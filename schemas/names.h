@@ -1,5 +1,7 @@
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace herald::wire {
@@ -9,5 +11,9 @@ inline constexpr std::size_t kMaxNameLength = 249;
 // Topic and group names: [A-Za-z0-9._-]{1,249}. They appear in storage keys and
 // file-system-like contexts, so the alphabet is kept small on purpose.
 bool IsValidName(std::string_view name);
+
+// Splits "host:port" or "[v6]:port" (as in --listen and --broker). False if
+// `in` is not of that form or the port is not 0..65535.
+bool SplitHostPort(std::string_view in, std::string* host, uint16_t* port);
 
 }  // namespace herald::wire

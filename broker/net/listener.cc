@@ -1,7 +1,5 @@
 #include "broker/net/listener.h"
 
-#include <charconv>
-
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
@@ -9,33 +7,16 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/net/session.h"
+#include "schemas/names.h"
 
 namespace herald::broker {
-
-bool SplitHostPort(const std::string& in, std::string* host, uint16_t* port) {
-  std::size_t colon = in.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  std::string h = in.substr(0, colon);
-  if (h.front() == '[') {
-    if (h.back() != ']' || h.size() < 3) return false;
-    h = h.substr(1, h.size() - 2);
-  }
-  const char* begin = in.data() + colon + 1;
-  const char* end = in.data() + in.size();
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr != end || begin == end || value > 65535) return false;
-  *host = h;
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
 
 Listener::Listener(BrokerContext& ctx) : ctx_(ctx), acceptor_(ctx.io) {}
 
 Status Listener::Bind(const std::string& host_port) {
   std::string host;
   uint16_t port = 0;
-  if (!SplitHostPort(host_port, &host, &port)) {
+  if (!wire::SplitHostPort(host_port, &host, &port)) {
     return {wire::ErrorCode::InvalidArgument,
             fmt::format("--listen '{}' is not HOST:PORT", host_port)};
   }

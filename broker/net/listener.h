@@ -41,7 +41,4 @@ class Listener {
   uint64_t next_session_id_ = 1;
 };
 
-// Splits "host:port" or "[v6]:port". False if it is not of that form.
-bool SplitHostPort(const std::string& in, std::string* host, uint16_t* port);
-
 }  // namespace herald::broker
