@@ -7,11 +7,11 @@ uint32_t DecodeLength(const uint8_t* prefix) {
          static_cast<uint32_t>(prefix[2]) << 16 | static_cast<uint32_t>(prefix[3]) << 24;
 }
 
-const Frame* VerifyFrame(const uint8_t* body, std::size_t size) {
+const Frame* VerifyFrame(const uint8_t* frame, std::size_t size) {
   // Depth and table limits bound the verifier's own work on hostile input.
-  flatbuffers::Verifier verifier(body, size, /*max_depth=*/32, /*max_tables=*/1'000'000);
-  if (!verifier.VerifyBuffer<Frame>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<Frame>(body);
+  flatbuffers::Verifier verifier(frame, size, /*max_depth=*/32, /*max_tables=*/1'000'000);
+  if (!verifier.VerifySizePrefixedBuffer<Frame>(nullptr)) return nullptr;
+  return flatbuffers::GetSizePrefixedRoot<Frame>(frame);
 }
 
 EncodedFrame EncodeError(uint64_t request_id, ErrorCode code, std::string_view message) {

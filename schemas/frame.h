@@ -24,10 +24,12 @@ using EncodedFrame = flatbuffers::DetachedBuffer;
 // Reads the length prefix at `prefix` (kLengthPrefixBytes bytes).
 uint32_t DecodeLength(const uint8_t* prefix);
 
-// Verifies `size` bytes of frame body (after the prefix). Returns the frame, or
-// nullptr when the bytes are not a valid Frame. A verified frame may still have
-// absent fields and an absent union value: callers null-check every field.
-const Frame* VerifyFrame(const uint8_t* body, std::size_t size);
+// Verifies one whole frame, prefix included (`size` = prefix + body). Returns
+// the frame, or nullptr when the bytes are not a valid Frame. `frame` must be
+// 8-byte aligned (FrameBuffer sees to that): FlatBuffers aligns fields
+// relative to the prefix. A verified frame may still have absent fields and
+// an absent union value: callers null-check every field.
+const Frame* VerifyFrame(const uint8_t* frame, std::size_t size);
 
 // Finishes `fbb` as a size-prefixed Frame carrying `body`.
 template <class T>

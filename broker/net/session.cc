@@ -1,7 +1,6 @@
 #include "broker/net/session.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -18,7 +17,6 @@ namespace herald::broker {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t kInitialReadBuffer = 64u << 10;
 constexpr std::size_t kMaxGatherFrames = 64;
 constexpr std::size_t kMaxDeliverFrameBytes = 1u << 20;
 
@@ -41,7 +39,7 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
     : socket_(std::move(socket)),
       ctx_(ctx),
       id_(id),
-      in_(kInitialReadBuffer),
+      in_(ctx.config.max_frame_bytes),
       read_resume_(ctx.io),
       write_wake_(ctx.io) {
   std::error_code ec;
@@ -183,71 +181,49 @@ void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery
   }
 }
 
-// Reads more bytes into in_, first making room at its end by moving the
-// unread bytes to the front, or by growing it. Returns false when the
-// connection is done.
-asio::awaitable<bool> Session::ReadMore() {
-  if (in_end_ == in_.size()) {
-    if (in_begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-      in_end_ -= in_begin_;
-      in_begin_ = 0;
-    } else {
-      in_.resize(in_.size() * 2);
-    }
-  }
-  auto [ec, n] = co_await socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_), kNoThrow);
-  if (ec) co_return false;
-  in_end_ += n;
-  co_return true;
-}
-
 asio::awaitable<void> Session::ReadLoop() {
   auto self = shared_from_this();
-  const uint32_t max_frame = ctx_.config.max_frame_bytes;
   while (!closed_ && !stop_reading_) {
-    while (in_end_ - in_begin_ < wire::kLengthPrefixBytes)
-      if (!co_await ReadMore()) goto done;
-    {
-      uint32_t length = wire::DecodeLength(in_.data() + in_begin_);
-      if (length == 0) {
+    std::span<const uint8_t> body;  // the whole frame, prefix included
+    uint32_t length = 0;
+    switch (in_.Next(&body, &length)) {
+      case wire::FrameBuffer::Result::kNeedMore: {
+        std::span<uint8_t> space = in_.Space();
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()),
+                                                        kNoThrow);
+        if (ec) {
+          // The client closed its side or the socket failed. Requests in
+          // flight still complete; the write loop then finishes the session.
+          if (!close_after_flush_ && !stop_reading_) {
+            close_after_flush_ = true;
+            write_wake_.cancel();
+          }
+          co_return;
+        }
+        in_.Commit(n);
+        continue;
+      }
+      case wire::FrameBuffer::Result::kEmptyFrame:
         FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame length 0"});
-        break;
-      }
-      if (length > max_frame) {
+        co_return;
+      case wire::FrameBuffer::Result::kTooLarge:
         FailAndClose(0, {wire::ErrorCode::FrameTooLarge,
-                         fmt::format("frame of {} bytes is above the limit of {}", length, max_frame)});
+                         fmt::format("frame of {} bytes is above the limit of {}", length,
+                                     ctx_.config.max_frame_bytes)});
+        co_return;
+      case wire::FrameBuffer::Result::kFrame:
         break;
-      }
-      std::size_t total = wire::kLengthPrefixBytes + length;
-      if (in_.size() < total) in_.resize(std::max<std::size_t>(total, in_.size()));
-      while (in_end_ - in_begin_ < total)
-        if (!co_await ReadMore()) goto done;
-      const uint8_t* body = in_.data() + in_begin_ + wire::kLengthPrefixBytes;
-      const wire::Frame* frame = wire::VerifyFrame(body, length);
-      if (frame == nullptr) {
-        FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame failed verification"});
-        break;
-      }
-      HandleFrame(*this, ctx_, *frame);
-      in_begin_ += total;
-      if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-      // Shrink a buffer grown for one big frame once it is empty.
-      if (in_begin_ == 0 && in_end_ == 0 && in_.size() > kInitialReadBuffer * 4)
-        in_ = std::vector<uint8_t>(kInitialReadBuffer);
     }
+    const wire::Frame* frame = wire::VerifyFrame(body.data(), body.size());
+    if (frame == nullptr) {
+      FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame failed verification"});
+      co_return;
+    }
+    HandleFrame(*this, ctx_, *frame);
     while (ReadPaused() && !closed_ && !stop_reading_) {
       read_resume_.expires_at(asio::steady_timer::time_point::max());
       co_await read_resume_.async_wait(kNoThrow);
     }
-  }
-done:
-  // The client closed its side or the socket failed. Requests in flight still
-  // complete; the write loop finishes the session.
-  if (!close_after_flush_ && !stop_reading_) {
-    close_after_flush_ = true;
-    write_wake_.cancel();
   }
 }
 

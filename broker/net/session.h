@@ -26,6 +26,7 @@
 #include "broker/net/broker_context.h"
 #include "broker/status.h"
 #include "schemas/frame.h"
+#include "schemas/frame_buffer.h"
 
 namespace herald::broker {
 
@@ -76,7 +77,6 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
 
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
-  asio::awaitable<bool> ReadMore();
   bool ReadPaused() const;
 
   asio::ip::tcp::socket socket_;
@@ -88,10 +88,8 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   bool stop_reading_ = false;
   bool close_after_flush_ = false;
 
-  // Read side: frames are parsed out of one growing buffer.
-  std::vector<uint8_t> in_;
-  std::size_t in_begin_ = 0;
-  std::size_t in_end_ = 0;
+  // Read side.
+  wire::FrameBuffer in_;
   uint32_t inflight_requests_ = 0;
   std::size_t inflight_bytes_ = 0;
   asio::steady_timer read_resume_;

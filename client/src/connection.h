@@ -1,0 +1,106 @@
+#pragma once
+// Connection: the SDK's one broker connection, reconnected with exponential
+// backoff. It owns the socket, the frame reader and writer, and the table of
+// requests waiting for replies (keyed by request id).
+//
+// Requests are registered with Request(); the connection sends them when it is
+// connected, and after a reconnect sends again the ones marked `resend` (in
+// request-id order, so publishes keep their order). The others fail with
+// errc::not_connected when their connection is lost.
+//
+// Thread: the client's I/O thread; every method and callback runs there.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "herald/client.h"
+#include "schemas/frame.h"
+#include "schemas/frame_buffer.h"
+
+namespace herald::client_detail {
+
+using Clock = std::chrono::steady_clock;
+// Frames are shared: a publish keeps its frame to send it again after a reconnect.
+using FrameBytes = std::shared_ptr<const wire::EncodedFrame>;
+
+inline FrameBytes Share(wire::EncodedFrame frame) {
+  return std::make_shared<const wire::EncodedFrame>(std::move(frame));
+}
+
+// A reply frame (valid only during the call), or an error and nullptr.
+using ReplyFn = std::function<void(std::error_code, const wire::Frame*)>;
+
+class ConnectionListener {
+ public:
+  virtual ~ConnectionListener() = default;
+  virtual void OnConnected() = 0;     // handshake done; before waiting requests are sent
+  virtual void OnDisconnected() = 0;
+  virtual void OnDeliver(const wire::Deliver& deliver) = 0;
+};
+
+class Connection {
+ public:
+  // *listener must outlive the connection.
+  Connection(asio::io_context& io, const ClientOptions& options, ConnectionListener* listener);
+
+  void Start();
+  // Closes for good; every waiting request fails with errc::client_closed.
+  void Stop();
+
+  bool connected() const { return connected_; }
+  uint64_t NextRequestId() { return next_request_id_++; }
+
+  void Request(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
+               bool resend);
+  // Sends a frame that expects no reply; dropped when not connected.
+  void SendOneWay(FrameBytes frame);
+  // Fails requests whose deadline passed with errc::timeout.
+  void ExpireRequests(Clock::time_point now);
+
+ private:
+  struct Waiting {
+    FrameBytes frame;
+    ReplyFn reply;
+    Clock::time_point deadline;
+    bool resend;
+    bool sent = false;
+  };
+
+  asio::awaitable<void> ConnectLoop();
+  asio::awaitable<std::error_code> ConnectOnce();
+  asio::awaitable<void> ReadLoop(uint64_t generation);
+  asio::awaitable<void> WriteLoop(uint64_t generation);
+  void Write(FrameBytes frame);
+  void Disconnect(std::error_code why);
+  void Dispatch(const wire::Frame& frame);
+
+  asio::io_context& io_;
+  const ClientOptions& options_;
+  ConnectionListener* listener_;
+  std::string host_;
+  std::string port_;
+
+  asio::ip::tcp::socket socket_;
+  wire::FrameBuffer in_;
+  asio::steady_timer write_wake_;
+  asio::steady_timer reconnect_wake_;
+  std::deque<FrameBytes> out_;
+  bool connected_ = false;
+  bool stopped_ = false;
+  uint64_t generation_ = 0;  // one per socket
+  uint64_t next_request_id_ = 1;
+  std::map<uint64_t, Waiting> waiting_;  // ordered: resends go out oldest first
+};
+
+}  // namespace herald::client_detail

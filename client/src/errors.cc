@@ -1,0 +1,45 @@
+#include "herald/errors.h"
+
+namespace herald {
+
+namespace {
+
+class HeraldCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "herald"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::ok: return "ok";
+      case errc::internal: return "internal broker error";
+      case errc::malformed_frame: return "malformed frame";
+      case errc::frame_too_large: return "frame too large";
+      case errc::unsupported_version: return "unsupported protocol version";
+      case errc::handshake_required: return "handshake required";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::invalid_topic_name: return "invalid topic name";
+      case errc::topic_not_found: return "topic not found";
+      case errc::payload_too_large: return "payload too large";
+      case errc::subscription_not_found: return "subscription not found";
+      case errc::storage_error: return "broker storage error";
+      case errc::shutting_down: return "broker shutting down";
+      case errc::invalid_group_name: return "invalid group name";
+      case errc::unexpected_message: return "unexpected message";
+      case errc::not_connected: return "not connected to the broker";
+      case errc::timeout: return "timed out";
+      case errc::client_closed: return "client closed";
+      case errc::buffer_full: return "publish buffer full";
+      case errc::called_from_callback: return "blocking call from a Herald callback";
+      case errc::protocol_violation: return "protocol violation by the broker";
+    }
+    return "unknown herald error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const std::error_category& herald_category() noexcept {
+  static const HeraldCategory category;
+  return category;
+}
+
+}  // namespace herald

@@ -1,0 +1,85 @@
+#pragma once
+// Subscriber: the client's subscriptions. Each one is (re)bound to a broker
+// subscription id on every connection; deliveries for a binding run the
+// user's handler, and acks queued through a Delivery go back as one Ack
+// frame per binding per I/O-thread turn. Acks of a binding from an earlier
+// connection are dropped: the broker has already put those messages back for
+// redelivery.
+//
+// Thread: the client's I/O thread, except QueueAck/QueueNack (any thread).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "connection.h"
+#include "herald/client.h"
+
+namespace herald::client_detail {
+class Subscriber;
+}
+
+namespace herald {
+
+// One binding of a subscription to a broker subscription id on one connection.
+class SubscriptionState {
+ public:
+  std::weak_ptr<client_detail::Subscriber> subscriber;
+  SubscriptionId id = 0;
+  uint32_t broker_id = 0;
+  std::string topic;
+  std::string group;
+};
+
+}  // namespace herald
+
+namespace herald::client_detail {
+
+class Subscriber : public std::enable_shared_from_this<Subscriber> {
+ public:
+  Subscriber(asio::io_context& io, Connection& connection, const ClientOptions& options);
+
+  // `joined` runs once, with the result of the first Subscribe.
+  void Add(SubscriptionId id, SubscribeOptions options, MessageHandler handler,
+           std::function<void(std::error_code)> joined);
+  void Remove(SubscriptionId id, std::function<void(std::error_code)> done);
+
+  void OnConnected();
+  void OnDisconnected();
+  void OnDeliver(const wire::Deliver& deliver);
+  void Clear();
+
+  void QueueAck(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset);
+  void QueueNack(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset,
+                 std::chrono::milliseconds delay, const std::string& reason);
+
+ private:
+  struct Subscription {
+    SubscribeOptions options;
+    MessageHandler handler;
+    std::shared_ptr<SubscriptionState> binding;  // null while not bound
+    bool joined = false;  // the first Subscribe succeeded
+  };
+
+  void SendSubscribe(SubscriptionId id, std::function<void(std::error_code)> joined);
+  void FlushAcks();
+
+  asio::io_context& io_;
+  Connection& connection_;
+  const ClientOptions& options_;
+  std::map<SubscriptionId, Subscription> subscriptions_;
+  std::unordered_map<uint32_t, SubscriptionId> by_broker_id_;  // current connection only
+
+  std::mutex ack_mu_;
+  std::map<std::shared_ptr<SubscriptionState>, std::vector<uint64_t>> acks_;  // GUARDED_BY(ack_mu_)
+  bool ack_flush_posted_ = false;                                              // GUARDED_BY(ack_mu_)
+};
+
+}  // namespace herald::client_detail
