@@ -1,0 +1,45 @@
+#pragma once
+// broker-bench: workloads against a running broker, measured from the client.
+// Timings live here only, never in tests.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::bench {
+
+struct BenchOptions {
+  std::string broker = "127.0.0.1:7400";
+  uint64_t count = 100'000;     // messages per run
+  std::size_t size = 100;       // payload bytes
+  uint32_t window = 10'000;     // max unacked publishes per producer
+  uint32_t producers = 1;
+  uint32_t groups = 4;          // fanout
+  double rate = 10'000;         // latency: messages per second
+  double duration_s = 10;       // latency: seconds
+  double max_seconds = 300;     // a run that takes longer is abandoned
+  bool keep = false;            // keep the bench topics
+};
+
+struct RunResult {
+  std::string workload;
+  uint64_t messages = 0;        // published, or delivered (fanout: over all groups)
+  double seconds = 0;
+  std::vector<double> latencies_us;  // latency workload only
+  bool complete = true;         // false if max_seconds ran out
+  std::string error;
+
+  double msgs_per_s() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
+};
+
+RunResult RunPublish(const BenchOptions& o);
+RunResult RunLatency(const BenchOptions& o);
+RunResult RunFanout(const BenchOptions& o);
+RunResult RunBacklog(const BenchOptions& o);
+
+// Percentile p (0..100) of sorted samples, nearest rank.
+double Percentile(const std::vector<double>& sorted, double p);
+double Median(std::vector<double> values);
+
+}  // namespace herald::bench
