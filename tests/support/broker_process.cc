@@ -1,0 +1,102 @@
+#include "tests/support/broker_process.h"
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace herald::test {
+
+BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
+    : dir_("herald-e2e"),
+      data_dir_(dir_ / "data"),
+      port_file_(dir_ / "port"),
+      log_file_(dir_ / "brokerd.log"),
+      extra_args_(std::move(extra_args)) {
+  Start("127.0.0.1:0");
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+void BrokerProcess::Start(const std::string& listen) {
+  std::filesystem::remove(port_file_);
+  std::vector<std::string> args = {HERALD_BROKERD_PATH, "--listen", listen, "--data-dir", data_dir_,
+                                   "--port-file", port_file_, "--log-level", "info"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // Wait for the port file, or for the process to die during start-up.
+  bool up = Eventually(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return true;
+        }
+        std::ifstream in(port_file_);
+        unsigned port = 0;
+        if (in >> port && port > 0) {
+          port_ = static_cast<uint16_t>(port);
+          return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20));
+  INFO("brokerd log:\n" << LogTail());
+  REQUIRE(up);
+  REQUIRE(pid_ > 0);  // it did not crash while starting
+}
+
+int BrokerProcess::Stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  bool exited = Eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+  if (!exited) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void BrokerProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void BrokerProcess::Restart() {
+  if (pid_ > 0) Stop();
+  Start("127.0.0.1:" + std::to_string(port_));
+}
+
+std::string BrokerProcess::LogTail(std::size_t bytes) const {
+  std::ifstream in(log_file_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
+
+}  // namespace herald::test

@@ -1,0 +1,61 @@
+#pragma once
+// BrokerProcess: the real brokerd binary as a child process, for end-to-end
+// tests. It listens on 127.0.0.1 with a port picked by the kernel (reported
+// through --port-file), keeps its data in a temp dir, and logs to a file
+// whose tail is shown when a test fails.
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace herald::test {
+
+class BrokerProcess {
+ public:
+  // Starts brokerd and waits (bounded) until it listens. REQUIREs success.
+  explicit BrokerProcess(std::vector<std::string> extra_args = {});
+  ~BrokerProcess();  // SIGKILL if still running
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+
+  // SIGTERM and wait for the exit; returns the exit status (-1: did not exit in time).
+  int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // SIGKILL: no shutdown code runs (a crash).
+  void Kill();
+  // Starts again on the same data dir and the same port.
+  void Restart();
+  bool running() const { return pid_ > 0; }
+  std::string LogTail(std::size_t bytes = 4000) const;
+
+ private:
+  void Start(const std::string& listen);
+
+  TempDir dir_;
+  std::string data_dir_;
+  std::string port_file_;
+  std::string log_file_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Polls `pred` every `step` until it holds or `timeout` passes (NATS' checkFor).
+template <class Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                std::chrono::milliseconds step = std::chrono::milliseconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return pred();
+}
+
+}  // namespace herald::test
