@@ -440,7 +440,8 @@ Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {
   return it->second;
 }
 
-Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_bytes,
+Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
+                          std::size_t max_bytes,
                           std::vector<std::shared_ptr<const RecordBatch>>* out) const {
   std::string lower = keys::TopicPrefix(topic_id), upper = keys::TopicPrefix(topic_id + 1);
   rocksdb::Slice lower_slice(lower), upper_slice(upper);
@@ -451,8 +452,8 @@ Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
   // The batch holding from_offset starts at or before it.
   it->SeekForPrev(keys::LogKey(topic_id, from_offset));
   if (!it->Valid()) it->Seek(keys::LogKey(topic_id, from_offset));
-  std::size_t bytes = 0;
-  for (; it->Valid() && bytes < max_bytes; it->Next()) {
+  std::size_t bytes = 0, messages = 0;
+  for (; it->Valid() && bytes < max_bytes && messages < max_messages; it->Next()) {
     uint64_t base = keys::GetBigEndian64(it->key().ToStringView().substr(8));
     auto batch = RecordBatch::Parse(base, it->value().ToString());
     if (!batch) {
@@ -461,6 +462,7 @@ Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
     }
     if (batch->end_offset() <= from_offset) continue;
     bytes += batch->bytes().size();
+    messages += batch->end_offset() - std::max(from_offset, batch->base_offset());
     out->push_back(std::move(batch));
   }
   return it->status().ok() ? Status::Ok() : StorageError(it->status(), "read log");

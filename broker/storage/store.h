@@ -100,8 +100,10 @@ class Store {
   void PutGroup(uint64_t topic_id, std::string group, std::string position, bool sync, Done done);
 
   // Reads the batches of `topic_id` that hold offsets >= from_offset, in order,
-  // until about max_bytes are read.
-  Status ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_bytes,
+  // until they hold max_messages messages from from_offset on, or about
+  // max_bytes are read.
+  Status ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
+                     std::size_t max_bytes,
                      std::vector<std::shared_ptr<const RecordBatch>>* out) const;
 
  private:

@@ -42,33 +42,50 @@ std::size_t TakeFrom(const std::shared_ptr<const RecordBatch>& batch, uint64_t f
 
 }  // namespace
 
+std::shared_ptr<const RecordBatch> TopicLog::FindCached(uint64_t offset) const {
+  if (!tail_.empty() && offset >= tail_.front()->base_offset()) {
+    // Binary search the first cached batch that ends after `offset`.
+    auto it = std::upper_bound(tail_.begin(), tail_.end(), offset,
+                               [](uint64_t o, const auto& b) { return o < b->end_offset(); });
+    return it == tail_.end() ? nullptr : *it;
+  }
+  for (auto it = read_cache_.rbegin(); it != read_cache_.rend(); ++it)
+    if ((*it)->base_offset() <= offset && offset < (*it)->end_offset()) return *it;
+  return nullptr;
+}
+
+void TopicLog::RememberRead(std::shared_ptr<const RecordBatch> batch) {
+  constexpr std::size_t kMaxBatches = 64, kMaxBytes = 8u << 20;
+  read_cache_bytes_ += batch->bytes().size();
+  read_cache_.push_back(std::move(batch));
+  while (read_cache_.size() > 1 && (read_cache_.size() > kMaxBatches || read_cache_bytes_ > kMaxBytes)) {
+    read_cache_bytes_ -= read_cache_.front()->bytes().size();
+    read_cache_.pop_front();
+  }
+}
+
 Status TopicLog::Read(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
                       std::vector<MessageRef>* out) {
-  std::size_t limit = out->size() + max_messages;
+  const std::size_t limit = out->size() + max_messages;
   std::size_t bytes = 0;
   from = std::max(from, earliest_);
-  if (from >= end_) return Status::Ok();
-
-  if (tail_.empty() || from < tail_.front()->base_offset()) {
-    // Behind the cache: read from RocksDB up to where the cache starts.
-    std::vector<std::shared_ptr<const RecordBatch>> batches;
-    Status s = store_->ReadBatches(topic_id_, from, max_bytes, &batches);
-    if (!s.ok()) return s;
-    for (const auto& b : batches) {
+  while (from < end_ && out->size() < limit && bytes < max_bytes) {
+    std::shared_ptr<const RecordBatch> batch = FindCached(from);
+    if (!batch) {
+      std::vector<std::shared_ptr<const RecordBatch>> read;
+      Status s = store_->ReadBatches(topic_id_, from, limit - out->size(), max_bytes - bytes, &read);
+      if (!s.ok()) return s;
       // Committed but not yet handed to OnAppended: not part of the log yet.
-      if (b->base_offset() >= end_) break;
-      if (!tail_.empty() && b->base_offset() >= tail_.front()->base_offset()) break;
-      bytes += TakeFrom(b, from, limit, out);
-      from = b->end_offset();
-      if (out->size() >= limit || bytes >= max_bytes) return Status::Ok();
+      std::erase_if(read, [&](const auto& b) { return b->base_offset() >= end_; });
+      if (read.empty()) break;
+      // A gap in the stored log (retention removed it) moves the reader on.
+      from = std::max(from, read.front()->base_offset());
+      for (auto& b : read) RememberRead(std::move(b));
+      batch = FindCached(from);
+      if (!batch) break;
     }
-    if (tail_.empty() || from < tail_.front()->base_offset()) return Status::Ok();
-  }
-  // Binary search the first cached batch that holds offsets >= from.
-  auto it = std::upper_bound(tail_.begin(), tail_.end(), from,
-                             [](uint64_t o, const auto& b) { return o < b->end_offset(); });
-  for (; it != tail_.end() && out->size() < limit && bytes < max_bytes; ++it) {
-    bytes += TakeFrom(*it, from, limit, out);
+    bytes += TakeFrom(batch, from, limit, out);
+    from = batch->end_offset();
   }
   return Status::Ok();
 }

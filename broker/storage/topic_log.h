@@ -5,7 +5,10 @@
 // are handed here (OnAppended) by the I/O thread in commit order, so end()
 // only grows. The newest batches stay in a bounded tail cache: groups that
 // keep up read from memory, and a batch fanned out to many groups is decoded
-// once. Older offsets are read from RocksDB.
+// once. Older offsets are read from RocksDB, and the batches read last are
+// kept in a small read cache: a group draining a backlog reads each stored
+// batch once, however small its reads, and groups reading the same stretch
+// share them.
 
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +48,11 @@ class TopicLog {
   std::size_t tail_cache_bytes_;
   std::size_t cached_bytes_ = 0;
   std::deque<std::shared_ptr<const RecordBatch>> tail_;  // contiguous, ends at end_
+  std::deque<std::shared_ptr<const RecordBatch>> read_cache_;  // most recent last
+  std::size_t read_cache_bytes_ = 0;
+
+  std::shared_ptr<const RecordBatch> FindCached(uint64_t offset) const;
+  void RememberRead(std::shared_ptr<const RecordBatch> batch);
 };
 
 }  // namespace herald::broker

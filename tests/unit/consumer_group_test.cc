@@ -238,3 +238,29 @@ TEST_CASE("consumer_group: new messages reach members already waiting", "[unit][
   f.Run();
   CHECK(a->got.size() == 2);
 }
+
+TEST_CASE("topic_log: reads stored batches and the tail cache as one ordered log", "[unit][topic_log]") {
+  Fixture f;
+  // A cache that keeps only the newest batch: everything else comes from RocksDB.
+  f.log = std::make_unique<TopicLog>(f.store.get(), f.topic_id, 0, 0, /*tail_cache_bytes=*/1);
+  for (int b = 0; b < 20; ++b) f.Append(std::vector<std::string>(7, ""));
+  REQUIRE(f.log->end() == 140);
+  for (uint64_t from : {0u, 3u, 69u, 133u, 139u}) {
+    for (std::size_t chunk : {1u, 5u, 1000u}) {
+      std::vector<MessageRef> got;
+      uint64_t next = from;
+      while (next < f.log->end()) {
+        std::size_t before = got.size();
+        REQUIRE(f.log->Read(next, chunk, 1u << 20, &got).ok());
+        REQUIRE(got.size() > before);
+        next = got.back().offset() + 1;
+      }
+      INFO("from " << from << " in chunks of " << chunk);
+      REQUIRE(got.size() == 140 - from);
+      for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i].offset() == from + i);
+    }
+  }
+  std::vector<MessageRef> none;
+  REQUIRE(f.log->Read(140, 10, 1u << 20, &none).ok());
+  CHECK(none.empty());
+}

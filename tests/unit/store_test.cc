@@ -50,7 +50,7 @@ AppendResult Append(Store& store, uint64_t topic_id, std::initializer_list<std::
 
 std::vector<std::string> ReadAll(Store& store, uint64_t topic_id, uint64_t from) {
   std::vector<std::shared_ptr<const RecordBatch>> batches;
-  REQUIRE(store.ReadBatches(topic_id, from, 1u << 30, &batches).ok());
+  REQUIRE(store.ReadBatches(topic_id, from, ~std::size_t{0}, 1u << 30, &batches).ok());
   std::vector<std::string> out;
   for (const auto& b : batches)
     for (uint64_t o = std::max(from, b->base_offset()); o < b->end_offset(); ++o)
