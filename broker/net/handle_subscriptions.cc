@@ -3,6 +3,7 @@
 
 #include <asio/post.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
@@ -73,6 +74,7 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
 
 void HandleUnsubscribe(Session& session, BrokerContext&, uint64_t request_id,
                        const wire::Unsubscribe& request) {
+  spdlog::get("net")->debug("session {}: unsubscribe {}", session.id(), request.subscription_id());
   if (!session.RemoveSubscription(request.subscription_id())) {
     return session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
                                           fmt::format("no subscription {} on this connection",

@@ -79,6 +79,10 @@ void Subscriber::SendSubscribe(SubscriptionId id, std::function<void(std::error_
 }
 
 void Subscriber::Remove(SubscriptionId id, std::function<void(std::error_code)> done) {
+  // Acks queued by handlers may still sit in this thread's private queue of
+  // posted work, behind this call (asio keeps FIFO only per posting thread):
+  // send them before the Unsubscribe, or the broker redelivers what was done.
+  FlushAcks();
   auto it = subscriptions_.find(id);
   if (it == subscriptions_.end()) {
     done(make_error_code(errc::subscription_not_found));
