@@ -86,7 +86,6 @@ TEST_CASE("e2e: acknowledged publishes survive SIGKILL, once each, with dense of
   }
   publishing.join();
   REQUIRE_FALSE(producer.Flush(60s));
-  INFO(broker.LogTail());
   CHECK(failed == 0);  // retried through every restart
 
   // Read the whole log back with a fresh group.
@@ -99,10 +98,21 @@ TEST_CASE("e2e: acknowledged publishes survive SIGKILL, once each, with dense of
   }));
   herald::TopicInfo info;
   REQUIRE_FALSE(reader.DescribeTopic("ledger", &info));
-  REQUIRE(Eventually([&] {
+  bool complete = Eventually([&] {
     std::lock_guard lock(mu);
     return log.size() == info.next_offset;
-  }, 30s));
+  }, 30s);
+  if (!complete) {
+    herald::TopicInfo now;
+    reader.DescribeTopic("ledger", &now);
+    std::lock_guard lock(mu);
+    std::string groups;
+    for (const auto& g : now.groups)
+      groups += g.name + " floor " + std::to_string(g.ack_floor) + " in flight " + std::to_string(g.in_flight) + "; ";
+    WARN("read " << log.size() << " of " << info.next_offset << " (now " << now.next_offset << "); " << groups
+                 << "\nbroker log:\n" << broker.LogTail());
+  }
+  REQUIRE(complete);
 
   std::lock_guard lock(mu);
   // Dense: offsets 0..n-1, each once.
