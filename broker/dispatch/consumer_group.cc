@@ -181,6 +181,10 @@ void ConsumerGroup::Fill() {
                                    s.message());
     return;
   }
+  if (read.empty()) {
+    spdlog::get("dispatch")->warn("group {}: nothing read at {} though the log ends at {}", name_,
+                                  cursor_, log_->end());
+  }
   for (auto& message : read) {
     uint64_t offset = message.offset();
     if (offset != cursor_) {
@@ -270,7 +274,7 @@ GroupPosition ConsumerGroup::Position() const {
 
 GroupStats ConsumerGroup::Stats() const {
   return {ack_floor_, static_cast<uint32_t>(members_.size()),
-          static_cast<uint32_t>(in_flight_.size())};
+          static_cast<uint32_t>(in_flight_.size()), cursor_, static_cast<uint32_t>(ready_.size())};
 }
 
 }  // namespace herald::broker

@@ -48,6 +48,8 @@ struct GroupStats {
   uint64_t ack_floor = 0;
   uint32_t members = 0;
   uint32_t in_flight = 0;
+  uint64_t read_cursor = 0;
+  uint32_t ready = 0;
 };
 
 class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {

@@ -17,7 +17,8 @@ flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuild
   for (const auto& [name, group] : topic.groups()) {
     GroupStats stats = group->Stats();
     groups.push_back(wire::CreateGroupInfo(fbb, fbb.CreateString(name), stats.ack_floor,
-                                           stats.members, stats.in_flight));
+                                           stats.members, stats.in_flight, stats.read_cursor,
+                                           stats.ready));
   }
   auto name = fbb.CreateString(topic.name());
   auto group_vec = fbb.CreateVector(groups);

@@ -55,7 +55,7 @@ std::shared_ptr<const RecordBatch> TopicLog::FindCached(uint64_t offset) const {
 }
 
 void TopicLog::RememberRead(std::shared_ptr<const RecordBatch> batch) {
-  constexpr std::size_t kMaxBatches = 64, kMaxBytes = 8u << 20;
+  constexpr std::size_t kMaxBatches = 4096, kMaxBytes = 8u << 20;
   read_cache_bytes_ += batch->bytes().size();
   read_cache_.push_back(std::move(batch));
   while (read_cache_.size() > 1 && (read_cache_.size() > kMaxBatches || read_cache_bytes_ > kMaxBytes)) {
@@ -70,22 +70,26 @@ Status TopicLog::Read(uint64_t from, std::size_t max_messages, std::size_t max_b
   std::size_t bytes = 0;
   from = std::max(from, earliest_);
   while (from < end_ && out->size() < limit && bytes < max_bytes) {
-    std::shared_ptr<const RecordBatch> batch = FindCached(from);
-    if (!batch) {
-      std::vector<std::shared_ptr<const RecordBatch>> read;
-      Status s = store_->ReadBatches(topic_id_, from, limit - out->size(), max_bytes - bytes, &read);
-      if (!s.ok()) return s;
-      // Committed but not yet handed to OnAppended: not part of the log yet.
-      std::erase_if(read, [&](const auto& b) { return b->base_offset() >= end_; });
-      if (read.empty()) break;
-      // A gap in the stored log (retention removed it) moves the reader on.
-      from = std::max(from, read.front()->base_offset());
-      for (auto& b : read) RememberRead(std::move(b));
-      batch = FindCached(from);
-      if (!batch) break;
+    if (std::shared_ptr<const RecordBatch> batch = FindCached(from)) {
+      bytes += TakeFrom(batch, from, limit, out);
+      from = batch->end_offset();
+      continue;
     }
-    bytes += TakeFrom(batch, from, limit, out);
-    from = batch->end_offset();
+    std::vector<std::shared_ptr<const RecordBatch>> read;
+    Status s = store_->ReadBatches(topic_id_, from, limit - out->size(), max_bytes - bytes, &read);
+    if (!s.ok()) return s;
+    // Committed but not yet handed to OnAppended: not part of the log yet.
+    std::erase_if(read, [&](const auto& b) { return b->base_offset() >= end_; });
+    if (read.empty()) break;
+    // A gap in the stored log (retention removed it) moves the reader on.
+    from = std::max(from, read.front()->base_offset());
+    // Take from what was read (a small cache may not hold all of it), then keep it.
+    for (const auto& b : read) {
+      if (out->size() >= limit || bytes >= max_bytes) break;
+      bytes += TakeFrom(b, from, limit, out);
+      from = b->end_offset();
+    }
+    for (auto& b : read) RememberRead(std::move(b));
   }
   return Status::Ok();
 }

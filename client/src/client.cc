@@ -137,7 +137,8 @@ void FillTopicInfo(const wire::TopicInfo& in, TopicInfo* out) {
   if (in.groups()) {
     for (const wire::GroupInfo* g : *in.groups()) {
       if (g == nullptr) continue;
-      out->groups.push_back({g->name() ? g->name()->str() : "", g->ack_floor(), g->members(), g->in_flight()});
+      out->groups.push_back({g->name() ? g->name()->str() : "", g->ack_floor(), g->members(),
+                             g->in_flight(), g->read_cursor(), g->ready()});
     }
   }
 }

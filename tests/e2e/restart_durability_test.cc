@@ -108,7 +108,9 @@ TEST_CASE("e2e: acknowledged publishes survive SIGKILL, once each, with dense of
     std::lock_guard lock(mu);
     std::string groups;
     for (const auto& g : now.groups)
-      groups += g.name + " floor " + std::to_string(g.ack_floor) + " in flight " + std::to_string(g.in_flight) + "; ";
+      groups += g.name + " floor " + std::to_string(g.ack_floor) + " in flight " + std::to_string(g.in_flight) +
+                " cursor " + std::to_string(g.read_cursor) + " ready " + std::to_string(g.ready) +
+                " members " + std::to_string(g.members) + "; ";
     WARN("read " << log.size() << " of " << info.next_offset << " (now " << now.next_offset << "); " << groups
                  << "\nbroker log:\n" << broker.LogTail());
   }

@@ -264,3 +264,13 @@ TEST_CASE("topic_log: reads stored batches and the tail cache as one ordered log
   REQUIRE(f.log->Read(140, 10, 1u << 20, &none).ok());
   CHECK(none.empty());
 }
+
+TEST_CASE("topic_log: one read may span more stored batches than the read cache keeps", "[unit][topic_log]") {
+  Fixture f;
+  f.log = std::make_unique<TopicLog>(f.store.get(), f.topic_id, 0, 0, /*tail_cache_bytes=*/1);
+  for (int b = 0; b < 5000; ++b) f.Append({""});  // 5,000 one-message batches
+  std::vector<MessageRef> got;
+  REQUIRE(f.log->Read(0, 4999, 1u << 30, &got).ok());
+  REQUIRE(got.size() == 4999);
+  for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i].offset() == i);
+}

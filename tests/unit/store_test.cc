@@ -168,3 +168,22 @@ TEST_CASE("store: group positions are stored and loaded", "[unit][store]") {
   CHECK(groups[0].name == "g1");
   CHECK(groups[0].position == "pos-2");
 }
+
+TEST_CASE("store: reads across batches stored before and after a reopen", "[unit][store]") {
+  herald::test::TempDir dir;
+  uint64_t id;
+  {
+    auto store = OpenStore(dir.str());
+    id = CreateTopic(*store, "t").id;
+    for (int i = 0; i < 50; ++i) REQUIRE(Append(*store, id, {"old-a", "old-b"}).status.ok());
+  }
+  // After the reopen the old batches sit in table files, the new ones in the memtable.
+  auto store = OpenStore(dir.str());
+  for (int i = 0; i < 50; ++i) REQUIRE(Append(*store, id, {"new-a", "new-b"}).status.ok());
+  for (uint64_t from : {0u, 98u, 99u, 100u, 101u, 150u, 199u}) {
+    INFO("from " << from);
+    auto got = ReadAll(*store, id, from);
+    REQUIRE(got.size() == 200 - from);
+    CHECK(got.front() == (from < 100 ? (from % 2 ? "old-b" : "old-a") : (from % 2 ? "new-b" : "new-a")));
+  }
+}

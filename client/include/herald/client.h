@@ -88,6 +88,8 @@ struct GroupInfo {
   uint64_t ack_floor = 0;
   uint32_t members = 0;
   uint32_t in_flight = 0;
+  uint64_t read_cursor = 0;  // next offset the group reads from the log
+  uint32_t ready = 0;        // read and waiting to be handed out
 };
 
 struct TopicInfo {
