@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <sys/wait.h>
 
-#include "tests/support/broker_process.h"
+#include "tests/support/server_process.h"
 
 using herald::test::BrokerProcess;
 

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
-#include "tests/support/broker_process.h"
+#include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
-#include "tests/support/broker_process.h"
+#include "tests/support/server_process.h"
 #include "tests/support/raw_connection.h"
 
 using namespace std::chrono_literals;

@@ -1,8 +1,9 @@
 #pragma once
-// BrokerProcess: the real brokerd binary as a child process, for end-to-end
-// tests. It listens on 127.0.0.1 with a port picked by the kernel (reported
-// through --port-file), keeps its data in a temp dir, and logs to a file
-// whose tail is shown when a test fails.
+// ServerProcess: a real server binary (brokerd, or one of the services) as a
+// child process, for end-to-end tests. It listens on 127.0.0.1 with a port
+// picked by the kernel (reported through --port-file), keeps its data in a
+// temp dir of its own, and logs to a file whose tail is shown on failure.
+// Restart() brings it back on the same port and data.
 
 #include <chrono>
 #include <string>
@@ -15,15 +16,19 @@
 
 namespace herald::test {
 
-class BrokerProcess {
+class ServerProcess {
  public:
-  // Starts brokerd and waits (bounded) until it listens. REQUIREs success.
-  explicit BrokerProcess(std::vector<std::string> extra_args = {});
-  ~BrokerProcess();  // SIGKILL if still running
+  // Starts `binary` with `args` (each "{dir}" in them becomes this process's
+  // temp dir) plus --listen and --port-file, and waits (bounded) until it
+  // listens. REQUIREs success.
+  ServerProcess(std::string binary, std::vector<std::string> args);
+  ~ServerProcess();  // SIGKILL if still running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
-  const std::string& data_dir() const { return data_dir_; }
+  std::string dir() const { return dir_.str(); }
 
   // SIGTERM and wait for the exit; returns the exit status (-1: did not exit in time).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -38,12 +43,18 @@ class BrokerProcess {
   void Start(const std::string& listen);
 
   TempDir dir_;
-  std::string data_dir_;
+  std::string binary_;
   std::string port_file_;
   std::string log_file_;
-  std::vector<std::string> extra_args_;
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+};
+
+// The broker: brokerd with its data in the temp dir.
+class BrokerProcess : public ServerProcess {
+ public:
+  explicit BrokerProcess(std::vector<std::string> extra_args = {});
 };
 
 // Polls `pred` every `step` until it holds or `timeout` passes (NATS' checkFor).

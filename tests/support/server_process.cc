@@ -1,4 +1,4 @@
-#include "tests/support/broker_process.h"
+#include "tests/support/server_process.h"
 
 #include <csignal>
 #include <fstream>
@@ -11,24 +11,37 @@
 
 namespace herald::test {
 
+namespace {
+std::vector<std::string> BrokerArgs(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--data-dir", "{dir}/data", "--log-level", "info"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+}  // namespace
+
 BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
+    : ServerProcess(HERALD_BROKERD_PATH, BrokerArgs(std::move(extra_args))) {}
+
+ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args)
     : dir_("herald-e2e"),
-      data_dir_(dir_ / "data"),
+      binary_(std::move(binary)),
       port_file_(dir_ / "port"),
-      log_file_(dir_ / "brokerd.log"),
-      extra_args_(std::move(extra_args)) {
+      log_file_(dir_ / "server.log"),
+      args_(std::move(args)) {
+  for (auto& a : args_) {
+    for (std::size_t at; (at = a.find("{dir}")) != std::string::npos;) a.replace(at, 5, dir_.str());
+  }
   Start("127.0.0.1:0");
 }
 
-BrokerProcess::~BrokerProcess() {
+ServerProcess::~ServerProcess() {
   if (pid_ > 0) Kill();
 }
 
-void BrokerProcess::Start(const std::string& listen) {
+void ServerProcess::Start(const std::string& listen) {
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {HERALD_BROKERD_PATH, "--listen", listen, "--data-dir", data_dir_,
-                                   "--port-file", port_file_, "--log-level", "info"};
-  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<std::string> args = {binary_, "--listen", listen, "--port-file", port_file_};
+  args.insert(args.end(), args_.begin(), args_.end());
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -60,12 +73,12 @@ void BrokerProcess::Start(const std::string& listen) {
         return false;
       },
       std::chrono::seconds(20));
-  INFO("brokerd log:\n" << LogTail());
+  INFO(binary_ << " log:\n" << LogTail());
   REQUIRE(up);
   REQUIRE(pid_ > 0);  // it did not crash while starting
 }
 
-int BrokerProcess::Stop(std::chrono::milliseconds timeout) {
+int ServerProcess::Stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
@@ -78,7 +91,7 @@ int BrokerProcess::Stop(std::chrono::milliseconds timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-void BrokerProcess::Kill() {
+void ServerProcess::Kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
@@ -86,12 +99,12 @@ void BrokerProcess::Kill() {
   pid_ = -1;
 }
 
-void BrokerProcess::Restart() {
+void ServerProcess::Restart() {
   if (pid_ > 0) Stop();
   Start("127.0.0.1:" + std::to_string(port_));
 }
 
-std::string BrokerProcess::LogTail(std::size_t bytes) const {
+std::string ServerProcess::LogTail(std::size_t bytes) const {
   std::ifstream in(log_file_);
   std::stringstream ss;
   ss << in.rdbuf();

@@ -1,0 +1,92 @@
+// comment-service: adds and removes comments, publishing comment-created and
+// comment-deleted through its outbox. It learns which posts exist from
+// post-created, and asks the post-service about a post it has not heard of.
+
+#include <spdlog/spdlog.h>
+
+#include "comment_store.h"
+#include "events.h"
+#include "service.h"
+
+using namespace herald;
+using namespace herald::services;
+
+int main(int argc, char** argv) {
+  ServiceFlags flags{"127.0.0.1:7411", "comment-service-data"};
+  std::string post_service = "127.0.0.1:7412";
+  CLI::App app{"comment-service: comments of the blog, and their events"};
+  AddServiceFlags(app, &flags);
+  app.add_option("--post-service", post_service, "HOST:PORT of the post-service (fallback lookups)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto db = OpenDatabase(flags.data_dir);
+  Client client({.broker = flags.broker, .client_name = "comment-service"});
+  Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
+  CommentStore store(db.get(), &outbox);
+
+  std::atomic<bool> stop{false};
+  std::thread setup = RetryInBackground("comment-service: broker setup", [&] {
+    for (const char* t : {kCommentCreated, kCommentDeleted, kPostCreated})
+      if (client.CreateTopic(t)) return false;
+    return !client.Subscribe({.topic = kPostCreated, .group = "comment-service"}, [&](const Delivery& d) {
+      auto e = DecodePostCreated(d.message().payload);
+      if (!e) {
+        spdlog::error("comment-service: undecodable post-created at offset {}", d.message().offset);
+        d.ack();  // it can never be applied; keeping it would block nothing but waste retries
+        return;
+      }
+      if (store.RememberPost(e->post_id).ok()) d.ack();
+    });
+  }, &stop);
+
+  httplib::Server server;
+  AddHealthz(server, "comment-service");
+  server.Post("/comments", [&](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseObject(req, res);
+    if (!body) return;
+    auto post_id = RequireString(*body, "post_id", 64, res);
+    if (!post_id) return;
+    auto author = RequireString(*body, "author", 100, res);
+    if (!author) return;
+    auto text = RequireString(*body, "text", 10'000, res);
+    if (!text) return;
+    if (!IsValidId(*post_id)) return ReplyError(res, 400, "bad_id", "post_id is not a valid id");
+    if (!store.KnowsPost(*post_id)) {
+      // Not heard of (yet): ask the post-service; if it is down, we cannot tell.
+      httplib::Client posts(post_service.c_str());
+      posts.set_connection_timeout(1);
+      auto r = posts.Get(("/posts/" + *post_id).c_str());
+      if (!r) return ReplyError(res, 503, "post_service_unavailable", "cannot check that the post exists");
+      if (r->status == 404) return ReplyError(res, 404, "post_not_found", "no post " + *post_id);
+      if (r->status != 200) return ReplyError(res, 502, "post_service_error", "post lookup failed");
+      store.RememberPost(*post_id);
+    }
+    json comment;
+    if (!store.Add(*post_id, *author, *text, &comment).ok())
+      return ReplyError(res, 500, "storage", "could not store the comment");
+    ReplyJson(res, 201, comment);
+  });
+  server.Delete(R"(/comments/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    if (!IsValidId(id)) return ReplyError(res, 400, "bad_id", "not a valid comment id");
+    json comment;
+    rocksdb::Status s = store.Remove(id, &comment);
+    if (s.IsNotFound()) return ReplyError(res, 404, "comment_not_found", "no comment " + id);
+    if (!s.ok()) return ReplyError(res, 500, "storage", "could not delete the comment");
+    ReplyJson(res, 200, comment);
+  });
+  server.Get("/comments", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string post_id = req.get_param_value("post_id");
+    if (!IsValidId(post_id)) return ReplyError(res, 400, "bad_id", "post_id query parameter required");
+    ReplyJson(res, 200, store.ForPost(post_id));
+  });
+  server.Get("/outbox", [&](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200, {{"pending", outbox.Pending()}});
+  });
+
+  int rc = Serve(server, flags.listen, "comment-service", flags.port_file);
+  stop = true;
+  setup.join();
+  return rc;
+}

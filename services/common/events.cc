@@ -1,0 +1,93 @@
+#include "events.h"
+
+#include <cstring>
+#include <vector>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "events_generated.h"
+
+namespace herald::services {
+
+namespace fb = herald::events;
+
+namespace {
+
+std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+template <class T>
+const T* Verified(const std::string& bytes) {
+  // Copy into aligned storage: the payload string need not be aligned.
+  thread_local std::vector<uint64_t> aligned;
+  aligned.assign((bytes.size() + 7) / 8, 0);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
+  flatbuffers::Verifier verifier(data, bytes.size(), 16, 1000);
+  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<T>(data);
+}
+
+bool Str(const flatbuffers::String* s, std::string* out) {
+  if (s == nullptr) return false;
+  *out = s->str();
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeCommentCreated(const CommentEvent& e) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  fbb.Finish(fb::CreateCommentCreatedDirect(fbb, e.event_id.c_str(), e.comment_id.c_str(), e.post_id.c_str(),
+                                            e.author.c_str(), e.text.c_str(), e.time_ms));
+  return Finish(fbb);
+}
+
+std::string EncodeCommentDeleted(const CommentEvent& e) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  fbb.Finish(fb::CreateCommentDeletedDirect(fbb, e.event_id.c_str(), e.comment_id.c_str(), e.post_id.c_str(),
+                                            e.author.c_str(), e.time_ms));
+  return Finish(fbb);
+}
+
+std::string EncodePostCreated(const PostEvent& e) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  fbb.Finish(fb::CreatePostCreatedDirect(fbb, e.event_id.c_str(), e.post_id.c_str(), e.author.c_str(),
+                                         e.title.c_str(), e.time_ms));
+  return Finish(fbb);
+}
+
+std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes) {
+  const auto* t = Verified<fb::CommentCreated>(bytes);
+  CommentEvent e;
+  if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->comment_id(), &e.comment_id) ||
+      !Str(t->post_id(), &e.post_id) || !Str(t->author(), &e.author))
+    return std::nullopt;
+  Str(t->text(), &e.text);
+  e.time_ms = t->time_ms();
+  return e;
+}
+
+std::optional<CommentEvent> DecodeCommentDeleted(const std::string& bytes) {
+  const auto* t = Verified<fb::CommentDeleted>(bytes);
+  CommentEvent e;
+  if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->comment_id(), &e.comment_id) ||
+      !Str(t->post_id(), &e.post_id))
+    return std::nullopt;
+  Str(t->author(), &e.author);
+  e.time_ms = t->time_ms();
+  return e;
+}
+
+std::optional<PostEvent> DecodePostCreated(const std::string& bytes) {
+  const auto* t = Verified<fb::PostCreated>(bytes);
+  PostEvent e;
+  if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->post_id(), &e.post_id) ||
+      !Str(t->author(), &e.author) || !Str(t->title(), &e.title))
+    return std::nullopt;
+  e.time_ms = t->time_ms();
+  return e;
+}
+
+}  // namespace herald::services

@@ -1,0 +1,165 @@
+#include "service.h"
+
+#include <csignal>
+#include <cstdio>
+#include <random>
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "schemas/names.h"
+
+namespace herald::services {
+
+namespace {
+constexpr std::size_t kMaxBodyBytes = 64u << 10;
+constexpr int kMaxJsonDepth = 16;
+
+int JsonDepth(const json& j, int depth = 0) {
+  if (depth > kMaxJsonDepth) return depth;
+  int deepest = depth;
+  if (j.is_object() || j.is_array()) {
+    for (const auto& v : j) deepest = std::max(deepest, JsonDepth(v, depth + 1));
+  }
+  return deepest;
+}
+}  // namespace
+
+void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
+  app.add_option("--listen", flags->listen, "HOST:PORT for HTTP")->capture_default_str();
+  app.add_option("--data-dir", flags->data_dir, "RocksDB directory of this service")->capture_default_str();
+  app.add_option("--broker", flags->broker, "HOST:PORT of brokerd")->capture_default_str();
+  app.add_option("--port-file", flags->port_file, "write the bound HTTP port to this file");
+}
+
+std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    std::fprintf(stderr, "cannot open %s: %s\n", dir.c_str(), s.ToString().c_str());
+    std::exit(1);
+  }
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+void ReplyJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  ReplyJson(res, status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res) {
+  if (req.body.size() > kMaxBodyBytes) {
+    ReplyError(res, 413, "body_too_large", "request body above 64 KiB");
+    return std::nullopt;
+  }
+  // ensure_ascii off and strict parsing: invalid UTF-8 is a parse error.
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    ReplyError(res, 400, "bad_json", "the body must be a JSON object (valid UTF-8)");
+    return std::nullopt;
+  }
+  if (JsonDepth(body) > kMaxJsonDepth) {
+    ReplyError(res, 400, "bad_json", "JSON nested too deeply");
+    return std::nullopt;
+  }
+  return body;
+}
+
+std::optional<std::string> RequireString(const json& body, const char* field, std::size_t max_len,
+                                         httplib::Response& res) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty() ||
+      it->get_ref<const std::string&>().size() > max_len) {
+    ReplyError(res, 400, "bad_field",
+               std::string("'") + field + "' must be a string of 1.." + std::to_string(max_len) + " bytes");
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+bool IsValidId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+std::string NewId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop) {
+  return std::thread([what = std::move(what), step = std::move(step), stop] {
+    while (!stop->load()) {
+      if (step()) return;
+      spdlog::warn("{}: not yet, retrying", what);
+      for (int i = 0; i < 10 && !stop->load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+void AddHealthz(httplib::Server& server, const std::string& name) {
+  server.Get("/healthz", [name](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200, {{"status", "ok"}, {"service", name}});
+  });
+}
+
+int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
+          const std::string& port_file) {
+  std::string host;
+  uint16_t port = 0;
+  if (!wire::SplitHostPort(listen, &host, &port)) {
+    std::fprintf(stderr, "%s: --listen '%s' is not HOST:PORT\n", name.c_str(), listen.c_str());
+    return 2;
+  }
+  server.set_payload_max_length(kMaxBodyBytes);
+  server.set_keep_alive_timeout(1);
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    ReplyError(res, 500, "internal", "unexpected error");
+  });
+  // SIGINT/SIGTERM are taken by a thread of their own, which stops the server.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread waiter([&server, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    server.stop();
+  });
+  waiter.detach();
+  int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    std::fprintf(stderr, "%s: cannot listen on %s\n", name.c_str(), listen.c_str());
+    return 1;
+  }
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%d\n", bound);
+      std::fclose(f);
+      std::rename(tmp.c_str(), port_file.c_str());
+    }
+  }
+  spdlog::info("{} listening on {}:{}", name, host, bound);
+  server.listen_after_bind();
+  spdlog::info("{} stopped", name);
+  return 0;
+}
+
+}  // namespace herald::services

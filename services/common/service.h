@@ -1,0 +1,65 @@
+#pragma once
+// What every example service shares: flags, the RocksDB it keeps its state
+// in, the HTTP server with JSON replies, and background start-up of its
+// broker topics and subscriptions (so HTTP serves while the broker is away).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
+
+#include "herald/client.h"
+
+namespace herald::services {
+
+using nlohmann::json;
+
+struct ServiceFlags {
+  std::string listen;
+  std::string data_dir;
+  std::string broker = "127.0.0.1:7400";
+  std::string port_file;  // written with the bound HTTP port (tests use port 0)
+};
+
+// Adds --listen, --data-dir, --broker and --port-file with the given defaults.
+void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
+
+// Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
+std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);
+
+// JSON replies. Errors are {"error": {"code": "...", "message": "..."}}.
+void ReplyJson(httplib::Response& res, int status, const json& body);
+void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message);
+
+// Parses a JSON object body, or replies 400/413/415 and returns nullopt.
+std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res);
+// A required string field of 1..max_len bytes, or replies 400 and returns nullopt.
+std::optional<std::string> RequireString(const json& body, const char* field, std::size_t max_len,
+                                         httplib::Response& res);
+
+// Ids: [A-Za-z0-9_-]{1,64}.
+bool IsValidId(const std::string& id);
+std::string NewId();
+int64_t NowMs();
+
+// Runs `step` on a thread until it returns true, retrying every second, so a
+// service can start while the broker is down. Stops when *stop is set.
+std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop);
+
+// Serves `server` on `listen` until SIGINT/SIGTERM; returns the exit code.
+// With a port file, the bound port is written there (atomically) once bound.
+int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
+          const std::string& port_file = "");
+
+// Adds GET /healthz.
+void AddHealthz(httplib::Server& server, const std::string& name);
+
+}  // namespace herald::services

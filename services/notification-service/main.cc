@@ -1,0 +1,80 @@
+// notification-service: a later subscriber that needed no change anywhere
+// else. From post-created it learns each post's author and title; for each
+// comment-created it records "NAME commented on your post TITLE" for the
+// post's author. Both in its own group, each event applied once.
+//
+// Keys: post/<id> -> JSON {author, title}; note/<user>/<time>/<event> -> JSON.
+
+#include <spdlog/spdlog.h>
+
+#include "events.h"
+#include "herald/rocksdb/idempotent_consumer.h"
+#include "service.h"
+
+using namespace herald;
+using namespace herald::services;
+
+int main(int argc, char** argv) {
+  ServiceFlags flags{"127.0.0.1:7413", "notification-service-data"};
+  CLI::App app{"notification-service: tells authors about comments on their posts"};
+  AddServiceFlags(app, &flags);
+  CLI11_PARSE(app, argc, argv);
+
+  auto db = OpenDatabase(flags.data_dir);
+  IdempotentConsumer applied(db.get(), db->DefaultColumnFamily());
+  Client client({.broker = flags.broker, .client_name = "notification-service"});
+
+  auto on_post = [&](const Delivery& d) {
+    auto e = DecodePostCreated(d.message().payload);
+    if (!e) return d.ack();
+    auto s = applied.ApplyOnce(d.message(), [&](rocksdb::WriteBatch& batch) {
+      batch.Put("post/" + e->post_id, json{{"author", e->author}, {"title", e->title}}.dump());
+    });
+    s.ok() ? d.ack() : d.nack(std::chrono::seconds(1), s.ToString());
+  };
+  auto on_comment = [&](const Delivery& d) {
+    auto e = DecodeCommentCreated(d.message().payload);
+    if (!e) return d.ack();
+    std::string value;
+    if (!db->Get(rocksdb::ReadOptions(), "post/" + e->post_id, &value).ok()) {
+      // The post-created event has not arrived yet (another topic): try again soon.
+      return d.nack(std::chrono::milliseconds(500), "post not known yet");
+    }
+    json post = json::parse(value);
+    auto s = applied.ApplyOnce(d.message(), [&](rocksdb::WriteBatch& batch) {
+      char time[24];
+      std::snprintf(time, sizeof time, "%020lld", static_cast<long long>(e->time_ms));
+      json note = {{"user", post["author"]}, {"post_id", e->post_id}, {"comment_id", e->comment_id},
+                   {"text", e->author + " commented on your post " + post["title"].get<std::string>()},
+                   {"time_ms", e->time_ms}};
+      batch.Put("note/" + post["author"].get<std::string>() + "/" + time + "/" + e->event_id, note.dump());
+    });
+    s.ok() ? d.ack() : d.nack(std::chrono::seconds(1), s.ToString());
+  };
+  std::atomic<bool> stop{false};
+  std::thread setup = RetryInBackground("notification-service: broker setup", [&] {
+    for (const char* t : {kCommentCreated, kPostCreated})
+      if (client.CreateTopic(t)) return false;
+    if (client.Subscribe({.topic = kPostCreated, .group = "notification-service"}, on_post)) return false;
+    return !client.Subscribe({.topic = kCommentCreated, .group = "notification-service"}, on_comment);
+  }, &stop);
+
+  httplib::Server server;
+  AddHealthz(server, "notification-service");
+  server.Get("/notifications", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string user = req.get_param_value("user");
+    if (user.empty() || user.size() > 100 || user.find('/') != std::string::npos)
+      return ReplyError(res, 400, "bad_user", "user query parameter required");
+    json out = json::array();
+    std::string prefix = "note/" + user + "/";
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+      out.push_back(json::parse(it->value().ToString()));
+    ReplyJson(res, 200, out);
+  });
+
+  int rc = Serve(server, flags.listen, "notification-service", flags.port_file);
+  stop = true;
+  setup.join();
+  return rc;
+}

@@ -1,0 +1,76 @@
+// post-service: the blog's posts and their comment counts. It consumes
+// comment-created and comment-deleted (group "post-service") and applies each
+// event exactly once; it publishes post-created through its outbox.
+
+#include <spdlog/spdlog.h>
+
+#include "events.h"
+#include "post_store.h"
+#include "service.h"
+
+using namespace herald;
+using namespace herald::services;
+
+int main(int argc, char** argv) {
+  ServiceFlags flags{"127.0.0.1:7412", "post-service-data"};
+  CLI::App app{"post-service: posts and their comment counts"};
+  AddServiceFlags(app, &flags);
+  CLI11_PARSE(app, argc, argv);
+
+  auto db = OpenDatabase(flags.data_dir);
+  Client client({.broker = flags.broker, .client_name = "post-service"});
+  Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
+  PostStore store(db.get(), &outbox);
+
+  auto on_comment = [&](bool created) {
+    return [&, created](const Delivery& d) {
+      auto e = created ? DecodeCommentCreated(d.message().payload) : DecodeCommentDeleted(d.message().payload);
+      if (!e) {
+        spdlog::error("post-service: undecodable event at {}/{}", d.message().topic, d.message().offset);
+        d.ack();
+        return;
+      }
+      rocksdb::Status s = created ? store.ApplyCommentCreated(d.message(), *e)
+                                  : store.ApplyCommentDeleted(d.message(), *e);
+      if (s.ok()) {
+        d.ack();
+      } else {
+        d.nack(std::chrono::seconds(1), s.ToString());
+      }
+    };
+  };
+  std::atomic<bool> stop{false};
+  std::thread setup = RetryInBackground("post-service: broker setup", [&] {
+    for (const char* t : {kCommentCreated, kCommentDeleted, kPostCreated})
+      if (client.CreateTopic(t)) return false;
+    if (client.Subscribe({.topic = kCommentCreated, .group = "post-service"}, on_comment(true))) return false;
+    return !client.Subscribe({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
+  }, &stop);
+
+  httplib::Server server;
+  AddHealthz(server, "post-service");
+  server.Post("/posts", [&](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseObject(req, res);
+    if (!body) return;
+    auto author = RequireString(*body, "author", 100, res);
+    if (!author) return;
+    auto title = RequireString(*body, "title", 300, res);
+    if (!title) return;
+    json post;
+    if (!store.Create(*author, *title, &post).ok()) return ReplyError(res, 500, "storage", "could not store");
+    ReplyJson(res, 201, post);
+  });
+  server.Get("/posts", [&](const httplib::Request&, httplib::Response& res) { ReplyJson(res, 200, store.All()); });
+  server.Get(R"(/posts/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    if (!IsValidId(id)) return ReplyError(res, 400, "bad_id", "not a valid post id");
+    auto post = store.Get(id);
+    if (!post) return ReplyError(res, 404, "post_not_found", "no post " + id);
+    ReplyJson(res, 200, *post);
+  });
+
+  int rc = Serve(server, flags.listen, "post-service", flags.port_file);
+  stop = true;
+  setup.join();
+  return rc;
+}
