@@ -83,35 +83,37 @@ void HandleUnsubscribe(Session& session, BrokerContext&, uint64_t request_id,
   session.Send(wire::EncodeOk(request_id));
 }
 
-void HandleAck(Session& session, BrokerContext&, uint64_t request_id, const wire::Ack& request) {
+namespace {
+
+// The group an Ack or Nack settles messages of, or nullptr after dealing with
+// a request that lacks its offsets or names no subscription of this connection.
+template <class Request>
+ConsumerGroup* GroupToSettle(Session& session, uint64_t request_id, const Request& request) {
   if (request.offsets() == nullptr) {
-    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Ack needs offsets"});
+    session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Ack and Nack need offsets"});
+    return nullptr;
   }
   ConsumerGroup* group = session.FindSubscription(request.subscription_id());
-  if (group == nullptr) {
-    // Acks may race an Unsubscribe; only a caller that asked for a reply hears of it.
-    if (request_id != 0) {
-      session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
-                                     fmt::format("no subscription {}", request.subscription_id())});
-    }
-    return;
+  // Settlements may race an Unsubscribe; only a caller that asked for a reply hears of it.
+  if (group == nullptr && request_id != 0) {
+    session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
+                                   fmt::format("no subscription {}", request.subscription_id())});
   }
+  return group;
+}
+
+}  // namespace
+
+void HandleAck(Session& session, BrokerContext&, uint64_t request_id, const wire::Ack& request) {
+  ConsumerGroup* group = GroupToSettle(session, request_id, request);
+  if (group == nullptr) return;
   group->Ack({request.offsets()->data(), request.offsets()->size()});
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 
 void HandleNack(Session& session, BrokerContext&, uint64_t request_id, const wire::Nack& request) {
-  if (request.offsets() == nullptr) {
-    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Nack needs offsets"});
-  }
-  ConsumerGroup* group = session.FindSubscription(request.subscription_id());
-  if (group == nullptr) {
-    if (request_id != 0) {
-      session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
-                                     fmt::format("no subscription {}", request.subscription_id())});
-    }
-    return;
-  }
+  ConsumerGroup* group = GroupToSettle(session, request_id, request);
+  if (group == nullptr) return;
   group->Nack({request.offsets()->data(), request.offsets()->size()},
               std::chrono::milliseconds(request.delay_ms()));
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
