@@ -15,10 +15,10 @@ rocksdb::Status CommentStore::RememberPost(const std::string& post_id) {
 }
 
 rocksdb::Status CommentStore::Add(const std::string& post_id, const std::string& author,
-                                  const std::string& text, nlohmann::json* comment) {
-  CommentEvent e{NewId(), NewId(), post_id, author, text, NowMs()};
-  *comment = {{"id", e.comment_id}, {"post_id", post_id}, {"author", author}, {"text", text},
-              {"created_ms", e.time_ms}};
+                                  const std::string& content, nlohmann::json* comment) {
+  CommentEvent e{NewId(), NewId(), post_id, author, content, NowMs()};
+  *comment = {{"id", e.comment_id}, {"post_id", post_id}, {"author", author}, {"content", content},
+              {"created_at", Rfc3339(e.time_ms)}};
   std::lock_guard lock(mu_);
   rocksdb::WriteBatch batch;
   batch.Put("comment/" + e.comment_id, comment->dump());
@@ -56,6 +56,8 @@ std::vector<nlohmann::json> CommentStore::ForPost(const std::string& post_id) {
     auto c = nlohmann::json::parse(it->value().ToString(), nullptr, false);
     if (!c.is_discarded() && c["post_id"] == post_id) out.push_back(std::move(c));
   }
+  // RFC 3339 UTC strings of one width sort as time does.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a["created_at"] < b["created_at"]; });
   return out;
 }
 

@@ -27,10 +27,11 @@ class CommentStore {
   rocksdb::Status RememberPost(const std::string& post_id);
 
   // Stores the comment and its comment-created event; returns the comment.
-  rocksdb::Status Add(const std::string& post_id, const std::string& author, const std::string& text,
+  rocksdb::Status Add(const std::string& post_id, const std::string& author, const std::string& content,
                       nlohmann::json* comment);
   // Removes the comment and stores its comment-deleted event. NotFound if absent.
   rocksdb::Status Remove(const std::string& comment_id, nlohmann::json* comment);
+  // The post's comments, oldest first.
   std::vector<nlohmann::json> ForPost(const std::string& post_id);
 
  private:

@@ -42,44 +42,44 @@ int main(int argc, char** argv) {
 
   httplib::Server server;
   AddHealthz(server, "comment-service");
-  server.Post("/comments", [&](const httplib::Request& req, httplib::Response& res) {
+  server.Post(R"(/posts/([^/]+)/comments)", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string post_id = req.matches[1];
+    if (!IsValidId(post_id)) return ReplyError(res, 404, "post_not_found", "no post " + post_id);
     auto body = ParseObject(req, res);
     if (!body) return;
-    auto post_id = RequireString(*body, "post_id", 64, res);
-    if (!post_id) return;
     auto author = RequireString(*body, "author", 100, res);
     if (!author) return;
-    auto text = RequireString(*body, "text", 10'000, res);
-    if (!text) return;
-    if (!IsValidId(*post_id)) return ReplyError(res, 400, "bad_id", "post_id is not a valid id");
-    if (!store.KnowsPost(*post_id)) {
+    auto content = RequireString(*body, "content", 10'000, res);
+    if (!content) return;
+    if (!store.KnowsPost(post_id)) {
       // Not heard of (yet): ask the post-service; if it is down, we cannot tell.
       httplib::Client posts(post_service.c_str());
       posts.set_connection_timeout(1);
-      auto r = posts.Get(("/posts/" + *post_id).c_str());
+      posts.set_read_timeout(3);
+      auto r = posts.Get(("/posts/" + post_id).c_str());
       if (!r) return ReplyError(res, 503, "post_service_unavailable", "cannot check that the post exists");
-      if (r->status == 404) return ReplyError(res, 404, "post_not_found", "no post " + *post_id);
+      if (r->status == 404) return ReplyError(res, 404, "post_not_found", "no post " + post_id);
       if (r->status != 200) return ReplyError(res, 502, "post_service_error", "post lookup failed");
-      store.RememberPost(*post_id);
+      store.RememberPost(post_id);
     }
     json comment;
-    if (!store.Add(*post_id, *author, *text, &comment).ok())
+    if (!store.Add(post_id, *author, *content, &comment).ok())
       return ReplyError(res, 500, "storage", "could not store the comment");
     ReplyJson(res, 201, comment);
   });
+  server.Get(R"(/posts/([^/]+)/comments)", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string post_id = req.matches[1];
+    if (!IsValidId(post_id)) return ReplyError(res, 404, "post_not_found", "no post " + post_id);
+    ReplyJson(res, 200, store.ForPost(post_id));
+  });
   server.Delete(R"(/comments/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
-    if (!IsValidId(id)) return ReplyError(res, 400, "bad_id", "not a valid comment id");
+    if (!IsValidId(id)) return ReplyError(res, 404, "comment_not_found", "no comment " + id);
     json comment;
     rocksdb::Status s = store.Remove(id, &comment);
     if (s.IsNotFound()) return ReplyError(res, 404, "comment_not_found", "no comment " + id);
     if (!s.ok()) return ReplyError(res, 500, "storage", "could not delete the comment");
-    ReplyJson(res, 200, comment);
-  });
-  server.Get("/comments", [&](const httplib::Request& req, httplib::Response& res) {
-    std::string post_id = req.get_param_value("post_id");
-    if (!IsValidId(post_id)) return ReplyError(res, 400, "bad_id", "post_id query parameter required");
-    ReplyJson(res, 200, store.ForPost(post_id));
+    res.status = 204;
   });
   server.Get("/outbox", [&](const httplib::Request&, httplib::Response& res) {
     ReplyJson(res, 200, {{"pending", outbox.Pending()}});

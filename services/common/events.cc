@@ -40,7 +40,7 @@ bool Str(const flatbuffers::String* s, std::string* out) {
 std::string EncodeCommentCreated(const CommentEvent& e) {
   flatbuffers::FlatBufferBuilder fbb(256);
   fbb.Finish(fb::CreateCommentCreatedDirect(fbb, e.event_id.c_str(), e.comment_id.c_str(), e.post_id.c_str(),
-                                            e.author.c_str(), e.text.c_str(), e.time_ms));
+                                            e.author.c_str(), e.content.c_str(), e.time_ms));
   return Finish(fbb);
 }
 
@@ -64,7 +64,7 @@ std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes) {
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->comment_id(), &e.comment_id) ||
       !Str(t->post_id(), &e.post_id) || !Str(t->author(), &e.author))
     return std::nullopt;
-  Str(t->text(), &e.text);
+  Str(t->content(), &e.content);
   e.time_ms = t->time_ms();
   return e;
 }

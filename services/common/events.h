@@ -14,7 +14,7 @@ inline constexpr const char* kCommentDeleted = "comment-deleted";
 inline constexpr const char* kPostCreated = "post-created";
 
 struct CommentEvent {  // comment-created and comment-deleted
-  std::string event_id, comment_id, post_id, author, text;
+  std::string event_id, comment_id, post_id, author, content;
   int64_t time_ms = 0;
 };
 

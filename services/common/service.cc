@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <random>
 
@@ -50,7 +51,7 @@ void ReplyJson(httplib::Response& res, int status, const json& body) {
 }
 
 void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
-  ReplyJson(res, status, {{"error", {{"code", code}, {"message", message}}}});
+  ReplyJson(res, status, {{"error", message}, {"code", code}});
 }
 
 std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res) {
@@ -102,6 +103,25 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::string Rfc3339(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void AddJsonErrors(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler already wrote its own error
+    if (res.status == 404) return ReplyError(res, 404, "not_found", "no such route");
+    if (res.status == 413) return ReplyError(res, 413, "body_too_large", "request body above 64 KiB");
+    ReplyError(res, res.status, "http_error", "request failed");
+  });
+}
+
 std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop) {
   return std::thread([what = std::move(what), step = std::move(step), stop] {
     while (!stop->load()) {
@@ -127,6 +147,7 @@ int Serve(httplib::Server& server, const std::string& listen, const std::string&
     return 2;
   }
   server.set_payload_max_length(kMaxBodyBytes);
+  AddJsonErrors(server);
   server.set_keep_alive_timeout(1);
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     ReplyError(res, 500, "internal", "unexpected error");

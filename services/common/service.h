@@ -35,7 +35,7 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
 // Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);
 
-// JSON replies. Errors are {"error": {"code": "...", "message": "..."}}.
+// JSON replies. Errors are {"error": "<message>", "code": "<code>"}.
 void ReplyJson(httplib::Response& res, int status, const json& body);
 void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message);
 
@@ -49,6 +49,8 @@ std::optional<std::string> RequireString(const json& body, const char* field, st
 bool IsValidId(const std::string& id);
 std::string NewId();
 int64_t NowMs();
+// RFC 3339 UTC with milliseconds, e.g. 2026-11-24T20:57:57.502Z.
+std::string Rfc3339(int64_t ms);
 
 // Runs `step` on a thread until it returns true, retrying every second, so a
 // service can start while the broker is down. Stops when *stop is set.
@@ -59,6 +61,8 @@ std::thread RetryInBackground(std::string what, std::function<bool()> step, cons
 int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
           const std::string& port_file = "");
 
+// Unknown routes and bodies too large get JSON errors like every other reply.
+void AddJsonErrors(httplib::Server& server);
 // Adds GET /healthz.
 void AddHealthz(httplib::Server& server, const std::string& name);
 

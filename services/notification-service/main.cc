@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       std::snprintf(time, sizeof time, "%020lld", static_cast<long long>(e->time_ms));
       json note = {{"user", post["author"]}, {"post_id", e->post_id}, {"comment_id", e->comment_id},
                    {"text", e->author + " commented on your post " + post["title"].get<std::string>()},
-                   {"time_ms", e->time_ms}};
+                   {"created_at", Rfc3339(e->time_ms)}};
       batch.Put("note/" + post["author"].get<std::string>() + "/" + time + "/" + e->event_id, note.dump());
     });
     s.ok() ? d.ack() : d.nack(std::chrono::seconds(1), s.ToString());
@@ -67,8 +67,9 @@ int main(int argc, char** argv) {
       return ReplyError(res, 400, "bad_user", "user query parameter required");
     json out = json::array();
     std::string prefix = "note/" + user + "/";
+    // Keys hold the time, so walking them backwards lists the newest first.
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    for (it->SeekForPrev(prefix + "\xff"); it->Valid() && it->key().starts_with(prefix); it->Prev())
       out.push_back(json::parse(it->value().ToString()));
     ReplyJson(res, 200, out);
   });

@@ -56,14 +56,16 @@ int main(int argc, char** argv) {
     if (!author) return;
     auto title = RequireString(*body, "title", 300, res);
     if (!title) return;
+    auto content = RequireString(*body, "content", 100'000, res);
+    if (!content) return;
     json post;
-    if (!store.Create(*author, *title, &post).ok()) return ReplyError(res, 500, "storage", "could not store");
+    if (!store.Create(*author, *title, *content, &post).ok()) return ReplyError(res, 500, "storage", "could not store");
     ReplyJson(res, 201, post);
   });
-  server.Get("/posts", [&](const httplib::Request&, httplib::Response& res) { ReplyJson(res, 200, store.All()); });
+  server.Get("/posts", [&](const httplib::Request&, httplib::Response& res) { ReplyJson(res, 200, store.Cards()); });
   server.Get(R"(/posts/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
-    if (!IsValidId(id)) return ReplyError(res, 400, "bad_id", "not a valid post id");
+    if (!IsValidId(id)) return ReplyError(res, 404, "post_not_found", "no post " + id);
     auto post = store.Get(id);
     if (!post) return ReplyError(res, 404, "post_not_found", "no post " + id);
     ReplyJson(res, 200, *post);

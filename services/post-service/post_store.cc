@@ -15,9 +15,11 @@ int64_t PostStore::Count(const std::string& post_id) {
   return std::stoll(value);
 }
 
-rocksdb::Status PostStore::Create(const std::string& author, const std::string& title, nlohmann::json* post) {
+rocksdb::Status PostStore::Create(const std::string& author, const std::string& title,
+                                  const std::string& content, nlohmann::json* post) {
   PostEvent e{NewId(), NewId(), author, title, NowMs()};
-  *post = {{"id", e.post_id}, {"author", author}, {"title", title}, {"created_ms", e.time_ms}};
+  *post = {{"id", e.post_id}, {"author", author}, {"title", title}, {"content", content},
+           {"created_at", Rfc3339(e.time_ms)}};
   rocksdb::WriteBatch batch;
   batch.Put("post/" + e.post_id, post->dump());
   batch.Put("count/" + e.post_id, "0");
@@ -38,15 +40,22 @@ std::optional<nlohmann::json> PostStore::Get(const std::string& post_id) {
   return post;
 }
 
-std::vector<nlohmann::json> PostStore::All() {
+std::vector<nlohmann::json> PostStore::Cards() {
+  constexpr std::size_t kExcerptBytes = 160;
   std::vector<nlohmann::json> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("post/"); it->Valid() && it->key().starts_with("post/"); it->Next()) {
     auto post = nlohmann::json::parse(it->value().ToString());
-    post["comment_count"] = Count(post["id"]);
-    out.push_back(std::move(post));
+    std::string content = post.value("content", "");
+    if (content.size() > kExcerptBytes) {
+      std::size_t cut = kExcerptBytes;
+      while (cut > 0 && (static_cast<unsigned char>(content[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+      content = content.substr(0, cut) + "…";
+    }
+    out.push_back({{"id", post["id"]}, {"author", post["author"]}, {"title", post["title"]},
+                   {"excerpt", content}, {"comment_count", Count(post["id"])}, {"created_at", post["created_at"]}});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a["created_ms"] > b["created_ms"]; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a["created_at"] > b["created_at"]; });
   return out;
 }
 

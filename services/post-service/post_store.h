@@ -26,9 +26,11 @@ class PostStore {
  public:
   PostStore(rocksdb::DB* db, Outbox* outbox) : db_(db), outbox_(outbox), applied_(db, db->DefaultColumnFamily()) {}
 
-  rocksdb::Status Create(const std::string& author, const std::string& title, nlohmann::json* post);
+  rocksdb::Status Create(const std::string& author, const std::string& title, const std::string& content,
+                         nlohmann::json* post);
   std::optional<nlohmann::json> Get(const std::string& post_id);
-  std::vector<nlohmann::json> All();
+  // Post cards (with an excerpt instead of the content), newest first.
+  std::vector<nlohmann::json> Cards();
 
   // Apply an event once (false status: not applied, do not ack).
   rocksdb::Status ApplyCommentCreated(const ReceivedMessage& m, const CommentEvent& e);
