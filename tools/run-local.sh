@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Herald and starts the whole system locally on its embedded defaults:
 #   brokerd              127.0.0.1:7400   data in ./herald-data/broker
-#   api-gateway          127.0.0.1:7410   http://127.0.0.1:7410/ is the blog's main page
+#   api-gateway          127.0.0.1:8080   http://127.0.0.1:8080/ is the blog's main page
 #   comment-service      127.0.0.1:7411
 #   post-service         127.0.0.1:7412
 #   notification-service 127.0.0.1:7413
@@ -19,5 +19,5 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 ./build/services/notification-service --data-dir herald-data/notification-service & pids+=($!)
 ./build/services/api-gateway & pids+=($!)
 sleep 1
-echo "Herald is up: broker 127.0.0.1:7400, blog http://127.0.0.1:7410/ (Ctrl-C stops)"
+echo "Herald is up: broker 127.0.0.1:7400, blog http://127.0.0.1:8080/ (Ctrl-C stops)"
 wait
