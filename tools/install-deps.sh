@@ -11,4 +11,5 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends 
   g++ cmake ninja-build pkg-config ccache make \
   libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev \
   libspdlog-dev libfmt-dev catch2 libcpp-httplib-dev nlohmann-json3-dev libssl-dev \
-  libnats-dev nats-server
+  libnats-dev nats-server \
+  chromium  # the main page is tested in headless Chromium

@@ -181,3 +181,53 @@ TEST_CASE("flow: bad requests get 4xx JSON errors and change nothing", "[e2e][fl
   REQUIRE(r);
   CHECK(r->status == 502);
 }
+
+namespace {
+
+// The page as headless Chromium renders it, scripts run (Debian's chromium).
+std::string RenderedPage(const std::string& url, const std::string& profile_dir) {
+  std::string cmd = "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                    "--disable-background-networking --disable-component-update --disable-sync "
+                    "--user-data-dir=" + profile_dir + " --virtual-time-budget=3000 --dump-dom " + url + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("flow: the main page in headless Chromium shows each post's count", "[e2e][flow][browser]") {
+  REQUIRE(std::system("command -v chromium > /dev/null") == 0);  // tools/install-deps.sh installs it
+  Flow flow;
+  herald::test::TempDir profile("herald-chromium");
+  auto gw = flow.gateway.address();
+  auto r = Call(gw, "POST", "/api/posts", R"({"author":"alice","title":"Hello <b>Herald</b>","content":"Durable."})");
+  REQUIRE(r);
+  std::string post = json::parse(r->body)["id"];
+  std::vector<std::string> comments;
+  for (int i = 0; i < 3; ++i) {
+    r = Call(gw, "POST", "/api/posts/" + post + "/comments", R"({"author":"bob","content":"nice"})");
+    REQUIRE(r);
+    REQUIRE(r->status == 201);
+    comments.push_back(json::parse(r->body)["id"]);
+  }
+  Call(gw, "DELETE", "/api/comments/" + comments[0]);
+  auto count_is = [&](int n) {
+    json p = GetJson(gw, "/api/posts/" + post);
+    return p.is_object() && p["comment_count"] == n;
+  };
+  REQUIRE(Eventually([&] { return count_is(2); }, 20s, 50ms));
+  std::string page = RenderedPage("http://" + gw + "/", profile.str());
+  INFO(page.substr(0, 3000));
+  CHECK(page.find("data-count=\"" + post + "\">2 comments<") != std::string::npos);
+  CHECK(page.find("Hello &lt;b&gt;Herald&lt;/b&gt;") != std::string::npos);  // escaped, not markup
+
+  Call(gw, "DELETE", "/api/comments/" + comments[1]);
+  REQUIRE(Eventually([&] { return count_is(1); }, 20s, 50ms));
+  page = RenderedPage("http://" + gw + "/", profile.str());
+  CHECK(page.find("data-count=\"" + post + "\">1 comment<") != std::string::npos);
+}
