@@ -106,3 +106,26 @@ TEST_CASE("inprocess: a client reconnects, resubscribes and resends after a brok
     return got.count("before") == 1 && got.count("after") == 1;
   }));
 }
+
+TEST_CASE("inprocess: a new group at latest sees only what comes after it", "[e2e][inprocess]") {
+  herald::testing::InProcessBroker broker;
+  herald::Client client({.broker = broker.address()});
+  REQUIRE_FALSE(client.CreateTopic("t"));
+  for (int i = 0; i < 5; ++i) REQUIRE_FALSE(client.PublishSync("t", {.payload = "old"}).error);
+  std::mutex mu;
+  std::vector<std::string> got;
+  REQUIRE_FALSE(client.Subscribe({.topic = "t", .group = "late", .start = herald::StartFrom::latest},
+                                 [&](const herald::Delivery& d) {
+                                   std::lock_guard lock(mu);
+                                   got.push_back(d.message().payload);
+                                   d.ack();
+                                 }));
+  REQUIRE_FALSE(client.PublishSync("t", {.payload = "new"}).error);
+  REQUIRE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return !got.empty();
+  }));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lock(mu);
+  CHECK(got == std::vector<std::string>{"new"});
+}
