@@ -148,6 +148,10 @@ void Outbox::Run() {
 }
 
 void Outbox::PublishSome() {
+  {
+    std::lock_guard lock(mu_);
+    done_since_scan_.clear();
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
   for (it->Seek(options_.key_prefix); it->Valid() && it->key().starts_with(options_.key_prefix);
        it->Next()) {
@@ -155,6 +159,7 @@ void Outbox::PublishSome() {
     {
       std::lock_guard lock(mu_);
       if (stop_ || in_flight_.size() >= options_.max_in_flight) return;
+      if (done_since_scan_.count(key)) continue;      // acked since this scan began
       if (!in_flight_.insert(key).second) continue;  // already on its way
     }
     std::string topic;
@@ -173,6 +178,7 @@ void Outbox::PublishSome() {
       {
         std::lock_guard lock(mu_);
         in_flight_.erase(key);
+        if (!r.error) done_since_scan_.insert(key);
       }
       cv_.notify_all();  // the destructor may be waiting for in_flight_ to drain
     });

@@ -71,6 +71,9 @@ class Outbox {
   bool notified_ = false;        // GUARDED_BY(mu_)
   uint64_t next_sequence_ = 0;   // GUARDED_BY(mu_)
   std::set<std::string> in_flight_;  // keys being published; GUARDED_BY(mu_)
+  // Keys acked and deleted since the current scan began: its snapshot may
+  // still show them, and they must not go out twice. GUARDED_BY(mu_)
+  std::set<std::string> done_since_scan_;
   std::thread relay_;
 };
 
