@@ -32,6 +32,12 @@ struct BrokerConfig {
   uint32_t max_inflight_requests = 1024;
   std::size_t max_inflight_bytes = 64u << 20;
 
+  // A connection must send Hello within handshake_timeout, and finish each
+  // frame it starts within frame_timeout; otherwise it is closed.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds frame_timeout{30'000};
+  uint32_t max_connections = 10'000;
+
   std::chrono::milliseconds tick_interval{100};            // ack deadlines, nack delays
   std::chrono::milliseconds position_store_interval{50};   // group positions to RocksDB
   std::chrono::milliseconds shutdown_grace{5000};          // SIGTERM: wait for in-flight publishes

@@ -49,7 +49,20 @@ int main(int argc, char** argv) {
   app.add_option("--default-ack-deadline-ms", ack_deadline_ms, "ack deadline unless a member asks")
       ->check(CLI::Range(10u, 86'400'000u))
       ->capture_default_str();
+  uint32_t handshake_timeout_ms = static_cast<uint32_t>(config.handshake_timeout.count());
+  uint32_t frame_timeout_ms = static_cast<uint32_t>(config.frame_timeout.count());
+  app.add_option("--handshake-timeout-ms", handshake_timeout_ms, "close connections without Hello after this")
+      ->check(CLI::Range(10u, 3'600'000u))
+      ->capture_default_str();
+  app.add_option("--frame-timeout-ms", frame_timeout_ms, "close connections that leave a frame half-sent this long")
+      ->check(CLI::Range(10u, 3'600'000u))
+      ->capture_default_str();
+  app.add_option("--max-connections", config.max_connections, "refuse connections above this many")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  config.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
+  config.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
 
   config.fsync = fsync == "always" ? FsyncPolicy::kAlways
                  : fsync == "interval" ? FsyncPolicy::kInterval

@@ -27,6 +27,8 @@ class FrameBuffer {
   // (up to one frame) as needed.
   std::span<uint8_t> Space();
   void Commit(std::size_t n) { end_ += n; }
+  // True while bytes of a frame not yet complete are buffered.
+  bool HasPartialFrame() const { return end_ > begin_; }
 
  private:
   uint32_t max_frame_bytes_;

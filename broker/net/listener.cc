@@ -76,10 +76,18 @@ asio::awaitable<void> Listener::AcceptLoop() {
       spdlog::get("net")->warn("accept failed: {}", ec.message());
       continue;
     }
-    std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+    std::erase_if(sessions_, [](const auto& w) {
+      auto s = w.lock();
+      return !s || s->closed();
+    });
     auto session = std::make_shared<Session>(std::move(socket), ctx_, next_session_id_++);
+    bool over_limit = sessions_.size() >= ctx_.config.max_connections;
     sessions_.push_back(session);
     session->Start();
+    if (over_limit) {
+      session->Reject({wire::ErrorCode::TooManyConnections,
+                       fmt::format("the broker is at its limit of {} connections", ctx_.config.max_connections)});
+    }
   }
 }
 

@@ -41,6 +41,8 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
       id_(id),
       in_(ctx.config.max_frame_bytes),
       read_resume_(ctx.io),
+      stall_timer_(ctx.io),
+      started_(std::chrono::steady_clock::now()),
       write_wake_(ctx.io) {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -80,6 +82,7 @@ void Session::Close() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   read_resume_.cancel();
+  stall_timer_.cancel();
   write_wake_.cancel();
   // Members leave their groups now, so their unacked messages are redelivered
   // to the remaining members without waiting for ack deadlines.
@@ -107,6 +110,38 @@ void Session::FailAndClose(uint64_t request_id, const Status& status) {
   close_after_flush_ = true;
   stop_reading_ = true;
   write_wake_.cancel();
+}
+
+void Session::Reject(const Status& status) {
+  FailAndClose(0, status);
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+}
+
+void Session::UpdateStallTimer() {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::time_point::max();
+  if (!handshaken_) {
+    deadline = started_ + ctx_.config.handshake_timeout;
+  } else if (in_.HasPartialFrame()) {
+    if (partial_since_ == Clock::time_point{}) partial_since_ = Clock::now();
+    deadline = partial_since_ + ctx_.config.frame_timeout;
+  } else {
+    partial_since_ = {};
+  }
+  if (deadline == stall_deadline_) return;
+  stall_deadline_ = deadline;
+  if (deadline == Clock::time_point::max()) {
+    stall_timer_.cancel();
+    return;
+  }
+  stall_timer_.expires_at(deadline);
+  stall_timer_.async_wait([weak = weak_from_this(), deadline](std::error_code ec) {
+    auto self = std::static_pointer_cast<Session>(weak.lock());
+    if (ec || !self || self->closed_ || self->stall_deadline_ != deadline) return;
+    self->Reject({wire::ErrorCode::TimedOut, self->handshaken_ ? "a frame was left half-sent too long"
+                                                               : "no Hello within the handshake timeout"});
+  });
 }
 
 void Session::BeginRequest(std::size_t bytes) {
@@ -188,6 +223,7 @@ asio::awaitable<void> Session::ReadLoop() {
     uint32_t length = 0;
     switch (in_.Next(&body, &length)) {
       case wire::FrameBuffer::Result::kNeedMore: {
+        UpdateStallTimer();
         std::span<uint8_t> space = in_.Space();
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()),
                                                         kNoThrow);
@@ -219,8 +255,13 @@ asio::awaitable<void> Session::ReadLoop() {
       FailAndClose(0, {wire::ErrorCode::MalformedFrame, "frame failed verification"});
       co_return;
     }
+    partial_since_ = {};  // the next frame's clock starts when its first bytes arrive
     HandleFrame(*this, ctx_, *frame);
     while (ReadPaused() && !closed_ && !stop_reading_) {
+      // The broker, not the client, is holding the stream up: no stall clock now.
+      partial_since_ = {};
+      stall_deadline_ = std::chrono::steady_clock::time_point::max();
+      stall_timer_.cancel();
       read_resume_.expires_at(asio::steady_timer::time_point::max());
       co_await read_resume_.async_wait(kNoThrow);
     }

@@ -53,6 +53,8 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // Sends the error, then closes once the outgoing queue is written: for
   // protocol violations, after which the stream cannot be trusted.
   void FailAndClose(uint64_t request_id, const Status& status);
+  // Refuses the connection at once (e.g. above the connection limit).
+  void Reject(const Status& status);
 
   // Requests waiting for storage; the read loop pauses above the limits.
   void BeginRequest(std::size_t bytes);
@@ -78,6 +80,9 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   bool ReadPaused() const;
+  // Arms or disarms the timer that closes a connection stalled in its
+  // handshake or in the middle of a frame.
+  void UpdateStallTimer();
 
   asio::ip::tcp::socket socket_;
   BrokerContext& ctx_;
@@ -93,6 +98,10 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   uint32_t inflight_requests_ = 0;
   std::size_t inflight_bytes_ = 0;
   asio::steady_timer read_resume_;
+  asio::steady_timer stall_timer_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point partial_since_{};  // a frame began arriving
+  std::chrono::steady_clock::time_point stall_deadline_ = std::chrono::steady_clock::time_point::max();
 
   // Write side.
   std::deque<wire::EncodedFrame> out_;

@@ -24,6 +24,8 @@ class HeraldCategory : public std::error_category {
       case errc::shutting_down: return "broker shutting down";
       case errc::invalid_group_name: return "invalid group name";
       case errc::unexpected_message: return "unexpected message";
+      case errc::timed_out: return "broker closed a stalled connection";
+      case errc::too_many_connections: return "broker at its connection limit";
       case errc::not_connected: return "not connected to the broker";
       case errc::timeout: return "timed out";
       case errc::client_closed: return "client closed";

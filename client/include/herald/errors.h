@@ -24,6 +24,8 @@ enum class errc {
   shutting_down = 12,
   invalid_group_name = 13,
   unexpected_message = 14,
+  timed_out = 15,             // the broker closed a connection that stalled in a handshake or frame
+  too_many_connections = 16,
 
   // Client-side conditions.
   not_connected = 1000,      // no broker connection within the time allowed
