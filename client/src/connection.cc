@@ -111,7 +111,11 @@ asio::awaitable<void> Connection::ConnectLoop() {
       }
       asio::co_spawn(io_, WriteLoop(generation), LogEscape);
       co_await ReadLoop(generation);
-      continue;  // reconnect at once after a connection that worked
+      // Pause briefly even after a connection that worked, so a broker that
+      // accepts and drops us at once is not hammered.
+      reconnect_wake_.expires_after(options_.reconnect_backoff_min);
+      co_await reconnect_wake_.async_wait(kNoThrow);
+      continue;
     }
     if (stopped_) break;
     spdlog::debug("herald client: connect to {} failed: {}; retry in {} ms", options_.broker,

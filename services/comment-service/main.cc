@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto db = OpenDatabase(flags.data_dir);
-  Client client({.broker = flags.broker, .client_name = "comment-service"});
+  // Short request timeouts: start-up retries and a stop stay quick while the
+  // broker is away; the outbox retries what timed out.
+  Client client({.broker = flags.broker, .client_name = "comment-service", .request_timeout = std::chrono::seconds(5)});
   Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
   CommentStore store(db.get(), &outbox);
 

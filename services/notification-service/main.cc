@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
 
   auto db = OpenDatabase(flags.data_dir);
   IdempotentConsumer applied(db.get(), db->DefaultColumnFamily());
-  Client client({.broker = flags.broker, .client_name = "notification-service"});
+  // Short request timeouts: start-up retries and a stop stay quick while the
+  // broker is away; the outbox retries what timed out.
+  Client client({.broker = flags.broker, .client_name = "notification-service", .request_timeout = std::chrono::seconds(5)});
 
   auto on_post = [&](const Delivery& d) {
     auto e = DecodePostCreated(d.message().payload);
