@@ -20,6 +20,7 @@ struct BenchOptions {
   double duration_s = 10;       // latency: seconds
   double max_seconds = 300;     // a run that takes longer is abandoned
   bool keep = false;            // keep the bench topics
+  std::string nats_url = "nats://127.0.0.1:4222";  // --system nats
 };
 
 struct RunResult {
@@ -37,6 +38,11 @@ RunResult RunPublish(const BenchOptions& o);
 RunResult RunLatency(const BenchOptions& o);
 RunResult RunFanout(const BenchOptions& o);
 RunResult RunBacklog(const BenchOptions& o);
+// The same workloads against NATS JetStream (nats_workloads.cc).
+RunResult RunNatsPublish(const BenchOptions& o);
+RunResult RunNatsLatency(const BenchOptions& o);
+RunResult RunNatsFanout(const BenchOptions& o);
+RunResult RunNatsBacklog(const BenchOptions& o);
 
 // Percentile p (0..100) of sorted samples, nearest rank.
 double Percentile(const std::vector<double>& sorted, double p);

@@ -92,25 +92,40 @@ int main(int argc, char** argv) {
   app.add_option("--max-seconds", o.max_seconds, "abandon a run after this long")->capture_default_str();
   app.add_flag("--json", json, "one JSON object per run");
   app.add_flag("--keep", o.keep, "keep the bench topics");
+  std::string system = "herald";
+  app.add_option("--system", system, "herald, nats (JetStream, file storage), or both (alternating runs)")
+      ->check(CLI::IsMember({"herald", "nats", "both"}))
+      ->capture_default_str();
+  app.add_option("--nats-url", o.nats_url, "NATS server for --system nats|both")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> workloads =
       workload == "all" ? std::vector<std::string>{"publish", "latency", "fanout", "backlog"}
                         : std::vector<std::string>{workload};
+  std::vector<std::string> systems =
+      system == "both" ? std::vector<std::string>{"herald", "nats"} : std::vector<std::string>{system};
+  auto run = [&](const std::string& sys, const std::string& w) {
+    if (sys == "nats") {
+      return w == "publish" ? RunNatsPublish(o) : w == "latency" ? RunNatsLatency(o)
+                            : w == "fanout" ? RunNatsFanout(o) : RunNatsBacklog(o);
+    }
+    return w == "publish" ? RunPublish(o) : w == "latency" ? RunLatency(o)
+                          : w == "fanout" ? RunFanout(o) : RunBacklog(o);
+  };
   std::vector<Summary> all;
   bool ok = true;
   for (const auto& w : workloads) {
-    Summary s{w, {}};
+    std::vector<Summary> per_system(systems.size());
+    // Runs alternate between the systems, so slow phases of a shared machine hit both.
     for (int i = 0; i < runs; ++i) {
-      RunResult r = w == "publish"   ? RunPublish(o)
-                    : w == "latency" ? RunLatency(o)
-                    : w == "fanout"  ? RunFanout(o)
-                                     : RunBacklog(o);
-      s.workload = r.workload;
-      ok = ok && r.complete && r.error.empty();
-      s.runs.push_back(std::move(r));
+      for (std::size_t k = 0; k < systems.size(); ++k) {
+        RunResult r = run(systems[k], w);
+        per_system[k].workload = r.workload;
+        ok = ok && r.complete && r.error.empty();
+        per_system[k].runs.push_back(std::move(r));
+      }
     }
-    all.push_back(std::move(s));
+    for (auto& s : per_system) all.push_back(std::move(s));
   }
   if (json) {
     PrintJson(all, o);

@@ -1,0 +1,219 @@
+// The same four workloads against NATS JetStream (C client, libnats), for a
+// side-by-side table: a stream with file storage, durable push consumers with
+// explicit acks, async publishes with the same in-flight window.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <nats/nats.h>
+
+#include "bench.h"
+
+namespace herald::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// One connection, a JetStream context and a fresh stream; all removed on exit.
+struct Jet {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  std::string stream, subject;
+  std::string error;
+  std::atomic<uint64_t> publish_errors{0};
+  bool keep = false;
+
+  Jet(const BenchOptions& o, const std::string& workload) : keep(o.keep) {
+    std::random_device rd;
+    std::string suffix = std::to_string(rd() % 1'000'000);
+    stream = "BENCH_" + workload + "_" + suffix;
+    subject = "bench." + workload + "." + suffix;
+    if (natsConnection_ConnectTo(&nc, o.nats_url.c_str()) != NATS_OK) {
+      error = "cannot connect to " + o.nats_url;
+      return;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = o.window;
+    jo.PublishAsync.ErrHandler = [](jsCtx*, jsPubAckErr*, void* self) { ++static_cast<Jet*>(self)->publish_errors; };
+    jo.PublishAsync.ErrHandlerClosure = this;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) {
+      error = "no JetStream (start nats-server with -js)";
+      return;
+    }
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream.c_str();
+    const char* subjects[] = {subject.c_str()};
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_AddStream(&si, js, &sc, nullptr, &jerr) != NATS_OK) error = "cannot add stream";
+    jsStreamInfo_Destroy(si);
+  }
+  ~Jet() {
+    if (js && !keep) js_DeleteStream(js, stream.c_str(), nullptr, nullptr);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+
+  // Publishes count messages of size bytes with the window of async publishes; waits for every ack.
+  bool Publish(uint64_t count, std::size_t size, double max_seconds) {
+    std::string payload(size, 'x');
+    for (uint64_t i = 0; i < count; ++i) {
+      if (js_PublishAsync(js, subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr) != NATS_OK)
+        ++publish_errors;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = static_cast<int64_t>(max_seconds * 1000);
+    return js_PublishAsyncComplete(js, &po) == NATS_OK && publish_errors == 0;
+  }
+};
+
+// A durable push consumer with explicit acks that counts what it gets.
+struct Consumer {
+  natsSubscription* sub = nullptr;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t received = 0;
+  std::function<void(natsMsg*)> on_msg;
+
+  bool Start(Jet& jet, const std::string& durable, uint32_t window) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = jet.stream.c_str();
+    so.Config.Durable = durable.c_str();
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.MaxAckPending = window;
+    so.ManualAck = true;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    return js_Subscribe(&sub, jet.js, jet.subject.c_str(), &Consumer::OnMsg, this, nullptr, &so, &jerr) == NATS_OK;
+  }
+  static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
+    auto* c = static_cast<Consumer*>(self);
+    if (c->on_msg) c->on_msg(msg);
+    natsMsg_Ack(msg, nullptr);
+    natsMsg_Destroy(msg);
+    std::lock_guard lock(c->mu);
+    ++c->received;
+    c->cv.notify_all();
+  }
+  bool WaitFor(uint64_t n, Clock::time_point deadline) {
+    std::unique_lock lock(mu);
+    return cv.wait_until(lock, deadline, [&] { return received >= n; });
+  }
+  ~Consumer() {
+    if (sub) {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+  }
+};
+
+Clock::time_point Deadline(const BenchOptions& o) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.max_seconds));
+}
+
+}  // namespace
+
+RunResult RunNatsPublish(const BenchOptions& o) {
+  RunResult r;
+  r.workload = "nats publish";
+  Jet jet(o, "publish");
+  if (!jet.error.empty()) return r.error = jet.error, r;
+  auto start = Clock::now();
+  r.complete = jet.Publish(o.count, o.size, o.max_seconds);
+  r.seconds = Seconds(Clock::now() - start);
+  r.messages = o.count - jet.publish_errors;
+  if (!r.complete) r.error = "publishes failed or timed out";
+  return r;
+}
+
+RunResult RunNatsLatency(const BenchOptions& o) {
+  RunResult r;
+  r.workload = "nats latency@" + std::to_string(static_cast<uint64_t>(o.rate));
+  Jet jet(o, "latency");
+  if (!jet.error.empty()) return r.error = jet.error, r;
+  const uint64_t total = static_cast<uint64_t>(o.rate * o.duration_s);
+  const auto t0 = Clock::now() + std::chrono::milliseconds(200);
+  auto intended = [&](uint64_t i) {
+    return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / o.rate));
+  };
+  std::mutex mu;
+  std::vector<double> latencies;
+  latencies.reserve(total);
+  Consumer consumer;
+  consumer.on_msg = [&](natsMsg* msg) {
+    auto now = Clock::now();
+    uint64_t i = 0;
+    std::memcpy(&i, natsMsg_GetData(msg), sizeof i);
+    std::lock_guard lock(mu);
+    latencies.push_back(std::chrono::duration<double, std::micro>(now - intended(i)).count());
+  };
+  if (!consumer.Start(jet, "latency", o.window)) return r.error = "subscribe failed", r;
+  std::string payload(std::max<std::size_t>(o.size, sizeof(uint64_t)), 'x');
+  for (uint64_t i = 0; i < total; ++i) {
+    std::this_thread::sleep_until(intended(i));
+    std::memcpy(payload.data(), &i, sizeof i);
+    js_PublishAsync(jet.js, jet.subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr);
+  }
+  r.complete = consumer.WaitFor(total, Clock::now() + std::chrono::seconds(30));
+  std::lock_guard lock(mu);
+  r.messages = latencies.size();
+  r.seconds = o.duration_s;
+  r.latencies_us = latencies;
+  return r;
+}
+
+RunResult RunNatsFanout(const BenchOptions& o) {
+  RunResult r;
+  r.workload = "nats fanout x" + std::to_string(o.groups);
+  Jet jet(o, "fanout");
+  if (!jet.error.empty()) return r.error = jet.error, r;
+  std::vector<std::unique_ptr<Consumer>> consumers;
+  for (uint32_t g = 0; g < o.groups; ++g) {
+    consumers.push_back(std::make_unique<Consumer>());
+    if (!consumers.back()->Start(jet, "g" + std::to_string(g), o.window)) return r.error = "subscribe failed", r;
+  }
+  auto deadline = Deadline(o);
+  auto start = Clock::now();
+  bool all = jet.Publish(o.count, o.size, o.max_seconds);
+  for (auto& c : consumers) all = c->WaitFor(o.count, deadline) && all;
+  r.seconds = Seconds(Clock::now() - start);
+  for (auto& c : consumers) {
+    std::lock_guard lock(c->mu);
+    r.messages += c->received;
+  }
+  r.complete = all;
+  return r;
+}
+
+RunResult RunNatsBacklog(const BenchOptions& o) {
+  RunResult r;
+  r.workload = "nats backlog";
+  Jet jet(o, "backlog");
+  if (!jet.error.empty()) return r.error = jet.error, r;
+  if (!jet.Publish(o.count, o.size, o.max_seconds)) return r.error = "filling the backlog failed", r;
+  Consumer consumer;
+  auto start = Clock::now();
+  if (!consumer.Start(jet, "drain", o.window)) return r.error = "subscribe failed", r;
+  r.complete = consumer.WaitFor(o.count, Deadline(o));
+  r.seconds = Seconds(Clock::now() - start);
+  std::lock_guard lock(consumer.mu);
+  r.messages = consumer.received;
+  return r;
+}
+
+}  // namespace herald::bench
