@@ -17,16 +17,7 @@ using herald::test::Eventually;
 using herald::test::RawConnection;
 namespace wire = herald::wire;
 
-namespace {
-
-wire::ErrorCode ErrorOf(const wire::Frame* f) {
-  REQUIRE(f != nullptr);
-  const auto* err = f->body_as_ErrorReply();
-  REQUIRE(err != nullptr);
-  return err->code();
-}
-
-}  // namespace
+using herald::test::ErrorOf;
 
 TEST_CASE("e2e: stalled and surplus connections are closed; the rest are served", "[e2e][limits]") {
   BrokerProcess broker({"--handshake-timeout-ms", "300", "--frame-timeout-ms", "300", "--max-connections", "4"});

@@ -12,16 +12,7 @@ using herald::test::BrokerProcess;
 using herald::test::RawConnection;
 namespace wire = herald::wire;
 
-namespace {
-
-wire::ErrorCode ErrorOf(const wire::Frame* f) {
-  REQUIRE(f != nullptr);
-  const auto* err = f->body_as_ErrorReply();
-  REQUIRE(err != nullptr);
-  return err->code();
-}
-
-}  // namespace
+using herald::test::ErrorOf;
 
 TEST_CASE("e2e: bad frames get error codes and close only their connection", "[e2e][protocol]") {
   BrokerProcess broker;

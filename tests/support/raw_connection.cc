@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <catch2/catch.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,6 +75,13 @@ const wire::Frame* RawConnection::ReadFrame(std::chrono::milliseconds timeout) {
   std::memcpy(bytes, prefix, 4);
   if (!ReadExactly(bytes + 4, length, deadline)) return nullptr;
   return wire::VerifyFrame(bytes, length + 4);
+}
+
+wire::ErrorCode ErrorOf(const wire::Frame* frame) {
+  REQUIRE(frame != nullptr);
+  const auto* err = frame->body_as_ErrorReply();
+  REQUIRE(err != nullptr);
+  return err->code();
 }
 
 bool RawConnection::ClosedByPeer(std::chrono::milliseconds timeout) {

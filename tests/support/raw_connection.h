@@ -36,4 +36,7 @@ class RawConnection {
   std::vector<uint64_t> frame_;  // 8-byte aligned storage of the last frame
 };
 
+// The code of an ErrorReply frame; REQUIREs that `frame` is one.
+wire::ErrorCode ErrorOf(const wire::Frame* frame);
+
 }  // namespace herald::test
