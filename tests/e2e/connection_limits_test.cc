@@ -19,7 +19,7 @@ namespace wire = herald::wire;
 
 using herald::test::ErrorOf;
 
-TEST_CASE("e2e: stalled and surplus connections are closed; the rest are served", "[e2e][limits]") {
+TEST_CASE("e2e: stalled and surplus connections are closed while the rest are served", "[e2e][limits]") {
   BrokerProcess broker({"--handshake-timeout-ms", "300", "--frame-timeout-ms", "300", "--max-connections", "4"});
   herald::Client client({.broker = broker.address()});
   REQUIRE_FALSE(client.CreateTopic("t"));
