@@ -44,6 +44,11 @@ RunResult RunNatsLatency(const BenchOptions& o);
 RunResult RunNatsFanout(const BenchOptions& o);
 RunResult RunNatsBacklog(const BenchOptions& o);
 
+// Reads --json lines of runs and writes report.md, throughput.svg and
+// latency.svg into out_dir: medians, spread and Herald/NATS ratios. Returns
+// a process exit code.
+int WriteReport(const std::string& jsonl_path, const std::string& out_dir);
+
 // Percentile p (0..100) of sorted samples, nearest rank.
 double Percentile(const std::vector<double>& sorted, double p);
 double Median(std::vector<double> values);

@@ -54,8 +54,13 @@ void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
     for (const auto& r : s.runs) {
       auto sorted = r.latencies_us;
       std::sort(sorted.begin(), sorted.end());
+      // "system" and "case" let a report pair the same workload on both systems.
+      bool nats = s.workload.starts_with("nats ");
+      std::string name = nats ? s.workload.substr(5) : s.workload;
+      fmt::print("{{\"system\":\"{}\",\"case\":\"{} {}B{}\",", nats ? "nats" : "herald", name, o.size,
+                 o.window == 1 ? " one-at-a-time" : "");
       fmt::print(
-          "{{\"workload\":\"{}\",\"messages\":{},\"size\":{},\"window\":{},\"producers\":{},"
+          "\"workload\":\"{}\",\"messages\":{},\"size\":{},\"window\":{},\"producers\":{},"
           "\"seconds\":{:.6f},\"msgs_per_s\":{:.1f},\"mb_per_s\":{:.3f},\"complete\":{},"
           "\"p50_us\":{:.1f},\"p99_us\":{:.1f},\"p999_us\":{:.1f},\"max_us\":{:.1f},\"error\":\"{}\"}}\n",
           s.workload, r.messages, o.size, o.window, o.producers, r.seconds, r.msgs_per_s(),
@@ -97,7 +102,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"herald", "nats", "both"}))
       ->capture_default_str();
   app.add_option("--nats-url", o.nats_url, "NATS server for --system nats|both")->capture_default_str();
+  std::string report_from, report_dir;
+  app.add_option("--report-from", report_from, "make a report from --json lines in this file (runs nothing)");
+  app.add_option("--report-dir", report_dir, "where --report-from writes report.md and its SVG charts");
   CLI11_PARSE(app, argc, argv);
+  if (!report_from.empty()) return WriteReport(report_from, report_dir.empty() ? "." : report_dir);
 
   std::vector<std::string> workloads =
       workload == "all" ? std::vector<std::string>{"publish", "latency", "fanout", "backlog"}

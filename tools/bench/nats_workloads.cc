@@ -130,13 +130,33 @@ Clock::time_point Deadline(const BenchOptions& o) {
 
 RunResult RunNatsPublish(const BenchOptions& o) {
   RunResult r;
-  r.workload = "nats publish";
+  r.workload = o.producers > 1 ? "nats publish x" + std::to_string(o.producers) : "nats publish";
   Jet jet(o, "publish");
   if (!jet.error.empty()) return r.error = jet.error, r;
+  // Further producers: connections of their own, publishing to the same stream.
+  std::vector<std::unique_ptr<Jet>> more;
+  for (uint32_t p = 1; p < o.producers; ++p) {
+    auto extra = std::make_unique<Jet>(o, "publish");  // makes (and removes) its own unused stream
+    extra->subject = jet.subject;
+    if (!extra->error.empty()) return r.error = extra->error, r;
+    more.push_back(std::move(extra));
+  }
+  std::atomic<bool> all_ok{true};
   auto start = Clock::now();
-  r.complete = jet.Publish(o.count, o.size, o.max_seconds);
+  std::vector<std::thread> threads;
+  for (uint32_t p = 1; p < o.producers; ++p) {
+    uint64_t share = o.count / o.producers + (p < o.count % o.producers ? 1 : 0);
+    threads.emplace_back([&, p, share] {
+      if (!more[p - 1]->Publish(share, o.size, o.max_seconds)) all_ok = false;
+    });
+  }
+  if (!jet.Publish(o.count / o.producers + (o.count % o.producers ? 1 : 0), o.size, o.max_seconds)) all_ok = false;
+  for (auto& t : threads) t.join();
   r.seconds = Seconds(Clock::now() - start);
-  r.messages = o.count - jet.publish_errors;
+  uint64_t errors = jet.publish_errors;
+  for (auto& m : more) errors += m->publish_errors;
+  r.messages = o.count - errors;
+  r.complete = all_ok;
   if (!r.complete) r.error = "publishes failed or timed out";
   return r;
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Herald and NATS JetStream side by side on this machine, in one run:
+#   tools/compare.sh [full|tiny] [OUT_DIR]        (default: full, bench-report/)
+# Starts brokerd (--fsync always) and nats-server (-js, file storage) on loopback with temp dirs,
+# runs every workload three times alternating the two systems, writes OUT_DIR/report.md with
+# medians, spread, ratios and SVG charts, and stops both servers by their pids.
+# `tiny` uses small counts (CI runs it so the script keeps working); `full` takes a few minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scale=${1:-full}
+out=${2:-bench-report}
+build=${BUILD_DIR:-build}
+bench="$build/tools/bench/broker-bench"
+work=$(mktemp -d)
+bpid="" npid=""
+cleanup() {
+  [ -n "$bpid" ] && kill "$bpid" 2>/dev/null || true
+  [ -n "$npid" ] && kill "$npid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$build/broker/brokerd" --listen 127.0.0.1:0 --data-dir "$work/herald" --port-file "$work/herald.port" \
+  --fsync always --log-level warn & bpid=$!
+nats-server -js -sd "$work/nats" -a 127.0.0.1 -p -1 --ports_file_dir "$work" >"$work/nats.log" 2>&1 & npid=$!
+for _ in $(seq 100); do
+  [ -s "$work/herald.port" ] && ls "$work"/nats-server_*.ports >/dev/null 2>&1 && break
+  sleep 0.1
+done
+herald="127.0.0.1:$(cat "$work/herald.port")"
+nats=$(grep -o 'nats://[0-9.:]*' "$work"/nats-server_*.ports | head -1)
+
+if [ "$scale" = tiny ]; then
+  n100=2000 n1k=1000 rate=1000 duration=1 fan=1000 backlog=2000
+else
+  n100=1000000 n1k=200000 rate=10000 duration=10 fan=500000 backlog=1000000
+fi
+run() { "$bench" --system both --broker "$herald" --nats-url "$nats" --runs 3 --json "$@" >>"$work/runs.jsonl"; }
+run --workload publish --count "$n100" --size 100
+run --workload publish --count "$n100" --size 100 --producers 4
+run --workload publish --count "$n1k" --size 1024
+run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
+run --workload latency --rate "$rate" --duration "$duration" --size 100
+run --workload fanout --count "$fan" --groups 4 --size 100
+run --workload backlog --count "$backlog" --size 100
+
+"$bench" --report-from "$work/runs.jsonl" --report-dir "$out"
+{
+  echo
+  echo "## Settings"
+  echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version)"
+  echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
+  echo "- Both: loopback, same machine, window 10,000 unacked publishes (1 for one-at-a-time), consumers ack each"
+  echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
+  echo "- Scale: $scale; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+} >>"$out/report.md"
+cp "$work/runs.jsonl" "$out/runs.jsonl"
+echo "report: $out/report.md"
