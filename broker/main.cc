@@ -78,14 +78,17 @@ int main(int argc, char** argv) {
     spdlog::get("broker")->critical("{}", s.message());
     return 1;
   }
-  asio::signal_set signals(broker->io(), SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int signo) {
-    if (ec) return;
-    spdlog::get("broker")->info("signal {}: stopping", signo);
-    broker->Stop();
-  });
   std::signal(SIGPIPE, SIG_IGN);
-  broker->Run();
+  {
+    // The signal set lives on the broker's io_context: it must go before the broker does.
+    asio::signal_set signals(broker->io(), SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code ec, int signo) {
+      if (ec) return;
+      spdlog::get("broker")->info("signal {}: stopping", signo);
+      broker->Stop();
+    });
+    broker->Run();
+  }
   broker.reset();
   return 0;
 }
