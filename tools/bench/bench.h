@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "stats.h"
+
 namespace herald::bench {
 
 struct BenchOptions {
@@ -19,8 +21,17 @@ struct BenchOptions {
   double rate = 10'000;         // latency: messages per second
   double duration_s = 10;       // latency: seconds
   double max_seconds = 300;     // a run that takes longer is abandoned
+  double connect_timeout_s = 5;
   bool keep = false;            // keep the bench topics
   std::string nats_url = "nats://127.0.0.1:4222";  // --system nats
+};
+
+// One consumer group of the fanout workload.
+struct GroupResult {
+  std::string name;
+  uint64_t delivered = 0;
+  double seconds = 0;  // from the first publish to this group's last delivery
+  double msgs_per_s() const { return seconds > 0 ? static_cast<double>(delivered) / seconds : 0; }
 };
 
 struct RunResult {
@@ -28,11 +39,23 @@ struct RunResult {
   uint64_t messages = 0;        // published, or delivered (fanout: over all groups)
   double seconds = 0;
   std::vector<double> latencies_us;  // latency workload only
+  std::vector<GroupResult> groups;   // fanout only
+  double acked_seconds = 0;          // fanout: until the broker shows every group fully acked
   bool complete = true;         // false if max_seconds ran out
   std::string error;
 
   double msgs_per_s() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
 };
+
+// The runs of one workload on one system.
+struct Summary {
+  std::string workload;
+  std::vector<RunResult> runs;
+};
+
+// print.cc: a readable table (medians over runs), or one JSON object per run.
+void PrintTable(const std::vector<Summary>& all, const BenchOptions& o);
+void PrintJson(const std::vector<Summary>& all, const BenchOptions& o);
 
 RunResult RunPublish(const BenchOptions& o);
 RunResult RunLatency(const BenchOptions& o);
@@ -48,9 +71,5 @@ RunResult RunNatsBacklog(const BenchOptions& o);
 // latency.svg into out_dir: medians, spread and Herald/NATS ratios. Returns
 // a process exit code.
 int WriteReport(const std::string& jsonl_path, const std::string& out_dir);
-
-// Percentile p (0..100) of sorted samples, nearest rank.
-double Percentile(const std::vector<double>& sorted, double p);
-double Median(std::vector<double> values);
 
 }  // namespace herald::bench

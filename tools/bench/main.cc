@@ -10,69 +10,6 @@
 
 using namespace herald::bench;
 
-namespace {
-
-struct Summary {
-  std::string workload;
-  std::vector<RunResult> runs;
-};
-
-void PrintTable(const std::vector<Summary>& all, const BenchOptions& o) {
-  fmt::print("{:<16} {:>9} {:>6} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "workload",
-             "messages", "size", "runs", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us");
-  for (const auto& s : all) {
-    std::vector<double> rates, p50, p99, p999, pmax;
-    uint64_t messages = 0;
-    for (const auto& r : s.runs) {
-      rates.push_back(r.msgs_per_s());
-      messages = r.messages;
-      if (!r.latencies_us.empty()) {
-        auto sorted = r.latencies_us;
-        std::sort(sorted.begin(), sorted.end());
-        p50.push_back(Percentile(sorted, 50));
-        p99.push_back(Percentile(sorted, 99));
-        p999.push_back(Percentile(sorted, 99.9));
-        pmax.push_back(sorted.back());
-      }
-    }
-    double rate = Median(rates);
-    auto lat = [&](const std::vector<double>& v) {
-      return v.empty() ? std::string("-") : fmt::format("{:.0f}", Median(v));
-    };
-    fmt::print("{:<16} {:>9} {:>6} {:>5} {:>12.0f} {:>10.1f} {:>10} {:>10} {:>10} {:>10}\n", s.workload,
-               messages, o.size, s.runs.size(), rate, rate * static_cast<double>(o.size) / 1e6,
-               lat(p50), lat(p99), lat(p999), lat(pmax));
-    for (const auto& r : s.runs)
-      if (!r.error.empty() || !r.complete)
-        fmt::print("  ! {}: {}\n", s.workload, r.error.empty() ? "incomplete" : r.error);
-  }
-  fmt::print("(medians over runs; msgs/s of fanout counts deliveries over all groups)\n");
-}
-
-void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
-  for (const auto& s : all) {
-    for (const auto& r : s.runs) {
-      auto sorted = r.latencies_us;
-      std::sort(sorted.begin(), sorted.end());
-      // "system" and "case" let a report pair the same workload on both systems.
-      bool nats = s.workload.starts_with("nats ");
-      std::string name = nats ? s.workload.substr(5) : s.workload;
-      fmt::print("{{\"system\":\"{}\",\"case\":\"{} {}B{}\",", nats ? "nats" : "herald", name, o.size,
-                 o.window == 1 ? " one-at-a-time" : "");
-      fmt::print(
-          "\"workload\":\"{}\",\"messages\":{},\"size\":{},\"window\":{},\"producers\":{},"
-          "\"seconds\":{:.6f},\"msgs_per_s\":{:.1f},\"mb_per_s\":{:.3f},\"complete\":{},"
-          "\"p50_us\":{:.1f},\"p99_us\":{:.1f},\"p999_us\":{:.1f},\"max_us\":{:.1f},\"error\":\"{}\"}}\n",
-          s.workload, r.messages, o.size, o.window, o.producers, r.seconds, r.msgs_per_s(),
-          r.msgs_per_s() * static_cast<double>(o.size) / 1e6, r.complete ? "true" : "false",
-          Percentile(sorted, 50), Percentile(sorted, 99), Percentile(sorted, 99.9),
-          sorted.empty() ? 0.0 : sorted.back(), r.error);
-    }
-  }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   BenchOptions o;
   std::string workload = "publish";
@@ -95,6 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "repetitions (the table shows medians)")->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_option("--max-seconds", o.max_seconds, "abandon a run after this long")->capture_default_str();
+  app.add_option("--connect-timeout", o.connect_timeout_s, "seconds to wait for the broker")->capture_default_str();
   app.add_flag("--json", json, "one JSON object per run");
   app.add_flag("--keep", o.keep, "keep the bench topics");
   std::string system = "herald";

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nats/nats.h>
 
 #include "bench.h"
@@ -130,7 +131,7 @@ Clock::time_point Deadline(const BenchOptions& o) {
 
 RunResult RunNatsPublish(const BenchOptions& o) {
   RunResult r;
-  r.workload = o.producers > 1 ? "nats publish x" + std::to_string(o.producers) : "nats publish";
+  r.workload = o.producers > 1 ? fmt::format("nats publish x{}", o.producers) : "nats publish";
   Jet jet(o, "publish");
   if (!jet.error.empty()) return r.error = jet.error, r;
   // Further producers: connections of their own, publishing to the same stream.
@@ -163,7 +164,7 @@ RunResult RunNatsPublish(const BenchOptions& o) {
 
 RunResult RunNatsLatency(const BenchOptions& o) {
   RunResult r;
-  r.workload = "nats latency@" + std::to_string(static_cast<uint64_t>(o.rate));
+  r.workload = fmt::format("nats latency@{:.0f}", o.rate);
   Jet jet(o, "latency");
   if (!jet.error.empty()) return r.error = jet.error, r;
   const uint64_t total = static_cast<uint64_t>(o.rate * o.duration_s);
@@ -199,13 +200,13 @@ RunResult RunNatsLatency(const BenchOptions& o) {
 
 RunResult RunNatsFanout(const BenchOptions& o) {
   RunResult r;
-  r.workload = "nats fanout x" + std::to_string(o.groups);
+  r.workload = fmt::format("nats fanout x{}", o.groups);
   Jet jet(o, "fanout");
   if (!jet.error.empty()) return r.error = jet.error, r;
   std::vector<std::unique_ptr<Consumer>> consumers;
   for (uint32_t g = 0; g < o.groups; ++g) {
     consumers.push_back(std::make_unique<Consumer>());
-    if (!consumers.back()->Start(jet, "g" + std::to_string(g), o.window)) return r.error = "subscribe failed", r;
+    if (!consumers.back()->Start(jet, fmt::format("g{}", g), o.window)) return r.error = "subscribe failed", r;
   }
   auto deadline = Deadline(o);
   auto start = Clock::now();

@@ -1,0 +1,98 @@
+// latency: one producer publishes at a fixed --rate for --duration seconds
+// while one consumer group receives and acks.
+//
+// No coordinated omission: message i's intended send time is t0 + i / rate
+// (the schedule), its index travels in the first 8 payload bytes, and the
+// latency is receive time - intended send time. A stall on the sending side
+// (a late wakeup, a slow Publish) therefore counts against latency instead of
+// silently delaying the later sends.
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "workload_support.h"
+
+namespace herald::bench {
+
+namespace {
+
+// Shared with the consumer's I/O thread (see workload_support.h).
+struct Samples {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<double> latencies_us;
+  uint64_t expected = 0;
+};
+
+}  // namespace
+
+RunResult RunLatency(const BenchOptions& o) {
+  RunResult r;
+  r.workload = fmt::format("latency@{:.0f}", o.rate);
+  r.seconds = o.duration_s;
+  r.complete = false;
+  if (o.rate <= 0 || o.duration_s <= 0) return r.error = "--rate and --duration must be positive", r;
+  auto producer = ConnectClient(o, &r.error);
+  if (!producer) return r;
+  auto consumer = ConnectClient(o, &r.error);
+  if (!consumer) return r;
+  BenchTopic topic(*producer, "latency", o.keep);
+  if (!topic.Create(&r.error)) return r;
+
+  const auto total = static_cast<uint64_t>(o.rate * o.duration_s);
+  auto samples = std::make_shared<Samples>();
+  samples->expected = total;
+  samples->latencies_us.reserve(total);
+  // A short head start, so the first intended send times are not already past.
+  const auto t0 = Clock::now() + std::chrono::milliseconds(200);
+  const double rate = o.rate;
+  auto intended = [t0, rate](uint64_t i) { return t0 + FromSeconds(static_cast<double>(i) / rate); };
+
+  SubscriptionId sid = 0;
+  auto ec = consumer->Subscribe(
+      {.topic = topic.name(), .group = "latency"},
+      [samples, intended](const Delivery& d) {
+        const auto now = Clock::now();
+        d.ack();
+        const std::string& payload = d.message().payload;
+        if (payload.size() < sizeof(uint64_t) || d.message().delivery_count > 1) return;
+        uint64_t i = 0;
+        std::memcpy(&i, payload.data(), sizeof i);
+        std::lock_guard lock(samples->mu);
+        samples->latencies_us.push_back(std::chrono::duration<double, std::micro>(now - intended(i)).count());
+        if (samples->latencies_us.size() == samples->expected) samples->cv.notify_all();
+      },
+      &sid);
+  if (ec) return r.error = "subscribe: " + ec.message(), r;
+
+  auto failed = std::make_shared<std::atomic<uint64_t>>(0);
+  const auto give_up = Clock::now() + FromSeconds(o.max_seconds);
+  std::string payload(std::max(o.size, sizeof(uint64_t)), 'x');
+  uint64_t sent = 0;
+  for (; sent < total && Clock::now() < give_up; ++sent) {
+    std::this_thread::sleep_until(intended(sent));
+    std::memcpy(payload.data(), &sent, sizeof sent);
+    producer->Publish(topic.name(), Message{{}, {}, payload}, [failed](const PublishResult& pr) {
+      if (pr.error) ++*failed;
+    });
+  }
+  // The last sends are due at t0 + duration; allow the same again (at least 10 s) to drain.
+  const auto drain_until = std::min(give_up, intended(total) + FromSeconds(std::max(10.0, o.duration_s)));
+  {
+    std::unique_lock lock(samples->mu);
+    r.complete = samples->cv.wait_until(lock, drain_until, [&] { return samples->latencies_us.size() >= total; });
+    r.messages = samples->latencies_us.size();
+    r.latencies_us = samples->latencies_us;
+  }
+  consumer->Unsubscribe(sid);
+  if (!r.complete) {
+    r.error = fmt::format("{} of {} messages received ({} sent, {} publishes failed)", r.messages, total, sent,
+                          failed->load());
+  }
+  return r;
+}
+
+}  // namespace herald::bench

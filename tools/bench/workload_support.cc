@@ -1,0 +1,106 @@
+#include "workload_support.h"
+
+#include <random>
+
+#include <fmt/format.h>
+
+namespace herald::bench {
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+Clock::duration FromSeconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+std::unique_ptr<Client> ConnectClient(const BenchOptions& o, std::string* error) {
+  ClientOptions co;
+  co.broker = o.broker;
+  co.client_name = "broker-bench";
+  co.max_pending_bytes = 1u << 30;  // the window, not the SDK's buffer, limits what is in flight
+  auto c = std::make_unique<Client>(co);
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(FromSeconds(o.connect_timeout_s));
+  if (auto ec = c->WaitConnected(timeout)) {
+    *error = fmt::format("cannot connect to {} within {} s: {}", o.broker, o.connect_timeout_s, ec.message());
+    return nullptr;
+  }
+  return c;
+}
+
+BenchTopic::BenchTopic(Client& client, const std::string& workload, bool keep)
+    : client_(client), keep_(keep) {
+  std::random_device rd;
+  name_ = fmt::format("bench-{}-{:06}", workload, rd() % 1'000'000);
+}
+
+BenchTopic::~BenchTopic() {
+  if (created_ && !keep_) client_.DeleteTopic(name_);
+}
+
+bool BenchTopic::Create(std::string* error) {
+  if (auto ec = client_.CreateTopic(name_)) {
+    *error = fmt::format("create topic {}: {}", name_, ec.message());
+    return false;
+  }
+  created_ = true;
+  return true;
+}
+
+uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t count, std::size_t size,
+                          uint32_t window, Clock::time_point give_up) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t in_flight = 0, failed = 0;
+  };
+  auto st = std::make_shared<State>();
+  window = std::max<uint32_t>(window, 1);
+  const std::string payload(size, 'x');
+  for (uint64_t i = 0; i < count; ++i) {
+    {
+      std::unique_lock lock(st->mu);
+      if (!st->cv.wait_until(lock, give_up, [&] { return st->in_flight < window; })) {
+        return count - i + st->failed + st->in_flight;
+      }
+      ++st->in_flight;
+    }
+    client.Publish(topic, Message{{}, {}, payload}, [st, window](const PublishResult& r) {
+      std::lock_guard lock(st->mu);
+      --st->in_flight;
+      if (r.error) ++st->failed;
+      // Wake the publisher only when it can be waiting: window just reopened, or all acked.
+      if (st->in_flight + 1 == window || st->in_flight == 0) st->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(st->mu);
+  st->cv.wait_until(lock, give_up, [&] { return st->in_flight == 0; });
+  return st->failed + st->in_flight;
+}
+
+MessageHandler DeliveryCounter::Handler() {
+  return [self = shared_from_this()](const Delivery& d) {
+    d.ack();
+    std::lock_guard lock(self->mu_);
+    self->last_ = Clock::now();
+    if (++self->received_ == self->wanted_) self->cv_.notify_all();
+  };
+}
+
+bool DeliveryCounter::WaitFor(uint64_t n, Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  wanted_ = n;
+  bool ok = cv_.wait_until(lock, deadline, [&] { return received_ >= n; });
+  wanted_ = UINT64_MAX;
+  return ok;
+}
+
+uint64_t DeliveryCounter::received() {
+  std::lock_guard lock(mu_);
+  return received_;
+}
+
+Clock::time_point DeliveryCounter::last_delivery() {
+  std::lock_guard lock(mu_);
+  return last_;
+}
+
+}  // namespace herald::bench
