@@ -26,6 +26,9 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code);
 
 // Prints "brokerctl: <what>: <error> (code N)" and returns the exit code for it.
 int Fail(const std::string& what, std::error_code ec);
+// The same for a request about one topic; a missing topic is reported as
+// "brokerctl: topic 'NAME' not found (code 8)".
+int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec);
 
 // Each command file registers its subcommands; `run` receives the exit code.
 void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);

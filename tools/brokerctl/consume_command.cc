@@ -52,7 +52,7 @@ void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
       cv.notify_all();
     }, &sid);
     if (ec) {
-      *exit_code = Fail("consume " + args->topic, ec);
+      *exit_code = FailOnTopic(args->topic, "consume " + args->topic, ec);
       return;
     }
     auto idle = std::chrono::milliseconds(static_cast<int64_t>(args->timeout_s * 1000));

@@ -29,6 +29,14 @@ int Fail(const std::string& what, std::error_code ec) {
   return kFailed;
 }
 
+int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec) {
+  if (ec == errc::topic_not_found) {
+    std::cerr << "brokerctl: topic '" << topic << "' not found (code " << ec.value() << ")\n";
+    return kNotFound;
+  }
+  return Fail(what, ec);
+}
+
 }  // namespace herald::ctl
 
 int main(int argc, char** argv) {

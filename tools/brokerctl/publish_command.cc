@@ -1,17 +1,36 @@
-// brokerctl publish TOPIC [--key K] [--header NAME=VALUE]... [MESSAGE]
-// Without MESSAGE, publishes one message per line of stdin. Waits for every ack.
+// brokerctl publish TOPIC [--key K] [--header NAME=VALUE]... [--verbose] [MESSAGE]
+// Without MESSAGE, publishes one message per line of stdin. Waits for every
+// ack; prints nothing on success (a summary on stderr with --verbose) and
+// exits non-zero if any message was not stored.
 
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
 
 #include "brokerctl.h"
 
 namespace herald::ctl {
 
+namespace {
+
+// Unacked publishes at most, so a long stdin streams instead of piling up.
+constexpr uint64_t kMaxInFlight = 1000;
+
+// Shared with the SDK's I/O thread, which runs the publish callbacks.
+struct Acks {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t in_flight = 0, stored = 0, failed = 0;
+  std::error_code first_error;
+};
+
+}  // namespace
+
 void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) {
   struct Args {
     std::string topic, key, message;
     std::vector<std::string> headers;
-    bool has_key = false, has_message = false;
+    bool verbose = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("publish", "publish a message, or one per stdin line");
@@ -20,6 +39,7 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
   auto* key = cmd->add_option("--key", args->key, "message key (per-key order)");
   cmd->add_option("--header", args->headers, "NAME=VALUE, repeatable")
       ->allow_extra_args(false);  // one NAME=VALUE per --header, so MESSAGE may follow
+  cmd->add_flag("-v,--verbose", args->verbose, "print a summary on stderr");
   cmd->callback([&global, exit_code, args, msg, key] {
     Message base;
     if (*key) base.key = args->key;
@@ -35,27 +55,45 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
     auto client = Connect(global, exit_code);
     if (!client) return;
 
-    std::vector<std::future<PublishResult>> acks;
+    auto acks = std::make_shared<Acks>();
     auto publish = [&](std::string payload) {
+      {
+        std::unique_lock lock(acks->mu);
+        acks->cv.wait(lock, [&] { return acks->in_flight < kMaxInFlight; });
+        ++acks->in_flight;
+      }
       Message m = base;
       m.payload = std::move(payload);
-      acks.push_back(client->Publish(args->topic, std::move(m)));
+      // Every publish completes: with an ack, an error, or errc::timeout after
+      // the SDK's request timeout, so the waits here end.
+      client->Publish(args->topic, std::move(m), [acks](const PublishResult& r) {
+        std::lock_guard lock(acks->mu);
+        --acks->in_flight;
+        if (!r.error) {
+          ++acks->stored;
+        } else if (!acks->failed++) {
+          acks->first_error = r.error;
+        }
+        acks->cv.notify_all();
+      });
     };
     if (*msg) {
       publish(args->message);
     } else {
-      for (std::string line; std::getline(std::cin, line);) publish(line);
+      for (std::string line; std::getline(std::cin, line);) publish(std::move(line));
     }
-    std::size_t failed = 0;
-    std::error_code first;
-    for (auto& f : acks) {
-      PublishResult r = f.get();
-      if (r.error && !failed++) first = r.error;
+    std::unique_lock lock(acks->mu);
+    acks->cv.wait(lock, [&] { return acks->in_flight == 0; });
+    uint64_t total = acks->stored + acks->failed;
+    if (args->verbose) {
+      std::cerr << "brokerctl: published " << acks->stored << " of " << total << " messages to "
+                << args->topic << "\n";
     }
-    if (failed) {
-      *exit_code = Fail(std::to_string(failed) + " of " + std::to_string(acks.size()) +
-                            " messages not published to " + args->topic,
-                        first);
+    if (acks->failed) {
+      *exit_code = FailOnTopic(args->topic,
+                               std::to_string(acks->failed) + " of " + std::to_string(total) +
+                                   " messages not published to " + args->topic,
+                               acks->first_error);
     }
   });
 }

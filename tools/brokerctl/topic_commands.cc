@@ -1,5 +1,6 @@
 // brokerctl topic create|list
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -36,10 +37,14 @@ void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code
       *exit_code = Fail("topic list", ec);
       return;
     }
-    std::cout << fmt::format("{:<32} {:>12} {:>12} {:>8}\n", "TOPIC", "EARLIEST", "NEXT", "GROUPS");
+    std::size_t width = 5;  // "TOPIC"
+    for (const auto& t : topics) width = std::max(width, t.name.size());
+    std::cout << fmt::format("{:<{}}  {:>12}  {:>12}  {}\n", "TOPIC", width, "EARLIEST", "NEXT", "GROUPS");
     for (const auto& t : topics) {
-      std::cout << fmt::format("{:<32} {:>12} {:>12} {:>8}\n", t.name, t.earliest_offset,
-                               t.next_offset, t.groups.size());
+      std::string groups;
+      for (const auto& g : t.groups) groups += (groups.empty() ? "" : ",") + g.name;
+      std::cout << fmt::format("{:<{}}  {:>12}  {:>12}  {}\n", t.name, width, t.earliest_offset,
+                               t.next_offset, groups.empty() ? "-" : groups);
     }
   });
 }
