@@ -17,6 +17,8 @@ std::unique_ptr<Client> ConnectClient(const BenchOptions& o, std::string* error)
   co.broker = o.broker;
   co.client_name = "broker-bench";
   co.max_pending_bytes = 1u << 30;  // the window, not the SDK's buffer, limits what is in flight
+  // Bounds the clean-up (DeleteTopic) after a run against a stuck broker gave up.
+  co.request_timeout = std::chrono::seconds(10);
   auto c = std::make_unique<Client>(co);
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(FromSeconds(o.connect_timeout_s));
   if (auto ec = c->WaitConnected(timeout)) {
