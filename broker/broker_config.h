@@ -22,7 +22,13 @@ struct BrokerConfig {
   uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   uint32_t max_payload_bytes = wire::kDefaultMaxPayloadBytes;
 
-  GroupLimits groups;                     // windows, ack deadlines, read-ahead
+  GroupLimits groups;                     // windows, ack deadlines, read-ahead, max deliveries
+  // Retention of a topic created without its own (CreateTopic without retention).
+  RetentionPolicy default_retention{7 * 24 * 3600 * 1000ull, 0, 0};
+  // How often the retention worker checks every topic's limits.
+  std::chrono::milliseconds retention_interval{10'000};
+  // HOST:PORT of the HTTP listener for GET /metrics and /healthz; empty: off.
+  std::string metrics_listen;
   std::size_t tail_cache_bytes = 4u << 20;  // per topic: newest batches kept decoded
 
   // Per connection: deliveries pause above this many queued outgoing bytes.

@@ -46,11 +46,21 @@ struct StoreOptions {
   std::chrono::milliseconds fsync_interval{100};
 };
 
+// Limits past which a topic's oldest record batches are removed; 0 = none.
+struct RetentionPolicy {
+  uint64_t max_age_ms = 0;
+  uint64_t max_bytes = 0;
+  uint64_t max_messages = 0;
+  bool operator==(const RetentionPolicy&) const = default;
+};
+
 struct TopicRecord {
   uint64_t id = 0;
   std::string name;
   uint64_t earliest_offset = 0;
   uint64_t next_offset = 0;
+  uint64_t bytes = 0;  // stored batch bytes in [earliest_offset, next_offset)
+  RetentionPolicy retention;
 };
 
 struct GroupRecord {

@@ -26,6 +26,8 @@ class HeraldCategory : public std::error_category {
       case errc::unexpected_message: return "unexpected message";
       case errc::timed_out: return "broker closed a stalled connection";
       case errc::too_many_connections: return "broker at its connection limit";
+      case errc::group_not_found: return "group not found";
+      case errc::group_busy: return "group has members";
       case errc::not_connected: return "not connected to the broker";
       case errc::timeout: return "timed out";
       case errc::client_closed: return "client closed";

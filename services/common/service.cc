@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schemas/names.h"
+#include "schemas/units.h"
 
 namespace herald::services {
 
@@ -103,15 +104,7 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string Rfc3339(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
+std::string Rfc3339(int64_t ms) { return wire::FormatRfc3339(ms); }
 
 void AddJsonErrors(httplib::Server& server) {
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {

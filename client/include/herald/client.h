@@ -52,14 +52,35 @@ struct PublishResult {
 };
 using PublishCallback = std::function<void(const PublishResult&)>;
 
-enum class StartFrom { earliest, latest };
+enum class StartFrom { earliest, latest, offset, timestamp };
+
+// A place in a topic's log: where a new or reset group starts, or where a
+// Fetch reads from. An offset outside the log is clamped to it; a timestamp
+// means the first message appended at or after it.
+struct StartPosition {
+  StartFrom from = StartFrom::earliest;
+  uint64_t offset = 0;        // with StartFrom::offset
+  int64_t timestamp_ms = 0;   // with StartFrom::timestamp, ms since the Unix epoch
+
+  StartPosition() = default;
+  StartPosition(StartFrom f) : from(f) {}  // NOLINT: implicit on purpose
+  static StartPosition AtOffset(uint64_t o) { StartPosition p(StartFrom::offset); p.offset = o; return p; }
+  static StartPosition AtTime(int64_t ms) { StartPosition p(StartFrom::timestamp); p.timestamp_ms = ms; return p; }
+};
 
 struct SubscribeOptions {
   std::string topic;
   std::string group;
-  StartFrom start = StartFrom::earliest;  // only used when the group is new
+  StartPosition start = StartFrom::earliest;  // only used when the group is new
   uint32_t window = 0;                     // max unacked messages to this member; 0 = broker default
   std::chrono::milliseconds ack_deadline{0};  // 0 = broker default (30 s)
+  // Group policy; 0 / empty: the group keeps what it has (a new group gets the
+  // broker's defaults: 10 deliveries, no backoff). A message delivered
+  // max_deliveries times without an ack goes to the dead-letter topic TOPIC.dlq.
+  uint32_t max_deliveries = 0;
+  // Delay before redelivery n (after a nack without a delay, or an expired
+  // deadline); the last entry repeats.
+  std::vector<std::chrono::milliseconds> backoff;
 };
 
 class SubscriptionState;  // internal
@@ -72,8 +93,12 @@ class Delivery {
   Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg);
   const ReceivedMessage& message() const { return *msg_; }
   void ack() const;
+  // delay 0: the group's backoff decides. The reason is kept with the message
+  // if it ends up in the dead-letter topic.
   void nack(std::chrono::milliseconds delay = std::chrono::milliseconds{0},
             const std::string& reason = {}) const;
+  // "Still working": the ack deadline starts again from now.
+  void extend_deadline() const;
 
  private:
   std::shared_ptr<SubscriptionState> sub_;
@@ -87,9 +112,24 @@ struct GroupInfo {
   std::string name;
   uint64_t ack_floor = 0;
   uint32_t members = 0;
-  uint32_t in_flight = 0;
+  uint32_t in_flight = 0;    // handed out, not yet acked
   uint64_t read_cursor = 0;  // next offset the group reads from the log
   uint32_t ready = 0;        // read and waiting to be handed out
+  std::string topic;
+  uint64_t lag = 0;          // messages in the log not yet acked by the group
+  int64_t oldest_unacked_age_ms = -1;  // -1: nothing unacked
+  uint64_t skipped = 0;      // removed by retention before the group acked them
+  uint64_t dead_lettered = 0;
+  uint64_t redeliveries = 0;
+  uint32_t max_deliveries = 0;
+  std::vector<std::chrono::milliseconds> backoff;
+};
+
+// 0 in a field: no limit of that kind.
+struct Retention {
+  std::chrono::milliseconds max_age{0};
+  uint64_t max_bytes = 0;
+  uint64_t max_messages = 0;
 };
 
 struct TopicInfo {
@@ -97,6 +137,26 @@ struct TopicInfo {
   uint64_t earliest_offset = 0;
   uint64_t next_offset = 0;
   std::vector<GroupInfo> groups;
+  uint64_t message_count = 0;
+  uint64_t bytes = 0;        // stored bytes of the topic's record batches
+  Retention retention;
+};
+
+struct BrokerStatus {
+  std::string broker_version;
+  std::chrono::milliseconds uptime{0};
+  std::string data_dir;
+  uint32_t topics = 0;
+  uint32_t groups = 0;
+  uint32_t connections = 0;
+  uint64_t storage_bytes = 0;
+};
+
+struct FetchResult {
+  uint64_t earliest_offset = 0;
+  uint64_t end_offset = 0;   // offset the topic assigns next
+  uint64_t next_offset = 0;  // where the next Fetch continues
+  std::vector<ReceivedMessage> messages;  // delivery_count 0, group empty
 };
 
 class Client {
@@ -118,10 +178,26 @@ class Client {
   std::error_code Flush(std::chrono::milliseconds timeout);
 
   // Admin requests (blocking).
+  // Without retention the topic gets the broker's default (7 days, no size limit).
   std::error_code CreateTopic(const std::string& name, bool* created = nullptr);
+  std::error_code CreateTopic(const std::string& name, const Retention& retention,
+                              bool* created = nullptr);
   std::error_code DeleteTopic(const std::string& name);
   std::error_code ListTopics(std::vector<TopicInfo>* topics);
   std::error_code DescribeTopic(const std::string& name, TopicInfo* info);
+  std::error_code AlterTopic(const std::string& name, const Retention& retention,
+                             TopicInfo* info = nullptr);
+  // Removes every message now in the topic.
+  std::error_code PurgeTopic(const std::string& name, TopicInfo* info = nullptr);
+  std::error_code DescribeGroup(const std::string& topic, const std::string& group, GroupInfo* info);
+  // Only while the group has no members (errc::group_busy otherwise).
+  std::error_code ResetGroup(const std::string& topic, const std::string& group, StartPosition to,
+                             GroupInfo* info = nullptr);
+  std::error_code DeleteGroup(const std::string& topic, const std::string& group);
+  std::error_code Status(BrokerStatus* status);
+  // Reads up to max_messages from `from` without a group; disturbs nothing.
+  std::error_code Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
+                        FetchResult* result);
 
   // Joins a consumer group. Blocks until the broker accepted the subscription
   // (or refused it). `handler` runs on the I/O thread for each delivery.

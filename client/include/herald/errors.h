@@ -26,6 +26,8 @@ enum class errc {
   unexpected_message = 14,
   timed_out = 15,             // the broker closed a connection that stalled in a handshake or frame
   too_many_connections = 16,
+  group_not_found = 17,
+  group_busy = 18,            // the group has members
 
   // Client-side conditions.
   not_connected = 1000,      // no broker connection within the time allowed
