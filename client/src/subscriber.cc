@@ -3,6 +3,8 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "wire_convert.h"
+
 namespace herald {
 
 Delivery::Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg)
@@ -14,6 +16,10 @@ void Delivery::ack() const {
 
 void Delivery::nack(std::chrono::milliseconds delay, const std::string& reason) const {
   if (auto s = sub_->subscriber.lock()) s->QueueNack(sub_, msg_->offset, delay, reason);
+}
+
+void Delivery::extend_deadline() const {
+  if (auto s = sub_->subscriber.lock()) s->QueueExtendDeadline(sub_, msg_->offset);
 }
 
 }  // namespace herald
@@ -37,11 +43,21 @@ void Subscriber::SendSubscribe(SubscriptionId id, std::function<void(std::error_
   auto topic = fbb.CreateString(o.topic);
   auto group = fbb.CreateString(o.group);
   uint64_t request_id = connection_.NextRequestId();
-  auto frame = Share(wire::FinishFrame(
-      fbb, request_id,
-      wire::CreateSubscribe(fbb, topic, group,
-                            o.start == StartFrom::latest ? wire::StartFrom::Latest : wire::StartFrom::Earliest,
-                            o.window, static_cast<uint32_t>(o.ack_deadline.count()))));
+  // The start goes out on every (re)subscribe: the broker reads it only when
+  // it creates the group, so sending it again after a reconnect moves nothing.
+  flatbuffers::Offset<flatbuffers::Vector<uint32_t>> backoff;
+  if (!o.backoff.empty()) backoff = fbb.CreateVector(ToWireMillis(o.backoff));
+  wire::SubscribeBuilder b(fbb);
+  b.add_topic(topic);
+  b.add_group(group);
+  b.add_start(ToWire(o.start.from));
+  b.add_window(o.window);
+  b.add_ack_deadline_ms(static_cast<uint32_t>(o.ack_deadline.count()));
+  b.add_start_offset(o.start.offset);
+  b.add_start_timestamp_ms(o.start.timestamp_ms);
+  b.add_max_deliveries(o.max_deliveries);
+  if (!o.backoff.empty()) b.add_backoff_ms(backoff);
+  auto frame = Share(wire::FinishFrame(fbb, request_id, b.Finish()));
   // The first Subscribe waits through reconnects; later ones are sent by OnConnected.
   bool first = static_cast<bool>(joined);
   connection_.Request(
@@ -136,17 +152,7 @@ void Subscriber::OnDeliver(const wire::Deliver& deliver) {
     auto msg = std::make_shared<ReceivedMessage>();
     msg->topic = binding->topic;
     msg->group = binding->group;
-    msg->offset = d->offset();
-    msg->timestamp_ms = d->timestamp_ms();
-    msg->delivery_count = d->delivery_count();
-    if (d->key()) msg->key = std::string(wire::AsStringView(d->key()));
-    if (d->headers()) {
-      for (const wire::Header* h : *d->headers()) {
-        if (h == nullptr || h->name() == nullptr) continue;
-        msg->headers.push_back({h->name()->str(), std::string(wire::AsStringView(h->value()))});
-      }
-    }
-    msg->payload = std::string(wire::AsStringView(d->payload()));
+    FillReceivedMessage(*d, msg.get());
     try {
       handler(Delivery(binding, std::move(msg)));
     } catch (const std::exception& e) {
@@ -185,17 +191,35 @@ void Subscriber::FlushAcks() {
 
 void Subscriber::QueueNack(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset,
                            std::chrono::milliseconds delay, const std::string& reason) {
-  asio::post(io_, [self = shared_from_this(), binding, offset, delay, reason] {
-    // Acks queued before this nack must not overtake it, nor it them.
-    self->FlushAcks();
-    auto it = self->subscriptions_.find(binding->id);
-    if (it == self->subscriptions_.end() || it->second.binding != binding) return;
+  QueueAfterAcks(binding, [offset, delay, reason](uint32_t broker_id) {
     flatbuffers::FlatBufferBuilder fbb(128);
     std::vector<uint64_t> offsets{offset};
     auto vec = fbb.CreateVector(offsets);
     auto why = fbb.CreateString(reason);
-    self->connection_.SendOneWay(Share(wire::FinishFrame(
-        fbb, 0, wire::CreateNack(fbb, binding->broker_id, vec, static_cast<uint32_t>(delay.count()), why))));
+    return wire::FinishFrame(
+        fbb, 0, wire::CreateNack(fbb, broker_id, vec, static_cast<uint32_t>(delay.count()), why));
+  });
+}
+
+void Subscriber::QueueExtendDeadline(const std::shared_ptr<SubscriptionState>& binding,
+                                     uint64_t offset) {
+  QueueAfterAcks(binding, [offset](uint32_t broker_id) {
+    flatbuffers::FlatBufferBuilder fbb(64);
+    std::vector<uint64_t> offsets{offset};
+    auto vec = fbb.CreateVector(offsets);
+    // request_id 0: no reply, like Ack and Nack.
+    return wire::FinishFrame(fbb, 0, wire::CreateExtendDeadline(fbb, broker_id, vec));
+  });
+}
+
+void Subscriber::QueueAfterAcks(const std::shared_ptr<SubscriptionState>& binding,
+                                std::function<wire::EncodedFrame(uint32_t broker_id)> build) {
+  asio::post(io_, [self = shared_from_this(), binding, build = std::move(build)] {
+    // Acks queued before this frame must not overtake it, nor it them.
+    self->FlushAcks();
+    auto it = self->subscriptions_.find(binding->id);
+    if (it == self->subscriptions_.end() || it->second.binding != binding) return;
+    self->connection_.SendOneWay(Share(build(binding->broker_id)));
   });
 }
 

@@ -6,7 +6,7 @@
 // connection are dropped: the broker has already put those messages back for
 // redelivery.
 //
-// Thread: the client's I/O thread, except QueueAck/QueueNack (any thread).
+// Thread: the client's I/O thread, except the Queue* methods (any thread).
 
 #include <cstdint>
 #include <functional>
@@ -59,6 +59,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void QueueAck(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset);
   void QueueNack(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset,
                  std::chrono::milliseconds delay, const std::string& reason);
+  void QueueExtendDeadline(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset);
 
  private:
   struct Subscription {
@@ -70,6 +71,10 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
 
   void SendSubscribe(SubscriptionId id, std::function<void(std::error_code)> joined);
   void FlushAcks();
+  // Sends the frame `build` makes for the binding's broker id on the I/O
+  // thread, after the acks queued so far (dropped if the binding is stale).
+  void QueueAfterAcks(const std::shared_ptr<SubscriptionState>& binding,
+                      std::function<wire::EncodedFrame(uint32_t broker_id)> build);
 
   asio::io_context& io_;
   Connection& connection_;

@@ -1,0 +1,224 @@
+// Client's admin requests: one blocking request/reply each, through
+// Impl::Call. Topics, groups, broker status and group-less reads (Fetch).
+
+#include "client_impl.h"
+#include "wire_convert.h"
+
+namespace herald {
+
+namespace {
+
+using client_detail::CreateRetention;
+using client_detail::FillGroupInfo;
+using client_detail::FillTopicInfo;
+using client_detail::ToWire;
+
+std::error_code Unexpected() { return make_error_code(errc::protocol_violation); }
+
+// Reply readers shared by the requests that answer with the same table.
+auto ReadTopicInfo(TopicInfo* info) {
+  return [info](const wire::Frame& reply) {
+    const auto* t = reply.body_as_TopicInfo();
+    if (!t) return Unexpected();
+    if (info) FillTopicInfo(*t, info);
+    return std::error_code();
+  };
+}
+
+auto ReadGroupInfo(GroupInfo* info) {
+  return [info](const wire::Frame& reply) {
+    const auto* g = reply.body_as_GroupInfo();
+    if (!g) return Unexpected();
+    if (info) FillGroupInfo(*g, info);
+    return std::error_code();
+  };
+}
+
+std::error_code ReadOk(const wire::Frame& reply) {
+  return reply.body_as_Ok() ? std::error_code() : Unexpected();
+}
+
+}  // namespace
+
+std::error_code Client::CreateTopic(const std::string& name, bool* created) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + name.size());
+        auto n = fbb.CreateString(name);
+        // No Retention table: the broker applies its default.
+        return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n));
+      },
+      [&](const wire::Frame& reply) {
+        const auto* ok = reply.body_as_CreateTopicOk();
+        if (!ok) return Unexpected();
+        if (created) *created = ok->created();
+        return std::error_code();
+      });
+}
+
+std::error_code Client::CreateTopic(const std::string& name, const Retention& retention,
+                                    bool* created) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(96 + name.size());
+        auto n = fbb.CreateString(name);
+        auto r = CreateRetention(fbb, retention);
+        return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n, r));
+      },
+      [&](const wire::Frame& reply) {
+        const auto* ok = reply.body_as_CreateTopicOk();
+        if (!ok) return Unexpected();
+        if (created) *created = ok->created();
+        return std::error_code();
+      });
+}
+
+std::error_code Client::DeleteTopic(const std::string& name) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + name.size());
+        auto n = fbb.CreateString(name);
+        return wire::FinishFrame(fbb, id, wire::CreateDeleteTopic(fbb, n));
+      },
+      ReadOk);
+}
+
+std::error_code Client::ListTopics(std::vector<TopicInfo>* topics) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64);
+        return wire::FinishFrame(fbb, id, wire::CreateListTopics(fbb));
+      },
+      [&](const wire::Frame& reply) {
+        const auto* list = reply.body_as_TopicList();
+        if (!list) return Unexpected();
+        topics->clear();
+        if (list->topics()) {
+          for (const wire::TopicInfo* t : *list->topics()) {
+            if (t == nullptr) continue;
+            FillTopicInfo(*t, &topics->emplace_back());
+          }
+        }
+        return std::error_code();
+      });
+}
+
+std::error_code Client::DescribeTopic(const std::string& name, TopicInfo* info) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + name.size());
+        auto n = fbb.CreateString(name);
+        return wire::FinishFrame(fbb, id, wire::CreateDescribeTopic(fbb, n));
+      },
+      ReadTopicInfo(info));
+}
+
+std::error_code Client::AlterTopic(const std::string& name, const Retention& retention,
+                                   TopicInfo* info) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(96 + name.size());
+        auto n = fbb.CreateString(name);
+        auto r = CreateRetention(fbb, retention);
+        return wire::FinishFrame(fbb, id, wire::CreateAlterTopic(fbb, n, r));
+      },
+      ReadTopicInfo(info));
+}
+
+std::error_code Client::PurgeTopic(const std::string& name, TopicInfo* info) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + name.size());
+        auto n = fbb.CreateString(name);
+        return wire::FinishFrame(fbb, id, wire::CreatePurgeTopic(fbb, n));
+      },
+      ReadTopicInfo(info));
+}
+
+std::error_code Client::DescribeGroup(const std::string& topic, const std::string& group,
+                                      GroupInfo* info) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + topic.size() + group.size());
+        auto t = fbb.CreateString(topic);
+        auto g = fbb.CreateString(group);
+        return wire::FinishFrame(fbb, id, wire::CreateDescribeGroup(fbb, t, g));
+      },
+      ReadGroupInfo(info));
+}
+
+std::error_code Client::ResetGroup(const std::string& topic, const std::string& group,
+                                   StartPosition to, GroupInfo* info) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(96 + topic.size() + group.size());
+        auto t = fbb.CreateString(topic);
+        auto g = fbb.CreateString(group);
+        return wire::FinishFrame(
+            fbb, id, wire::CreateResetGroup(fbb, t, g, ToWire(to.from), to.offset, to.timestamp_ms));
+      },
+      ReadGroupInfo(info));
+}
+
+std::error_code Client::DeleteGroup(const std::string& topic, const std::string& group) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64 + topic.size() + group.size());
+        auto t = fbb.CreateString(topic);
+        auto g = fbb.CreateString(group);
+        return wire::FinishFrame(fbb, id, wire::CreateDeleteGroup(fbb, t, g));
+      },
+      ReadOk);
+}
+
+std::error_code Client::Status(BrokerStatus* status) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(64);
+        return wire::FinishFrame(fbb, id, wire::CreateGetStatus(fbb));
+      },
+      [&](const wire::Frame& reply) {
+        const auto* s = reply.body_as_StatusInfo();
+        if (!s) return Unexpected();
+        status->broker_version = s->broker_version() ? s->broker_version()->str() : "";
+        status->uptime = std::chrono::milliseconds(static_cast<int64_t>(s->uptime_ms()));
+        status->data_dir = s->data_dir() ? s->data_dir()->str() : "";
+        status->topics = s->topics();
+        status->groups = s->groups();
+        status->connections = s->connections();
+        status->storage_bytes = s->storage_bytes();
+        return std::error_code();
+      });
+}
+
+std::error_code Client::Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
+                              FetchResult* result) {
+  return impl_->Call(
+      [&](uint64_t id) {
+        flatbuffers::FlatBufferBuilder fbb(96 + topic.size());
+        auto t = fbb.CreateString(topic);
+        return wire::FinishFrame(fbb, id,
+                                 wire::CreateFetch(fbb, t, ToWire(from.from), from.offset,
+                                                   from.timestamp_ms, max_messages, /*max_bytes=*/0));
+      },
+      [&](const wire::Frame& reply) {
+        const auto* ok = reply.body_as_FetchOk();
+        if (!ok) return Unexpected();
+        result->earliest_offset = ok->earliest_offset();
+        result->end_offset = ok->end_offset();
+        result->next_offset = ok->next_offset();
+        result->messages.clear();
+        if (ok->messages()) {
+          result->messages.reserve(ok->messages()->size());
+          for (const wire::Delivery* d : *ok->messages()) {
+            if (d == nullptr) continue;
+            ReceivedMessage& m = result->messages.emplace_back();
+            m.topic = topic;
+            client_detail::FillReceivedMessage(*d, &m);
+          }
+        }
+        return std::error_code();
+      });
+}
+
+}  // namespace herald

@@ -1,0 +1,131 @@
+#pragma once
+// Client::Impl: the one I/O thread and what runs on it (connection,
+// publisher, subscriber). Shared by the client's source files: client.cc wires
+// publishing and subscribing, admin.cc the admin requests.
+
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "connection.h"
+#include "herald/client.h"
+#include "publisher.h"
+#include "subscriber.h"
+
+namespace herald {
+
+class Client::Impl : public client_detail::ConnectionListener {
+ public:
+  explicit Impl(ClientOptions options)
+      : options_(std::move(options)),
+        work_(asio::make_work_guard(io_)),
+        connection_(io_, options_, this),
+        publisher_(io_, connection_, options_),
+        subscriber_(std::make_shared<client_detail::Subscriber>(io_, connection_, options_)),
+        tick_(io_) {
+    asio::post(io_, [this] {
+      connection_.Start();
+      Tick();
+    });
+    thread_ = std::thread([this] {
+      io_thread_ = std::this_thread::get_id();
+      io_.run();
+    });
+  }
+
+  ~Impl() override {
+    asio::post(io_, [this] {
+      tick_.cancel();
+      subscriber_->Clear();
+      connection_.Stop();
+      publisher_.FailQueued(make_error_code(errc::client_closed));
+      work_.reset();
+      io_.stop();
+    });
+    thread_.join();
+  }
+
+  bool OnIoThread() const { return std::this_thread::get_id() == io_thread_; }
+
+  // ConnectionListener
+  void OnConnected() override {
+    {
+      std::lock_guard lock(mu_);
+      connected_ = true;
+    }
+    cv_.notify_all();
+    subscriber_->OnConnected();
+  }
+  void OnDisconnected() override {
+    {
+      std::lock_guard lock(mu_);
+      connected_ = false;
+    }
+    subscriber_->OnDisconnected();
+  }
+  void OnDeliver(const wire::Deliver& deliver) override { subscriber_->OnDeliver(deliver); }
+
+  std::error_code WaitConnected(std::chrono::milliseconds timeout) {
+    if (OnIoThread()) return make_error_code(errc::called_from_callback);
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return connected_; })
+               ? std::error_code()
+               : make_error_code(errc::not_connected);
+  }
+
+  // Sends one request built by `build` and waits for its reply, which
+  // `on_reply` reads (on the I/O thread) while the frame is valid.
+  std::error_code Call(std::function<wire::EncodedFrame(uint64_t request_id)> build,
+                       std::function<std::error_code(const wire::Frame&)> on_reply) {
+    if (OnIoThread()) return make_error_code(errc::called_from_callback);
+    std::promise<std::error_code> result;
+    asio::post(io_, [&] {
+      uint64_t id = connection_.NextRequestId();
+      connection_.Request(
+          id, client_detail::Share(build(id)),
+          [&](std::error_code ec, const wire::Frame* reply) {
+            if (!ec && reply != nullptr) {
+              if (const auto* err = reply->body_as_ErrorReply()) {
+                ec = make_error_code(static_cast<errc>(err->code()));
+              } else {
+                ec = on_reply(*reply);
+              }
+            }
+            result.set_value(ec);
+          },
+          client_detail::Clock::now() + options_.request_timeout, /*resend=*/false);
+    });
+    return result.get_future().get();
+  }
+
+  void Tick() {
+    connection_.ExpireRequests(client_detail::Clock::now());
+    tick_.expires_after(std::chrono::milliseconds(100));
+    tick_.async_wait([this](std::error_code ec) {
+      if (!ec) Tick();
+    });
+  }
+
+  ClientOptions options_;
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  client_detail::Connection connection_;
+  client_detail::Publisher publisher_;
+  std::shared_ptr<client_detail::Subscriber> subscriber_;
+  asio::steady_timer tick_;
+  std::thread thread_;
+  std::thread::id io_thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool connected_ = false;
+  SubscriptionId next_subscription_ = 1;
+};
+
+}  // namespace herald
