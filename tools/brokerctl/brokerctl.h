@@ -1,6 +1,6 @@
 #pragma once
-// brokerctl's shared pieces: global options, the connection, and how errors
-// become messages on stderr and exit codes.
+// brokerctl's shared pieces: global options, exit codes, the connection, and
+// the registration of each noun's subcommands (one file per noun).
 
 #include <chrono>
 #include <memory>
@@ -13,26 +13,34 @@
 
 namespace herald::ctl {
 
-// Exit codes: 0 ok, 1 other failure, 2 usage (CLI11), 3 cannot connect, 4 not found.
-enum ExitCode : int { kOk = 0, kFailed = 1, kUsage = 2, kCannotConnect = 3, kNotFound = 4 };
+// Stable: scripts branch on them. output.cc maps SDK errors onto them.
+enum ExitCode : int {
+  kOk = 0,
+  kFailed = 1,           // anything not below
+  kUsage = 2,            // the command line does not parse (CLI11)
+  kCannotConnect = 3,
+  kNotFound = 4,         // topic, group or subscription
+  kInvalidArgument = 5,  // bad duration/size/timestamp/name, refused confirmation
+  kConflict = 6,         // the group has members
+};
 
 struct GlobalOptions {
   std::string broker;  // --broker, else $HERALD_BROKER, else 127.0.0.1:7400
   double connect_timeout_s = 5;
+  bool json = false;   // --json: machine-readable output on stdout
 };
 
 // Connects to the broker; on failure prints why and sets *exit_code.
 std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code);
 
-// Prints "brokerctl: <what>: <error> (code N)" and returns the exit code for it.
-int Fail(const std::string& what, std::error_code ec);
-// The same for a request about one topic; a missing topic is reported as
-// "brokerctl: topic 'NAME' not found (code 8)".
-int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec);
-
-// Each command file registers its subcommands; `run` receives the exit code.
+// Each command file registers its subcommands; `run` writes the exit code.
+// `global` and `exit_code` outlive the parse (they live in main).
+void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddGroupCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddDlqCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 }  // namespace herald::ctl

@@ -1,4 +1,5 @@
-// brokerctl: Herald's admin CLI. Each noun lives in its own file.
+// brokerctl: Herald's admin CLI. Each noun lives in its own file; output.cc
+// holds what they share (errors, exit codes, tables, JSON).
 
 #include <cstdlib>
 #include <iostream>
@@ -6,6 +7,33 @@
 #include "brokerctl.h"
 
 namespace herald::ctl {
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Every command talks to the broker given by --broker HOST:PORT (or $HERALD_BROKER).
+Output is a table or "field: value" lines; with --json, one JSON document on
+stdout (consume and tail: one JSON object per message and line). Errors go to
+stderr.
+
+Positions (--from, --to): earliest, latest, an OFFSET, or an RFC 3339 TIMESTAMP
+such as 2026-11-25T10:00:00Z (the first message appended at or after it).
+Durations: 250ms, 90s, 15m, 12h, 7d, 2w. Sizes: 4096, 512KiB, 512MiB, 10GB.
+
+Exit codes:
+  0  ok
+  1  failed (any other error)
+  2  usage: the command line does not parse
+  3  cannot connect to the broker
+  4  not found: topic or group
+  5  invalid argument: bad duration, size, timestamp or name, or a refused
+     confirmation
+  6  conflict: the group has members (stop them first)
+
+Run 'brokerctl COMMAND --help' (e.g. 'brokerctl topic create --help') for a
+command's options.)";
+
+}  // namespace
 
 std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   ClientOptions co;
@@ -22,21 +50,6 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   return client;
 }
 
-int Fail(const std::string& what, std::error_code ec) {
-  std::cerr << "brokerctl: " << what << ": " << ec.message() << " (code " << ec.value() << ")\n";
-  if (ec == errc::topic_not_found || ec == errc::subscription_not_found) return kNotFound;
-  if (ec == errc::not_connected) return kCannotConnect;
-  return kFailed;
-}
-
-int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec) {
-  if (ec == errc::topic_not_found) {
-    std::cerr << "brokerctl: topic '" << topic << "' not found (code " << ec.value() << ")\n";
-    return kNotFound;
-  }
-  return Fail(what, ec);
-}
-
 }  // namespace herald::ctl
 
 int main(int argc, char** argv) {
@@ -47,14 +60,23 @@ int main(int argc, char** argv) {
 
   CLI::App app{"brokerctl: administer a Herald broker"};
   app.require_subcommand(1);
+  // Subcommands inherit this, so global flags work after the command too:
+  // `brokerctl topic list --json`.
+  app.fallthrough();
   app.add_option("--broker", global.broker, "HOST:PORT of the broker (env HERALD_BROKER)")
       ->capture_default_str();
   app.add_option("--connect-timeout", global.connect_timeout_s, "seconds to wait for the broker")
       ->capture_default_str();
+  app.add_flag("--json", global.json, "print JSON instead of tables");
   int exit_code = kOk;
+  AddStatusCommand(app, global, &exit_code);
   AddTopicCommands(app, global, &exit_code);
+  AddGroupCommands(app, global, &exit_code);
   AddPublishCommand(app, global, &exit_code);
   AddConsumeCommand(app, global, &exit_code);
+  AddTailCommand(app, global, &exit_code);
+  AddDlqCommands(app, global, &exit_code);
+  app.footer(kFooter);  // after the subcommands, which would inherit it
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

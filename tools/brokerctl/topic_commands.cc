@@ -1,35 +1,58 @@
-// brokerctl topic create|list
+// brokerctl topic create|list|describe|alter|delete
 
-#include <algorithm>
-#include <cstdio>
 #include <iostream>
 
-#include <fmt/format.h>
-
 #include "brokerctl.h"
+#include "output.h"
+#include "parse.h"
+#include "render.h"
 
 namespace herald::ctl {
 
-void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
-  auto* topic = app.add_subcommand("topic", "create and list topics");
-  topic->require_subcommand(1);
+namespace {
 
-  auto* create = topic->add_subcommand("create", "create a topic (no error if it exists)");
-  auto name = std::make_shared<std::string>();
-  create->add_option("NAME", *name, "topic name: [A-Za-z0-9._-]{1,249}")->required();
-  create->callback([&global, exit_code, name] {
+void AddCreate(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  struct Args {
+    std::string name;
+    RetentionFlags retention;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = topic->add_subcommand(
+      "create",
+      "create a topic (no error if it exists). Without --retention-* flags the topic gets the "
+      "broker's default retention; with any, exactly the limits given (the others unlimited)");
+  cmd->add_option("NAME", args->name, "topic name: [A-Za-z0-9._-]{1,249}")->required();
+  args->retention.AddTo(cmd);
+  cmd->callback([&global, exit_code, args] {
+    Retention retention;  // all unlimited; the flags fill in theirs
+    if (std::string bad = args->retention.ApplyTo(&retention); !bad.empty()) {
+      *exit_code = Invalid(bad);
+      return;
+    }
     auto client = Connect(global, exit_code);
     if (!client) return;
     bool created = false;
-    if (std::error_code ec = client->CreateTopic(*name, &created)) {
-      *exit_code = Fail("topic create " + *name, ec);
+    std::error_code ec = args->retention.any()
+                             ? client->CreateTopic(args->name, retention, &created)
+                             : client->CreateTopic(args->name, &created);
+    if (ec) {
+      *exit_code = Fail("topic create " + args->name, ec);
       return;
     }
-    std::cout << (created ? "created topic " : "topic exists: ") << *name << "\n";
+    if (global.json) {
+      PrintJson({{"topic", args->name}, {"created", created}});
+    } else if (created) {
+      std::cout << "created topic " << args->name << "\n";
+    } else {
+      std::cout << "topic exists: " << args->name
+                << (args->retention.any() ? " (retention unchanged; see 'topic alter')" : "") << "\n";
+    }
   });
+}
 
-  auto* list = topic->add_subcommand("list", "list topics with their offsets and groups");
-  list->callback([&global, exit_code] {
+void AddList(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  auto* cmd = topic->add_subcommand("list", "list topics with their offsets, sizes and groups");
+  cmd->callback([&global, exit_code] {
     auto client = Connect(global, exit_code);
     if (!client) return;
     std::vector<TopicInfo> topics;
@@ -37,16 +60,144 @@ void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code
       *exit_code = Fail("topic list", ec);
       return;
     }
-    std::size_t width = 5;  // "TOPIC"
-    for (const auto& t : topics) width = std::max(width, t.name.size());
-    std::cout << fmt::format("{:<{}}  {:>12}  {:>12}  {}\n", "TOPIC", width, "EARLIEST", "NEXT", "GROUPS");
+    if (global.json) {
+      nlohmann::json doc = nlohmann::json::array();
+      for (const auto& t : topics) doc.push_back(ToJson(t));
+      PrintJson(doc);
+      return;
+    }
+    Table table({{"TOPIC"}, {"EARLIEST", true}, {"NEXT", true}, {"MESSAGES", true}, {"SIZE", true},
+                 {"GROUPS"}});
     for (const auto& t : topics) {
       std::string groups;
       for (const auto& g : t.groups) groups += (groups.empty() ? "" : ",") + g.name;
-      std::cout << fmt::format("{:<{}}  {:>12}  {:>12}  {}\n", t.name, width, t.earliest_offset,
-                               t.next_offset, groups.empty() ? "-" : groups);
+      table.Add({t.name, std::to_string(t.earliest_offset), std::to_string(t.next_offset),
+                 std::to_string(t.message_count), SizeText(t.bytes), groups.empty() ? "-" : groups});
+    }
+    table.Print(std::cout);
+  });
+}
+
+void AddDescribe(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  auto name = std::make_shared<std::string>();
+  auto* cmd = topic->add_subcommand(
+      "describe", "a topic's offsets, message count, size, retention and groups");
+  cmd->add_option("NAME", *name, "topic name")->required();
+  cmd->callback([&global, exit_code, name] {
+    auto client = Connect(global, exit_code);
+    if (!client) return;
+    TopicInfo t;
+    if (std::error_code ec = client->DescribeTopic(*name, &t)) {
+      *exit_code = FailOnTopic(*name, "topic describe " + *name, ec);
+      return;
+    }
+    if (global.json) {
+      PrintJson(ToJson(t));
+      return;
+    }
+    PrintFields(std::cout, {
+        {"topic", t.name},
+        {"offsets", OffsetRange(t.earliest_offset, t.next_offset) + " (next " +
+                        std::to_string(t.next_offset) + ")"},
+        {"messages", std::to_string(t.message_count)},
+        {"size", SizeText(t.bytes) + " (" + std::to_string(t.bytes) + " bytes)"},
+        {"retention", RetentionText(t.retention)},
+    });
+    std::cout << "\n";
+    if (t.groups.empty()) {
+      std::cout << "no groups\n";
+    } else {
+      GroupTable(t.groups).Print(std::cout);
     }
   });
+}
+
+void AddAlter(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  struct Args {
+    std::string name;
+    RetentionFlags retention;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = topic->add_subcommand(
+      "alter", "change a topic's retention: the limits given replace the topic's, the others "
+               "stay; 0 removes a limit (e.g. --retention-age 0)");
+  cmd->add_option("NAME", args->name, "topic name")->required();
+  args->retention.AddTo(cmd);
+  cmd->callback([&global, exit_code, args] {
+    if (!args->retention.any()) {
+      std::cerr << "brokerctl: topic alter: give at least one --retention-* flag\n";
+      *exit_code = kUsage;
+      return;
+    }
+    Retention probe;  // reject a malformed value before touching the broker
+    if (std::string bad = args->retention.ApplyTo(&probe); !bad.empty()) {
+      *exit_code = Invalid(bad);
+      return;
+    }
+    auto client = Connect(global, exit_code);
+    if (!client) return;
+    TopicInfo t;
+    if (std::error_code ec = client->DescribeTopic(args->name, &t)) {
+      *exit_code = FailOnTopic(args->name, "topic alter " + args->name, ec);
+      return;
+    }
+    Retention retention = t.retention;
+    args->retention.ApplyTo(&retention);
+    if (std::error_code ec = client->AlterTopic(args->name, retention, &t)) {
+      *exit_code = FailOnTopic(args->name, "topic alter " + args->name, ec);
+      return;
+    }
+    if (global.json) {
+      PrintJson(ToJson(t));
+    } else {
+      std::cout << "topic " << t.name << " retention: " << RetentionText(t.retention) << "\n";
+    }
+  });
+}
+
+void AddDelete(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  struct Args {
+    std::string name;
+    bool yes = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = topic->add_subcommand(
+      "delete", "delete a topic with its messages and groups (asks first unless --yes)");
+  cmd->add_option("NAME", args->name, "topic name")->required();
+  cmd->add_flag("-y,--yes", args->yes, "do not ask; required when stdin is not a terminal");
+  cmd->callback([&global, exit_code, args] {
+    auto client = Connect(global, exit_code);
+    if (!client) return;
+    TopicInfo t;
+    if (std::error_code ec = client->DescribeTopic(args->name, &t)) {
+      *exit_code = FailOnTopic(args->name, "topic delete " + args->name, ec);
+      return;
+    }
+    std::string question = "delete topic " + args->name + " with " +
+                           std::to_string(t.message_count) + " messages?";
+    if ((*exit_code = Confirm(question, args->yes)) != kOk) return;
+    if (std::error_code ec = client->DeleteTopic(args->name)) {
+      *exit_code = FailOnTopic(args->name, "topic delete " + args->name, ec);
+      return;
+    }
+    if (global.json) {
+      PrintJson({{"topic", args->name}, {"deleted", true}, {"messages", t.message_count}});
+    } else {
+      std::cout << "deleted topic " << args->name << "\n";
+    }
+  });
+}
+
+}  // namespace
+
+void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  auto* topic = app.add_subcommand("topic", "create, list, describe, alter and delete topics");
+  topic->require_subcommand(1);
+  AddCreate(topic, global, exit_code);
+  AddList(topic, global, exit_code);
+  AddDescribe(topic, global, exit_code);
+  AddAlter(topic, global, exit_code);
+  AddDelete(topic, global, exit_code);
 }
 
 }  // namespace herald::ctl

@@ -1,0 +1,102 @@
+#include "output.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "brokerctl.h"
+#include "herald/errors.h"
+
+namespace herald::ctl {
+
+int ExitCodeFor(std::error_code ec) {
+  if (ec == errc::topic_not_found || ec == errc::group_not_found ||
+      ec == errc::subscription_not_found) {
+    return kNotFound;
+  }
+  if (ec == errc::invalid_argument || ec == errc::invalid_topic_name ||
+      ec == errc::invalid_group_name) {
+    return kInvalidArgument;
+  }
+  if (ec == errc::group_busy) return kConflict;
+  if (ec == errc::not_connected) return kCannotConnect;
+  return kFailed;
+}
+
+int Fail(const std::string& what, std::error_code ec) {
+  std::cerr << "brokerctl: " << what << ": " << ec.message() << " (code " << ec.value() << ")\n";
+  return ExitCodeFor(ec);
+}
+
+int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec) {
+  if (ec == errc::topic_not_found) {
+    std::cerr << "brokerctl: topic '" << topic << "' not found (code " << ec.value() << ")\n";
+    return kNotFound;
+  }
+  return Fail(what, ec);
+}
+
+int FailOnGroup(const std::string& topic, const std::string& group, const std::string& what,
+                std::error_code ec) {
+  if (ec == errc::group_not_found) {
+    std::cerr << "brokerctl: group '" << group << "' not found on topic '" << topic << "' (code "
+              << ec.value() << ")\n";
+    return kNotFound;
+  }
+  return FailOnTopic(topic, what, ec);
+}
+
+int Invalid(const std::string& message) {
+  std::cerr << "brokerctl: " << message << "\n";
+  return kInvalidArgument;
+}
+
+int Confirm(const std::string& question, bool yes) {
+  if (yes) return kOk;
+  if (!::isatty(STDIN_FILENO)) {
+    return Invalid(question + " Refused: stdin is not a terminal; pass --yes to confirm.");
+  }
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer == "y" || answer == "Y" || answer == "yes") return kOk;
+  std::cerr << "brokerctl: not confirmed; nothing changed\n";
+  return kInvalidArgument;
+}
+
+void Table::Print(std::ostream& out) const {
+  std::vector<std::size_t> width(columns_.size());
+  for (std::size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].name.size();
+  for (const auto& row : rows_)
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+      width[c] = std::max(width[c], row[c].size());
+  auto line = [&](auto cell) {
+    std::string s;
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      std::string v = cell(c);
+      std::string pad(width[c] - std::min(width[c], v.size()), ' ');
+      bool last = c + 1 == columns_.size();
+      if (c > 0) s += "  ";
+      s += columns_[c].right ? pad + v : (last ? v : v + pad);
+    }
+    out << s << "\n";
+  };
+  line([&](std::size_t c) { return columns_[c].name; });
+  for (const auto& row : rows_) line([&](std::size_t c) { return c < row.size() ? row[c] : ""; });
+}
+
+void PrintFields(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::size_t width = 0;
+  for (const auto& [name, value] : fields) width = std::max(width, name.size() + 1);
+  for (const auto& [name, value] : fields) {
+    out << name << ":" << std::string(width - name.size() - 1 + 2, ' ') << value << "\n";
+  }
+}
+
+void PrintJson(const nlohmann::json& doc) {
+  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"
+            << std::flush;
+}
+
+}  // namespace herald::ctl
