@@ -1,8 +1,13 @@
-// brokerd: the Herald broker daemon. Flags -> BrokerConfig, then Broker::Run
-// until SIGINT or SIGTERM.
+// brokerd: the Herald broker daemon. Flags (and --config FILE) -> BrokerConfig,
+// then Broker::Run until SIGINT or SIGTERM.
+//
+// Exit codes: 0 after a clean stop (or --help, --version, --print-config),
+// 1 if the broker cannot start, 2 for bad flags or a bad config file.
 
 #include <csignal>
 #include <cstdio>
+#include <iostream>
+#include <limits>
 
 #include <CLI/CLI.hpp>
 #include <asio/signal_set.hpp>
@@ -11,31 +16,79 @@
 #include "broker/broker.h"
 #include "broker/logging.h"
 #include "broker/version.h"
+#include "schemas/units.h"
 
-int main(int argc, char** argv) {
-  using namespace herald::broker;
-  BrokerConfig config;
+namespace herald::broker {
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr std::size_t kMaxBackoffSteps = 64;  // as many as a stored group position keeps
+
+// Flags whose text is converted after parsing. Keeping the text (not the
+// converted value) in CLI11 is what lets --print-config show "7d", not 604800000.
+struct TextFlags {
   std::string fsync = "always";
   std::string log_level = "info";
-  uint32_t window = config.groups.default_window;
-  uint32_t ack_deadline_ms = static_cast<uint32_t>(config.groups.default_ack_deadline.count());
-  uint32_t fsync_interval_ms = static_cast<uint32_t>(config.fsync_interval.count());
+  std::string log_format = "text";
+  std::string retention_age;
+  std::string retention_bytes;
+  std::string retention_interval;
+  std::vector<std::string> backoff;
+  uint32_t window = 0;
+  uint32_t ack_deadline_ms = 0;
+  uint32_t fsync_interval_ms = 0;
+  uint32_t handshake_timeout_ms = 0;
+  uint32_t frame_timeout_ms = 0;
+};
 
-  CLI::App app{"brokerd: the Herald message broker"};
-  app.set_version_flag("--version", kBrokerVersion);
+const CLI::Validator kDuration(
+    [](std::string& text) -> std::string {
+      if (wire::ParseDuration(text)) return {};
+      return "'" + text + "' is not a duration (e.g. 250ms, 90s, 15m, 12h, 7d)";
+    },
+    "DURATION");
+
+const CLI::Validator kPositiveDuration(
+    [](std::string& text) -> std::string {
+      auto d = wire::ParseDuration(text);
+      if (d && d->count() > 0) return {};
+      return "'" + text + "' is not a positive duration (e.g. 500ms, 10s, 1m)";
+    },
+    "DURATION");
+
+const CLI::Validator kSize(
+    [](std::string& text) -> std::string {
+      if (wire::ParseSize(text)) return {};
+      return "'" + text + "' is not a size (e.g. 4096, 512MiB, 10GB)";
+    },
+    "SIZE");
+
+// One step of --default-backoff; the wire carries each step as u32 milliseconds.
+const CLI::Validator kBackoffStep(
+    [](std::string& text) -> std::string {
+      if (text.empty()) return {};  // --default-backoff "" means none
+      auto d = wire::ParseDuration(text);
+      if (d && d->count() <= std::numeric_limits<uint32_t>::max()) return {};
+      return "'" + text + "' is not a backoff step (a duration below 49d, e.g. 1s)";
+    },
+    "DURATION");
+
+void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
-  app.add_option("--data-dir", config.data_dir, "directory of the RocksDB database")
-      ->capture_default_str();
-  app.add_option("--fsync", fsync, "when the write-ahead log is fsynced before acks")
+  app.add_option("--data-dir", config.data_dir, "directory of the RocksDB database")->capture_default_str();
+  app.add_option("--fsync", t.fsync, "when the write-ahead log is fsynced before acks")
       ->check(CLI::IsMember({"always", "interval", "never"}))
       ->capture_default_str();
-  app.add_option("--fsync-interval-ms", fsync_interval_ms, "period of --fsync interval")
+  app.add_option("--fsync-interval-ms", t.fsync_interval_ms, "period of --fsync interval")
       ->check(CLI::Range(1u, 60'000u))
       ->capture_default_str();
-  app.add_option("--port-file", config.port_file, "write the bound port to this file");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+  app.add_option("--port-file", config.port_file, "write the bound port to this file")->capture_default_str();
+  app.add_option("--log-level", t.log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-format", t.log_format, "text, or json: one JSON object per line")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--max-frame-bytes", config.max_frame_bytes, "largest accepted frame")
       ->check(CLI::Range(1024u, 256u << 20))
@@ -43,34 +96,145 @@ int main(int argc, char** argv) {
   app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest accepted payload")
       ->check(CLI::Range(1u, 256u << 20))
       ->capture_default_str();
-  app.add_option("--default-window", window, "unacked messages per member unless it asks")
+  app.add_option("--default-window", t.window, "unacked messages per member unless it asks")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
-  app.add_option("--default-ack-deadline-ms", ack_deadline_ms, "ack deadline unless a member asks")
+  app.add_option("--default-ack-deadline-ms", t.ack_deadline_ms, "ack deadline unless a member asks")
       ->check(CLI::Range(10u, 86'400'000u))
       ->capture_default_str();
-  uint32_t handshake_timeout_ms = static_cast<uint32_t>(config.handshake_timeout.count());
-  uint32_t frame_timeout_ms = static_cast<uint32_t>(config.frame_timeout.count());
-  app.add_option("--handshake-timeout-ms", handshake_timeout_ms, "close connections without Hello after this")
+  app.add_option("--handshake-timeout-ms", t.handshake_timeout_ms, "close connections without Hello after this")
       ->check(CLI::Range(10u, 3'600'000u))
       ->capture_default_str();
-  app.add_option("--frame-timeout-ms", frame_timeout_ms, "close connections that leave a frame half-sent this long")
+  app.add_option("--frame-timeout-ms", t.frame_timeout_ms, "close connections that leave a frame half-sent this long")
       ->check(CLI::Range(10u, 3'600'000u))
       ->capture_default_str();
   app.add_option("--max-connections", config.max_connections, "refuse connections above this many")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  config.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
-  config.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
+  app.add_option("--default-retention-age", t.retention_age,
+                 "topics created without retention drop messages older than this; 0 = no limit")
+      ->check(kDuration)
+      ->capture_default_str();
+  app.add_option("--default-retention-bytes", t.retention_bytes,
+                 "... and keep at most this many stored bytes per topic; 0 = no limit")
+      ->check(kSize)
+      ->capture_default_str();
+  app.add_option("--default-retention-messages", config.default_retention.max_messages,
+                 "... and at most this many messages per topic; 0 = no limit")
+      ->capture_default_str();
+  app.add_option("--retention-interval", t.retention_interval, "how often retention limits are enforced")
+      ->check(kPositiveDuration)
+      ->capture_default_str();
+  app.add_option("--default-max-deliveries", config.groups.default_max_deliveries,
+                 "deliveries of a message before a new group dead-letters it")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--default-backoff", t.backoff,
+                 "a new group's redelivery delays, e.g. 1s,5s,30s (the last repeats); empty = at once")
+      ->delimiter(',')
+      ->check(kBackoffStep)
+      ->default_str("");
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "HOST:PORT for HTTP GET /metrics and /healthz; empty = off")
+      ->capture_default_str();
+}
 
-  config.fsync = fsync == "always" ? FsyncPolicy::kAlways
-                 : fsync == "interval" ? FsyncPolicy::kInterval
-                                       : FsyncPolicy::kNever;
-  config.fsync_interval = std::chrono::milliseconds(fsync_interval_ms);
-  config.groups.default_window = window;
-  config.groups.default_ack_deadline = std::chrono::milliseconds(ack_deadline_ms);
-  SetLogLevel(spdlog::level::from_str(log_level));
+// Text flags -> config. REQUIRES: the validators above accepted every value.
+void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
+  using std::chrono::milliseconds;
+  config.fsync = t.fsync == "always" ? FsyncPolicy::kAlways
+                 : t.fsync == "interval" ? FsyncPolicy::kInterval
+                                         : FsyncPolicy::kNever;
+  config.fsync_interval = milliseconds(t.fsync_interval_ms);
+  config.groups.default_window = t.window;
+  config.groups.default_ack_deadline = milliseconds(t.ack_deadline_ms);
+  config.handshake_timeout = milliseconds(t.handshake_timeout_ms);
+  config.frame_timeout = milliseconds(t.frame_timeout_ms);
+  config.default_retention.max_age_ms = static_cast<uint64_t>(wire::ParseDuration(t.retention_age)->count());
+  config.default_retention.max_bytes = *wire::ParseSize(t.retention_bytes);
+  config.retention_interval = *wire::ParseDuration(t.retention_interval);
+  config.groups.default_backoff.clear();
+  for (const auto& step : t.backoff)
+    if (!step.empty()) config.groups.default_backoff.push_back(*wire::ParseDuration(step));
+}
+
+// The settings in effect, as a config file --config accepts: one `key = value`
+// line per configurable flag, quoted the way CLI11 reads it back.
+std::string EffectiveConfig(const CLI::App& app) {
+  std::string out = "# brokerd " + std::string(kBrokerVersion) + ": effective settings\n";
+  for (const CLI::Option* opt : app.get_options()) {
+    if (!opt->get_configurable() || opt->get_lnames().empty()) continue;
+    std::vector<std::string> values = opt->count() > 0 ? opt->reduced_results()
+                                                        : std::vector<std::string>{opt->get_default_str()};
+    if (values.empty()) values.emplace_back();
+    out += opt->get_single_name() + " = " + CLI::detail::ini_join(values) + "\n";
+  }
+  return out;
+}
+
+// CLI11 reports an unknown key as "INI was not able to parse KEY" (and a
+// [section] as "SECTION.++"): say which file, which key, and where keys come from.
+std::string ConfigErrorMessage(const CLI::App& app, const CLI::ConfigError& e) {
+  std::string file = app.get_config_ptr()->as<std::string>();
+  std::string what = e.what();
+  constexpr std::string_view kExtra = "INI was not able to parse ";
+  if (what.rfind(kExtra, 0) != 0) return "--config " + file + ": " + what;
+  std::string key = what.substr(kExtra.size());
+  for (std::string_view marker : {".++", ".--"})
+    if (key.size() > marker.size() && key.compare(key.size() - marker.size(), marker.size(), marker) == 0)
+      key.resize(key.size() - marker.size());
+  return "--config " + file + ": unknown key '" + key +
+         "' (keys are long flag names without dashes; brokerd --print-config lists them)";
+}
+
+}  // namespace
+}  // namespace herald::broker
+
+int main(int argc, char** argv) {
+  using namespace herald::broker;
+  BrokerConfig config;
+  TextFlags text;
+  text.window = config.groups.default_window;
+  text.ack_deadline_ms = static_cast<uint32_t>(config.groups.default_ack_deadline.count());
+  text.fsync_interval_ms = static_cast<uint32_t>(config.fsync_interval.count());
+  text.handshake_timeout_ms = static_cast<uint32_t>(config.handshake_timeout.count());
+  text.frame_timeout_ms = static_cast<uint32_t>(config.frame_timeout.count());
+  text.retention_age = herald::wire::FormatDuration(std::chrono::milliseconds(config.default_retention.max_age_ms));
+  text.retention_bytes = herald::wire::FormatSize(config.default_retention.max_bytes);
+  text.retention_interval = herald::wire::FormatDuration(config.retention_interval);
+  for (auto step : config.groups.default_backoff) text.backoff.push_back(herald::wire::FormatDuration(step));
+
+  CLI::App app{"brokerd: the Herald message broker"};
+  app.set_version_flag("--version", kBrokerVersion)->configurable(false);
+  // Keys are the long flag names without dashes; a flag on the command line
+  // beats the file. An unknown key is an error: a typo must not silently
+  // leave a default in place.
+  app.set_config("--config", "", "read settings from this TOML file (key = value)")->configurable(false);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  bool print_config = false;
+  app.add_flag("--print-config", print_config, "print the effective settings as a config file and exit")
+      ->configurable(false);
+  AddFlags(app, config, text);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    std::fprintf(stderr, "%s\n", ConfigErrorMessage(app, e).c_str());
+    return kUsageError;
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kUsageError;
+  }
+  if (text.backoff.size() > kMaxBackoffSteps) {
+    std::fprintf(stderr, "--default-backoff: at most %zu steps\n", kMaxBackoffSteps);
+    return kUsageError;
+  }
+  if (print_config) {
+    std::cout << EffectiveConfig(app) << std::flush;
+    return 0;
+  }
+  ApplyTextFlags(text, config);
+  SetLogLevel(spdlog::level::from_str(text.log_level));
+  SetLogFormat(*ParseLogFormat(text.log_format));
 
   std::unique_ptr<Broker> broker;
   Status s = Broker::Open(config, &broker);
