@@ -13,6 +13,7 @@
 #include "broker/net/broker_context.h"
 #include "broker/net/listener.h"
 #include "broker/net/session.h"
+#include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
 
 namespace herald::broker {
@@ -42,6 +43,8 @@ Broker::~Broker() {
   // Sessions and groups go first (they reference the registry and store);
   // the store then completes its queue and closes the database.
   listener_.reset();
+  // The retention worker waits on store operations: it stops while the store still runs.
+  retention_.reset();
   registry_.reset();
   store_.reset();
 }
@@ -59,14 +62,25 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   store_options.data_dir = config.data_dir;
   store_options.fsync = config.fsync;
   store_options.fsync_interval = config.fsync_interval;
+  store_options.legacy_retention = config.default_retention;
   Status s = Store::Open(store_options, &b->store_);
   if (!s.ok()) return s;
   b->registry_ = std::make_unique<TopicRegistry>(b->io_, b->store_.get(), config.groups,
-                                                 config.tail_cache_bytes);
+                                                 config.tail_cache_bytes, config.default_retention);
   s = b->registry_->Load();
   if (!s.ok()) return s;
   b->ctx_.reset(new BrokerContext{b->io_, b->config_, *b->store_, *b->registry_});
+  Broker* broker = b.get();
+  b->retention_ = std::make_unique<RetentionWorker>(
+      b->store_.get(), config.retention_interval, [broker](uint64_t topic_id, uint64_t earliest) {
+        // Retention thread: the topic and its groups live on the I/O thread.
+        asio::post(broker->io_, [broker, topic_id, earliest] {
+          if (Topic* topic = broker->registry_->FindById(topic_id)) topic->OnTruncated(earliest);
+        });
+      });
+  b->ctx_->retention = b->retention_.get();
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
+  b->ctx_->listener = b->listener_.get();
   s = b->listener_->Bind(config.listen);
   if (!s.ok()) return s;
 
@@ -94,6 +108,7 @@ asio::ip::tcp::endpoint Broker::local_endpoint() const { return listener_->local
 
 void Broker::Run() {
   listener_->Start();
+  retention_->Start();
   ScheduleTick();
   SchedulePositionStore();
   io_.run();

@@ -20,6 +20,7 @@ namespace herald::broker {
 class Store;
 class TopicRegistry;
 class Listener;
+class RetentionWorker;
 struct BrokerContext;
 
 class Broker {
@@ -49,6 +50,7 @@ class Broker {
   asio::io_context io_{1};
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicRegistry> registry_;
+  std::unique_ptr<RetentionWorker> retention_;
   std::unique_ptr<BrokerContext> ctx_;
   std::unique_ptr<Listener> listener_;
   asio::steady_timer tick_timer_;

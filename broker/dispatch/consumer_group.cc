@@ -13,8 +13,22 @@ constexpr std::size_t kReadChunkMessages = 4096;
 
 ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
                              const GroupPosition& position, const GroupLimits& limits)
-    : io_(io), log_(log), name_(std::move(name)), limits_(limits) {
+    : io_(io),
+      log_(log),
+      name_(std::move(name)),
+      limits_(limits),
+      max_deliveries_(position.max_deliveries != 0 ? position.max_deliveries
+                                                   : limits.default_max_deliveries),
+      skipped_(position.skipped),
+      dead_lettered_(position.dead_lettered),
+      redeliveries_(position.redeliveries) {
+  if (position.backoff_ms.empty()) {
+    backoff_ = limits.default_backoff;
+  } else {
+    for (uint32_t ms : position.backoff_ms) backoff_.emplace_back(ms);
+  }
   // Offsets before the log's start are gone (retention): nothing to deliver.
+  if (position.ack_floor < log_->earliest()) skipped_ += log_->earliest() - position.ack_floor;
   ack_floor_ = std::max(position.ack_floor, log_->earliest());
   cursor_ = ack_floor_;
   for (uint64_t offset : position.acked_above) {
@@ -27,6 +41,18 @@ ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string na
     acked_.pop_front();
     ++ack_floor_;
     ++cursor_;
+  }
+}
+
+void ConsumerGroup::SetPolicy(uint32_t max_deliveries,
+                              std::vector<std::chrono::milliseconds> backoff) {
+  if (max_deliveries != 0 && max_deliveries != max_deliveries_) {
+    max_deliveries_ = max_deliveries;
+    dirty_ = true;
+  }
+  if (!backoff.empty() && backoff != backoff_) {
+    backoff_ = std::move(backoff);
+    dirty_ = true;
   }
 }
 
@@ -55,7 +81,7 @@ void ConsumerGroup::RemoveMember(uint64_t member_id) {
     if (f.member_id == member_id) orphaned.push_back(offset);
   for (uint64_t offset : orphaned) {
     auto node = in_flight_.extract(offset);
-    Requeue(offset, std::move(node.mapped()), Clock::time_point{});
+    Requeue(offset, std::move(node.mapped()), {}, Backoff::kNone);
   }
   SchedulePump();
 }
@@ -67,6 +93,21 @@ void ConsumerGroup::Close() {
   in_flight_.clear();
   ready_.clear();
   ready_bytes_ = 0;
+  dead_lettering_.clear();
+}
+
+bool ConsumerGroup::Reset(uint64_t start) {
+  if (!members_.empty()) return false;
+  ++generation_;
+  key_owner_.clear();
+  in_flight_.clear();
+  ready_.clear();
+  ready_bytes_ = 0;
+  dead_lettering_.clear();
+  acked_.clear();
+  ack_floor_ = cursor_ = std::clamp(start, log_->earliest(), log_->end());
+  dirty_ = true;
+  return true;
 }
 
 ConsumerGroup::Member* ConsumerGroup::FindMember(uint64_t member_id) {
@@ -75,11 +116,51 @@ ConsumerGroup::Member* ConsumerGroup::FindMember(uint64_t member_id) {
   return nullptr;
 }
 
-void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, Clock::time_point not_before) {
+void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, std::chrono::milliseconds delay,
+                            Backoff backoff) {
   if (Member* m = FindMember(f.member_id)) --m->in_flight;
+  if (f.delivery_count >= max_deliveries_) return SendToDeadLetters(offset, std::move(f));
+  if (delay.count() <= 0 && backoff == Backoff::kApply && !backoff_.empty()) {
+    delay = backoff_[std::min<std::size_t>(f.delivery_count, backoff_.size()) - 1];
+  }
+  Clock::time_point not_before = delay.count() > 0 ? Clock::now() + delay : Clock::time_point{};
   ready_bytes_ += f.message.record().payload.size();
   // The key stays owned by this offset: later messages of the key wait for it.
-  ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before});
+  ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before,
+                               std::move(f.last_reason)});
+}
+
+void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
+  if (!dead_letter_sink_) {
+    // No dead-letter topic (unit tests): the message is dropped as if acked.
+    ++dead_lettered_;
+    ReleaseKey(f.message);
+    MarkAcked(offset);
+    return;
+  }
+  // The key stays owned until the dead letter is stored: order per key holds.
+  dead_lettering_.insert(offset);
+  DeadLetter letter{f.message, name_, f.delivery_count, f.last_reason};
+  dead_letter_sink_(std::move(letter), [self = shared_from_this(), offset, f = std::move(f),
+                                         generation = generation_](bool stored) mutable {
+    if (self->closed_ || generation != self->generation_) return;
+    self->dead_lettering_.erase(offset);
+    if (stored) {
+      ++self->dead_lettered_;
+      self->dirty_ = true;
+      self->ReleaseKey(f.message);
+      self->MarkAcked(offset);
+    } else {
+      // Keep the message; it is tried again (and comes back here) after a pause.
+      spdlog::get("dispatch")->error("group {}: offset {} could not be dead-lettered; retrying",
+                                     self->name_, offset);
+      self->ready_bytes_ += f.message.record().payload.size();
+      self->ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count - 1,
+                                         Clock::now() + std::chrono::seconds(1),
+                                         std::move(f.last_reason)});
+    }
+    self->SchedulePump();
+  });
 }
 
 void ConsumerGroup::ReleaseKey(const MessageRef& message) {
@@ -125,15 +206,27 @@ void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
   SchedulePump();
 }
 
-void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay) {
+void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
+                         std::string_view reason) {
   if (closed_) return;
-  Clock::time_point not_before = delay.count() > 0 ? Clock::now() + delay : Clock::time_point{};
   for (uint64_t offset : offsets) {
     auto node = in_flight_.extract(offset);
     if (node.empty()) continue;
-    Requeue(offset, std::move(node.mapped()), not_before);
+    if (!reason.empty()) node.mapped().last_reason = std::string(reason);
+    Requeue(offset, std::move(node.mapped()), delay, Backoff::kApply);
   }
   SchedulePump();
+}
+
+void ConsumerGroup::ExtendDeadline(std::span<const uint64_t> offsets) {
+  if (closed_) return;
+  Clock::time_point now = Clock::now();
+  for (uint64_t offset : offsets) {
+    auto it = in_flight_.find(offset);
+    if (it == in_flight_.end()) continue;
+    Member* m = FindMember(it->second.member_id);
+    it->second.deadline = now + (m ? m->ack_deadline : limits_.default_ack_deadline);
+  }
 }
 
 void ConsumerGroup::Tick(Clock::time_point now) {
@@ -144,7 +237,7 @@ void ConsumerGroup::Tick(Clock::time_point now) {
     if (f.deadline <= now) expired.push_back(offset);
   for (uint64_t offset : expired) {
     auto node = in_flight_.extract(offset);
-    Requeue(offset, std::move(node.mapped()), Clock::time_point{});
+    Requeue(offset, std::move(node.mapped()), {}, Backoff::kApply);
     due = true;
   }
   for (const auto& [offset, r] : ready_) {
@@ -165,7 +258,40 @@ void ConsumerGroup::SchedulePump() {
   });
 }
 
+void ConsumerGroup::SkipTo(uint64_t to) {
+  if (to <= cursor_) return;
+  spdlog::get("dispatch")->warn("group {}: offsets {}..{} were removed by retention before the "
+                                "group read them; continuing at {}", name_, cursor_, to - 1, to);
+  // Offsets above the tracked range were never acked; inside it, some were
+  // (acks restored from the stored position).
+  const uint64_t tracked_end = ack_floor_ + acked_.size();
+  uint64_t newly_skipped = 0;
+  for (uint64_t o = cursor_; o < std::min(to, tracked_end); ++o)
+    if (!acked_[o - ack_floor_]) ++newly_skipped;
+  if (to > tracked_end) newly_skipped += to - std::max(cursor_, tracked_end);
+  skipped_ += newly_skipped;
+  dirty_ = true;
+  if (ack_floor_ == cursor_) {
+    // Nothing outstanding below the cursor: the floor jumps, whatever the gap.
+    acked_.erase(acked_.begin(), acked_.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min<uint64_t>(acked_.size(), to - ack_floor_)));
+    ack_floor_ = cursor_ = to;
+    while (!acked_.empty() && acked_.front()) {  // acked before a restart: not to be read
+      acked_.pop_front();
+      ++ack_floor_;
+      ++cursor_;
+    }
+    return;
+  }
+  // Messages below the cursor are still out: the floor waits for them.
+  if (acked_.size() < to - ack_floor_) acked_.resize(to - ack_floor_, 0);
+  for (uint64_t o = cursor_; o < to; ++o) acked_[o - ack_floor_] = 1;
+  cursor_ = to;
+  AdvanceFloor();
+}
+
 void ConsumerGroup::Fill() {
+  if (cursor_ < log_->earliest()) SkipTo(log_->earliest());
   std::size_t target = 0;
   for (const auto& m : members_) target += m.window;
   target = std::clamp<std::size_t>(target, 64, 65'536);
@@ -187,18 +313,8 @@ void ConsumerGroup::Fill() {
   }
   for (auto& message : read) {
     uint64_t offset = message.offset();
-    if (offset != cursor_) {
-      // The log skipped ahead (retention removed what we were about to read).
-      spdlog::get("dispatch")->warn("group {}: offsets {}..{} are gone; continuing at {}", name_,
-                                    cursor_, offset, offset);
-      while (cursor_ < offset) {
-        std::size_t index = cursor_ - ack_floor_;
-        if (acked_.size() <= index) acked_.resize(index + 1, 0);
-        acked_[index] = 1;
-        ++cursor_;
-      }
-      AdvanceFloor();
-    }
+    // The log skipped ahead (retention removed what we were about to read).
+    if (offset != cursor_) SkipTo(offset);
     std::size_t index = cursor_ - ack_floor_;
     ++cursor_;
     if (index < acked_.size() && acked_[index]) continue;  // acked before a restart
@@ -247,7 +363,11 @@ void ConsumerGroup::Pump() {
       uint32_t count = r.delivery_count + 1;
       if (record.has_key) key_owner_.emplace(record.key, offset);
       m->batch.push_back({r.message, count});
-      in_flight_.emplace(offset, InFlight{std::move(r.message), count, m->id, now + m->ack_deadline});
+      if (count > 1) ++redeliveries_;
+      ++delivered_;
+      delivered_bytes_ += record.payload.size();
+      in_flight_.emplace(offset, InFlight{std::move(r.message), count, m->id, now + m->ack_deadline,
+                                          std::move(r.last_reason)});
       ready_bytes_ -= record.payload.size();
       it = ready_.erase(it);
       progress = true;
@@ -269,12 +389,32 @@ GroupPosition ConsumerGroup::Position() const {
   p.ack_floor = ack_floor_;
   for (std::size_t i = 0; i < acked_.size(); ++i)
     if (acked_[i]) p.acked_above.push_back(ack_floor_ + i);
+  p.max_deliveries = max_deliveries_;
+  for (auto ms : backoff_) p.backoff_ms.push_back(static_cast<uint32_t>(ms.count()));
+  p.skipped = skipped_;
+  p.dead_lettered = dead_lettered_;
+  p.redeliveries = redeliveries_;
   return p;
 }
 
 GroupStats ConsumerGroup::Stats() const {
-  return {ack_floor_, static_cast<uint32_t>(members_.size()),
-          static_cast<uint32_t>(in_flight_.size()), cursor_, static_cast<uint32_t>(ready_.size())};
+  GroupStats s;
+  s.ack_floor = ack_floor_;
+  s.members = static_cast<uint32_t>(members_.size());
+  s.in_flight = static_cast<uint32_t>(in_flight_.size());
+  s.read_cursor = cursor_;
+  s.ready = static_cast<uint32_t>(ready_.size());
+  uint64_t acked_above = static_cast<uint64_t>(std::count(acked_.begin(), acked_.end(), 1));
+  uint64_t end = std::max(log_->end(), ack_floor_);
+  s.lag = end - ack_floor_ - std::min(acked_above, end - ack_floor_);
+  s.skipped = skipped_;
+  s.dead_lettered = dead_lettered_;
+  s.redeliveries = redeliveries_;
+  s.delivered = delivered_;
+  s.delivered_bytes = delivered_bytes_;
+  s.max_deliveries = max_deliveries_;
+  s.backoff = backoff_;
+  return s;
 }
 
 }  // namespace herald::broker

@@ -15,13 +15,21 @@
 //   key_owner_ key -> the earliest unacked handed-out offset of that key; a
 //              message of the key may go out only if it is that offset or the
 //              key has no owner (per-key order)
+//   dead_lettering_ on its way to the dead-letter topic (still unacked)
 // Memory is bounded: ready_ by count and bytes, in_flight_ by member windows,
 // acked_ by kMaxAckGap offsets.
+//
+// Redelivery policy: a message that comes back (nack, expired deadline,
+// member gone) after max_deliveries deliveries is handed to the dead-letter
+// sink instead, and counts as acked once the sink has stored it. Otherwise it
+// waits for the nack's delay, else for backoff[n-1] (the last step repeats).
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <span>
 #include <string>
@@ -52,7 +60,26 @@ struct GroupStats {
   uint32_t in_flight = 0;
   uint64_t read_cursor = 0;
   uint32_t ready = 0;
+  uint64_t lag = 0;            // offsets of the log not acked yet
+  uint64_t skipped = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t redeliveries = 0;
+  uint64_t delivered = 0;        // deliveries since the broker started
+  uint64_t delivered_bytes = 0;  // their payload bytes
+  uint32_t max_deliveries = 0;
+  std::vector<std::chrono::milliseconds> backoff;
 };
+
+// A message that used up its deliveries, on its way to TOPIC.dlq.
+struct DeadLetter {
+  MessageRef message;
+  std::string group;
+  uint32_t delivery_count = 0;
+  std::string reason;  // of the last nack, if any
+};
+// Stores the dead letter durably, then calls done(true) on the I/O thread
+// (done(false) if it could not).
+using DeadLetterSink = std::function<void(DeadLetter, std::function<void(bool stored)> done)>;
 
 class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
  public:
@@ -63,6 +90,9 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
                 const GroupLimits& limits);
 
   const std::string& name() const { return name_; }
+  void set_dead_letter_sink(DeadLetterSink sink) { dead_letter_sink_ = std::move(sink); }
+  // 0 / empty: keep the current value.
+  void SetPolicy(uint32_t max_deliveries, std::vector<std::chrono::milliseconds> backoff);
 
   // Returns the member id used by the calls below.
   uint64_t AddMember(std::weak_ptr<SubscriberSink> sink, uint32_t subscription_id, uint32_t window,
@@ -70,10 +100,18 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   // The member's in-flight messages go back to the group for redelivery.
   void RemoveMember(uint64_t member_id);
   void Ack(std::span<const uint64_t> offsets);
-  void Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay);
+  void Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
+            std::string_view reason = {});
+  // The deadlines of these in-flight offsets start again from now.
+  void ExtendDeadline(std::span<const uint64_t> offsets);
+  // Moves an idle group to `start` (forgets everything read or acked).
+  // False if the group has members.
+  bool Reset(uint64_t start);
+  bool has_members() const { return !members_.empty(); }
 
   void OnLogAppended() { SchedulePump(); }
   void OnSinkWritable() { SchedulePump(); }
+  void OnLogTruncated() { SchedulePump(); }
   // Expires ack deadlines and releases delayed redeliveries due by `now`.
   void Tick(Clock::time_point now);
 
@@ -99,19 +137,26 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
     MessageRef message;
     uint32_t delivery_count = 0;  // deliveries so far
     Clock::time_point not_before{};
+    std::string last_reason;
   };
   struct InFlight {
     MessageRef message;
     uint32_t delivery_count;
     uint64_t member_id;
     Clock::time_point deadline;
+    std::string last_reason;
   };
+  enum class Backoff { kApply, kNone };
 
   void SchedulePump();
   void Pump();
   void Fill();
   Member* NextMemberWithRoom();
-  void Requeue(uint64_t offset, InFlight&& f, Clock::time_point not_before);
+  // Back to ready_ (or to the dead-letter sink after max deliveries).
+  void Requeue(uint64_t offset, InFlight&& f, std::chrono::milliseconds delay, Backoff backoff);
+  void SendToDeadLetters(uint64_t offset, InFlight&& f);
+  // Offsets in [cursor_, to) are gone from the log: count them skipped.
+  void SkipTo(uint64_t to);
   void MarkAcked(uint64_t offset);
   void AdvanceFloor();
   void ReleaseKey(const MessageRef& message);
@@ -129,6 +174,14 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   std::size_t ready_bytes_ = 0;
   std::unordered_map<uint64_t, InFlight> in_flight_;
   std::unordered_map<std::string_view, uint64_t> key_owner_;  // views into owned messages
+  std::set<uint64_t> dead_lettering_;
+
+  uint32_t max_deliveries_;
+  std::vector<std::chrono::milliseconds> backoff_;
+  DeadLetterSink dead_letter_sink_;
+  uint64_t skipped_ = 0, dead_lettered_ = 0, redeliveries_ = 0;
+  uint64_t delivered_ = 0, delivered_bytes_ = 0;
+  uint64_t generation_ = 0;  // bumped by Reset: late completions of the old state are ignored
 
   std::vector<Member> members_;
   std::size_t next_member_ = 0;  // round-robin position

@@ -31,11 +31,24 @@ class Topic {
     return it == groups_.end() ? nullptr : it->second;
   }
   void AddGroup(std::shared_ptr<ConsumerGroup> group) { groups_[group->name()] = std::move(group); }
+  // Closes and forgets the group (its stored position is the caller's to delete).
+  void RemoveGroup(const std::string& name) {
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return;
+    it->second->Close();
+    groups_.erase(it);
+  }
 
   // A batch of this topic is durable: extend the log and wake every group.
   void OnAppended(std::shared_ptr<const RecordBatch> batch) {
     log_.OnAppended(std::move(batch));
     for (auto& [name, group] : groups_) group->OnLogAppended();
+  }
+
+  // Retention or a purge removed the offsets below `earliest`.
+  void OnTruncated(uint64_t earliest) {
+    log_.OnTruncated(earliest);
+    for (auto& [name, group] : groups_) group->OnLogTruncated();
   }
 
  private:

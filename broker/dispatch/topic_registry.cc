@@ -1,12 +1,29 @@
 #include "broker/dispatch/topic_registry.h"
 
+#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include "broker/storage/record_batch.h"
+#include "schemas/names.h"
 
 namespace herald::broker {
 
+namespace {
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 TopicRegistry::TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
-                             std::size_t tail_cache_bytes)
-    : io_(io), store_(store), limits_(limits), tail_cache_bytes_(tail_cache_bytes) {}
+                             std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention)
+    : io_(io),
+      store_(store),
+      dead_letter_retention_(dead_letter_retention),
+      limits_(limits),
+      tail_cache_bytes_(tail_cache_bytes) {}
 
 Status TopicRegistry::Load() {
   for (const TopicRecord& record : store_->Topics()) Add(record);
@@ -53,8 +70,81 @@ void TopicRegistry::Remove(const std::string& name) {
 std::shared_ptr<ConsumerGroup> TopicRegistry::NewGroup(Topic* topic, const std::string& name,
                                                        const GroupPosition& position) {
   auto group = std::make_shared<ConsumerGroup>(io_, &topic->log(), name, position, limits_);
+  group->set_dead_letter_sink([this, topic_name = topic->name()](DeadLetter letter,
+                                                                 std::function<void(bool)> done) {
+    StoreDeadLetter(topic_name, std::move(letter), std::move(done));
+  });
   topic->AddGroup(group);
   return group;
+}
+
+void TopicRegistry::DeleteGroup(Topic* topic, const std::string& name,
+                                std::function<void(Status)> done) {
+  topic->RemoveGroup(name);
+  store_->DeleteGroup(topic->id(), name, [this, done = std::move(done)](Status s) {
+    asio::post(io_, [done, s = std::move(s)] { done(s); });
+  });
+}
+
+void TopicRegistry::StoreDeadLetter(const std::string& topic_name, DeadLetter letter,
+                                    std::function<void(bool)> done) {
+  const std::string dlq_name = topic_name + ".dlq";
+  if (!wire::IsValidName(dlq_name)) {
+    spdlog::get("dispatch")->error("topic {}: no dead-letter topic possible ('{}' is not a valid "
+                                   "name); offset {} stays with group {}",
+                                   topic_name, dlq_name, letter.message.offset(), letter.group);
+    return done(false);
+  }
+  if (Topic* dlq = Find(dlq_name)) return AppendDeadLetter(dlq->id(), topic_name, letter, std::move(done));
+  // First dead letter of this topic: create TOPIC.dlq, an ordinary topic.
+  store_->CreateTopic(dlq_name, dead_letter_retention_,
+                      [this, topic_name, letter = std::move(letter), done = std::move(done)](
+                          Status s, TopicRecord record, bool created) mutable {
+    asio::post(io_, [this, topic_name, letter = std::move(letter), done = std::move(done),
+                     s = std::move(s), record = std::move(record), created]() mutable {
+      if (!s.ok()) {
+        spdlog::get("dispatch")->error("creating {} failed: {}", record.name, s.message());
+        return done(false);
+      }
+      if (created) spdlog::get("dispatch")->info("created dead-letter topic {}", record.name);
+      Add(record);
+      AppendDeadLetter(record.id, topic_name, letter, std::move(done));
+    });
+  });
+}
+
+void TopicRegistry::AppendDeadLetter(uint64_t dlq_id, const std::string& topic_name,
+                                     const DeadLetter& letter, std::function<void(bool)> done) {
+  const RecordView& r = letter.message.record();
+  const std::pair<std::string_view, std::string> added[] = {
+      {"x-herald-dlq-topic", topic_name},
+      {"x-herald-dlq-offset", std::to_string(letter.message.offset())},
+      {"x-herald-dlq-group", letter.group},
+      {"x-herald-dlq-delivery-count", std::to_string(letter.delivery_count)},
+      {"x-herald-dlq-reason", letter.reason},
+  };
+  RecordBatchBuilder builder(1, NowMs(), r.key.size() + r.headers.size() + r.payload.size() + 256);
+  builder.StartRecord(r.has_key ? &r.key : nullptr, r.header_count + std::size(added));
+  ForEachHeader(r.headers, r.header_count,
+                [&](std::string_view name, std::string_view value) { builder.AddHeader(name, value); });
+  for (const auto& [name, value] : added) builder.AddHeader(name, value);
+  builder.FinishRecord(r.payload);
+
+  AppendRequest append;
+  append.topic_id = dlq_id;
+  append.count = 1;
+  append.batch = builder.Finish();
+  store_->Append(std::move(append), [this, dlq_id, done = std::move(done)](AppendResult result) {
+    // Completions are posted in commit order, like publishes: OnAppended sees a dense log.
+    asio::post(io_, [this, dlq_id, done, result = std::move(result)] {
+      if (!result.status.ok()) {
+        spdlog::get("dispatch")->error("dead letter not stored: {}", result.status.message());
+        return done(false);
+      }
+      if (Topic* dlq = FindById(dlq_id); dlq != nullptr && result.batch) dlq->OnAppended(result.batch);
+      done(true);
+    });
+  });
 }
 
 void TopicRegistry::Tick(ConsumerGroup::Clock::time_point now) {

@@ -7,6 +7,7 @@
 // Thread: the broker's I/O thread.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,8 +25,9 @@ namespace herald::broker {
 class TopicRegistry {
  public:
   // *store must outlive the registry.
+  // Dead-letter topics the registry creates get `dead_letter_retention`.
   TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
-                std::size_t tail_cache_bytes);
+                std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention);
 
   // Loads the topics and groups the store holds.
   Status Load();
@@ -40,6 +42,8 @@ class TopicRegistry {
 
   std::shared_ptr<ConsumerGroup> NewGroup(Topic* topic, const std::string& name,
                                           const GroupPosition& position);
+  // Closes the group and deletes its stored position; done(status) on the I/O thread.
+  void DeleteGroup(Topic* topic, const std::string& name, std::function<void(Status)> done);
 
   // Expires ack deadlines and releases delayed redeliveries in every group.
   void Tick(ConsumerGroup::Clock::time_point now);
@@ -47,8 +51,16 @@ class TopicRegistry {
   void StorePositions(bool sync);
 
  private:
+  // The dead-letter path of every group: append the letter to TOPIC.dlq
+  // (created on first use) with headers naming where it came from.
+  void StoreDeadLetter(const std::string& topic_name, DeadLetter letter,
+                       std::function<void(bool)> done);
+  void AppendDeadLetter(uint64_t dlq_id, const std::string& topic_name, const DeadLetter& letter,
+                        std::function<void(bool)> done);
+
   asio::io_context& io_;
   Store* store_;
+  RetentionPolicy dead_letter_retention_;
   GroupLimits limits_;
   std::size_t tail_cache_bytes_;
   std::map<std::string, std::unique_ptr<Topic>> topics_;

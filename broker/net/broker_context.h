@@ -2,6 +2,8 @@
 // What every session and request handler shares. All of it lives as long as
 // the Broker; the registry is touched only on the I/O thread.
 
+#include <chrono>
+
 #include <asio/io_context.hpp>
 
 #include "broker/broker_config.h"
@@ -10,11 +12,19 @@
 
 namespace herald::broker {
 
+class Listener;
+class RetentionWorker;
+struct BrokerMetrics;
+
 struct BrokerContext {
   asio::io_context& io;
   const BrokerConfig& config;
   Store& store;
   TopicRegistry& registry;
+  RetentionWorker* retention = nullptr;  // gives back the space of purged topics
+  Listener* listener = nullptr;          // for connection counts
+  BrokerMetrics* metrics = nullptr;      // counters the handlers bump
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 }  // namespace herald::broker

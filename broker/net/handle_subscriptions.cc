@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/net/handler_support.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
 #include "schemas/names.h"
@@ -12,6 +13,8 @@
 namespace herald::broker {
 
 namespace {
+
+constexpr std::size_t kMaxBackoffSteps = 64;  // as many as a stored group position keeps
 
 void JoinGroup(Session& session, uint64_t request_id, const std::shared_ptr<ConsumerGroup>& group,
                uint32_t window, uint32_t ack_deadline_ms) {
@@ -48,7 +51,16 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
                                           fmt::format("no topic '{}'", topic_name)});
   }
   const uint32_t window = request.window(), deadline_ms = request.ack_deadline_ms();
+  std::vector<std::chrono::milliseconds> backoff;
+  if (const auto* steps = request.backoff_ms()) {
+    if (steps->size() > kMaxBackoffSteps) {
+      return session.SendError(request_id, {wire::ErrorCode::InvalidArgument,
+                                            fmt::format("more than {} backoff steps", kMaxBackoffSteps)});
+    }
+    for (uint32_t ms : *steps) backoff.emplace_back(ms);
+  }
   if (auto group = topic->FindGroup(group_name)) {
+    group->SetPolicy(request.max_deliveries(), std::move(backoff));
     return JoinGroup(session, request_id, group, window, deadline_ms);
   }
 
@@ -56,9 +68,13 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
   // write completes no member gets a message, so a crash cannot move a
   // 'latest' group's start forward past messages it was promised.
   GroupPosition start;
-  start.ack_floor =
-      request.start() == wire::StartFrom::Latest ? topic->log().end() : topic->log().earliest();
+  start.ack_floor = ResolveStart(ctx, *topic, request.start(), request.start_offset(),
+                                 request.start_timestamp_ms());
   auto group = ctx.registry.NewGroup(topic, group_name, start);
+  group->SetPolicy(request.max_deliveries(), std::move(backoff));
+  start = group->Position();
+  spdlog::get("broker")->info("{} created group {} of topic {} at offset {}", session.who(),
+                              group_name, topic_name, start.ack_floor);
   auto self = std::static_pointer_cast<Session>(session.shared_from_this());
   session.BeginRequest(0);
   ctx.store.PutGroup(topic->id(), group_name, start.Encode(), /*sync=*/true,
@@ -115,7 +131,15 @@ void HandleNack(Session& session, BrokerContext&, uint64_t request_id, const wir
   ConsumerGroup* group = GroupToSettle(session, request_id, request);
   if (group == nullptr) return;
   group->Nack({request.offsets()->data(), request.offsets()->size()},
-              std::chrono::milliseconds(request.delay_ms()));
+              std::chrono::milliseconds(request.delay_ms()), request.reason() ? request.reason()->string_view() : std::string_view());
+  if (request_id != 0) session.Send(wire::EncodeOk(request_id));
+}
+
+void HandleExtendDeadline(Session& session, BrokerContext&, uint64_t request_id,
+                          const wire::ExtendDeadline& request) {
+  ConsumerGroup* group = GroupToSettle(session, request_id, request);
+  if (group == nullptr) return;
+  group->ExtendDeadline({request.offsets()->data(), request.offsets()->size()});
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 

@@ -1,77 +1,125 @@
-// Topic administration: create (idempotent), delete, list, describe.
+// Topic administration: create (idempotent), alter retention, purge, delete,
+// list, describe. Every change is logged with the connection that asked.
 
 #include <asio/post.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "broker/net/handler_support.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
-#include "schemas/names.h"
+#include "broker/storage/retention_worker.h"
 
 namespace herald::broker {
 
 namespace {
 
-flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    Topic& topic) {
-  std::vector<flatbuffers::Offset<wire::GroupInfo>> groups;
-  for (const auto& [name, group] : topic.groups()) {
-    GroupStats stats = group->Stats();
-    groups.push_back(wire::CreateGroupInfo(fbb, fbb.CreateString(name), stats.ack_floor,
-                                           stats.members, stats.in_flight, stats.read_cursor,
-                                           stats.ready));
-  }
-  auto name = fbb.CreateString(topic.name());
-  auto group_vec = fbb.CreateVector(groups);
-  return wire::CreateTopicInfo(fbb, name, topic.log().earliest(), topic.log().end(), group_vec);
+std::shared_ptr<Session> Self(Session& session) {
+  return std::static_pointer_cast<Session>(session.shared_from_this());
 }
 
-// Returns the name, or nullopt after replying with the right error.
-std::optional<std::string> TopicName(Session& session, uint64_t request_id,
-                                     const flatbuffers::String* field) {
-  if (field == nullptr) {
-    session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "topic name is missing"});
-    return std::nullopt;
-  }
-  std::string name = field->str();
-  if (!wire::IsValidName(name)) {
-    session.SendError(request_id, {wire::ErrorCode::InvalidTopicName,
-                                   fmt::format("'{}' is not a valid topic name", name)});
-    return std::nullopt;
-  }
-  return name;
+void SendTopicInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic) {
+  flatbuffers::FlatBufferBuilder fbb(512);
+  session.Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, ctx, topic)));
+}
+
+std::string Describe(const RetentionPolicy& r) {
+  return fmt::format("max_age_ms={} max_bytes={} max_messages={}", r.max_age_ms, r.max_bytes,
+                     r.max_messages);
 }
 
 }  // namespace
 
 void HandleCreateTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                        const wire::CreateTopic& request) {
-  auto name = TopicName(session, request_id, request.name());
+  auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  RetentionPolicy retention =
+      request.retention() ? RetentionFromWire(request.retention()) : ctx.config.default_retention;
+  auto self = Self(session);
   session.BeginRequest(0);
-  ctx.store.CreateTopic(*name, [self, &ctx, request_id](Status s, TopicRecord record, bool created) {
+  ctx.store.CreateTopic(*name, retention,
+                        [self, &ctx, request_id](Status s, TopicRecord record, bool created) {
     asio::post(ctx.io, [self, &ctx, request_id, s = std::move(s), record = std::move(record),
                         created] {
       self->EndRequest(0);
       if (!s.ok()) return self->SendError(request_id, s);
       ctx.registry.Add(record);
+      if (created) {
+        spdlog::get("broker")->info("{} created topic {} ({})", self->who(), record.name,
+                                    Describe(record.retention));
+      }
       flatbuffers::FlatBufferBuilder fbb(64);
       self->Send(wire::FinishFrame(fbb, request_id, wire::CreateCreateTopicOk(fbb, created)));
     });
   });
 }
 
+void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::AlterTopic& request) {
+  auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
+  if (!name) return;
+  if (request.retention() == nullptr) {
+    return session.SendError(request_id, {wire::ErrorCode::InvalidArgument, "AlterTopic needs a retention"});
+  }
+  RetentionPolicy retention = RetentionFromWire(request.retention());
+  auto self = Self(session);
+  session.BeginRequest(0);
+  ctx.store.AlterTopic(*name, retention, [self, &ctx, request_id](Status s, TopicRecord record, bool) {
+    asio::post(ctx.io, [self, &ctx, request_id, s = std::move(s), record = std::move(record)] {
+      self->EndRequest(0);
+      if (!s.ok()) return self->SendError(request_id, s);
+      spdlog::get("broker")->info("{} altered topic {}: {}", self->who(), record.name,
+                                  Describe(record.retention));
+      // New limits take effect at once, not at the next periodic pass.
+      if (ctx.retention != nullptr) ctx.retention->Wake();
+      Topic* topic = ctx.registry.Find(record.name);
+      if (topic == nullptr) {
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+      }
+      SendTopicInfo(*self, ctx, request_id, *topic);
+    });
+  });
+}
+
+void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::PurgeTopic& request) {
+  auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
+  if (!name) return;
+  Topic* topic = RequireTopic(session, ctx, request_id, *name);
+  if (topic == nullptr) return;
+  auto self = Self(session);
+  session.BeginRequest(0);
+  ctx.store.Truncate(topic->id(), Store::kUnknownOffset,
+                     [self, &ctx, request_id, id = topic->id()](Status s, TopicRecord record, bool) {
+    asio::post(ctx.io, [self, &ctx, request_id, id, s = std::move(s), record = std::move(record)] {
+      self->EndRequest(0);
+      if (!s.ok()) return self->SendError(request_id, s);
+      Topic* topic = ctx.registry.FindById(id);
+      if (topic == nullptr) {
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+      }
+      topic->OnTruncated(record.earliest_offset);
+      spdlog::get("broker")->info("{} purged topic {}: it now starts at {}", self->who(),
+                                  record.name, record.earliest_offset);
+      if (ctx.retention != nullptr) ctx.retention->Compact(id, record.earliest_offset);
+      SendTopicInfo(*self, ctx, request_id, *topic);
+    });
+  });
+}
+
 void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                        const wire::DeleteTopic& request) {
-  auto name = TopicName(session, request_id, request.name());
+  auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  auto self = Self(session);
   session.BeginRequest(0);
   ctx.store.DeleteTopic(*name, [self, &ctx, request_id, name = *name](Status s) {
     asio::post(ctx.io, [self, &ctx, request_id, name, s = std::move(s)] {
       self->EndRequest(0);
       if (!s.ok()) return self->SendError(request_id, s);
       ctx.registry.Remove(name);
+      spdlog::get("broker")->info("{} deleted topic {}", self->who(), name);
       self->Send(wire::EncodeOk(request_id));
     });
   });
@@ -80,22 +128,18 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
 void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id) {
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
-  for (const auto& [name, topic] : ctx.registry.topics()) topics.push_back(BuildTopicInfo(fbb, *topic));
+  for (const auto& [name, topic] : ctx.registry.topics()) topics.push_back(BuildTopicInfo(fbb, ctx, *topic));
   auto vec = fbb.CreateVector(topics);
   session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec)));
 }
 
 void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeTopic& request) {
-  auto name = TopicName(session, request_id, request.name());
+  auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
-  Topic* topic = ctx.registry.Find(*name);
-  if (topic == nullptr) {
-    return session.SendError(request_id,
-                             {wire::ErrorCode::TopicNotFound, fmt::format("no topic '{}'", *name)});
-  }
-  flatbuffers::FlatBufferBuilder fbb(512);
-  session.Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, *topic)));
+  Topic* topic = RequireTopic(session, ctx, request_id, *name);
+  if (topic == nullptr) return;
+  SendTopicInfo(session, ctx, request_id, *topic);
 }
 
 }  // namespace herald::broker

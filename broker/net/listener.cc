@@ -66,6 +66,13 @@ void Listener::ForEachSession(const std::function<void(Session&)>& fn) {
     if (auto s = weak.lock()) fn(*s);
 }
 
+uint32_t Listener::OpenSessions() const {
+  uint32_t open = 0;
+  for (const auto& weak : sessions_)
+    if (auto s = weak.lock(); s && !s->closed()) ++open;
+  return open;
+}
+
 asio::awaitable<void> Listener::AcceptLoop() {
   constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
   while (acceptor_.is_open()) {

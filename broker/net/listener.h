@@ -31,6 +31,7 @@ class Listener {
   void Start();
   void Stop();
   void ForEachSession(const std::function<void(Session&)>& fn);
+  uint32_t OpenSessions() const;
 
  private:
   asio::awaitable<void> AcceptLoop();

@@ -18,7 +18,10 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
                                       hello.protocol_version(), wire::kProtocolVersion)});
     return;
   }
-  session.set_handshaken();
+  // Names are for logs only; keep them short and printable.
+  std::string name = hello.client_name() ? hello.client_name()->str().substr(0, 64) : "";
+  std::erase_if(name, [](char c) { return c < 0x20 || c > 0x7e; });
+  session.set_handshaken(std::move(name));
   flatbuffers::FlatBufferBuilder fbb(128);
   auto version = fbb.CreateString(kBrokerVersion);
   session.Send(wire::FinishFrame(
@@ -77,6 +80,22 @@ void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame)
       return WithBody<wire::Ack>(session, ctx, frame, HandleAck);
     case Body::Nack:
       return WithBody<wire::Nack>(session, ctx, frame, HandleNack);
+    case Body::ExtendDeadline:
+      return WithBody<wire::ExtendDeadline>(session, ctx, frame, HandleExtendDeadline);
+    case Body::AlterTopic:
+      return WithBody<wire::AlterTopic>(session, ctx, frame, HandleAlterTopic);
+    case Body::PurgeTopic:
+      return WithBody<wire::PurgeTopic>(session, ctx, frame, HandlePurgeTopic);
+    case Body::DescribeGroup:
+      return WithBody<wire::DescribeGroup>(session, ctx, frame, HandleDescribeGroup);
+    case Body::ResetGroup:
+      return WithBody<wire::ResetGroup>(session, ctx, frame, HandleResetGroup);
+    case Body::DeleteGroup:
+      return WithBody<wire::DeleteGroup>(session, ctx, frame, HandleDeleteGroup);
+    case Body::GetStatus:
+      return HandleGetStatus(session, ctx, frame.request_id());
+    case Body::Fetch:
+      return WithBody<wire::Fetch>(session, ctx, frame, HandleFetch);
     default:
       session.FailAndClose(
           frame.request_id(),

@@ -30,6 +30,22 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
 void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id);
 void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeTopic& request);
+void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::AlterTopic& request);
+void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::PurgeTopic& request);
+// handle_groups.cc
+void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                         const wire::DescribeGroup& request);
+void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::ResetGroup& request);
+void HandleDeleteGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                       const wire::DeleteGroup& request);
+// handle_fetch.cc
+void HandleFetch(Session& session, BrokerContext& ctx, uint64_t request_id,
+                 const wire::Fetch& request);
+// handle_status.cc
+void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id);
 // handle_subscriptions.cc
 void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
                      const wire::Subscribe& request);
@@ -38,5 +54,7 @@ void HandleUnsubscribe(Session& session, BrokerContext& ctx, uint64_t request_id
 void HandleAck(Session& session, BrokerContext& ctx, uint64_t request_id, const wire::Ack& request);
 void HandleNack(Session& session, BrokerContext& ctx, uint64_t request_id,
                 const wire::Nack& request);
+void HandleExtendDeadline(Session& session, BrokerContext& ctx, uint64_t request_id,
+                          const wire::ExtendDeadline& request);
 
 }  // namespace herald::broker

@@ -1,5 +1,7 @@
 #include "broker/net/session.h"
 
+#include "broker/net/handler_support.h"
+
 #include <algorithm>
 
 #include <asio/co_spawn.hpp>
@@ -195,20 +197,7 @@ void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery
     for (; i < batch.size() && (items.empty() || bytes < kMaxDeliverFrameBytes); ++i) {
       const OutgoingDelivery& d = batch[i];
       const RecordView& r = d.message.record();
-      flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key;
-      if (r.has_key) key = wire::CreateBytes(fbb, r.key);
-      flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Header>>> header_vec;
-      if (r.header_count > 0) {
-        headers.clear();
-        ForEachHeader(r.headers, r.header_count, [&](std::string_view name, std::string_view value) {
-          headers.push_back(wire::CreateHeader(fbb, fbb.CreateString(name.data(), name.size()),
-                                               wire::CreateBytes(fbb, value)));
-        });
-        header_vec = fbb.CreateVector(headers);
-      }
-      auto payload = wire::CreateBytes(fbb, r.payload);
-      items.push_back(wire::CreateDelivery(fbb, d.message.offset(), d.message.timestamp_ms(),
-                                           d.delivery_count, key, header_vec, payload));
+      items.push_back(BuildDelivery(fbb, d.message, d.delivery_count, &headers));
       bytes += r.payload.size() + r.key.size() + r.headers.size() + 32;
     }
     auto vec = fbb.CreateVector(items);

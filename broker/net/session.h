@@ -45,7 +45,12 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   uint64_t id() const { return id_; }
   bool closed() const { return closed_; }
   bool handshaken() const { return handshaken_; }
-  void set_handshaken() { handshaken_ = true; }
+  void set_handshaken(std::string client_name) {
+    handshaken_ = true;
+    client_name_ = std::move(client_name);
+  }
+  // "client-name@host:port", for log lines about what this connection did.
+  std::string who() const { return (client_name_.empty() ? "?" : client_name_) + "@" + peer_; }
   uint32_t inflight_requests() const { return inflight_requests_; }
 
   void Send(wire::EncodedFrame frame);
@@ -88,6 +93,7 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   BrokerContext& ctx_;
   uint64_t id_;
   std::string peer_;
+  std::string client_name_;
   bool handshaken_ = false;
   bool closed_ = false;
   bool stop_reading_ = false;

@@ -3,10 +3,14 @@
 // numeric order: a prefix scan over one topic walks its log in offset order.
 //
 //   log CF:       topic_id(8) | base_offset(8)          -> record batch
+//   index CF:     topic_id(8) | base_offset(8)          -> batch summary (BatchSummary)
 //   groups CF:    topic_id(8) | group name              -> group position
 //   producers CF: topic_id(8) | producer_id(8)          -> producer state
-//   meta CF:      "topic/" name                         -> topic record
+//   meta CF:      "topic/" name                         -> topic id(8) [| retention 3 x u64]
+//                 "start/" topic_id(8)                  -> first offset kept (after truncation)
 //                 "next_topic_id"                       -> u64
+// The index holds a few bytes per batch, so retention and timestamp lookups
+// scan it instead of the batches themselves.
 
 #include <cstdint>
 #include <string>
@@ -49,6 +53,7 @@ inline std::string ProducerKey(uint64_t topic_id, uint64_t producer_id) {
 }
 
 inline std::string TopicMetaKey(std::string_view name) { return "topic/" + std::string(name); }
+inline std::string TopicStartKey(uint64_t topic_id) { return "start/" + TopicPrefix(topic_id); }
 inline constexpr std::string_view kTopicMetaPrefix = "topic/";
 inline constexpr std::string_view kNextTopicIdKey = "next_topic_id";
 

@@ -44,6 +44,14 @@ uint32_t RecordBatch::PeekCount(std::string_view bytes) {
   return in.ok() ? count : 0;
 }
 
+int64_t RecordBatch::PeekTimestamp(std::string_view bytes) {
+  codec::Reader in(bytes);
+  in.Bytes(1);
+  in.Fixed32();
+  int64_t ts = static_cast<int64_t>(in.Fixed64());
+  return in.ok() ? ts : 0;
+}
+
 bool ForEachHeader(std::string_view block, uint32_t count,
                    const std::function<void(std::string_view, std::string_view)>& fn) {
   codec::Reader in(block);

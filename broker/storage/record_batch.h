@@ -38,6 +38,8 @@ class RecordBatch {
   static std::shared_ptr<const RecordBatch> Parse(uint64_t base_offset, std::string bytes);
   // Reads only the record count of an encoded batch; 0 if it is corrupt.
   static uint32_t PeekCount(std::string_view bytes);
+  // Reads only the timestamp of an encoded batch; 0 if it is corrupt.
+  static int64_t PeekTimestamp(std::string_view bytes);
 
   uint64_t base_offset() const { return base_offset_; }
   uint64_t end_offset() const { return base_offset_ + records_.size(); }

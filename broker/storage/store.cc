@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,8 @@ constexpr std::size_t kRecentBatchesPerProducer = 1024;
 constexpr const char* kLogCf = "log";
 constexpr const char* kGroupsCf = "groups";
 constexpr const char* kProducersCf = "producers";
+constexpr const char* kIndexCf = "index";
+constexpr std::size_t kTopicMetaBytes = 32;  // id + retention (8 bytes: id only, older format)
 
 Status StorageError(const rocksdb::Status& s, std::string_view what) {
   return Status(wire::ErrorCode::StorageError, fmt::format("{}: {}", what, s.ToString()));
@@ -28,6 +31,47 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
   codec::PutFixed64(&v, base_offset);
   return v;
 }
+
+std::string EncodeSummary(uint32_t count, uint32_t bytes, int64_t timestamp_ms) {
+  std::string v;
+  codec::PutFixed32(&v, count);
+  codec::PutFixed32(&v, bytes);
+  codec::PutFixed64(&v, static_cast<uint64_t>(timestamp_ms));
+  return v;
+}
+
+std::optional<BatchSummary> DecodeSummary(std::string_view key, std::string_view value) {
+  if (key.size() != 16) return std::nullopt;
+  codec::Reader in(value);
+  BatchSummary b;
+  b.base_offset = keys::GetBigEndian64(key.substr(8));
+  b.count = in.Fixed32();
+  b.bytes = in.Fixed32();
+  b.timestamp_ms = static_cast<int64_t>(in.Fixed64());
+  if (!in.ok() || b.count == 0) return std::nullopt;
+  return b;
+}
+
+std::string EncodeTopicMeta(uint64_t id, const RetentionPolicy& r) {
+  std::string v = keys::TopicPrefix(id);
+  keys::PutBigEndian64(&v, r.max_age_ms);
+  keys::PutBigEndian64(&v, r.max_bytes);
+  keys::PutBigEndian64(&v, r.max_messages);
+  return v;
+}
+
+// Iterator bounds for one topic's keys in the log, index, groups or producers CF.
+struct TopicRange {
+  explicit TopicRange(uint64_t topic_id)
+      : lower(keys::TopicPrefix(topic_id)), upper(keys::TopicPrefix(topic_id + 1)),
+        lower_slice(lower), upper_slice(upper) {
+    options.iterate_lower_bound = &lower_slice;
+    options.iterate_upper_bound = &upper_slice;
+  }
+  std::string lower, upper;
+  rocksdb::Slice lower_slice, upper_slice;
+  rocksdb::ReadOptions options;
+};
 
 }  // namespace
 
@@ -69,8 +113,13 @@ class Store::Commit {
       batch_.Put(store_.producers_cf_, keys::ProducerKey(req.topic_id, req.producer_id),
                  EncodeProducer(sp.last_sequence, req.base_sequence, next));
     }
-    batch_.Put(store_.log_cf_, keys::LogKey(req.topic_id, next), req.batch);
+    std::string key = keys::LogKey(req.topic_id, next);
+    batch_.Put(store_.index_cf_, key,
+               EncodeSummary(req.count, static_cast<uint32_t>(req.batch.size()),
+                             RecordBatch::PeekTimestamp(req.batch)));
+    batch_.Put(store_.log_cf_, key, req.batch);
     next_offsets_[req.topic_id] = next + req.count;
+    added_bytes_[req.topic_id] += req.batch.size();
     sync_ |= store_.options_.fsync == FsyncPolicy::kAlways;
     result.base_offset = next;
     written_.push_back({std::move(op.done), std::move(result), std::move(req.batch)});
@@ -79,6 +128,12 @@ class Store::Commit {
   void AddPutGroup(PutGroupOp& op) {
     batch_.Put(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group), op.position);
     sync_ |= op.sync;
+    if (op.done) group_dones_.push_back(std::move(op.done));
+  }
+
+  void AddDeleteGroup(DeleteGroupOp& op) {
+    batch_.Delete(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group));
+    sync_ = true;
     if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
@@ -92,7 +147,9 @@ class Store::Commit {
     if (batch_.Count() > 0) {
       rocksdb::WriteOptions wo;
       wo.sync = sync_;
+      auto started = std::chrono::steady_clock::now();
       rocksdb::Status s = store_.db_->Write(wo, &batch_);
+      if (sync_ && store_.sync_observer_) store_.sync_observer_(std::chrono::steady_clock::now() - started);
       if (!s.ok()) {
         status = StorageError(s, "write");
         spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(),
@@ -148,6 +205,10 @@ class Store::Commit {
         auto it = store_.topics_.find(topic_id);
         if (it != store_.topics_.end()) it->second.next_offset = next;
       }
+      for (const auto& [topic_id, bytes] : added_bytes_) {
+        auto it = store_.topics_.find(topic_id);
+        if (it != store_.topics_.end()) it->second.bytes += bytes;
+      }
     }
     for (auto& [key, sp] : producers_) {
       ProducerState& state = store_.LoadProducer(key);
@@ -163,6 +224,7 @@ class Store::Commit {
   rocksdb::WriteBatch batch_;
   bool sync_ = false;
   std::unordered_map<uint64_t, uint64_t> next_offsets_;
+  std::unordered_map<uint64_t, uint64_t> added_bytes_;
   std::unordered_map<ProducerKey, StagedProducer, ProducerKeyHash> producers_;
   std::vector<Written> written_;
   std::vector<Immediate> immediate_;
@@ -191,6 +253,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
       {kLogCf, log_options},
       {kGroupsCf, small_options},
       {kProducersCf, small_options},
+      {kIndexCf, small_options},
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.data_dir, families, &store->handles_, &raw);
@@ -200,6 +263,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->log_cf_ = store->handles_[1];
   store->groups_cf_ = store->handles_[2];
   store->producers_cf_ = store->handles_[3];
+  store->index_cf_ = store->handles_[4];
 
   Status loaded = store->LoadTopics();
   if (!loaded.ok()) return loaded;
@@ -234,28 +298,21 @@ Status Store::LoadTopics() {
   for (meta->Seek(keys::kTopicMetaPrefix); meta->Valid(); meta->Next()) {
     std::string_view key = meta->key().ToStringView();
     if (!key.starts_with(keys::kTopicMetaPrefix)) break;
-    if (meta->value().size() != 8) return Status(wire::ErrorCode::StorageError, "corrupt topic record");
+    std::string_view v = meta->value().ToStringView();
+    if (v.size() != 8 && v.size() != kTopicMetaBytes) {
+      return Status(wire::ErrorCode::StorageError, "corrupt topic record");
+    }
     TopicState t;
     t.name = std::string(key.substr(keys::kTopicMetaPrefix.size()));
-    t.id = keys::GetBigEndian64(meta->value().ToStringView());
-
-    // The log itself says where it starts and ends: its first and last batch.
-    std::string lower = keys::TopicPrefix(t.id), upper = keys::TopicPrefix(t.id + 1);
-    rocksdb::Slice lower_slice(lower), upper_slice(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(ro, log_cf_));
-    log->SeekToFirst();
-    if (log->Valid()) {
-      t.earliest_offset = keys::GetBigEndian64(log->key().ToStringView().substr(8));
-      log->SeekToLast();
-      uint64_t base = keys::GetBigEndian64(log->key().ToStringView().substr(8));
-      uint32_t count = RecordBatch::PeekCount(log->value().ToStringView());
-      if (count == 0) return Status(wire::ErrorCode::StorageError, "corrupt batch in " + t.name);
-      t.next_offset = base + count;
+    t.id = keys::GetBigEndian64(v);
+    if (v.size() == kTopicMetaBytes) {
+      t.retention = {keys::GetBigEndian64(v.substr(8)), keys::GetBigEndian64(v.substr(16)),
+                     keys::GetBigEndian64(v.substr(24))};
+    } else {
+      t.retention = options_.legacy_retention;
     }
-    if (!log->status().ok()) return StorageError(log->status(), "scan log of " + t.name);
+    Status loaded = LoadTopicLog(&t);
+    if (!loaded.ok()) return loaded;
     topic_ids_[t.name] = t.id;
     topics_[t.id] = std::move(t);
   }
@@ -263,12 +320,76 @@ Status Store::LoadTopics() {
   return Status::Ok();
 }
 
+// The log itself says where it starts and ends (its first and last batch),
+// unless a truncation left it empty: then the stored start does.
+Status Store::LoadTopicLog(TopicState* t) {
+  std::string start_value;
+  uint64_t start = 0;
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf_, keys::TopicStartKey(t->id), &start_value).ok() &&
+      start_value.size() == 8) {
+    start = keys::GetBigEndian64(start_value);
+  }
+  t->earliest_offset = t->next_offset = start;
+  TopicRange range(t->id);
+  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
+  log->SeekToFirst();
+  if (log->Valid()) {
+    t->earliest_offset = std::max(start, keys::GetBigEndian64(log->key().ToStringView().substr(8)));
+    log->SeekToLast();
+    uint64_t base = keys::GetBigEndian64(log->key().ToStringView().substr(8));
+    uint32_t count = RecordBatch::PeekCount(log->value().ToStringView());
+    if (count == 0) return Status(wire::ErrorCode::StorageError, "corrupt batch in " + t->name);
+    t->next_offset = std::max(start, base + count);
+  }
+  if (!log->status().ok()) return StorageError(log->status(), "scan log of " + t->name);
+
+  // Sum the stored bytes from the index; a log written before the index existed gets one now.
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
+  index->SeekToFirst();
+  if (!index->Valid() && t->next_offset > t->earliest_offset) {
+    Status rebuilt = RebuildIndex(t->id);
+    if (!rebuilt.ok()) return rebuilt;
+    index.reset(db_->NewIterator(range.options, index_cf_));
+    index->SeekToFirst();
+  }
+  for (; index->Valid(); index->Next()) t->bytes += DecodeSummary(index->key().ToStringView(),
+                                                                   index->value().ToStringView())
+                                                        .value_or(BatchSummary{})
+                                                        .bytes;
+  if (!index->status().ok()) return StorageError(index->status(), "scan index of " + t->name);
+  return Status::Ok();
+}
+
+Status Store::RebuildIndex(uint64_t topic_id) {
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
+  rocksdb::WriteBatch batch;
+  for (log->SeekToFirst(); log->Valid(); log->Next()) {
+    std::string_view value = log->value().ToStringView();
+    batch.Put(index_cf_, log->key(),
+              EncodeSummary(RecordBatch::PeekCount(value), static_cast<uint32_t>(value.size()),
+                            RecordBatch::PeekTimestamp(value)));
+  }
+  if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  return s.ok() ? Status::Ok() : StorageError(s, "rebuild index");
+}
+
 std::vector<TopicRecord> Store::Topics() {
   std::lock_guard lock(topics_mu_);
   std::vector<TopicRecord> out;
   out.reserve(topics_.size());
-  for (const auto& [id, t] : topics_) out.push_back({t.id, t.name, t.earliest_offset, t.next_offset});
+  for (const auto& [id, t] : topics_) out.push_back(t);
   return out;
+}
+
+std::optional<TopicRecord> Store::FindTopic(uint64_t topic_id) {
+  std::lock_guard lock(topics_mu_);
+  auto it = topics_.find(topic_id);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second;
 }
 
 Status Store::LoadGroups(std::vector<GroupRecord>* groups) {
@@ -284,8 +405,17 @@ Status Store::LoadGroups(std::vector<GroupRecord>* groups) {
 void Store::Append(AppendRequest request, AppendDone done) {
   Enqueue(AppendOp{std::move(request), std::move(done)});
 }
-void Store::CreateTopic(std::string name, TopicDone done) {
-  Enqueue(CreateTopicOp{std::move(name), std::move(done)});
+void Store::CreateTopic(std::string name, RetentionPolicy retention, TopicDone done) {
+  Enqueue(CreateTopicOp{std::move(name), retention, std::move(done), /*alter=*/false});
+}
+void Store::AlterTopic(std::string name, RetentionPolicy retention, TopicDone done) {
+  Enqueue(CreateTopicOp{std::move(name), retention, std::move(done), /*alter=*/true});
+}
+void Store::Truncate(uint64_t topic_id, uint64_t before, TopicDone done) {
+  Enqueue(TruncateOp{topic_id, before, std::move(done)});
+}
+void Store::DeleteGroup(uint64_t topic_id, std::string group, Done done) {
+  Enqueue(DeleteGroupOp{topic_id, std::move(group), std::move(done)});
 }
 void Store::DeleteTopic(std::string name, Done done) {
   Enqueue(DeleteTopicOp{std::move(name), std::move(done)});
@@ -345,6 +475,8 @@ void Store::ProcessAll(std::deque<Op>& ops) {
       commit->AddAppend(*a);
     } else if (auto* g = std::get_if<PutGroupOp>(&op)) {
       commit->AddPutGroup(*g);
+    } else if (auto* dg = std::get_if<DeleteGroupOp>(&op)) {
+      commit->AddDeleteGroup(*dg);
     } else {
       if (!commit->empty()) {
         commit->Finish();
@@ -352,41 +484,85 @@ void Store::ProcessAll(std::deque<Op>& ops) {
       }
       if (auto* c = std::get_if<CreateTopicOp>(&op)) ApplyCreateTopic(*c);
       if (auto* d = std::get_if<DeleteTopicOp>(&op)) ApplyDeleteTopic(*d);
+      if (auto* t = std::get_if<TruncateOp>(&op)) ApplyTruncate(*t);
     }
   }
   if (!commit->empty()) commit->Finish();
 }
 
 void Store::ApplyCreateTopic(CreateTopicOp& op) {
+  std::optional<TopicState> existing;
   {
     std::lock_guard lock(topics_mu_);
-    auto it = topic_ids_.find(op.name);
-    if (it != topic_ids_.end()) {
-      const TopicState& t = topics_[it->second];
-      op.done(Status::Ok(), {t.id, t.name, t.earliest_offset, t.next_offset}, false);
-      return;
-    }
+    if (auto it = topic_ids_.find(op.name); it != topic_ids_.end()) existing = topics_[it->second];
   }
-  uint64_t id = next_topic_id_;
-  std::string id_bytes = keys::TopicPrefix(id), next_id_bytes = keys::TopicPrefix(id + 1);
+  if (existing && !op.alter) return op.done(Status::Ok(), *existing, false);
+  if (!existing && op.alter) {
+    return op.done(Status(wire::ErrorCode::TopicNotFound, "no topic '" + op.name + "'"), {}, false);
+  }
+  uint64_t id = existing ? existing->id : next_topic_id_;
   rocksdb::WriteBatch batch;
-  batch.Put(meta_cf_, keys::TopicMetaKey(op.name), id_bytes);
-  batch.Put(meta_cf_, keys::kNextTopicIdKey, next_id_bytes);
+  batch.Put(meta_cf_, keys::TopicMetaKey(op.name), EncodeTopicMeta(id, op.retention));
+  if (!existing) batch.Put(meta_cf_, keys::kNextTopicIdKey, keys::TopicPrefix(id + 1));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s = db_->Write(wo, &batch);
-  if (!s.ok()) {
-    op.done(StorageError(s, "create topic"), {}, false);
-    return;
-  }
-  next_topic_id_ = id + 1;
-  TopicState t{id, op.name, 0, 0};
+  if (!s.ok()) return op.done(StorageError(s, op.alter ? "alter topic" : "create topic"), {}, false);
+  TopicState t;
   {
     std::lock_guard lock(topics_mu_);
-    topic_ids_[op.name] = id;
-    topics_[id] = t;
+    if (!existing) {
+      next_topic_id_ = id + 1;
+      topic_ids_[op.name] = id;
+      topics_[id] = TopicState{id, op.name, 0, 0, 0, op.retention};
+    }
+    topics_[id].retention = op.retention;
+    t = topics_[id];
   }
-  op.done(Status::Ok(), {t.id, t.name, 0, 0}, true);
+  op.done(Status::Ok(), t, !existing);
+}
+
+void Store::ApplyTruncate(TruncateOp& op) {
+  std::optional<TopicState> topic = FindTopic(op.topic_id);
+  if (!topic) return op.done(Status(wire::ErrorCode::TopicNotFound, "topic was deleted"), {}, false);
+  uint64_t before = std::min(op.before, topic->next_offset);
+  if (before <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
+
+  // Whole batches only: a batch that holds `before` stays, and so does the
+  // part of it below `before`.
+  uint64_t removed_bytes = 0, new_earliest = before;
+  TopicRange range(op.topic_id);
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
+  for (index->SeekToFirst(); index->Valid(); index->Next()) {
+    auto summary = DecodeSummary(index->key().ToStringView(), index->value().ToStringView());
+    if (!summary) return op.done(Status(wire::ErrorCode::StorageError, "corrupt index entry"), {}, false);
+    if (summary->end_offset() > before) {
+      new_earliest = std::max(topic->earliest_offset, summary->base_offset);
+      break;
+    }
+    removed_bytes += summary->bytes;
+  }
+  if (!index->status().ok()) return op.done(StorageError(index->status(), "scan index"), {}, false);
+  if (new_earliest <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
+
+  std::string lo = keys::LogKey(op.topic_id, 0), hi = keys::LogKey(op.topic_id, new_earliest);
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(log_cf_, lo, hi);
+  batch.DeleteRange(index_cf_, lo, hi);
+  batch.Put(meta_cf_, keys::TopicStartKey(op.topic_id), keys::TopicPrefix(new_earliest));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) return op.done(StorageError(s, "truncate"), {}, false);
+  TopicState t;
+  {
+    std::lock_guard lock(topics_mu_);
+    TopicState& state = topics_[op.topic_id];
+    state.earliest_offset = new_earliest;
+    state.bytes -= std::min(state.bytes, removed_bytes);
+    t = state;
+  }
+  op.done(Status::Ok(), t, false);
 }
 
 void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
@@ -403,7 +579,9 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   std::string lo = keys::TopicPrefix(id), hi = keys::TopicPrefix(id + 1);
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, keys::TopicMetaKey(op.name));
+  batch.Delete(meta_cf_, keys::TopicStartKey(id));
   batch.DeleteRange(log_cf_, lo, hi);
+  batch.DeleteRange(index_cf_, lo, hi);
   batch.DeleteRange(groups_cf_, lo, hi);
   batch.DeleteRange(producers_cf_, lo, hi);
   rocksdb::WriteOptions wo;
@@ -466,6 +644,63 @@ Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
     out->push_back(std::move(batch));
   }
   return it->status().ok() ? Status::Ok() : StorageError(it->status(), "read log");
+}
+
+Status Store::ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_batches,
+                          std::vector<BatchSummary>* out) const {
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range.options, index_cf_));
+  it->SeekForPrev(keys::LogKey(topic_id, from_offset));
+  if (!it->Valid()) it->SeekToFirst();
+  for (std::size_t n = 0; it->Valid() && n < max_batches; it->Next()) {
+    auto summary = DecodeSummary(it->key().ToStringView(), it->value().ToStringView());
+    if (!summary) return Status(wire::ErrorCode::StorageError, "corrupt index entry");
+    if (summary->end_offset() <= from_offset) continue;
+    out->push_back(*summary);
+    ++n;
+  }
+  return it->status().ok() ? Status::Ok() : StorageError(it->status(), "scan index");
+}
+
+uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
+  std::optional<TopicRecord> topic = FindTopic(topic_id);
+  if (!topic) return 0;
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range.options, index_cf_));
+  // Broker timestamps only grow (barring clock steps), so the first batch at
+  // or after the time is the answer; a linear scan of the small index.
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto summary = DecodeSummary(it->key().ToStringView(), it->value().ToStringView());
+    if (summary && summary->timestamp_ms >= timestamp_ms) {
+      return std::max(summary->base_offset, topic->earliest_offset);
+    }
+  }
+  return topic->next_offset;
+}
+
+Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
+  std::string lo = keys::LogKey(topic_id, 0), hi = keys::LogKey(topic_id, before);
+  rocksdb::Slice lo_slice(lo), hi_slice(hi);
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* cf : {log_cf_, index_cf_}) {
+    rocksdb::Status s = db_->CompactRange(options, cf, &lo_slice, &hi_slice);
+    if (!s.ok()) return StorageError(s, "compact");
+  }
+  return Status::Ok();
+}
+
+uint64_t Store::StorageBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
+  }
+  rocksdb::VectorLogPtr files;
+  if (db_->GetSortedWalFiles(files).ok()) {
+    for (const auto& f : files) total += f->SizeFileBytes();
+  }
+  return total;
 }
 
 }  // namespace herald::broker

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -37,6 +38,14 @@ namespace herald::broker {
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 
+// Limits past which a topic's oldest record batches are removed; 0 = none.
+struct RetentionPolicy {
+  uint64_t max_age_ms = 0;
+  uint64_t max_bytes = 0;
+  uint64_t max_messages = 0;
+  bool operator==(const RetentionPolicy&) const = default;
+};
+
 struct StoreOptions {
   std::string data_dir;
   // kAlways: a write is fsynced before it completes. kInterval: the WAL is
@@ -44,14 +53,8 @@ struct StoreOptions {
   // completed write is in the WAL file, so it survives a crash of the process.
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{100};
-};
-
-// Limits past which a topic's oldest record batches are removed; 0 = none.
-struct RetentionPolicy {
-  uint64_t max_age_ms = 0;
-  uint64_t max_bytes = 0;
-  uint64_t max_messages = 0;
-  bool operator==(const RetentionPolicy&) const = default;
+  // Retention of topics stored before topics had their own.
+  RetentionPolicy legacy_retention;
 };
 
 struct TopicRecord {
@@ -61,6 +64,15 @@ struct TopicRecord {
   uint64_t next_offset = 0;
   uint64_t bytes = 0;  // stored batch bytes in [earliest_offset, next_offset)
   RetentionPolicy retention;
+};
+
+// What the index CF keeps of each stored batch.
+struct BatchSummary {
+  uint64_t base_offset = 0;
+  uint32_t count = 0;
+  uint32_t bytes = 0;
+  int64_t timestamp_ms = 0;
+  uint64_t end_offset() const { return base_offset + count; }
 };
 
 struct GroupRecord {
@@ -96,6 +108,7 @@ class Store {
 
   // The topics as of now (their offsets move on with appends).
   std::vector<TopicRecord> Topics();
+  std::optional<TopicRecord> FindTopic(uint64_t topic_id);
   Status LoadGroups(std::vector<GroupRecord>* groups);
 
   using AppendDone = std::function<void(AppendResult)>;
@@ -103,8 +116,15 @@ class Store {
   using Done = std::function<void(Status)>;
 
   void Append(AppendRequest request, AppendDone done);
-  void CreateTopic(std::string name, TopicDone done);
+  // An existing topic keeps its retention (create is idempotent).
+  void CreateTopic(std::string name, RetentionPolicy retention, TopicDone done);
+  void AlterTopic(std::string name, RetentionPolicy retention, TopicDone done);
   void DeleteTopic(std::string name, Done done);
+  // Removes the batches of the topic that end at or below `before` (kUnknownOffset:
+  // every batch stored when the operation runs); the earliest offset moves up
+  // to the first batch kept, and stays there across restarts.
+  void Truncate(uint64_t topic_id, uint64_t before, TopicDone done);
+  void DeleteGroup(uint64_t topic_id, std::string group, Done done);
   // Stores a group position. sync=false: rides along with the next write; a
   // crash may lose it (the group then redelivers, it never skips).
   void PutGroup(uint64_t topic_id, std::string group, std::string position, bool sync, Done done);
@@ -116,19 +136,33 @@ class Store {
                      std::size_t max_bytes,
                      std::vector<std::shared_ptr<const RecordBatch>>* out) const;
 
+  // Summaries of the stored batches of a topic from the one holding
+  // from_offset on, at most max_batches (any thread; reads the small index).
+  Status ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_batches,
+                     std::vector<BatchSummary>* out) const;
+  // The first offset appended at or after timestamp_ms; the topic's next
+  // offset if there is none.
+  uint64_t OffsetForTime(uint64_t topic_id, int64_t timestamp_ms);
+  // Gives the disk space of removed batches back (slow; any thread but the
+  // storage thread, so that publishes do not wait for it).
+  Status CompactTopicRange(uint64_t topic_id, uint64_t before);
+  // SST files plus write-ahead log, in bytes.
+  uint64_t StorageBytes() const;
+  // Time the last synced write took (0 if none); for metrics (any thread).
+  using SyncObserver = std::function<void(std::chrono::nanoseconds)>;
+  void SetSyncObserver(SyncObserver observer) { sync_observer_ = std::move(observer); }
+
  private:
   struct AppendOp { AppendRequest request; AppendDone done; };
-  struct CreateTopicOp { std::string name; TopicDone done; };
+  struct CreateTopicOp { std::string name; RetentionPolicy retention; TopicDone done; bool alter; };
   struct DeleteTopicOp { std::string name; Done done; };
   struct PutGroupOp { uint64_t topic_id; std::string group; std::string position; bool sync; Done done; };
-  using Op = std::variant<AppendOp, CreateTopicOp, DeleteTopicOp, PutGroupOp>;
+  struct DeleteGroupOp { uint64_t topic_id; std::string group; Done done; };
+  struct TruncateOp { uint64_t topic_id; uint64_t before; TopicDone done; };
+  using Op = std::variant<AppendOp, CreateTopicOp, DeleteTopicOp, PutGroupOp, DeleteGroupOp,
+                          TruncateOp>;
 
-  struct TopicState {
-    uint64_t id = 0;
-    std::string name;
-    uint64_t earliest_offset = 0;
-    uint64_t next_offset = 0;
-  };
+  using TopicState = TopicRecord;
   // The last batches of one producer on one topic, to answer retries.
   struct ProducerState {
     uint64_t last_sequence = 0;
@@ -153,6 +187,9 @@ class Store {
   void ProcessAll(std::deque<Op>& ops);
   void ApplyCreateTopic(CreateTopicOp& op);
   void ApplyDeleteTopic(DeleteTopicOp& op);
+  void ApplyTruncate(TruncateOp& op);
+  Status LoadTopicLog(TopicState* t);
+  Status RebuildIndex(uint64_t topic_id);
   ProducerState& LoadProducer(const ProducerKey& key);
   void MaybeSyncWal(bool force);
 
@@ -163,6 +200,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* groups_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
+  SyncObserver sync_observer_;  // set before the first write
 
   std::mutex mu_;
   std::condition_variable cv_;

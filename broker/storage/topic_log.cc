@@ -15,6 +15,7 @@ TopicLog::TopicLog(Store* store, uint64_t topic_id, uint64_t earliest_offset,
       tail_cache_bytes_(tail_cache_bytes) {}
 
 void TopicLog::OnAppended(std::shared_ptr<const RecordBatch> batch) {
+  if (batch->end_offset() <= earliest_) return;  // purged before it got here
   end_ = batch->end_offset();
   cached_bytes_ += batch->bytes().size();
   tail_.push_back(std::move(batch));
@@ -23,6 +24,29 @@ void TopicLog::OnAppended(std::shared_ptr<const RecordBatch> batch) {
     cached_bytes_ -= tail_.front()->bytes().size();
     tail_.pop_front();
   }
+}
+
+void TopicLog::OnTruncated(uint64_t earliest) {
+  earliest_ = std::max(earliest_, earliest);
+  end_ = std::max(end_, earliest_);
+  // Keep the newest batch even if it is gone: it still marks the end of the
+  // log, and a reader never asks for offsets below earliest_.
+  while (tail_.size() > 1 && tail_.front()->end_offset() <= earliest_) {
+    cached_bytes_ -= tail_.front()->bytes().size();
+    tail_.pop_front();
+  }
+  std::erase_if(read_cache_, [&](const auto& b) {
+    if (b->end_offset() > earliest_) return false;
+    read_cache_bytes_ -= b->bytes().size();
+    return true;
+  });
+}
+
+std::optional<int64_t> TopicLog::TimestampAt(uint64_t offset) {
+  std::vector<MessageRef> one;
+  if (offset < earliest_ || !Read(offset, 1, 1, &one).ok() || one.empty() || one[0].offset() != offset)
+    return std::nullopt;
+  return one[0].timestamp_ms();
 }
 
 namespace {

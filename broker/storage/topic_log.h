@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "broker/status.h"
@@ -34,6 +35,10 @@ class TopicLog {
 
   // REQUIRES: batch->base_offset() == end().
   void OnAppended(std::shared_ptr<const RecordBatch> batch);
+  // Retention or a purge removed the offsets below `earliest`.
+  void OnTruncated(uint64_t earliest);
+  // Broker time of the message at `offset`; nullopt if it is not in the log.
+  std::optional<int64_t> TimestampAt(uint64_t offset);
 
   // Appends to *out the messages from `from` on, up to max_messages or about
   // max_bytes of payload, whichever comes first.

@@ -48,7 +48,7 @@ struct Fixture {
     EnsureLoggers();
     REQUIRE(Store::Open({dir.str(), FsyncPolicy::kNever, 100ms}, &store).ok());
     std::promise<TopicRecord> p;
-    store->CreateTopic("t", [&](Status, TopicRecord r, bool) { p.set_value(r); });
+    store->CreateTopic("t", {}, [&](Status, TopicRecord r, bool) { p.set_value(r); });
     topic_id = p.get_future().get().id;
     log = std::make_unique<TopicLog>(store.get(), topic_id, 0, 0, /*tail_cache_bytes=*/1 << 20);
   }

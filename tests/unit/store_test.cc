@@ -23,7 +23,7 @@ std::unique_ptr<Store> OpenStore(const std::string& dir) {
 
 TopicRecord CreateTopic(Store& store, const std::string& name, bool* created = nullptr) {
   std::promise<std::tuple<Status, TopicRecord, bool>> p;
-  store.CreateTopic(name, [&](Status s, TopicRecord r, bool c) { p.set_value({s, r, c}); });
+  store.CreateTopic(name, {}, [&](Status s, TopicRecord r, bool c) { p.set_value({s, r, c}); });
   auto [status, record, was_created] = p.get_future().get();
   REQUIRE(status.ok());
   if (created) *created = was_created;

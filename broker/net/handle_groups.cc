@@ -1,0 +1,100 @@
+// Group administration: describe, reset (idle groups only), delete.
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/net/handler_support.h"
+#include "broker/net/request_handler.h"
+#include "broker/net/session.h"
+
+namespace herald::broker {
+
+namespace {
+
+struct GroupTarget {
+  Topic* topic;
+  std::shared_ptr<ConsumerGroup> group;
+};
+
+// The topic and group a request names, or nullopt after replying.
+template <class Request>
+std::optional<GroupTarget> RequireGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                                        const Request& request) {
+  auto topic_name = RequireName(session, request_id, request.topic(), NameKind::kTopic);
+  if (!topic_name) return std::nullopt;
+  auto group_name = RequireName(session, request_id, request.group(), NameKind::kGroup);
+  if (!group_name) return std::nullopt;
+  Topic* topic = RequireTopic(session, ctx, request_id, *topic_name);
+  if (topic == nullptr) return std::nullopt;
+  auto group = topic->FindGroup(*group_name);
+  if (group == nullptr) {
+    session.SendError(request_id, {wire::ErrorCode::GroupNotFound,
+                                   fmt::format("no group '{}' on topic '{}'", *group_name, *topic_name)});
+    return std::nullopt;
+  }
+  return GroupTarget{topic, std::move(group)};
+}
+
+Status Busy(const ConsumerGroup& group, const char* action) {
+  return {wire::ErrorCode::GroupBusy,
+          fmt::format("group '{}' has {} members; stop them before the {}", group.name(),
+                      group.Stats().members, action)};
+}
+
+}  // namespace
+
+void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                         const wire::DescribeGroup& request) {
+  auto target = RequireGroup(session, ctx, request_id, request);
+  if (!target) return;
+  flatbuffers::FlatBufferBuilder fbb(256);
+  session.Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *target->topic, *target->group)));
+}
+
+void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::ResetGroup& request) {
+  auto target = RequireGroup(session, ctx, request_id, request);
+  if (!target) return;
+  ConsumerGroup& group = *target->group;
+  uint64_t start = ResolveStart(ctx, *target->topic, request.start(), request.offset(),
+                                request.timestamp_ms());
+  if (!group.Reset(start)) return session.SendError(request_id, Busy(group, "reset"));
+  spdlog::get("broker")->info("{} reset group {} of topic {} to offset {}", session.who(),
+                              group.name(), target->topic->name(), start);
+  // Stored before the reply: a reset the client saw survives a crash.
+  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  session.BeginRequest(0);
+  ctx.store.PutGroup(target->topic->id(), group.name(), group.Position().Encode(), /*sync=*/true,
+                     [self, &ctx, request_id, topic_id = target->topic->id(),
+                      group = target->group](Status s) {
+    asio::post(ctx.io, [self, &ctx, request_id, topic_id, group, s = std::move(s)] {
+      self->EndRequest(0);
+      if (!s.ok()) return self->SendError(request_id, s);
+      Topic* topic = ctx.registry.FindById(topic_id);  // it may have been deleted meanwhile
+      if (topic == nullptr) {
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+      }
+      flatbuffers::FlatBufferBuilder fbb(256);
+      self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *topic, *group)));
+    });
+  });
+}
+
+void HandleDeleteGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
+                       const wire::DeleteGroup& request) {
+  auto target = RequireGroup(session, ctx, request_id, request);
+  if (!target) return;
+  if (target->group->has_members()) return session.SendError(request_id, Busy(*target->group, "delete"));
+  spdlog::get("broker")->info("{} deleted group {} of topic {}", session.who(),
+                              target->group->name(), target->topic->name());
+  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  session.BeginRequest(0);
+  ctx.registry.DeleteGroup(target->topic, target->group->name(), [self, request_id](Status s) {
+    self->EndRequest(0);
+    if (!s.ok()) return self->SendError(request_id, s);
+    self->Send(wire::EncodeOk(request_id));
+  });
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,26 @@
+// GetStatus: what `brokerctl status` shows.
+
+#include "broker/net/listener.h"
+#include "broker/net/request_handler.h"
+#include "broker/net/session.h"
+#include "broker/version.h"
+
+namespace herald::broker {
+
+void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) {
+  uint32_t groups = 0;
+  for (const auto& [name, topic] : ctx.registry.topics()) groups += static_cast<uint32_t>(topic->groups().size());
+  auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - ctx.started);
+  flatbuffers::FlatBufferBuilder fbb(256);
+  auto version = fbb.CreateString(kBrokerVersion);
+  auto data_dir = fbb.CreateString(ctx.config.data_dir);
+  session.Send(wire::FinishFrame(
+      fbb, request_id,
+      wire::CreateStatusInfo(fbb, version, static_cast<uint64_t>(uptime.count()), data_dir,
+                             static_cast<uint32_t>(ctx.registry.topics().size()), groups,
+                             ctx.listener ? ctx.listener->OpenSessions() : 0,
+                             ctx.store.StorageBytes())));
+}
+
+}  // namespace herald::broker

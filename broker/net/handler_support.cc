@@ -1,0 +1,141 @@
+#include "broker/net/handler_support.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "broker/net/session.h"
+#include "schemas/names.h"
+
+namespace herald::broker {
+
+int64_t WallClockMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::string> RequireName(Session& session, uint64_t request_id,
+                                       const flatbuffers::String* field, NameKind kind) {
+  const char* what = kind == NameKind::kTopic ? "topic" : "group";
+  if (field == nullptr) {
+    session.FailAndClose(request_id,
+                         {wire::ErrorCode::MalformedFrame, fmt::format("{} name is missing", what)});
+    return std::nullopt;
+  }
+  std::string name = field->str();
+  if (!wire::IsValidName(name)) {
+    session.SendError(request_id, {kind == NameKind::kTopic ? wire::ErrorCode::InvalidTopicName
+                                                            : wire::ErrorCode::InvalidGroupName,
+                                   fmt::format("'{}' is not a valid {} name", name, what)});
+    return std::nullopt;
+  }
+  return name;
+}
+
+Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                    const std::string& name) {
+  Topic* topic = ctx.registry.Find(name);
+  if (topic == nullptr) {
+    session.SendError(request_id, {wire::ErrorCode::TopicNotFound, fmt::format("no topic '{}'", name)});
+  }
+  return topic;
+}
+
+uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                      int64_t timestamp_ms) {
+  const uint64_t earliest = topic.log().earliest(), end = topic.log().end();
+  switch (start) {
+    case wire::StartFrom::Latest:
+      return end;
+    case wire::StartFrom::Offset:
+      return std::clamp(offset, earliest, end);
+    case wire::StartFrom::Timestamp:
+      return std::clamp(ctx.store.OffsetForTime(topic.id(), timestamp_ms), earliest, end);
+    case wire::StartFrom::Earliest:
+    default:
+      return earliest;
+  }
+}
+
+RetentionPolicy RetentionFromWire(const wire::Retention* r) {
+  if (r == nullptr) return {};
+  return {r->max_age_ms(), r->max_bytes(), r->max_messages()};
+}
+
+flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuilder& fbb,
+                                                     const RetentionPolicy& r) {
+  return wire::CreateRetention(fbb, r.max_age_ms, r.max_bytes, r.max_messages);
+}
+
+flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                    Topic& topic, const ConsumerGroup& group) {
+  GroupStats stats = group.Stats();
+  int64_t oldest_age = -1;
+  if (stats.lag > 0) {
+    if (auto ts = topic.log().TimestampAt(stats.ack_floor)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
+  }
+  std::vector<uint32_t> backoff;
+  for (auto ms : stats.backoff) backoff.push_back(static_cast<uint32_t>(ms.count()));
+  auto name = fbb.CreateString(group.name());
+  auto topic_name = fbb.CreateString(topic.name());
+  auto backoff_vec = fbb.CreateVector(backoff);
+  wire::GroupInfoBuilder b(fbb);
+  b.add_name(name);
+  b.add_topic(topic_name);
+  b.add_ack_floor(stats.ack_floor);
+  b.add_members(stats.members);
+  b.add_in_flight(stats.in_flight);
+  b.add_read_cursor(stats.read_cursor);
+  b.add_ready(stats.ready);
+  b.add_lag(stats.lag);
+  b.add_oldest_unacked_age_ms(oldest_age);
+  b.add_skipped(stats.skipped);
+  b.add_dead_lettered(stats.dead_lettered);
+  b.add_redeliveries(stats.redeliveries);
+  b.add_max_deliveries(stats.max_deliveries);
+  b.add_backoff_ms(backoff_vec);
+  return b.Finish();
+}
+
+flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                    BrokerContext& ctx, Topic& topic) {
+  std::vector<flatbuffers::Offset<wire::GroupInfo>> groups;
+  for (const auto& [name, group] : topic.groups()) groups.push_back(BuildGroupInfo(fbb, topic, *group));
+  std::optional<TopicRecord> record = ctx.store.FindTopic(topic.id());
+  auto name = fbb.CreateString(topic.name());
+  auto group_vec = fbb.CreateVector(groups);
+  auto retention = RetentionToWire(fbb, record ? record->retention : RetentionPolicy{});
+  // The I/O thread's view of the log: what groups can read.
+  const uint64_t earliest = topic.log().earliest(), end = topic.log().end();
+  wire::TopicInfoBuilder b(fbb);
+  b.add_name(name);
+  b.add_earliest_offset(earliest);
+  b.add_next_offset(end);
+  b.add_groups(group_vec);
+  b.add_message_count(end - earliest);
+  b.add_bytes(record ? record->bytes : 0);
+  b.add_retention(retention);
+  return b.Finish();
+}
+
+flatbuffers::Offset<wire::Delivery> BuildDelivery(
+    flatbuffers::FlatBufferBuilder& fbb, const MessageRef& message, uint32_t delivery_count,
+    std::vector<flatbuffers::Offset<wire::Header>>* scratch) {
+  const RecordView& r = message.record();
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key;
+  if (r.has_key) key = wire::CreateBytes(fbb, r.key);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Header>>> header_vec;
+  if (r.header_count > 0) {
+    scratch->clear();
+    ForEachHeader(r.headers, r.header_count, [&](std::string_view name, std::string_view value) {
+      scratch->push_back(wire::CreateHeader(fbb, fbb.CreateString(name.data(), name.size()),
+                                            wire::CreateBytes(fbb, value)));
+    });
+    header_vec = fbb.CreateVector(*scratch);
+  }
+  auto payload = wire::CreateBytes(fbb, r.payload);
+  return wire::CreateDelivery(fbb, message.offset(), message.timestamp_ms(), delivery_count, key,
+                              header_vec, payload);
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,49 @@
+#pragma once
+// Pieces several request handlers share: name checks that answer the client
+// themselves, start positions, and the TopicInfo / GroupInfo replies.
+//
+// Thread: the broker's I/O thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/net/broker_context.h"
+#include "schemas/frame.h"
+
+namespace herald::broker {
+
+class Session;
+
+enum class NameKind { kTopic, kGroup };
+
+// The name, or nullopt after replying: MalformedFrame (and close) if the field
+// is missing, InvalidTopicName / InvalidGroupName if it is not a valid name.
+std::optional<std::string> RequireName(Session& session, uint64_t request_id,
+                                       const flatbuffers::String* field, NameKind kind);
+// The topic, or nullptr after replying TopicNotFound.
+Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
+                    const std::string& name);
+
+// The offset a start position means in this topic's log now.
+uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                      int64_t timestamp_ms);
+
+RetentionPolicy RetentionFromWire(const wire::Retention* retention);
+flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuilder& fbb,
+                                                     const RetentionPolicy& retention);
+
+flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                    Topic& topic, const ConsumerGroup& group);
+flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                    BrokerContext& ctx, Topic& topic);
+
+// One stored message as a wire Delivery; *scratch is reused between calls.
+flatbuffers::Offset<wire::Delivery> BuildDelivery(
+    flatbuffers::FlatBufferBuilder& fbb, const MessageRef& message, uint32_t delivery_count,
+    std::vector<flatbuffers::Offset<wire::Header>>* scratch);
+
+int64_t WallClockMs();
+
+}  // namespace herald::broker
