@@ -290,6 +290,12 @@ void ConsumerGroup::SkipTo(uint64_t to) {
   AdvanceFloor();
 }
 
+void ConsumerGroup::OnLogTruncated() {
+  if (closed_) return;
+  if (cursor_ < log_->earliest()) SkipTo(log_->earliest());
+  SchedulePump();
+}
+
 void ConsumerGroup::Fill() {
   if (cursor_ < log_->earliest()) SkipTo(log_->earliest());
   std::size_t target = 0;

@@ -111,7 +111,8 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
 
   void OnLogAppended() { SchedulePump(); }
   void OnSinkWritable() { SchedulePump(); }
-  void OnLogTruncated() { SchedulePump(); }
+  // Counts what the group lost at once, members or not (group describe shows it).
+  void OnLogTruncated();
   // Expires ack deadlines and releases delayed redeliveries due by `now`.
   void Tick(Clock::time_point now);
 

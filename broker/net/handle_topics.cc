@@ -95,15 +95,15 @@ void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
     asio::post(ctx.io, [self, &ctx, request_id, id, s = std::move(s), record = std::move(record)] {
       self->EndRequest(0);
       if (!s.ok()) return self->SendError(request_id, s);
-      Topic* topic = ctx.registry.FindById(id);
-      if (topic == nullptr) {
+      Topic* purged = ctx.registry.FindById(id);
+      if (purged == nullptr) {
         return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
       }
-      topic->OnTruncated(record.earliest_offset);
+      purged->OnTruncated(record.earliest_offset);
       spdlog::get("broker")->info("{} purged topic {}: it now starts at {}", self->who(),
                                   record.name, record.earliest_offset);
       if (ctx.retention != nullptr) ctx.retention->Compact(id, record.earliest_offset);
-      SendTopicInfo(*self, ctx, request_id, *topic);
+      SendTopicInfo(*self, ctx, request_id, *purged);
     });
   });
 }

@@ -681,6 +681,12 @@ uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
 Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
   std::string lo = keys::LogKey(topic_id, 0), hi = keys::LogKey(topic_id, before);
   rocksdb::Slice lo_slice(lo), hi_slice(hi);
+  // Flush every column family first: the write-ahead log that still holds the
+  // removed batches can only be dropped once no memtable needs it.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status flushed = db_->Flush(flush, handles_);
+  if (!flushed.ok()) return StorageError(flushed, "flush");
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (rocksdb::ColumnFamilyHandle* cf : {log_cf_, index_cf_}) {
