@@ -4,6 +4,7 @@
 #include "broker/metrics/prometheus_text.h"
 
 #include <atomic>
+#include <random>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -244,5 +245,29 @@ TEST_CASE("metrics endpoint: silent clients are closed after the timeout and can
   CHECK(silent1.ReadAll().empty());  // closed by the deadline
   CHECK(silent2.ReadAll().empty());
   CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(Exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n").status == 200);
+}
+
+TEST_CASE("metrics endpoint: random bytes get an error reply and never stop it", "[unit][metrics]") {
+  std::mt19937 rng(42);
+  auto random_bytes = [&](std::size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  for (int i = 0; i < 2000; ++i) {  // the parser alone, with and without a head end
+    std::string head = random_bytes(rng() % 64);
+    if (i % 2) head = "GET /" + head + "\r\n\r\n";
+    (void)ParseRequestHead(head);
+  }
+  EndpointThread server;
+  for (int i = 0; i < 50; ++i) {
+    RawClient client(server.port());
+    client.Send(random_bytes(1 + rng() % 2000) + (i % 2 ? "\r\n\r\n" : ""));
+    client.ShutdownSend();
+    auto reply = client.ReadAll();
+    INFO("round " << i);
+    CHECK((reply.rfind("HTTP/1.1 400 ", 0) == 0 || reply.rfind("HTTP/1.1 431 ", 0) == 0));
+  }
   CHECK(Exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n").status == 200);
 }
