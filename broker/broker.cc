@@ -10,6 +10,7 @@
 
 #include "broker/dispatch/topic_registry.h"
 #include "broker/logging.h"
+#include "broker/metrics/http_endpoint.h"
 #include "broker/net/broker_context.h"
 #include "broker/net/listener.h"
 #include "broker/net/session.h"
@@ -42,6 +43,7 @@ Broker::Broker(const BrokerConfig& config)
 Broker::~Broker() {
   // Sessions and groups go first (they reference the registry and store);
   // the store then completes its queue and closes the database.
+  metrics_endpoint_.reset();
   listener_.reset();
   // The retention worker waits on store operations: it stops while the store still runs.
   retention_.reset();
@@ -63,6 +65,9 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   store_options.fsync = config.fsync;
   store_options.fsync_interval = config.fsync_interval;
   store_options.legacy_retention = config.default_retention;
+  store_options.on_sync = [metrics = &b->metrics_](std::chrono::nanoseconds took) {
+    metrics->fsync.Observe(std::chrono::duration<double>(took).count());
+  };
   Status s = Store::Open(store_options, &b->store_);
   if (!s.ok()) return s;
   b->registry_ = std::make_unique<TopicRegistry>(b->io_, b->store_.get(), config.groups,
@@ -81,6 +86,15 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   b->ctx_->retention = b->retention_.get();
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
   b->ctx_->listener = b->listener_.get();
+  b->ctx_->metrics = &b->metrics_;
+  if (!config.metrics_listen.empty()) {
+    b->metrics_endpoint_ = std::make_unique<metrics::MetricsEndpoint>(b->io_);
+    s = b->metrics_endpoint_->Bind(config.metrics_listen);
+    if (!s.ok()) return s;
+    spdlog::get("broker")->info("metrics on http://{}:{}/metrics",
+                                b->metrics_endpoint_->local_endpoint().address().to_string(),
+                                b->metrics_endpoint_->port());
+  }
   s = b->listener_->Bind(config.listen);
   if (!s.ok()) return s;
 
@@ -106,9 +120,15 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
 
 asio::ip::tcp::endpoint Broker::local_endpoint() const { return listener_->local_endpoint(); }
 
+uint16_t Broker::metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
+
 void Broker::Run() {
   listener_->Start();
   retention_->Start();
+  if (metrics_endpoint_) {
+    metrics_endpoint_->Start([this] { return RenderBrokerMetrics(*ctx_); },
+                             [this] { return !stopping_ && store_->healthy(); });
+  }
   ScheduleTick();
   SchedulePositionStore();
   io_.run();
@@ -152,6 +172,7 @@ void Broker::StopWhenSessionsClosed(std::chrono::steady_clock::time_point deadli
     return;
   }
   listener_->ForEachSession([](Session& s) { s.Close(); });
+  if (metrics_endpoint_) metrics_endpoint_->Stop();
   io_.stop();
   spdlog::get("broker")->info("stopped");
 }

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "broker/broker_config.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/status.h"
 
 namespace herald::broker {
@@ -21,6 +22,7 @@ class Store;
 class TopicRegistry;
 class Listener;
 class RetentionWorker;
+namespace metrics { class MetricsEndpoint; }
 struct BrokerContext;
 
 class Broker {
@@ -31,6 +33,8 @@ class Broker {
   ~Broker();
 
   asio::ip::tcp::endpoint local_endpoint() const;
+  // The /metrics listener's port; 0 when --metrics-listen is off.
+  uint16_t metrics_port() const;
   asio::io_context& io() { return io_; }
 
   // Serves until Stop() has finished. Returns after the last session closed.
@@ -48,11 +52,13 @@ class Broker {
 
   BrokerConfig config_;
   asio::io_context io_{1};
+  BrokerMetrics metrics_;  // before the store: its sync observer writes here
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicRegistry> registry_;
   std::unique_ptr<RetentionWorker> retention_;
   std::unique_ptr<BrokerContext> ctx_;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
   asio::steady_timer tick_timer_;
   asio::steady_timer position_timer_;
   asio::steady_timer drain_timer_;

@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <fmt/format.h>
 
+#include "broker/metrics/broker_metrics.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
 #include "broker/storage/record_batch.h"
@@ -22,7 +23,7 @@ int64_t NowMs() {
 
 void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
                     const std::string& topic_name, uint64_t topic_id, uint32_t count,
-                    AppendResult result) {
+                    AppendResult result, std::chrono::steady_clock::time_point received) {
   if (!result.status.ok()) {
     session.SendError(request_id, result.status);
     return;
@@ -30,6 +31,15 @@ void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
   if (result.batch) {
     Topic* topic = ctx.registry.Find(topic_name);
     if (topic != nullptr && topic->id() == topic_id) topic->OnAppended(result.batch);
+    if (ctx.metrics != nullptr) {
+      auto& counters = ctx.metrics->topics[topic_id];
+      counters.messages_in += count;
+      counters.bytes_in += result.batch->bytes().size();
+    }
+  }
+  if (ctx.metrics != nullptr) {
+    ctx.metrics->publish_to_ack.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
   }
   flatbuffers::FlatBufferBuilder fbb(64);
   session.Send(wire::FinishFrame(
@@ -117,13 +127,14 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
   const std::size_t held = append.batch.size();
 
   session.BeginRequest(held);
+  const auto received = std::chrono::steady_clock::now();
   auto self = std::static_pointer_cast<Session>(session.shared_from_this());
   ctx.store.Append(std::move(append), [self, &ctx, request_id, name, topic_id = topic->id(), count,
-                                       held](AppendResult result) mutable {
+                                       held, received](AppendResult result) mutable {
     // Storage thread: hop back to the I/O thread, which owns sessions and topics.
     asio::post(ctx.io, [self, &ctx, request_id, name = std::move(name), topic_id, count, held,
-                        result = std::move(result)]() mutable {
-      ReplyPublished(*self, ctx, request_id, name, topic_id, count, std::move(result));
+                        received, result = std::move(result)]() mutable {
+      ReplyPublished(*self, ctx, request_id, name, topic_id, count, std::move(result), received);
       self->EndRequest(held);
     });
   });

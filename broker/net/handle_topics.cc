@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/metrics/broker_metrics.h"
 #include "broker/net/handler_support.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
@@ -118,6 +119,9 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
     asio::post(ctx.io, [self, &ctx, request_id, name, s = std::move(s)] {
       self->EndRequest(0);
       if (!s.ok()) return self->SendError(request_id, s);
+      if (Topic* gone = ctx.registry.Find(name); gone != nullptr && ctx.metrics != nullptr) {
+        ctx.metrics->topics.erase(gone->id());
+      }
       ctx.registry.Remove(name);
       spdlog::get("broker")->info("{} deleted topic {}", self->who(), name);
       self->Send(wire::EncodeOk(request_id));

@@ -149,7 +149,8 @@ class Store::Commit {
       wo.sync = sync_;
       auto started = std::chrono::steady_clock::now();
       rocksdb::Status s = store_.db_->Write(wo, &batch_);
-      if (sync_ && store_.sync_observer_) store_.sync_observer_(std::chrono::steady_clock::now() - started);
+      if (sync_ && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
+      store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
       if (!s.ok()) {
         status = StorageError(s, "write");
         spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(),

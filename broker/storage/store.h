@@ -12,6 +12,7 @@
 // gap: the log of a topic is dense and never reuses an offset.
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -55,6 +56,8 @@ struct StoreOptions {
   std::chrono::milliseconds fsync_interval{100};
   // Retention of topics stored before topics had their own.
   RetentionPolicy legacy_retention;
+  // Called on the storage thread with the duration of every synced write.
+  std::function<void(std::chrono::nanoseconds)> on_sync;
 };
 
 struct TopicRecord {
@@ -148,9 +151,8 @@ class Store {
   Status CompactTopicRange(uint64_t topic_id, uint64_t before);
   // SST files plus write-ahead log, in bytes.
   uint64_t StorageBytes() const;
-  // Time the last synced write took (0 if none); for metrics (any thread).
-  using SyncObserver = std::function<void(std::chrono::nanoseconds)>;
-  void SetSyncObserver(SyncObserver observer) { sync_observer_ = std::move(observer); }
+  // False after a write failed, until one succeeds again (for /healthz).
+  bool healthy() const { return !write_failing_.load(std::memory_order_relaxed); }
 
  private:
   struct AppendOp { AppendRequest request; AppendDone done; };
@@ -201,7 +203,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* groups_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
-  SyncObserver sync_observer_;  // set before the first write
+  std::atomic<bool> write_failing_{false};
 
   std::mutex mu_;
   std::condition_variable cv_;

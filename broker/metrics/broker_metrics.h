@@ -1,0 +1,32 @@
+#pragma once
+// BrokerMetrics: the counters and histograms brokerd keeps for /metrics, and
+// the function that renders them together with what the registry, the store
+// and the listener already know (offsets, lag, sizes, connections). Gauges
+// are read at scrape time; only what cannot be read later is counted here.
+//
+// Thread: the histograms take observations from any thread; topic counters
+// and RenderBrokerMetrics belong to the broker's I/O thread.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "broker/metrics/histogram.h"
+
+namespace herald::broker {
+
+struct BrokerContext;
+
+struct BrokerMetrics {
+  struct TopicCounters {
+    uint64_t messages_in = 0;
+    uint64_t bytes_in = 0;  // stored batch bytes
+  };
+  std::map<uint64_t, TopicCounters> topics;  // by topic id; I/O thread
+  metrics::Histogram publish_to_ack;         // Publish read -> PublishOk queued
+  metrics::Histogram fsync;                  // one synced group commit
+};
+
+std::string RenderBrokerMetrics(BrokerContext& ctx);
+
+}  // namespace herald::broker

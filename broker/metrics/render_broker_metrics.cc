@@ -1,0 +1,51 @@
+#include "broker/metrics/broker_metrics.h"
+
+#include "broker/metrics/prometheus_text.h"
+#include "broker/net/broker_context.h"
+#include "broker/net/listener.h"
+
+namespace herald::broker {
+
+std::string RenderBrokerMetrics(BrokerContext& ctx) {
+  metrics::PrometheusText out;
+  BrokerMetrics* m = ctx.metrics;
+  for (const auto& [name, topic] : ctx.registry.topics()) {
+    const metrics::Labels labels = {{"topic", name}};
+    BrokerMetrics::TopicCounters in;
+    if (m != nullptr) {
+      if (auto it = m->topics.find(topic->id()); it != m->topics.end()) in = it->second;
+    }
+    uint64_t out_messages = 0, out_bytes = 0;
+    for (const auto& [group_name, group] : topic->groups()) {
+      GroupStats g = group->Stats();
+      out_messages += g.delivered;
+      out_bytes += g.delivered_bytes;
+      const metrics::Labels gl = {{"topic", name}, {"group", group_name}};
+      out.Gauge("herald_group_lag_messages", "Messages of the topic the group has not acked", double(g.lag), gl);
+      out.Gauge("herald_group_unacked_messages", "Messages handed to members and not acked yet", double(g.in_flight), gl);
+      out.Gauge("herald_group_members", "Connected members of the group", double(g.members), gl);
+      out.Counter("herald_group_redeliveries_total", "Deliveries after the first", double(g.redeliveries), gl);
+      out.Counter("herald_group_dead_letters_total", "Messages moved to the dead-letter topic", double(g.dead_lettered), gl);
+      out.Counter("herald_group_skipped_total", "Messages removed by retention before the group acked them", double(g.skipped), gl);
+    }
+    out.Counter("herald_topic_messages_in_total", "Messages published to the topic since the broker started", double(in.messages_in), labels);
+    out.Counter("herald_topic_bytes_in_total", "Stored bytes published to the topic since the broker started", double(in.bytes_in), labels);
+    out.Counter("herald_topic_messages_out_total", "Deliveries of the topic's messages, all groups, since the broker started", double(out_messages), labels);
+    out.Counter("herald_topic_bytes_out_total", "Payload bytes delivered, all groups, since the broker started", double(out_bytes), labels);
+    out.Gauge("herald_topic_messages", "Messages in the topic's log", double(topic->log().end() - topic->log().earliest()), labels);
+    if (auto record = ctx.store.FindTopic(topic->id())) {
+      out.Gauge("herald_topic_bytes", "Stored bytes of the topic's log", double(record->bytes), labels);
+    }
+  }
+  out.Gauge("herald_connections", "Open client connections", ctx.listener ? double(ctx.listener->OpenSessions()) : 0);
+  out.Gauge("herald_storage_bytes", "RocksDB SST files plus write-ahead log", double(ctx.store.StorageBytes()));
+  out.Gauge("herald_uptime_seconds", "Seconds since the broker started",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());
+  if (m != nullptr) {
+    out.Histogram("herald_publish_to_ack_seconds", "From a Publish read to its PublishOk queued", m->publish_to_ack.Snapshot());
+    out.Histogram("herald_fsync_seconds", "Synced group commits to RocksDB", m->fsync.Snapshot());
+  }
+  return out.Take();
+}
+
+}  // namespace herald::broker
