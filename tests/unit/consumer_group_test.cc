@@ -274,3 +274,102 @@ TEST_CASE("topic_log: one read may span more stored batches than the read cache 
   REQUIRE(got.size() == 4999);
   for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i].offset() == i);
 }
+
+TEST_CASE("consumer_group: after max deliveries a message goes to the dead-letter sink", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({"k", "k", ""});
+  GroupLimits limits;
+  limits.default_max_deliveries = 2;
+  auto group = f.Group({}, limits);
+  std::vector<DeadLetter> letters;
+  std::vector<std::function<void(bool)>> pending;
+  group->set_dead_letter_sink([&](DeadLetter l, std::function<void(bool)> done) {
+    letters.push_back(std::move(l));
+    pending.push_back(std::move(done));
+  });
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  // Offset 1 (same key as 0) waits for 0; offset 2 goes out at once.
+  REQUIRE(a->Offsets() == std::vector<uint64_t>{0, 2});
+  group->Ack(std::vector<uint64_t>{2});
+  const uint64_t poison[] = {0};
+  group->Nack(poison, 0ms, "first");
+  f.Run();
+  REQUIRE(a->got.back() == std::pair<uint64_t, uint32_t>{0, 2});
+  group->Nack(poison, 0ms, "second");
+  f.Run();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].message.offset() == 0);
+  CHECK(letters[0].delivery_count == 2);
+  CHECK(letters[0].reason == "second");
+  CHECK(letters[0].group == "g");
+  // Until the letter is stored the key stays owned: offset 1 is not delivered yet.
+  CHECK(a->got.size() == 3);
+  CHECK(group->Stats().lag == 2);
+  pending[0](true);
+  f.Run();
+  CHECK(a->got.back().first == 1);
+  CHECK(group->Stats().dead_lettered == 1);
+  group->Ack(std::vector<uint64_t>{1});
+  CHECK(group->Stats().ack_floor == 3);
+  CHECK(group->Stats().lag == 0);
+  CHECK(group->Position().dead_lettered == 1);
+}
+
+TEST_CASE("consumer_group: a dead letter that cannot be stored stays with the group", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({""});
+  GroupLimits limits;
+  limits.default_max_deliveries = 1;
+  auto group = f.Group({}, limits);
+  int attempts = 0;
+  group->set_dead_letter_sink([&](DeadLetter, std::function<void(bool)> done) {
+    ++attempts;
+    done(false);
+  });
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  const uint64_t offsets[] = {0};
+  group->Nack(offsets, 0ms, "bad");
+  f.Run();
+  CHECK(attempts == 1);
+  CHECK(group->Stats().ready == 1);  // back for another try after a pause
+  CHECK(group->Stats().dead_lettered == 0);
+  CHECK(group->Stats().ack_floor == 0);
+}
+
+TEST_CASE("consumer_group: a group behind the log's start counts what it skipped", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(10, ""));
+  auto group = f.Group();
+  f.log->OnTruncated(6);
+  group->OnLogTruncated();
+  CHECK(group->Stats().skipped == 6);
+  CHECK(group->Stats().ack_floor == 6);
+  CHECK(group->Stats().lag == 4);
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{6, 7, 8, 9});
+}
+
+TEST_CASE("consumer_group: reset needs an idle group and forgets what was read", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(5, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  group->Ack(a->Offsets());
+  CHECK_FALSE(group->Reset(0));
+  group->RemoveMember(member);
+  REQUIRE(group->Reset(2));
+  CHECK(group->Stats().ack_floor == 2);
+  CHECK(group->Stats().lag == 3);
+  auto b = std::make_shared<RecordingSink>();
+  group->AddMember(b, 2, 1000, 30s);
+  f.Run();
+  CHECK(b->Offsets() == std::vector<uint64_t>{2, 3, 4});
+}

@@ -84,3 +84,33 @@ TEST_CASE("group_position: round-trips and rejects corrupt values", "[unit][grou
   for (std::size_t n = 0; n < bytes.size(); ++n) CHECK_FALSE(GroupPosition::Decode(bytes.substr(0, n)));
   CHECK_FALSE(GroupPosition::Decode(bytes + "\x01"));
 }
+
+TEST_CASE("group_position: keeps the group's policy and counters", "[unit][group_position]") {
+  GroupPosition p;
+  p.ack_floor = 7;
+  p.acked_above = {9};
+  p.max_deliveries = 4;
+  p.backoff_ms = {1000, 5000, 30000};
+  p.skipped = 11;
+  p.dead_lettered = 2;
+  p.redeliveries = 13;
+  auto d = GroupPosition::Decode(p.Encode());
+  REQUIRE(d);
+  CHECK(d->max_deliveries == 4);
+  CHECK(d->backoff_ms == p.backoff_ms);
+  CHECK(d->skipped == 11);
+  CHECK(d->dead_lettered == 2);
+  CHECK(d->redeliveries == 13);
+}
+
+TEST_CASE("group_position: reads the format-1 values stored before groups had a policy",
+          "[unit][group_position]") {
+  // u8 1 | varint floor 5 | varint n 1 | delta 2  ->  floor 5, acked {7}
+  auto d = GroupPosition::Decode(std::string("\x01\x05\x01\x02", 4));
+  REQUIRE(d);
+  CHECK(d->ack_floor == 5);
+  CHECK(d->acked_above == std::vector<uint64_t>{7});
+  CHECK(d->max_deliveries == 0);  // the broker's default applies
+  CHECK(d->backoff_ms.empty());
+  CHECK_FALSE(GroupPosition::Decode(std::string("\x03\x05\x00", 3)));  // unknown format
+}
