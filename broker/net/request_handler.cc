@@ -1,6 +1,7 @@
 #include "broker/net/request_handler.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/net/session.h"
 #include "broker/version.h"
@@ -22,6 +23,7 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
   std::string name = hello.client_name() ? hello.client_name()->str().substr(0, 64) : "";
   std::erase_if(name, [](char c) { return c < 0x20 || c > 0x7e; });
   session.set_handshaken(std::move(name));
+  spdlog::get("net")->info("session {}: hello from {}", session.id(), session.who());
   flatbuffers::FlatBufferBuilder fbb(128);
   auto version = fbb.CreateString(kBrokerVersion);
   session.Send(wire::FinishFrame(

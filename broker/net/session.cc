@@ -79,7 +79,7 @@ void Session::CloseWhenFlushed() {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
-  spdlog::get("net")->info("session {}: closed ({} subscriptions)", id_, subscriptions_.size());
+  spdlog::get("net")->info("session {} ({}): closed ({} subscriptions)", id_, who(), subscriptions_.size());
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
