@@ -57,7 +57,8 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
 Session::~Session() = default;
 
 void Session::Start() {
-  spdlog::get("net")->info("session {}: connected from {}", id_, peer_);
+  // The info line comes with Hello, when the client has a name.
+  spdlog::get("net")->debug("session {}: connected from {}", id_, peer_);
   auto self = shared_from_this();
   asio::co_spawn(ctx_.io, ReadLoop(), LogEscape(self, "read"));
   asio::co_spawn(ctx_.io, WriteLoop(), LogEscape(self, "write"));
