@@ -228,6 +228,10 @@ TEST_CASE("e2e: brokerctl group reset replays, refuses while a member is connect
   CHECK(reset["position"] == 0);
   CHECK(Ctl(broker, "consume jobs --group workers --count 3 --timeout 10").out == "j0\nj1\nj2\n");
 
+  // --from places a new group; an existing one keeps its position.
+  CHECK(Ctl(broker, "consume jobs --group late --from 1 --count 2 --timeout 10").out == "j1\nj2\n");
+  CHECK(Ctl(broker, "consume jobs --group late --from 0 --timeout 1").out.empty());
+
   // An offset, then a timestamp before every message.
   CHECK(CtlJson(broker, "group reset jobs workers --to 2")["position"] == 2);
   CHECK(Ctl(broker, "consume jobs --group workers --count 1 --timeout 10").out == "j2\n");

@@ -46,7 +46,7 @@ void AddList(CLI::App* group, const GlobalOptions& global, int* exit_code) {
       return;
     }
     if (global.json) {
-      nlohmann::json doc = nlohmann::json::array();
+      Json doc = Json::array();
       for (const auto& g : t.groups) doc.push_back(ToJson(g));
       PrintJson(doc);
     } else {

@@ -75,8 +75,8 @@ std::string Hex(std::string_view s) {
   return out;
 }
 
-nlohmann::json MessageJson(const ReceivedMessage& m) {
-  nlohmann::json j;
+Json MessageJson(const ReceivedMessage& m) {
+  Json j;
   j["topic"] = m.topic;
   if (!m.group.empty()) j["group"] = m.group;
   j["offset"] = m.offset;
@@ -89,7 +89,7 @@ nlohmann::json MessageJson(const ReceivedMessage& m) {
   }
   // An object for jq's sake; a repeated header name keeps its first value,
   // as ReceivedMessage::header() does.
-  nlohmann::json headers = nlohmann::json::object();
+  Json headers = Json::object();
   for (const auto& h : m.headers) {
     if (!headers.contains(h.name)) headers[h.name] = h.value;
   }
@@ -113,7 +113,7 @@ void PrintMessage(std::ostream& out, const ReceivedMessage& m, Format format) {
       out << Hex(m.payload) << "\n";
       break;
     case Format::json:
-      out << MessageJson(m).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      out << MessageJson(m).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
       break;
   }
   out << std::flush;

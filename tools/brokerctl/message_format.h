@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "herald/message.h"
+#include "output.h"
 
 namespace herald::ctl {
 
@@ -23,7 +24,7 @@ void AddFormatOption(CLI::App* cmd, std::string* text);
 // The format to print in: --format if given, else json under --json, else raw.
 Format ChooseFormat(const std::string& text, bool json);
 
-nlohmann::json MessageJson(const ReceivedMessage& m);
+Json MessageJson(const ReceivedMessage& m);
 void PrintMessage(std::ostream& out, const ReceivedMessage& m, Format format);
 
 bool IsUtf8(std::string_view s);

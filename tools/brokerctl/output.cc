@@ -94,8 +94,8 @@ void PrintFields(std::ostream& out, const std::vector<std::pair<std::string, std
   }
 }
 
-void PrintJson(const nlohmann::json& doc) {
-  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"
+void PrintJson(const Json& doc) {
+  std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n"
             << std::flush;
 }
 

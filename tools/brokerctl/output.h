@@ -12,6 +12,9 @@
 
 namespace herald::ctl {
 
+// Keys in the order written (not sorted), so a document reads like the table.
+using Json = nlohmann::ordered_json;
+
 // The exit code an SDK error stands for (see ExitCode).
 int ExitCodeFor(std::error_code ec);
 
@@ -52,6 +55,6 @@ void PrintFields(std::ostream& out, const std::vector<std::pair<std::string, std
 
 // One JSON document on stdout. Bytes that are not UTF-8 (keys, header values)
 // are replaced rather than aborting the output.
-void PrintJson(const nlohmann::json& doc);
+void PrintJson(const Json& doc);
 
 }  // namespace herald::ctl

@@ -120,7 +120,7 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
                 << args->topic << "\n";
     }
     if (global.json) {
-      nlohmann::json doc = {{"topic", args->topic}, {"published", acks->stored}, {"failed", acks->failed}};
+      Json doc = {{"topic", args->topic}, {"published", acks->stored}, {"failed", acks->failed}};
       if (acks->stored > 0) {
         doc["first_offset"] = acks->first_offset;
         doc["last_offset"] = acks->last_offset;

@@ -46,14 +46,14 @@ std::string SizeText(uint64_t bytes) {
   return buf;
 }
 
-nlohmann::json ToJson(const Retention& r) {
+Json ToJson(const Retention& r) {
   return {{"max_age_ms", r.max_age.count()},
           {"max_bytes", r.max_bytes},
           {"max_messages", r.max_messages}};
 }
 
-nlohmann::json ToJson(const GroupInfo& g) {
-  nlohmann::json backoff = nlohmann::json::array();
+Json ToJson(const GroupInfo& g) {
+  Json backoff = Json::array();
   for (auto d : g.backoff) backoff.push_back(d.count());
   return {{"topic", g.topic},
           {"name", g.name},
@@ -71,8 +71,8 @@ nlohmann::json ToJson(const GroupInfo& g) {
           {"backoff_ms", backoff}};
 }
 
-nlohmann::json ToJson(const TopicInfo& t) {
-  nlohmann::json groups = nlohmann::json::array();
+Json ToJson(const TopicInfo& t) {
+  Json groups = Json::array();
   for (const auto& g : t.groups) groups.push_back(ToJson(g));
   return {{"name", t.name},
           {"earliest_offset", t.earliest_offset},
@@ -83,7 +83,7 @@ nlohmann::json ToJson(const TopicInfo& t) {
           {"groups", groups}};
 }
 
-nlohmann::json ToJson(const BrokerStatus& s) {
+Json ToJson(const BrokerStatus& s) {
   return {{"broker_version", s.broker_version},
           {"uptime_ms", s.uptime.count()},
           {"data_dir", s.data_dir},

@@ -16,10 +16,10 @@
 
 namespace herald::ctl {
 
-nlohmann::json ToJson(const Retention& r);
-nlohmann::json ToJson(const GroupInfo& g);
-nlohmann::json ToJson(const TopicInfo& t);
-nlohmann::json ToJson(const BrokerStatus& s);
+Json ToJson(const Retention& r);
+Json ToJson(const GroupInfo& g);
+Json ToJson(const TopicInfo& t);
+Json ToJson(const BrokerStatus& s);
 
 // "1h 2m 5s": for reading, not for parsing back (rounded to the second).
 std::string DurationText(std::chrono::milliseconds d);

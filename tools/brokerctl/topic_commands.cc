@@ -61,7 +61,7 @@ void AddList(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
       return;
     }
     if (global.json) {
-      nlohmann::json doc = nlohmann::json::array();
+      Json doc = Json::array();
       for (const auto& t : topics) doc.push_back(ToJson(t));
       PrintJson(doc);
       return;
