@@ -8,6 +8,7 @@
 //   producers CF: topic_id(8) | producer_id(8)          -> producer state
 //   meta CF:      "topic/" name                         -> topic id(8) [| retention 3 x u64]
 //                 "start/" topic_id(8)                  -> first offset kept (after truncation)
+//                 "bytes/" topic_id(8)                  -> stored batch bytes of the topic (u64)
 //                 "next_topic_id"                       -> u64
 // The index holds a few bytes per batch, so retention and timestamp lookups
 // scan it instead of the batches themselves.
@@ -54,6 +55,7 @@ inline std::string ProducerKey(uint64_t topic_id, uint64_t producer_id) {
 
 inline std::string TopicMetaKey(std::string_view name) { return "topic/" + std::string(name); }
 inline std::string TopicStartKey(uint64_t topic_id) { return "start/" + TopicPrefix(topic_id); }
+inline std::string TopicBytesKey(uint64_t topic_id) { return "bytes/" + TopicPrefix(topic_id); }
 inline constexpr std::string_view kTopicMetaPrefix = "topic/";
 inline constexpr std::string_view kNextTopicIdKey = "next_topic_id";
 

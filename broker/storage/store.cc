@@ -143,6 +143,7 @@ class Store::Commit {
 
   // Writes the batch, publishes the staged state, then runs every callback.
   void Finish() {
+    StageTopicBytes();
     Status status;
     if (batch_.Count() > 0) {
       rocksdb::WriteOptions wo;
@@ -190,6 +191,17 @@ class Store::Commit {
     AppendDone done;
     AppendResult result;
   };
+
+  // Each topic's byte count rides in the same write as its batches, so that
+  // a restart reads one key instead of summing the whole index.
+  void StageTopicBytes() {
+    std::lock_guard lock(store_.topics_mu_);
+    for (const auto& [topic_id, added] : added_bytes_) {
+      auto it = store_.topics_.find(topic_id);
+      if (it == store_.topics_.end()) continue;
+      batch_.Put(store_.meta_cf_, keys::TopicBytesKey(topic_id), keys::TopicPrefix(it->second.bytes + added));
+    }
+  }
 
   uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence) {
     for (const auto& [seq, offset] : sp.added)
@@ -344,7 +356,14 @@ Status Store::LoadTopicLog(TopicState* t) {
   }
   if (!log->status().ok()) return StorageError(log->status(), "scan log of " + t->name);
 
-  // Sum the stored bytes from the index; a log written before the index existed gets one now.
+  std::string bytes_value;
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf_, keys::TopicBytesKey(t->id), &bytes_value).ok() &&
+      bytes_value.size() == 8) {
+    t->bytes = keys::GetBigEndian64(bytes_value);
+    return Status::Ok();
+  }
+  // Written before byte counts were stored: sum the index, and build the index
+  // first if the log predates it too.
   std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
   index->SeekToFirst();
   if (!index->Valid() && t->next_offset > t->earliest_offset) {
@@ -551,6 +570,8 @@ void Store::ApplyTruncate(TruncateOp& op) {
   batch.DeleteRange(log_cf_, lo, hi);
   batch.DeleteRange(index_cf_, lo, hi);
   batch.Put(meta_cf_, keys::TopicStartKey(op.topic_id), keys::TopicPrefix(new_earliest));
+  batch.Put(meta_cf_, keys::TopicBytesKey(op.topic_id),
+            keys::TopicPrefix(topic->bytes - std::min(topic->bytes, removed_bytes)));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s = db_->Write(wo, &batch);
@@ -581,6 +602,7 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, keys::TopicMetaKey(op.name));
   batch.Delete(meta_cf_, keys::TopicStartKey(id));
+  batch.Delete(meta_cf_, keys::TopicBytesKey(id));
   batch.DeleteRange(log_cf_, lo, hi);
   batch.DeleteRange(index_cf_, lo, hi);
   batch.DeleteRange(groups_cf_, lo, hi);

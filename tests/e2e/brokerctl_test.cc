@@ -53,7 +53,7 @@ TEST_CASE("e2e: brokerctl creates, lists, publishes and consumes", "[e2e][broker
 TEST_CASE("e2e: brokerctl fails with a message and a distinct exit code", "[e2e][brokerctl]") {
   BrokerProcess broker;
   CHECK(Ctl(broker, "publish nope hello").exit_code == 4);            // not found
-  CHECK(Ctl(broker, "topic create 'bad name'").exit_code == 1);       // invalid
+  CHECK(Ctl(broker, "topic create 'bad name'").exit_code == 5);       // invalid
   CHECK(Ctl(broker, "topic").exit_code == 2);                          // usage
   BrokerProcess gone;
   uint16_t port = gone.port();
