@@ -3,72 +3,42 @@
 // delete), history reads and tail without a group, output formats, dead
 // letters, and the exit codes scripts rely on.
 
-#include <array>
 #include <atomic>
-#include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include "herald/client.h"
+#include "tests/support/client.h"
+#include "tests/support/command.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
+using herald::test::CommandResult;
+using herald::test::Connect;
 using herald::test::Eventually;
+using herald::test::RunCommand;
 using herald::test::TempDir;
+using herald::test::WriteFile;
 using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-// Runs brokerctl through the shell with stdout and stderr captured apart and
-// stdin from `stdin_path` (default /dev/null: no terminal, as in a script).
-// Like brokerctl_test.cc's Ctl, plus stderr and stdin, which the checks of
-// error messages and confirmations need. `timeout` bounds every run.
-Result Ctl(const BrokerProcess& broker, const std::string& args,
-           const std::string& stdin_path = "/dev/null") {
-  static TempDir dir("brokerctl-ops");
-  static int n = 0;
-  std::string err_path = dir / ("stderr-" + std::to_string(n++));
-  std::string cmd = "timeout 60 " + std::string(HERALD_BROKERCTL_PATH) + " --broker " +
-                    broker.address() + " " + args + " < " + stdin_path + " 2> " + err_path;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t got = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), got);
-  int status = ::pclose(p);
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, ReadAll(err_path)};
-  UNSCOPED_INFO("brokerctl " << args << " -> exit " << r.exit_code << "\nstdout: " << r.out
-                             << "\nstderr: " << r.err);
-  return r;
+// brokerctl against `broker`, stdin from `stdin_path` (default /dev/null: no
+// terminal, as in a script; the confirmations need that).
+CommandResult Ctl(const BrokerProcess& broker, const std::string& args,
+                  const std::string& stdin_path = "/dev/null") {
+  return RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + broker.address() + " " + args,
+                    stdin_path);
 }
 
 // Runs and parses stdout as one JSON document; REQUIREs exit 0.
 json CtlJson(const BrokerProcess& broker, const std::string& args) {
-  Result r = Ctl(broker, "--json " + args);
+  CommandResult r = Ctl(broker, "--json " + args);
   REQUIRE(r.exit_code == 0);
   return json::parse(r.out);
 }
@@ -81,12 +51,6 @@ std::vector<json> JsonLines(const std::string& out) {
     if (!line.empty()) lines.push_back(json::parse(line));
   }
   return lines;
-}
-
-std::unique_ptr<herald::Client> Connect(const BrokerProcess& broker) {
-  auto c = std::make_unique<herald::Client>(herald::ClientOptions{.broker = broker.address()});
-  REQUIRE_FALSE(c->WaitConnected(10s));
-  return c;
 }
 
 void Publish(herald::Client& c, const std::string& topic, const std::vector<std::string>& payloads) {
@@ -111,7 +75,7 @@ TEST_CASE("e2e: brokerctl status prints the broker's state as JSON", "[e2e][brok
   CHECK(s.contains("groups"));
   CHECK(s.contains("storage_bytes"));
 
-  Result text = Ctl(broker, "status");
+  CommandResult text = Ctl(broker, "status");
   CHECK(text.exit_code == 0);
   CHECK(text.out.find("uptime:") != std::string::npos);
 }
@@ -144,7 +108,7 @@ TEST_CASE("e2e: brokerctl topic create with retention, describe and alter", "[e2
   CHECK(altered["retention"]["max_age_ms"] == 0);
   CHECK(altered["retention"]["max_bytes"] == 1 << 20);
 
-  Result text = Ctl(broker, "topic describe orders");
+  CommandResult text = Ctl(broker, "topic describe orders");
   CHECK(text.exit_code == 0);
   CHECK(text.out.find("0..2") != std::string::npos);
 
@@ -159,7 +123,7 @@ TEST_CASE("e2e: brokerctl topic delete asks first and needs --yes in scripts", "
   REQUIRE(Ctl(broker, "topic create doomed").exit_code == 0);
   REQUIRE(Ctl(broker, "publish doomed x").exit_code == 0);
 
-  Result refused = Ctl(broker, "topic delete doomed");  // stdin is /dev/null
+  CommandResult refused = Ctl(broker, "topic delete doomed");  // stdin is /dev/null
   CHECK(refused.exit_code == 5);
   CHECK(refused.err.find("delete topic doomed with 1 messages?") != std::string::npos);
   CHECK(refused.err.find("--yes") != std::string::npos);
@@ -175,7 +139,7 @@ TEST_CASE("e2e: brokerctl group list and describe after a consume", "[e2e][broke
   REQUIRE_FALSE(client->CreateTopic("events"));
   Publish(*client, "events", {"a", "b", "c", "d", "e"});
 
-  Result consumed = Ctl(broker, "consume events --group billing --count 3 --timeout 10");
+  CommandResult consumed = Ctl(broker, "consume events --group billing --count 3 --timeout 10");
   REQUIRE(consumed.exit_code == 0);
   CHECK(consumed.out == "a\nb\nc\n");
 
@@ -201,7 +165,7 @@ TEST_CASE("e2e: brokerctl group list and describe after a consume", "[e2e][broke
   REQUIRE(list.size() == 1);
   CHECK(list[0]["name"] == "billing");
   CHECK(list[0]["position"] == 3);
-  Result table = Ctl(broker, "group list events");
+  CommandResult table = Ctl(broker, "group list events");
   CHECK(table.out.find("billing") != std::string::npos);
 
   // consume sets the group policy.
@@ -241,7 +205,7 @@ TEST_CASE("e2e: brokerctl group reset replays, refuses while a member is connect
   herald::SubscriptionId member = 0;
   REQUIRE_FALSE(client->Subscribe({.topic = "jobs", .group = "workers"}, [](const herald::Delivery&) {},
                                   &member));
-  Result busy = Ctl(broker, "group reset jobs workers --to earliest");
+  CommandResult busy = Ctl(broker, "group reset jobs workers --to earliest");
   CHECK(busy.exit_code == 6);
   CHECK(busy.err.find("group 'workers' has 1 member") != std::string::npos);
   CHECK(busy.err.find("stop them first") != std::string::npos);
@@ -258,10 +222,10 @@ TEST_CASE("e2e: brokerctl exit codes for unknown names and malformed values", "[
   BrokerProcess broker;
   REQUIRE(Ctl(broker, "topic create known").exit_code == 0);
 
-  Result topic = Ctl(broker, "topic describe nope");
+  CommandResult topic = Ctl(broker, "topic describe nope");
   CHECK(topic.exit_code == 4);
   CHECK(topic.err.find("topic 'nope' not found") != std::string::npos);
-  Result group = Ctl(broker, "group describe known nobody");
+  CommandResult group = Ctl(broker, "group describe known nobody");
   CHECK(group.exit_code == 4);
   CHECK(group.err.find("group 'nobody' not found") != std::string::npos);
   CHECK(Ctl(broker, "group describe nope nobody").exit_code == 4);
@@ -273,7 +237,7 @@ TEST_CASE("e2e: brokerctl exit codes for unknown names and malformed values", "[
   CHECK(Ctl(broker, "tail nope --timeout 1").exit_code == 4);
 
   // Malformed values are invalid arguments (5), checked before the broker is asked.
-  Result age = Ctl(broker, "topic create fresh --retention-age 5x");
+  CommandResult age = Ctl(broker, "topic create fresh --retention-age 5x");
   CHECK(age.exit_code == 5);
   CHECK(age.err.find("--retention-age") != std::string::npos);
   CHECK(Ctl(broker, "topic describe fresh").exit_code == 4);  // nothing was created
@@ -299,7 +263,7 @@ TEST_CASE("e2e: brokerctl publish --file sends the whole file as one message", "
   CHECK(published["published"] == 1);
   CHECK(published["first_offset"] == 0);
 
-  Result hex = Ctl(broker, "consume blobs --format hex");
+  CommandResult hex = Ctl(broker, "consume blobs --format hex");
   CHECK(hex.exit_code == 0);
   CHECK(hex.out == "6c696e6520310a6c696e6520320a00ff\n");
 
@@ -320,7 +284,7 @@ TEST_CASE("e2e: brokerctl consume without a group reads history and moves no gro
   WriteFile(dir / "lines", "m0\nm1\nm2\nm3\nm4\n");
   REQUIRE(Ctl(broker, "publish history --key k1 --header source=test", dir / "lines").exit_code == 0);
 
-  Result r = Ctl(broker, "consume history --from 2 --format json");
+  CommandResult r = Ctl(broker, "consume history --from 2 --format json");
   REQUIRE(r.exit_code == 0);
   auto lines = JsonLines(r.out);
   REQUIRE(lines.size() == 3);
@@ -364,7 +328,7 @@ TEST_CASE("e2e: brokerctl tail follows new messages without a group", "[e2e][bro
   Publish(*client, "live", {"old"});
 
   // A quiet topic: tail ends after its idle timeout, printing nothing old.
-  Result quiet = Ctl(broker, "tail live --timeout 1");
+  CommandResult quiet = Ctl(broker, "tail live --timeout 1");
   CHECK(quiet.exit_code == 0);
   CHECK(quiet.out.empty());
 
@@ -378,7 +342,7 @@ TEST_CASE("e2e: brokerctl tail follows new messages without a group", "[e2e][bro
       std::this_thread::sleep_for(50ms);
     }
   });
-  Result tail = Ctl(broker, "tail live --count 2 --timeout 10");
+  CommandResult tail = Ctl(broker, "tail live --count 2 --timeout 10");
   stop = true;
   producer.join();
   CHECK(tail.exit_code == 0);

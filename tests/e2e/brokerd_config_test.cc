@@ -16,27 +16,19 @@
 #include <unistd.h>
 
 #include "herald/client.h"
+#include "tests/support/command.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
+using herald::test::CommandResult;
 using herald::test::Eventually;
+using herald::test::ReadFile;
 using herald::test::TempDir;
+using herald::test::WriteFile;
 
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 // brokerd with exactly `args`; stdout and stderr go to files in `dir`.
 class Brokerd {
@@ -90,17 +82,11 @@ class Brokerd {
   int status_ = 0;
 };
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 // For runs that end by themselves (--print-config, errors).
-RunResult RunBrokerd(std::vector<std::string> args) {
+CommandResult RunBrokerd(std::vector<std::string> args) {
   TempDir dir("herald-brokerd-run");
   Brokerd brokerd(dir, std::move(args));
-  RunResult r;
+  CommandResult r;
   r.exit_code = brokerd.Wait();
   r.out = brokerd.out();
   r.err = brokerd.err();

@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/command.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
@@ -186,16 +187,10 @@ namespace {
 
 // The page as headless Chromium renders it, scripts run (Debian's chromium).
 std::string RenderedPage(const std::string& url, const std::string& profile_dir) {
-  std::string cmd = "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-                    "--disable-background-networking --disable-component-update --disable-sync "
-                    "--user-data-dir=" + profile_dir + " --virtual-time-budget=3000 --dump-dom " + url + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
+  return herald::test::RunCommand("chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                                  "--disable-background-networking --disable-component-update --disable-sync "
+                                  "--user-data-dir=" + profile_dir + " --virtual-time-budget=3000 --dump-dom " +
+                                  url).out;
 }
 
 }  // namespace

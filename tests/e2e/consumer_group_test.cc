@@ -8,19 +8,15 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
+#include "tests/support/client.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
+using herald::test::Connect;
 using herald::test::Eventually;
 
 namespace {
-
-std::unique_ptr<herald::Client> Connect(const BrokerProcess& broker) {
-  auto c = std::make_unique<herald::Client>(herald::ClientOptions{.broker = broker.address()});
-  REQUIRE_FALSE(c->WaitConnected(10s));
-  return c;
-}
 
 void PublishAll(herald::Client& c, const std::string& topic, int n, const std::string& key_prefix = "",
                 int keys = 0) {

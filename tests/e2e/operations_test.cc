@@ -12,22 +12,18 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
+#include "tests/support/client.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
+using herald::test::Connect;
 using herald::test::Eventually;
 
 namespace {
 
 // Retention passes every 100 ms so that tests need not wait for the 10 s default.
 BrokerProcess FastRetentionBroker() { return BrokerProcess({"--retention-interval", "100ms"}); }
-
-std::unique_ptr<herald::Client> Connect(const BrokerProcess& broker) {
-  auto c = std::make_unique<herald::Client>(herald::ClientOptions{.broker = broker.address()});
-  REQUIRE_FALSE(c->WaitConnected(10s));
-  return c;
-}
 
 // One message per publish (one record batch each), so that limits apply message by message.
 void PublishEach(herald::Client& c, const std::string& topic, int n, std::size_t size = 16,

@@ -2,12 +2,13 @@
 
 #include <csignal>
 #include <fstream>
-#include <sstream>
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/support/command.h"
 
 namespace herald::test {
 
@@ -105,10 +106,7 @@ void ServerProcess::Restart() {
 }
 
 std::string ServerProcess::LogTail(std::size_t bytes) const {
-  std::ifstream in(log_file_);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string all = ss.str();
+  std::string all = ReadFile(log_file_);
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
