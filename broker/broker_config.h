@@ -29,14 +29,14 @@ struct BrokerConfig {
   std::chrono::milliseconds retention_interval{10'000};
   // HOST:PORT of the HTTP listener for GET /metrics and /healthz; empty: off.
   std::string metrics_listen;
-  std::size_t tail_cache_bytes = 4u << 20;  // per topic: newest batches kept decoded
+  std::size_t tail_cache_bytes = 2u << 20;  // per topic: newest batches kept decoded
 
   // Per connection: deliveries pause above this many queued outgoing bytes.
-  std::size_t max_outgoing_bytes = 8u << 20;
+  std::size_t max_outgoing_bytes = 2u << 20;
   // Per connection: the broker stops reading while this many requests (or
   // request bytes) wait for storage.
   uint32_t max_inflight_requests = 1024;
-  std::size_t max_inflight_bytes = 64u << 20;
+  std::size_t max_inflight_bytes = 4u << 20;
 
   // A connection must send Hello within handshake_timeout, and finish each
   // frame it starts within frame_timeout; otherwise it is closed.

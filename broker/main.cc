@@ -4,6 +4,8 @@
 // Exit codes: 0 after a clean stop (or --help, --version, --print-config),
 // 1 if the broker cannot start, 2 for bad flags or a bad config file.
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -192,6 +194,11 @@ std::string ConfigErrorMessage(const CLI::App& app, const CLI::ConfigError& e) {
 
 int main(int argc, char** argv) {
   using namespace herald::broker;
+  // Two malloc arenas instead of one per thread: batches are allocated on the
+  // I/O thread and freed on the storage thread (and RocksDB has threads of its
+  // own), and with an arena per thread the memory freed in one is not reused
+  // by the others. Measured: peak RSS of the 1 KiB publish workload 75 -> 66 MiB.
+  mallopt(M_ARENA_MAX, 2);
   BrokerConfig config;
   TextFlags text;
   text.window = config.groups.default_window;

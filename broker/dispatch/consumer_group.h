@@ -49,7 +49,7 @@ struct GroupLimits {
   uint32_t default_window = 1000;
   std::chrono::milliseconds default_ack_deadline{30'000};
   uint64_t max_ack_gap = 100'000;            // offsets between floor and read cursor
-  std::size_t max_ready_bytes = 16u << 20;   // payload bytes read ahead
+  std::size_t max_ready_bytes = 2u << 20;    // payload bytes read ahead (memory per group)
   uint32_t default_max_deliveries = 10;      // of a new group; then the message is dead-lettered
   std::vector<std::chrono::milliseconds> default_backoff;  // of a new group; empty: redeliver at once
 };

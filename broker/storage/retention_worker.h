@@ -10,9 +10,10 @@
 // here, off the storage thread.
 //
 // Limits apply to whole record batches (one Publish each), the way Kafka
-// applies them to whole segments: a batch goes once all of it is past a
-// limit, so a topic may hold up to one batch more than max_messages or
-// max_bytes allow, and messages up to one batch older than max_age.
+// applies them to whole segments. For count and bytes, the oldest batches go
+// while the topic is above the limit, so it ends at or below it (a topic of
+// one 10-message batch with a limit of 5 keeps nothing). For age, a batch
+// goes once its broker timestamp is older than the limit.
 //
 // Thread: its own. on_truncated runs there too; the broker posts it onward.
 

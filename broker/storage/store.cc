@@ -1,7 +1,9 @@
 #include "broker/storage/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -256,10 +258,28 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   // completed write survives a crash of the broker process in every fsync mode.
   db_options.manual_wal_flush = false;
 
+  // Memory: memtables of every column family together stay under 16 MiB (the
+  // write buffer manager flushes the largest when they reach it), and one
+  // 8 MiB block cache holds data, index and filter blocks of every SST, so
+  // the broker's footprint does not grow with the amount of data stored.
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
+  auto block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = block_cache;
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table_options));
+
   rocksdb::ColumnFamilyOptions log_options;
-  log_options.write_buffer_size = 64 << 20;
+  // Memtables of 8 MiB: large enough that a burst of publishes rarely waits
+  // for a flush, small enough that a restart replays little write-ahead log.
+  log_options.write_buffer_size = options.memtable_budget_bytes / 2;
+  log_options.max_write_buffer_number = 2;
   log_options.compression = rocksdb::kLZ4Compression;
+  log_options.table_factory = table_factory;
   rocksdb::ColumnFamilyOptions small_options;
+  small_options.write_buffer_size = 4u << 20;
+  small_options.table_factory = table_factory;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, small_options},
@@ -468,7 +488,15 @@ void Store::Run() {
         }
       }
       if (queue_.empty() && stopping_) return;
-      ops.swap(queue_);
+      // One commit takes up to max_commit_bytes of batches (at least one op):
+      // the WriteBatch copies every value, so an unbounded commit would hold a
+      // second copy of everything queued.
+      std::size_t bytes = 0;
+      while (!queue_.empty() && (ops.empty() || bytes < options_.max_commit_bytes)) {
+        if (const auto* a = std::get_if<AppendOp>(&queue_.front())) bytes += a->request.batch.size();
+        ops.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
     }
     ProcessAll(ops);
     ops.clear();

@@ -56,6 +56,11 @@ struct StoreOptions {
   std::chrono::milliseconds fsync_interval{100};
   // Retention of topics stored before topics had their own.
   RetentionPolicy legacy_retention;
+  // All memtables together, and the block cache shared by every table.
+  std::size_t memtable_budget_bytes = 16u << 20;
+  std::size_t block_cache_bytes = 8u << 20;
+  // Batch bytes in one group commit (one write, one fsync).
+  std::size_t max_commit_bytes = 2u << 20;
   // Called on the storage thread with the duration of every synced write.
   std::function<void(std::chrono::nanoseconds)> on_sync;
 };

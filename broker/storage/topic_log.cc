@@ -79,7 +79,7 @@ std::shared_ptr<const RecordBatch> TopicLog::FindCached(uint64_t offset) const {
 }
 
 void TopicLog::RememberRead(std::shared_ptr<const RecordBatch> batch) {
-  constexpr std::size_t kMaxBatches = 4096, kMaxBytes = 8u << 20;
+  constexpr std::size_t kMaxBatches = 4096, kMaxBytes = 4u << 20;
   read_cache_bytes_ += batch->bytes().size();
   read_cache_.push_back(std::move(batch));
   while (read_cache_.size() > 1 && (read_cache_.size() > kMaxBatches || read_cache_bytes_ > kMaxBytes)) {
