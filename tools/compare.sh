@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Herald and NATS JetStream side by side on this machine, in one run:
 #   tools/compare.sh [full|tiny] [OUT_DIR]        (default: full, bench-report/)
-# Starts brokerd (--fsync always) and nats-server (-js, file storage) on loopback with temp dirs,
+# Starts brokerd (--fsync always, and a second one with --fsync interval for the latency run) and
+# nats-server (-js, file storage) on loopback with temp dirs,
 # runs every workload three times alternating the two systems, writes OUT_DIR/report.md with
 # medians, spread, ratios and SVG charts, and stops both servers by their pids.
 # `tiny` uses small counts (CI runs it so the script keeps working); `full` takes a few minutes.
@@ -12,9 +13,10 @@ out=${2:-bench-report}
 build=${BUILD_DIR:-build}
 bench="$build/tools/bench/broker-bench"
 work=$(mktemp -d)
-bpid="" npid=""
+bpid="" ipid="" npid=""
 cleanup() {
   [ -n "$bpid" ] && kill "$bpid" 2>/dev/null || true
+  [ -n "$ipid" ] && kill "$ipid" 2>/dev/null || true
   [ -n "$npid" ] && kill "$npid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -23,12 +25,15 @@ trap cleanup EXIT
 
 "$build/broker/brokerd" --listen 127.0.0.1:0 --data-dir "$work/herald" --port-file "$work/herald.port" \
   --fsync always --log-level warn & bpid=$!
+"$build/broker/brokerd" --listen 127.0.0.1:0 --data-dir "$work/herald-interval" --port-file "$work/interval.port" \
+  --fsync interval --log-level warn & ipid=$!
 nats-server -js -sd "$work/nats" -a 127.0.0.1 -p -1 --ports_file_dir "$work" >"$work/nats.log" 2>&1 & npid=$!
 for _ in $(seq 100); do
-  [ -s "$work/herald.port" ] && ls "$work"/nats-server_*.ports >/dev/null 2>&1 && break
+  [ -s "$work/herald.port" ] && [ -s "$work/interval.port" ] && ls "$work"/nats-server_*.ports >/dev/null 2>&1 && break
   sleep 0.1
 done
 herald="127.0.0.1:$(cat "$work/herald.port")"
+herald_interval="127.0.0.1:$(cat "$work/interval.port")"
 nats=$(grep -o 'nats://[0-9.:]*' "$work"/nats-server_*.ports | head -1)
 
 if [ "$scale" = tiny ]; then
@@ -42,6 +47,11 @@ run --workload publish --count "$n100" --size 100 --producers 4
 run --workload publish --count "$n1k" --size 1024
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
 run --workload latency --rate "$rate" --duration "$duration" --size 100
+# The same latency run with Herald fsyncing every 100 ms, as JetStream does by default.
+"$bench" --system both --broker "$herald_interval" --nats-url "$nats" --runs 3 --json \
+  --workload latency --rate "$rate" --duration "$duration" --size 100 |
+  sed -e 's/"case":"\(latency@[^"]*\)"/"case":"\1, Herald fsync interval"/' \
+      -e 's/"workload":"latency@\([0-9]*\)"/"workload":"latency@\1 fsync-interval"/' >>"$work/runs.jsonl"
 run --workload fanout --count "$fan" --groups 4 --size 100
 run --workload backlog --count "$backlog" --size 100
 
@@ -49,7 +59,8 @@ run --workload backlog --count "$backlog" --size 100
 {
   echo
   echo "## Settings"
-  echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version)"
+  echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version);"
+  echo "  the \`fsync-interval\` latency row: \`brokerd --fsync interval\` (WAL fsynced every 100 ms)"
   echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
   echo "- Both: loopback, same machine, window 10,000 unacked publishes (1 for one-at-a-time), consumers ack each"
   echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
