@@ -126,7 +126,7 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
           if (const auto* ok = reply->body_as_PublishOk()) {
             bool known = ok->base_offset() != ~uint64_t{0};
             for (std::size_t i = 0; i < results.size(); ++i) {
-              results[i].offset = known ? ok->base_offset() + i : 0;
+              results[i].offset = known ? ok->base_offset() + i : PublishResult::kUnknownOffset;
               results[i].duplicate = ok->duplicate();
             }
           } else if (const auto* err = reply->body_as_ErrorReply()) {

@@ -46,8 +46,12 @@ struct ClientOptions {
 };
 
 struct PublishResult {
+  static constexpr uint64_t kUnknownOffset = ~uint64_t{0};
   std::error_code error;
-  uint64_t offset = 0;     // offset of the stored message (valid when !error)
+  // Offset of the stored message (valid when !error). kUnknownOffset for a
+  // duplicate whose offset the broker no longer remembers (it keeps the last
+  // 1,024 batches of each producer, and the last one across restarts).
+  uint64_t offset = 0;
   bool duplicate = false;  // the broker had stored this message before (a retry)
 };
 using PublishCallback = std::function<void(const PublishResult&)>;
