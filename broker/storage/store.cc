@@ -147,7 +147,10 @@ class Store::Commit {
   void Finish() {
     StageTopicBytes();
     Status status;
-    if (batch_.Count() > 0) {
+    if (batch_.Count() > 0 && !store_.EnsureWritable(&status)) {
+      // The database refuses writes since a failure (disk full, I/O error):
+      // fail fast without touching it, until a resume succeeds.
+    } else if (batch_.Count() > 0) {
       rocksdb::WriteOptions wo;
       wo.sync = sync_;
       auto started = std::chrono::steady_clock::now();
@@ -649,6 +652,27 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   }
   std::erase_if(producers_, [id](const auto& p) { return p.first.topic_id == id; });
   op.done(Status::Ok());
+}
+
+bool Store::EnsureWritable(Status* why) {
+  if (!write_failing_.load(std::memory_order_relaxed)) return true;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_resume_attempt_ < kResumeInterval) {
+    *why = resume_error_;
+    return false;
+  }
+  last_resume_attempt_ = now;
+  // After a failed write RocksDB keeps refusing writes (its background error);
+  // Resume() clears it once the cause is gone (space freed), flushing first.
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    resume_error_ = StorageError(s, "storage unavailable since a failed write; retrying");
+    *why = resume_error_;
+    return false;
+  }
+  write_failing_.store(false, std::memory_order_relaxed);
+  spdlog::get("storage")->info("storage writable again");
+  return true;
 }
 
 Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {

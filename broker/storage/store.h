@@ -198,6 +198,10 @@ class Store {
   Status LoadTopicLog(TopicState* t);
   Status RebuildIndex(uint64_t topic_id);
   ProducerState& LoadProducer(const ProducerKey& key);
+  // Storage thread: true if writes may be tried; after a failed write it
+  // tries db->Resume() at most every kResumeInterval, else sets *why.
+  bool EnsureWritable(Status* why);
+  static constexpr std::chrono::milliseconds kResumeInterval{200};
   void MaybeSyncWal(bool force);
 
   StoreOptions options_;
@@ -209,6 +213,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   std::atomic<bool> write_failing_{false};
+  std::chrono::steady_clock::time_point last_resume_attempt_;  // storage thread
+  Status resume_error_;                                        // storage thread
 
   std::mutex mu_;
   std::condition_variable cv_;
