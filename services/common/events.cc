@@ -19,6 +19,7 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
 
 template <class T>
 const T* Verified(const std::string& bytes) {
+  if (bytes.empty()) return nullptr;  // (and memcpy must not get aligned.data() == nullptr)
   // Copy into aligned storage: the payload string need not be aligned.
   thread_local std::vector<uint64_t> aligned;
   aligned.assign((bytes.size() + 7) / 8, 0);
