@@ -1,5 +1,7 @@
 #include "tests/support/server_process.h"
 
+#include <cstdlib>
+
 #include <csignal>
 #include <fstream>
 
@@ -103,6 +105,14 @@ void ServerProcess::Kill() {
 void ServerProcess::Restart() {
   if (pid_ > 0) Stop();
   Start("127.0.0.1:" + std::to_string(port_));
+}
+
+std::size_t ServerProcess::RssBytes() const {
+  if (pid_ <= 0) return 0;
+  std::string status = ReadFile("/proc/" + std::to_string(pid_) + "/status");
+  auto at = status.find("VmRSS:");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(status.c_str() + at + 6, nullptr, 10) * 1024;  // "VmRSS:   1234 kB"
 }
 
 std::string ServerProcess::LogTail(std::size_t bytes) const {

@@ -37,6 +37,9 @@ class ServerProcess {
   // Starts again on the same data dir and the same port.
   void Restart();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // Resident set size of the process now (VmRSS), in bytes; 0 if unknown.
+  std::size_t RssBytes() const;
   std::string LogTail(std::size_t bytes = 4000) const;
 
  private:
