@@ -38,24 +38,31 @@ bool Str(const flatbuffers::String* s, std::string* out) {
 
 }  // namespace
 
+// Strings go in with their length (CreateString(std::string)), never as C
+// strings: a comment may contain a NUL byte, and *Direct(const char*) would
+// cut it there (found by the event fuzzer).
 std::string EncodeCommentCreated(const CommentEvent& e) {
-  flatbuffers::FlatBufferBuilder fbb(256);
-  fbb.Finish(fb::CreateCommentCreatedDirect(fbb, e.event_id.c_str(), e.comment_id.c_str(), e.post_id.c_str(),
-                                            e.author.c_str(), e.content.c_str(), e.time_ms));
+  flatbuffers::FlatBufferBuilder fbb(256 + e.content.size());
+  auto event_id = fbb.CreateString(e.event_id), comment_id = fbb.CreateString(e.comment_id),
+       post_id = fbb.CreateString(e.post_id), author = fbb.CreateString(e.author),
+       content = fbb.CreateString(e.content);
+  fbb.Finish(fb::CreateCommentCreated(fbb, event_id, comment_id, post_id, author, content, e.time_ms));
   return Finish(fbb);
 }
 
 std::string EncodeCommentDeleted(const CommentEvent& e) {
   flatbuffers::FlatBufferBuilder fbb(256);
-  fbb.Finish(fb::CreateCommentDeletedDirect(fbb, e.event_id.c_str(), e.comment_id.c_str(), e.post_id.c_str(),
-                                            e.author.c_str(), e.time_ms));
+  auto event_id = fbb.CreateString(e.event_id), comment_id = fbb.CreateString(e.comment_id),
+       post_id = fbb.CreateString(e.post_id), author = fbb.CreateString(e.author);
+  fbb.Finish(fb::CreateCommentDeleted(fbb, event_id, comment_id, post_id, author, e.time_ms));
   return Finish(fbb);
 }
 
 std::string EncodePostCreated(const PostEvent& e) {
   flatbuffers::FlatBufferBuilder fbb(256);
-  fbb.Finish(fb::CreatePostCreatedDirect(fbb, e.event_id.c_str(), e.post_id.c_str(), e.author.c_str(),
-                                         e.title.c_str(), e.time_ms));
+  auto event_id = fbb.CreateString(e.event_id), post_id = fbb.CreateString(e.post_id),
+       author = fbb.CreateString(e.author), title = fbb.CreateString(e.title);
+  fbb.Finish(fb::CreatePostCreated(fbb, event_id, post_id, author, title, e.time_ms));
   return Finish(fbb);
 }
 
