@@ -3,7 +3,7 @@
 # each for SECONDS (default 60). Fails if any target finds a crash, a leak, a
 # sanitizer report, a failed check or a timeout.
 #
-#   tools/fuzz.sh [SECONDS] [TARGET...]      targets: frame json event (default: all)
+#   tools/fuzz.sh [SECONDS] [TARGET...]   targets: frame json event broker (default: all)
 #
 # New inputs go to build-fuzz/fuzz-corpus/<target> (the committed seeds in
 # tests/fuzz/corpus/<target> are only read). A crashing input is written to
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
 TARGETS=("$@")
-if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(frame json event); fi
+if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(frame json event broker); fi
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -35,7 +35,9 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$work" "$artifacts"
   echo "== fuzzing $t for ${SECS}s (log: $log)"
   set +e
-  "$BUILD/tests/fuzz/${t}_fuzzer" "$work" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" \
+  seeds="tests/fuzz/corpus/$t"
+  if [ "$t" = broker ]; then seeds=tests/fuzz/corpus/frame; fi  # same input format
+  "$BUILD/tests/fuzz/${t}_fuzzer" "$work" "$seeds" "tests/fuzz/regressions/$t" \
     -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$log" 2>&1
   rc=$?
