@@ -71,6 +71,7 @@ TEST_CASE("e2e: SIGKILL loop under load keeps every ack, once, with dense offset
   std::atomic<uint64_t> failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<herald::Client>> producers;
+  producers.reserve(kProducers);  // threads index it while it grows (TSan: a race on realloc)
   std::vector<std::thread> publishing;
   for (int p = 0; p < kProducers; ++p) {
     producers.push_back(std::make_unique<herald::Client>(herald::ClientOptions{
