@@ -12,4 +12,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends 
   libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev \
   libspdlog-dev libfmt-dev catch2 libcpp-httplib-dev nlohmann-json3-dev libssl-dev \
   libnats-dev nats-server \
+  clang libclang-rt-14-dev llvm-14 \
   chromium  # the main page is tested in headless Chromium
+# clang + libclang-rt-14-dev: libFuzzer and clang's sanitizer runtimes
+# (tools/fuzz.sh); llvm-14: llvm-symbolizer, for file:line in sanitizer reports.
