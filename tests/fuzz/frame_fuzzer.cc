@@ -20,7 +20,8 @@
 //
 // This stops short of the broker's handlers themselves (they need a Session on
 // a socket, a Store and an io_context): it exercises decoding, verification
-// and field access, not handler logic.
+// and field access, fast and deterministically. broker_fuzzer.cc sends the
+// same inputs to a real in-process broker.
 
 #include <algorithm>
 #include <cstdint>
