@@ -9,9 +9,12 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/key_codec.h"
+#include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
 
 namespace herald::broker {
+
+using namespace store_internal;
 
 namespace {
 
@@ -22,10 +25,6 @@ constexpr const char* kProducersCf = "producers";
 constexpr const char* kIndexCf = "index";
 constexpr std::size_t kTopicMetaBytes = 32;  // id + retention (8 bytes: id only, older format)
 
-Status StorageError(const rocksdb::Status& s, std::string_view what) {
-  return Status(wire::ErrorCode::StorageError, fmt::format("{}: {}", what, s.ToString()));
-}
-
 std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint64_t base_offset) {
   std::string v;
   codec::PutFixed64(&v, last_sequence);
@@ -33,47 +32,6 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
   codec::PutFixed64(&v, base_offset);
   return v;
 }
-
-std::string EncodeSummary(uint32_t count, uint32_t bytes, int64_t timestamp_ms) {
-  std::string v;
-  codec::PutFixed32(&v, count);
-  codec::PutFixed32(&v, bytes);
-  codec::PutFixed64(&v, static_cast<uint64_t>(timestamp_ms));
-  return v;
-}
-
-std::optional<BatchSummary> DecodeSummary(std::string_view key, std::string_view value) {
-  if (key.size() != 16) return std::nullopt;
-  codec::Reader in(value);
-  BatchSummary b;
-  b.base_offset = keys::GetBigEndian64(key.substr(8));
-  b.count = in.Fixed32();
-  b.bytes = in.Fixed32();
-  b.timestamp_ms = static_cast<int64_t>(in.Fixed64());
-  if (!in.ok() || b.count == 0) return std::nullopt;
-  return b;
-}
-
-std::string EncodeTopicMeta(uint64_t id, const RetentionPolicy& r) {
-  std::string v = keys::TopicPrefix(id);
-  keys::PutBigEndian64(&v, r.max_age_ms);
-  keys::PutBigEndian64(&v, r.max_bytes);
-  keys::PutBigEndian64(&v, r.max_messages);
-  return v;
-}
-
-// Iterator bounds for one topic's keys in the log, index, groups or producers CF.
-struct TopicRange {
-  explicit TopicRange(uint64_t topic_id)
-      : lower(keys::TopicPrefix(topic_id)), upper(keys::TopicPrefix(topic_id + 1)),
-        lower_slice(lower), upper_slice(upper) {
-    options.iterate_lower_bound = &lower_slice;
-    options.iterate_upper_bound = &upper_slice;
-  }
-  std::string lower, upper;
-  rocksdb::Slice lower_slice, upper_slice;
-  rocksdb::ReadOptions options;
-};
 
 }  // namespace
 
@@ -403,23 +361,6 @@ Status Store::LoadTopicLog(TopicState* t) {
   return Status::Ok();
 }
 
-Status Store::RebuildIndex(uint64_t topic_id) {
-  TopicRange range(topic_id);
-  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
-  rocksdb::WriteBatch batch;
-  for (log->SeekToFirst(); log->Valid(); log->Next()) {
-    std::string_view value = log->value().ToStringView();
-    batch.Put(index_cf_, log->key(),
-              EncodeSummary(RecordBatch::PeekCount(value), static_cast<uint32_t>(value.size()),
-                            RecordBatch::PeekTimestamp(value)));
-  }
-  if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Write(wo, &batch);
-  return s.ok() ? Status::Ok() : StorageError(s, "rebuild index");
-}
-
 std::vector<TopicRecord> Store::Topics() {
   std::lock_guard lock(topics_mu_);
   std::vector<TopicRecord> out;
@@ -573,51 +514,6 @@ void Store::ApplyCreateTopic(CreateTopicOp& op) {
   op.done(Status::Ok(), t, !existing);
 }
 
-void Store::ApplyTruncate(TruncateOp& op) {
-  std::optional<TopicState> topic = FindTopic(op.topic_id);
-  if (!topic) return op.done(Status(wire::ErrorCode::TopicNotFound, "topic was deleted"), {}, false);
-  uint64_t before = std::min(op.before, topic->next_offset);
-  if (before <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
-
-  // Whole batches only: a batch that holds `before` stays, and so does the
-  // part of it below `before`.
-  uint64_t removed_bytes = 0, new_earliest = before;
-  TopicRange range(op.topic_id);
-  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
-  for (index->SeekToFirst(); index->Valid(); index->Next()) {
-    auto summary = DecodeSummary(index->key().ToStringView(), index->value().ToStringView());
-    if (!summary) return op.done(Status(wire::ErrorCode::StorageError, "corrupt index entry"), {}, false);
-    if (summary->end_offset() > before) {
-      new_earliest = std::max(topic->earliest_offset, summary->base_offset);
-      break;
-    }
-    removed_bytes += summary->bytes;
-  }
-  if (!index->status().ok()) return op.done(StorageError(index->status(), "scan index"), {}, false);
-  if (new_earliest <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
-
-  std::string lo = keys::LogKey(op.topic_id, 0), hi = keys::LogKey(op.topic_id, new_earliest);
-  rocksdb::WriteBatch batch;
-  batch.DeleteRange(log_cf_, lo, hi);
-  batch.DeleteRange(index_cf_, lo, hi);
-  batch.Put(meta_cf_, keys::TopicStartKey(op.topic_id), keys::TopicPrefix(new_earliest));
-  batch.Put(meta_cf_, keys::TopicBytesKey(op.topic_id),
-            keys::TopicPrefix(topic->bytes - std::min(topic->bytes, removed_bytes)));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Write(wo, &batch);
-  if (!s.ok()) return op.done(StorageError(s, "truncate"), {}, false);
-  TopicState t;
-  {
-    std::lock_guard lock(topics_mu_);
-    TopicState& state = topics_[op.topic_id];
-    state.earliest_offset = new_earliest;
-    state.bytes -= std::min(state.bytes, removed_bytes);
-    t = state;
-  }
-  op.done(Status::Ok(), t, false);
-}
-
 void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   uint64_t id;
   {
@@ -691,97 +587,6 @@ Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {
     }
   }
   return it->second;
-}
-
-Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
-                          std::size_t max_bytes,
-                          std::vector<std::shared_ptr<const RecordBatch>>* out) const {
-  std::string lower = keys::TopicPrefix(topic_id), upper = keys::TopicPrefix(topic_id + 1);
-  rocksdb::Slice lower_slice(lower), upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf_));
-  // The batch holding from_offset starts at or before it.
-  it->SeekForPrev(keys::LogKey(topic_id, from_offset));
-  if (!it->Valid()) it->Seek(keys::LogKey(topic_id, from_offset));
-  std::size_t bytes = 0, messages = 0;
-  for (; it->Valid() && bytes < max_bytes && messages < max_messages; it->Next()) {
-    uint64_t base = keys::GetBigEndian64(it->key().ToStringView().substr(8));
-    auto batch = RecordBatch::Parse(base, it->value().ToString());
-    if (!batch) {
-      return Status(wire::ErrorCode::StorageError,
-                    fmt::format("corrupt batch at offset {} of topic {}", base, topic_id));
-    }
-    if (batch->end_offset() <= from_offset) continue;
-    bytes += batch->bytes().size();
-    messages += batch->end_offset() - std::max(from_offset, batch->base_offset());
-    out->push_back(std::move(batch));
-  }
-  return it->status().ok() ? Status::Ok() : StorageError(it->status(), "read log");
-}
-
-Status Store::ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_batches,
-                          std::vector<BatchSummary>* out) const {
-  TopicRange range(topic_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range.options, index_cf_));
-  it->SeekForPrev(keys::LogKey(topic_id, from_offset));
-  if (!it->Valid()) it->SeekToFirst();
-  for (std::size_t n = 0; it->Valid() && n < max_batches; it->Next()) {
-    auto summary = DecodeSummary(it->key().ToStringView(), it->value().ToStringView());
-    if (!summary) return Status(wire::ErrorCode::StorageError, "corrupt index entry");
-    if (summary->end_offset() <= from_offset) continue;
-    out->push_back(*summary);
-    ++n;
-  }
-  return it->status().ok() ? Status::Ok() : StorageError(it->status(), "scan index");
-}
-
-uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
-  std::optional<TopicRecord> topic = FindTopic(topic_id);
-  if (!topic) return 0;
-  TopicRange range(topic_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range.options, index_cf_));
-  // Broker timestamps only grow (barring clock steps), so the first batch at
-  // or after the time is the answer; a linear scan of the small index.
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto summary = DecodeSummary(it->key().ToStringView(), it->value().ToStringView());
-    if (summary && summary->timestamp_ms >= timestamp_ms) {
-      return std::max(summary->base_offset, topic->earliest_offset);
-    }
-  }
-  return topic->next_offset;
-}
-
-Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
-  std::string lo = keys::LogKey(topic_id, 0), hi = keys::LogKey(topic_id, before);
-  rocksdb::Slice lo_slice(lo), hi_slice(hi);
-  // Flush every column family first: the write-ahead log that still holds the
-  // removed batches can only be dropped once no memtable needs it.
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  rocksdb::Status flushed = db_->Flush(flush, handles_);
-  if (!flushed.ok()) return StorageError(flushed, "flush");
-  rocksdb::CompactRangeOptions options;
-  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  for (rocksdb::ColumnFamilyHandle* cf : {log_cf_, index_cf_}) {
-    rocksdb::Status s = db_->CompactRange(options, cf, &lo_slice, &hi_slice);
-    if (!s.ok()) return StorageError(s, "compact");
-  }
-  return Status::Ok();
-}
-
-uint64_t Store::StorageBytes() const {
-  uint64_t total = 0;
-  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
-    uint64_t v = 0;
-    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
-  }
-  rocksdb::VectorLogPtr files;
-  if (db_->GetSortedWalFiles(files).ok()) {
-    for (const auto& f : files) total += f->SizeFileBytes();
-  }
-  return total;
 }
 
 }  // namespace herald::broker
