@@ -28,6 +28,8 @@ class HeraldCategory : public std::error_category {
       case errc::too_many_connections: return "broker at its connection limit";
       case errc::group_not_found: return "group not found";
       case errc::group_busy: return "group has members";
+      case errc::authentication_failed: return "authentication failed";
+      case errc::not_authorized: return "not authorized";
       case errc::not_connected: return "not connected to the broker";
       case errc::timeout: return "timed out";
       case errc::client_closed: return "client closed";

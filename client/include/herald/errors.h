@@ -28,6 +28,8 @@ enum class errc {
   too_many_connections = 16,
   group_not_found = 17,
   group_busy = 18,            // the group has members
+  authentication_failed = 19,  // the broker has auth on and refused the token (or its absence)
+  not_authorized = 20,         // the principal's ACL does not allow this on this topic or group
 
   // Client-side conditions.
   not_connected = 1000,      // no broker connection within the time allowed
