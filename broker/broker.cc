@@ -14,8 +14,10 @@
 #include "broker/net/broker_context.h"
 #include "broker/net/listener.h"
 #include "broker/net/session.h"
+#include "broker/security/principals.h"
 #include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
+#include "schemas/tls_context.h"
 
 namespace herald::broker {
 
@@ -51,9 +53,52 @@ Broker::~Broker() {
   store_.reset();
 }
 
+namespace {
+
+// Loads the principals file and the TLS certificate, when configured.
+Status LoadSecurity(const BrokerConfig& config, std::unique_ptr<Principals>* principals,
+                    std::shared_ptr<asio::ssl::context>* tls) {
+  if (!config.auth_file.empty()) {
+    Status s = Principals::Load(config.auth_file, principals);
+    if (!s.ok()) return s;
+    if ((*principals)->size() == 0) {
+      spdlog::get("broker")->warn("auth file {} names no principals: no client can connect", config.auth_file);
+    }
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return {wire::ErrorCode::InvalidArgument, "TLS needs both --tls-cert and --tls-key"};
+  }
+  if (!config.tls_cert.empty()) {
+    std::string error;
+    *tls = wire::MakeServerTlsContext(config.tls_cert, config.tls_key, &error);
+    if (!*tls) return {wire::ErrorCode::InvalidArgument, error};
+  }
+  return Status::Ok();
+}
+
+// Loopback is private to this machine; any other address may be reachable
+// from a network, where an open broker or clear-text tokens are a risk.
+void WarnIfExposed(const BrokerConfig& config, const asio::ip::tcp::endpoint& endpoint) {
+  if (endpoint.address().is_loopback()) return;
+  if (config.auth_file.empty()) {
+    spdlog::get("broker")->warn(
+        "listening on {} without auth: anyone who can reach it may publish, read and delete topics "
+        "(--auth-file turns auth on; the default --listen is 127.0.0.1)",
+        endpoint.address().to_string());
+  } else if (config.tls_cert.empty()) {
+    spdlog::get("broker")->warn("listening on {} without TLS: tokens and messages cross the network in clear "
+                                "text (--tls-cert and --tls-key turn TLS on)",
+                                endpoint.address().to_string());
+  }
+}
+
+}  // namespace
+
 Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   EnsureLoggers();
   std::unique_ptr<Broker> b(new Broker(config));
+  Status security = LoadSecurity(config, &b->principals_, &b->tls_);
+  if (!security.ok()) return security;
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -87,6 +132,8 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
   b->ctx_->listener = b->listener_.get();
   b->ctx_->metrics = &b->metrics_;
+  b->ctx_->principals = b->principals_.get();
+  b->ctx_->tls = b->tls_.get();
   if (!config.metrics_listen.empty()) {
     b->metrics_endpoint_ = std::make_unique<metrics::MetricsEndpoint>(b->io_);
     s = b->metrics_endpoint_->Bind(config.metrics_listen);
@@ -110,10 +157,14 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
     s = WritePortFile(config.port_file, endpoint.port());
     if (!s.ok()) return s;
   }
-  spdlog::get("broker")->info("listening on {}",
+  spdlog::get("broker")->info("listening on {}{}, auth {}",
                               endpoint.address().is_v6()
                                   ? fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port())
-                                  : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
+                                  : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()),
+                              b->tls_ ? " (TLS)" : "",
+                              b->principals_ ? fmt::format("on ({} principals)", b->principals_->size())
+                                             : std::string("off"));
+  WarnIfExposed(config, endpoint);
   *out = std::move(b);
   return Status::Ok();
 }

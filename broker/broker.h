@@ -16,8 +16,13 @@
 #include "broker/metrics/broker_metrics.h"
 #include "broker/status.h"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace herald::broker {
 
+class Principals;
 class Store;
 class TopicRegistry;
 class Listener;
@@ -56,6 +61,8 @@ class Broker {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicRegistry> registry_;
   std::unique_ptr<RetentionWorker> retention_;
+  std::unique_ptr<Principals> principals_;
+  std::shared_ptr<asio::ssl::context> tls_;
   std::unique_ptr<BrokerContext> ctx_;
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;

@@ -44,6 +44,13 @@ struct BrokerConfig {
   std::chrono::milliseconds frame_timeout{30'000};
   uint32_t max_connections = 10'000;
 
+  // Security. auth_file: principals with token hashes and ACLs
+  // (broker/security/principals.h); empty = auth off, every client may do
+  // everything. tls_cert + tls_key (PEM): every connection is TLS; both or neither.
+  std::string auth_file;
+  std::string tls_cert;
+  std::string tls_key;
+
   std::chrono::milliseconds tick_interval{100};            // ack deadlines, nack delays
   std::chrono::milliseconds position_store_interval{50};   // group positions to RocksDB
   std::chrono::milliseconds shutdown_grace{5000};          // SIGTERM: wait for in-flight publishes

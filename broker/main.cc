@@ -136,6 +136,12 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
       ->delimiter(',')
       ->check(kBackoffStep)
       ->default_str("");
+  app.add_option("--auth-file", config.auth_file,
+                 "principals file: token hashes and ACLs; empty = no auth (see README, Security)")
+      ->capture_default_str();
+  app.add_option("--tls-cert", config.tls_cert, "TLS certificate chain (PEM); with --tls-key, TLS on")
+      ->capture_default_str();
+  app.add_option("--tls-key", config.tls_key, "TLS private key (PEM)")->capture_default_str();
   app.add_option("--metrics-listen", config.metrics_listen,
                  "HOST:PORT for HTTP GET /metrics and /healthz; empty = off")
       ->capture_default_str();

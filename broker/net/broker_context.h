@@ -10,9 +10,14 @@
 #include "broker/dispatch/topic_registry.h"
 #include "broker/storage/store.h"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace herald::broker {
 
 class Listener;
+class Principals;
 class RetentionWorker;
 struct BrokerMetrics;
 
@@ -24,6 +29,8 @@ struct BrokerContext {
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
   Listener* listener = nullptr;          // for connection counts
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump
+  const Principals* principals = nullptr;  // auth on: who may connect, and their ACLs
+  asio::ssl::context* tls = nullptr;     // TLS on: every connection is TLS
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

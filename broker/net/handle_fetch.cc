@@ -20,6 +20,7 @@ constexpr uint32_t kDefaultFetchBytes = 1u << 20;
 void HandleFetch(Session& session, BrokerContext& ctx, uint64_t request_id, const wire::Fetch& request) {
   auto name = RequireName(session, request_id, request.topic(), NameKind::kTopic);
   if (!name) return;
+  if (!Authorize(session, request_id, Permission::kSubscribe, *name, "fetch")) return;
   Topic* topic = RequireTopic(session, ctx, request_id, *name);
   if (topic == nullptr) return;
   uint32_t max_messages = request.max_messages() == 0 ? kDefaultFetchMessages : request.max_messages();

@@ -18,13 +18,16 @@ struct GroupTarget {
 };
 
 // The topic and group a request names, or nullopt after replying.
+// The principal needs `permission` on the group's name.
 template <class Request>
 std::optional<GroupTarget> RequireGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
-                                        const Request& request) {
+                                        const Request& request, Permission permission,
+                                        const char* what) {
   auto topic_name = RequireName(session, request_id, request.topic(), NameKind::kTopic);
   if (!topic_name) return std::nullopt;
   auto group_name = RequireName(session, request_id, request.group(), NameKind::kGroup);
   if (!group_name) return std::nullopt;
+  if (!Authorize(session, request_id, permission, *group_name, what)) return std::nullopt;
   Topic* topic = RequireTopic(session, ctx, request_id, *topic_name);
   if (topic == nullptr) return std::nullopt;
   auto group = topic->FindGroup(*group_name);
@@ -46,7 +49,7 @@ Status Busy(const ConsumerGroup& group, const char* action) {
 
 void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request);
+  auto target = RequireGroup(session, ctx, request_id, request, Permission::kGroup, "describe group");
   if (!target) return;
   flatbuffers::FlatBufferBuilder fbb(256);
   session.Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *target->topic, *target->group)));
@@ -54,7 +57,7 @@ void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_
 
 void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::ResetGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request);
+  auto target = RequireGroup(session, ctx, request_id, request, Permission::kAdmin, "reset group");
   if (!target) return;
   ConsumerGroup& group = *target->group;
   uint64_t start = ResolveStart(ctx, *target->topic, request.start(), request.offset(),
@@ -63,7 +66,7 @@ void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
   spdlog::get("broker")->info("{} reset group {} of topic {} to offset {}", session.who(),
                               group.name(), target->topic->name(), start);
   // Stored before the reply: a reset the client saw survives a crash.
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.store.PutGroup(target->topic->id(), group.name(), group.Position().Encode(), /*sync=*/true,
                      [self, &ctx, request_id, topic_id = target->topic->id(),
@@ -83,12 +86,12 @@ void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
 
 void HandleDeleteGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                        const wire::DeleteGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request);
+  auto target = RequireGroup(session, ctx, request_id, request, Permission::kAdmin, "delete group");
   if (!target) return;
   if (target->group->has_members()) return session.SendError(request_id, Busy(*target->group, "delete"));
   spdlog::get("broker")->info("{} deleted group {} of topic {}", session.who(),
                               target->group->name(), target->topic->name());
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.registry.DeleteGroup(target->topic, target->group->name(), [self, request_id](Status s) {
     self->EndRequest(0);

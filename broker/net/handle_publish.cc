@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "broker/metrics/broker_metrics.h"
+#include "broker/net/handler_support.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
 #include "broker/storage/record_batch.h"
@@ -66,6 +67,7 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
     session.SendError(request_id, {wire::ErrorCode::InvalidArgument, "Publish has no messages"});
     return;
   }
+  if (!Authorize(session, request_id, Permission::kPublish, name, "publish")) return;
   Topic* topic = ctx.registry.Find(name);
   if (topic == nullptr) {
     session.SendError(request_id,
@@ -128,7 +130,7 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
 
   session.BeginRequest(held);
   const auto received = std::chrono::steady_clock::now();
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  auto self = session.Self();
   ctx.store.Append(std::move(append), [self, &ctx, request_id, name, topic_id = topic->id(), count,
                                        held, received](AppendResult result) mutable {
     // Storage thread: hop back to the I/O thread, which owns sessions and topics.

@@ -1,5 +1,6 @@
 // GetStatus: what `brokerctl status` shows.
 
+#include "broker/net/handler_support.h"
 #include "broker/net/listener.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
@@ -8,6 +9,8 @@
 namespace herald::broker {
 
 void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) {
+  // Status covers the whole broker: with auth on, it is for admins of everything.
+  if (!Authorize(session, request_id, Permission::kAdmin, "*", "status")) return;
   uint32_t groups = 0;
   for (const auto& [name, topic] : ctx.registry.topics()) groups += static_cast<uint32_t>(topic->groups().size());
   auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(

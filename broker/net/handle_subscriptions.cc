@@ -22,7 +22,7 @@ void JoinGroup(Session& session, uint64_t request_id, const std::shared_ptr<Cons
   // SubscribeOk goes out before any Deliver: the member joins after it is queued.
   flatbuffers::FlatBufferBuilder fbb(64);
   session.Send(wire::FinishFrame(fbb, request_id, wire::CreateSubscribeOk(fbb, subscription_id)));
-  auto sink = std::static_pointer_cast<Session>(session.shared_from_this());
+  auto sink = session.Self();
   uint64_t member = group->AddMember(sink, subscription_id, window,
                                      std::chrono::milliseconds(ack_deadline_ms));
   session.AddSubscription(subscription_id, group, member);
@@ -32,24 +32,17 @@ void JoinGroup(Session& session, uint64_t request_id, const std::shared_ptr<Cons
 
 void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
                      const wire::Subscribe& request) {
-  if (request.topic() == nullptr || request.group() == nullptr) {
-    return session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame,
-                                             "Subscribe needs a topic and a group"});
+  auto topic_name = RequireName(session, request_id, request.topic(), NameKind::kTopic);
+  if (!topic_name) return;
+  auto group_name = RequireName(session, request_id, request.group(), NameKind::kGroup);
+  if (!group_name) return;
+  // Reading a topic as a group member needs both: the topic's messages, and the group's place.
+  if (!Authorize(session, request_id, Permission::kSubscribe, *topic_name, "subscribe") ||
+      !Authorize(session, request_id, Permission::kGroup, *group_name, "subscribe")) {
+    return;
   }
-  std::string topic_name = request.topic()->str(), group_name = request.group()->str();
-  if (!wire::IsValidName(topic_name)) {
-    return session.SendError(request_id, {wire::ErrorCode::InvalidTopicName,
-                                          fmt::format("'{}' is not a valid topic name", topic_name)});
-  }
-  if (!wire::IsValidName(group_name)) {
-    return session.SendError(request_id, {wire::ErrorCode::InvalidGroupName,
-                                          fmt::format("'{}' is not a valid group name", group_name)});
-  }
-  Topic* topic = ctx.registry.Find(topic_name);
-  if (topic == nullptr) {
-    return session.SendError(request_id, {wire::ErrorCode::TopicNotFound,
-                                          fmt::format("no topic '{}'", topic_name)});
-  }
+  Topic* topic = RequireTopic(session, ctx, request_id, *topic_name);
+  if (topic == nullptr) return;
   const uint32_t window = request.window(), deadline_ms = request.ack_deadline_ms();
   std::vector<std::chrono::milliseconds> backoff;
   if (const auto* steps = request.backoff_ms()) {
@@ -59,7 +52,7 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
     }
     for (uint32_t ms : *steps) backoff.emplace_back(ms);
   }
-  if (auto group = topic->FindGroup(group_name)) {
+  if (auto group = topic->FindGroup(*group_name)) {
     group->SetPolicy(request.max_deliveries(), std::move(backoff));
     return JoinGroup(session, request_id, group, window, deadline_ms);
   }
@@ -70,14 +63,14 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
   GroupPosition start;
   start.ack_floor = ResolveStart(ctx, *topic, request.start(), request.start_offset(),
                                  request.start_timestamp_ms());
-  auto group = ctx.registry.NewGroup(topic, group_name, start);
+  auto group = ctx.registry.NewGroup(topic, *group_name, start);
   group->SetPolicy(request.max_deliveries(), std::move(backoff));
   start = group->Position();
   spdlog::get("broker")->info("{} created group {} of topic {} at offset {}", session.who(),
-                              group_name, topic_name, start.ack_floor);
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+                              *group_name, *topic_name, start.ack_floor);
+  auto self = session.Self();
   session.BeginRequest(0);
-  ctx.store.PutGroup(topic->id(), group_name, start.Encode(), /*sync=*/true,
+  ctx.store.PutGroup(topic->id(), *group_name, start.Encode(), /*sync=*/true,
                      [self, &ctx, request_id, group, window, deadline_ms](Status s) {
     asio::post(ctx.io, [self, request_id, group, window, deadline_ms, s = std::move(s)] {
       self->EndRequest(0);

@@ -15,9 +15,6 @@ namespace herald::broker {
 
 namespace {
 
-std::shared_ptr<Session> Self(Session& session) {
-  return std::static_pointer_cast<Session>(session.shared_from_this());
-}
 
 void SendTopicInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic) {
   flatbuffers::FlatBufferBuilder fbb(512);
@@ -35,9 +32,10 @@ void HandleCreateTopic(Session& session, BrokerContext& ctx, uint64_t request_id
                        const wire::CreateTopic& request) {
   auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
+  if (!Authorize(session, request_id, Permission::kAdmin, *name, "create topic")) return;
   RetentionPolicy retention =
       request.retention() ? RetentionFromWire(request.retention()) : ctx.config.default_retention;
-  auto self = Self(session);
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.store.CreateTopic(*name, retention,
                         [self, &ctx, request_id](Status s, TopicRecord record, bool created) {
@@ -60,11 +58,12 @@ void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::AlterTopic& request) {
   auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
+  if (!Authorize(session, request_id, Permission::kAdmin, *name, "alter topic")) return;
   if (request.retention() == nullptr) {
     return session.SendError(request_id, {wire::ErrorCode::InvalidArgument, "AlterTopic needs a retention"});
   }
   RetentionPolicy retention = RetentionFromWire(request.retention());
-  auto self = Self(session);
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.store.AlterTopic(*name, retention, [self, &ctx, request_id](Status s, TopicRecord record, bool) {
     asio::post(ctx.io, [self, &ctx, request_id, s = std::move(s), record = std::move(record)] {
@@ -87,9 +86,10 @@ void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::PurgeTopic& request) {
   auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
+  if (!Authorize(session, request_id, Permission::kAdmin, *name, "purge topic")) return;
   Topic* topic = RequireTopic(session, ctx, request_id, *name);
   if (topic == nullptr) return;
-  auto self = Self(session);
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.store.Truncate(topic->id(), Store::kUnknownOffset,
                      [self, &ctx, request_id, id = topic->id()](Status s, TopicRecord record, bool) {
@@ -113,7 +113,8 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
                        const wire::DeleteTopic& request) {
   auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
-  auto self = Self(session);
+  if (!Authorize(session, request_id, Permission::kAdmin, *name, "delete topic")) return;
+  auto self = session.Self();
   session.BeginRequest(0);
   ctx.store.DeleteTopic(*name, [self, &ctx, request_id, name = *name](Status s) {
     asio::post(ctx.io, [self, &ctx, request_id, name, s = std::move(s)] {
@@ -132,7 +133,12 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
 void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id) {
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
-  for (const auto& [name, topic] : ctx.registry.topics()) topics.push_back(BuildTopicInfo(fbb, ctx, *topic));
+  // With auth on, a principal sees the topics it has some permission on.
+  for (const auto& [name, topic] : ctx.registry.topics()) {
+    const Principal* principal = session.principal();
+    if (principal == nullptr || principal->acl.AllowsAnyOnTopic(name))
+      topics.push_back(BuildTopicInfo(fbb, ctx, *topic));
+  }
   auto vec = fbb.CreateVector(topics);
   session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec)));
 }
@@ -141,6 +147,12 @@ void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_
                          const wire::DescribeTopic& request) {
   auto name = RequireName(session, request_id, request.name(), NameKind::kTopic);
   if (!name) return;
+  // Any permission on the topic is enough to describe it.
+  const Principal* principal = session.principal();
+  if (principal != nullptr && !principal->acl.AllowsAnyOnTopic(*name) &&
+      !Authorize(session, request_id, Permission::kSubscribe, *name, "describe topic")) {
+    return;
+  }
   Topic* topic = RequireTopic(session, ctx, request_id, *name);
   if (topic == nullptr) return;
   SendTopicInfo(session, ctx, request_id, *topic);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/net/session.h"
 #include "schemas/names.h"
@@ -30,6 +31,20 @@ std::optional<std::string> RequireName(Session& session, uint64_t request_id,
     return std::nullopt;
   }
   return name;
+}
+
+bool Authorize(Session& session, uint64_t request_id, Permission p, std::string_view name,
+               const char* request) {
+  if (session.Allows(p, name)) return true;
+  if (session.CountDenial()) {
+    spdlog::get("net")->warn("session {} ({}): denied {} on '{}': no {} permission ({} denials on this connection)",
+                             session.id(), session.who(), request, name, PermissionName(p),
+                             session.denials());
+  }
+  session.SendError(request_id, {wire::ErrorCode::NotAuthorized,
+                                 fmt::format("not authorized: {} on '{}' needs the {} permission",
+                                             request, name, PermissionName(p))});
+  return false;
 }
 
 Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,

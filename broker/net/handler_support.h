@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/net/broker_context.h"
+#include "broker/security/acl.h"
 #include "schemas/frame.h"
 
 namespace herald::broker {
@@ -25,6 +26,13 @@ std::optional<std::string> RequireName(Session& session, uint64_t request_id,
 // The topic, or nullptr after replying TopicNotFound.
 Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                     const std::string& name);
+
+// Whether the connection's principal may do `p` on `name` (always, with auth
+// off). If not, replies NotAuthorized, logs the denial (the first few per
+// connection, then one in 1,000) and returns false. Handlers ask before they
+// look the name up, so a refusal says nothing about whether the name exists.
+bool Authorize(Session& session, uint64_t request_id, Permission p, std::string_view name,
+               const char* request);
 
 // The offset a start position means in this topic's log now.
 uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,

@@ -22,14 +22,28 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
   // Names are for logs only; keep them short and printable.
   std::string name = hello.client_name() ? hello.client_name()->str().substr(0, 64) : "";
   std::erase_if(name, [](char c) { return c < 0x20 || c > 0x7e; });
-  session.set_handshaken(std::move(name));
+  const Principal* principal = nullptr;
+  if (ctx.principals != nullptr) {
+    std::string_view token = hello.token() ? hello.token()->string_view() : std::string_view{};
+    principal = token.empty() ? nullptr : ctx.principals->Authenticate(token);
+    if (principal == nullptr) {
+      // The same answer for a missing and a wrong token: nothing to learn from it.
+      spdlog::get("net")->warn("session {}: authentication failed for '{}' ({})", session.id(), name,
+                               token.empty() ? "no token" : "unknown token");
+      session.FailAndClose(request_id, {wire::ErrorCode::AuthenticationFailed,
+                                        "authentication failed: this broker needs a valid token"});
+      return;
+    }
+  }
+  session.set_handshaken(std::move(name), principal);
   spdlog::get("net")->info("session {}: hello from {}", session.id(), session.who());
   flatbuffers::FlatBufferBuilder fbb(128);
   auto version = fbb.CreateString(kBrokerVersion);
+  auto principal_name = fbb.CreateString(principal ? principal->name : "");
   session.Send(wire::FinishFrame(
       fbb, request_id,
       wire::CreateHelloOk(fbb, wire::kProtocolVersion, version, ctx.config.max_frame_bytes,
-                          ctx.config.max_payload_bytes)));
+                          ctx.config.max_payload_bytes, principal_name)));
 }
 
 // Calls handle(session, ctx, request_id, *body) if the union holds a value of

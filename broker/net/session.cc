@@ -38,7 +38,7 @@ auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
-    : socket_(std::move(socket)),
+    : stream_(ctx.tls ? wire::ByteStream(std::move(socket), *ctx.tls) : wire::ByteStream(std::move(socket))),
       ctx_(ctx),
       id_(id),
       in_(ctx.config.max_frame_bytes),
@@ -47,9 +47,10 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
       started_(std::chrono::steady_clock::now()),
       write_wake_(ctx.io) {
   std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = stream_.socket().remote_endpoint(ec);
   peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_ready_ = !stream_.tls();
   read_resume_.expires_at(asio::steady_timer::time_point::max());
   write_wake_.expires_at(asio::steady_timer::time_point::max());
 }
@@ -67,7 +68,7 @@ void Session::Start() {
 void Session::StopReading() {
   stop_reading_ = true;
   asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
   read_resume_.cancel();
 }
 
@@ -82,8 +83,8 @@ void Session::Close() {
   closed_ = true;
   spdlog::get("net")->info("session {} ({}): closed ({} subscriptions)", id_, who(), subscriptions_.size());
   asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.Close();
   read_resume_.cancel();
   stall_timer_.cancel();
   write_wake_.cancel();
@@ -117,8 +118,10 @@ void Session::FailAndClose(uint64_t request_id, const Status& status) {
 
 void Session::Reject(const Status& status) {
   FailAndClose(0, status);
+  // A TLS handshake still needs to read; the read loop stops after it.
+  if (!stream_ready_) return;
   asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
 }
 
 void Session::UpdateStallTimer() {
@@ -208,6 +211,18 @@ void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery
 
 asio::awaitable<void> Session::ReadLoop() {
   auto self = shared_from_this();
+  if (!stream_ready_) {
+    UpdateStallTimer();  // the handshake timeout bounds the TLS handshake too
+    std::error_code ec = co_await stream_.Handshake(wire::TlsRole::kServer);
+    if (closed_) co_return;
+    if (ec) {
+      spdlog::get("net")->info("session {} ({}): TLS handshake failed: {}", id_, peer_, ec.message());
+      Close();
+      co_return;
+    }
+    stream_ready_ = true;
+    write_wake_.cancel();
+  }
   while (!closed_ && !stop_reading_) {
     std::span<const uint8_t> body;  // the whole frame, prefix included
     uint32_t length = 0;
@@ -215,8 +230,7 @@ asio::awaitable<void> Session::ReadLoop() {
       case wire::FrameBuffer::Result::kNeedMore: {
         UpdateStallTimer();
         std::span<uint8_t> space = in_.Space();
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()),
-                                                        kNoThrow);
+        auto [ec, n] = co_await stream_.ReadSome(asio::buffer(space.data(), space.size()));
         if (ec) {
           // The client closed its side or the socket failed. Requests in
           // flight still complete; the write loop then finishes the session.
@@ -263,9 +277,10 @@ asio::awaitable<void> Session::WriteLoop() {
   std::vector<asio::const_buffer> gather;
   std::vector<wire::EncodedFrame> writing;
   while (!closed_) {
-    if (out_.empty()) {
-      // A closing session lingers until its storage completions have replied.
-      if (close_after_flush_ && inflight_requests_ == 0) break;
+    if (out_.empty() || !stream_ready_) {
+      // A closing session lingers until its storage completions have replied
+      // (and a refusal queued during a TLS handshake waits for the handshake).
+      if (close_after_flush_ && inflight_requests_ == 0 && out_.empty()) break;
       write_wake_.expires_at(asio::steady_timer::time_point::max());
       co_await write_wake_.async_wait(kNoThrow);
       continue;
@@ -277,7 +292,7 @@ asio::awaitable<void> Session::WriteLoop() {
       out_.pop_front();
       gather.emplace_back(writing.back().data(), writing.back().size());
     }
-    auto [ec, n] = co_await asio::async_write(socket_, gather, kNoThrow);
+    auto [ec, n] = co_await stream_.Write(gather);
     if (ec) break;
     bool was_writable = Writable(), was_paused = ReadPaused();
     out_bytes_ -= n;

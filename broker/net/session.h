@@ -4,6 +4,9 @@
 // outgoing queue with gathered writes. It is the SubscriberSink of every
 // group member the client created.
 //
+// With TLS on (ctx.tls), the read loop runs the TLS handshake first and the
+// write loop waits for it; the handshake timeout covers both handshakes.
+//
 // Thread: the broker's I/O thread (single-threaded io_context): the loops,
 // the handlers and the storage completions (posted back) all run there.
 // Lifetime: shared_ptr, held by its two coroutines and by pending storage
@@ -24,7 +27,9 @@
 #include "broker/dispatch/consumer_group.h"
 #include "broker/dispatch/subscriber_sink.h"
 #include "broker/net/broker_context.h"
+#include "broker/security/principals.h"
 #include "broker/status.h"
+#include "schemas/byte_stream.h"
 #include "schemas/frame.h"
 #include "schemas/frame_buffer.h"
 
@@ -43,14 +48,30 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   void Close();
 
   uint64_t id() const { return id_; }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
   bool closed() const { return closed_; }
   bool handshaken() const { return handshaken_; }
-  void set_handshaken(std::string client_name) {
+  // After Hello. `principal` is who the token named; nullptr when auth is off.
+  void set_handshaken(std::string client_name, const Principal* principal) {
     handshaken_ = true;
     client_name_ = std::move(client_name);
+    principal_ = principal;
   }
-  // "client-name@host:port", for log lines about what this connection did.
-  std::string who() const { return (client_name_.empty() ? "?" : client_name_) + "@" + peer_; }
+  const Principal* principal() const { return principal_; }
+  // Whether this connection may do `p` on `name`: always when auth is off.
+  bool Allows(Permission p, std::string_view name) const {
+    return principal_ == nullptr || principal_->acl.Allows(p, name);
+  }
+  // Counts a refused request; true if it should be logged (the first few per
+  // connection, then one in 1,000, so a looping client cannot flood the log).
+  bool CountDenial() { return ++denials_ <= 20 || denials_ % 1000 == 0; }
+  uint64_t denials() const { return denials_; }
+  // "client-name@host:port" (with "/principal" when auth is on), for log
+  // lines about what this connection did.
+  std::string who() const {
+    return (client_name_.empty() ? "?" : client_name_) + "@" + peer_ +
+           (principal_ ? "/" + principal_->name : "");
+  }
   uint32_t inflight_requests() const { return inflight_requests_; }
 
   void Send(wire::EncodedFrame frame);
@@ -89,11 +110,14 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // handshake or in the middle of a frame.
   void UpdateStallTimer();
 
-  asio::ip::tcp::socket socket_;
+  wire::ByteStream stream_;
   BrokerContext& ctx_;
   uint64_t id_;
   std::string peer_;
   std::string client_name_;
+  const Principal* principal_ = nullptr;  // owned by ctx_.principals
+  uint64_t denials_ = 0;
+  bool stream_ready_ = false;  // TLS handshake done (at once without TLS)
   bool handshaken_ = false;
   bool closed_ = false;
   bool stop_reading_ = false;

@@ -1,0 +1,57 @@
+#pragma once
+// Acl: what one principal may do, as name patterns per permission.
+//
+//   publish   topics it may publish to
+//   subscribe topics it may read (Subscribe, Fetch)
+//   groups    consumer groups it may join and describe
+//   admin     topics and groups it may create, alter, purge, reset and delete;
+//             the broker status needs admin "*"
+//
+// A pattern is a name ("comment-created"), a prefix ending in '*'
+// ("comment-*", any name that starts with "comment-"), or "*" (every name).
+// Nothing is allowed that no pattern matches.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald::broker {
+
+enum class Permission { kPublish, kSubscribe, kGroup, kAdmin };
+
+const char* PermissionName(Permission p);
+
+class NamePattern {
+ public:
+  // nullopt unless `text` is a valid name, a valid name prefix followed by
+  // '*', or "*".
+  static std::optional<NamePattern> Parse(std::string_view text);
+
+  bool Matches(std::string_view name) const {
+    return prefix_ ? name.starts_with(text_) : name == text_;
+  }
+  // As written in the file ("comment-*").
+  std::string ToString() const { return prefix_ ? text_ + "*" : text_; }
+
+ private:
+  std::string text_;     // the name, or the prefix without its '*'
+  bool prefix_ = false;
+};
+
+class Acl {
+ public:
+  void Add(Permission p, NamePattern pattern) { Patterns(p).push_back(std::move(pattern)); }
+
+  bool Allows(Permission p, std::string_view name) const;
+  // Any permission at all on this topic: enough to see it in lists and describe it.
+  bool AllowsAnyOnTopic(std::string_view topic) const;
+
+ private:
+  std::vector<NamePattern>& Patterns(Permission p);
+  const std::vector<NamePattern>& Patterns(Permission p) const;
+
+  std::vector<NamePattern> publish_, subscribe_, groups_, admin_;
+};
+
+}  // namespace herald::broker
