@@ -40,10 +40,15 @@ bool RawConnection::SendBytes(const void* data, std::size_t size) {
   return fd_ >= 0;
 }
 
-bool RawConnection::Handshake() {
+bool RawConnection::SendHello(const std::string& token) {
   flatbuffers::FlatBufferBuilder fbb;
   auto name = fbb.CreateString("raw-test");
-  if (!Send(wire::FinishFrame(fbb, 1, wire::CreateHello(fbb, wire::kProtocolVersion, name)))) return false;
+  auto token_offset = token.empty() ? 0 : fbb.CreateString(token);
+  return Send(wire::FinishFrame(fbb, 1, wire::CreateHello(fbb, wire::kProtocolVersion, name, token_offset)));
+}
+
+bool RawConnection::Handshake(const std::string& token) {
+  if (!SendHello(token)) return false;
   const wire::Frame* reply = ReadFrame();
   return reply != nullptr && reply->body_as_HelloOk() != nullptr;
 }

@@ -22,8 +22,10 @@ class RawConnection {
 
   bool SendBytes(const void* data, std::size_t size);
   bool Send(const wire::EncodedFrame& frame) { return SendBytes(frame.data(), frame.size()); }
+  // Sends Hello (with the token, if not empty).
+  bool SendHello(const std::string& token = "");
   // Sends Hello and expects HelloOk.
-  bool Handshake();
+  bool Handshake(const std::string& token = "");
 
   // The next frame (bytes kept in *storage), or nullopt on EOF/timeout.
   const wire::Frame* ReadFrame(std::chrono::milliseconds timeout = std::chrono::seconds(5));

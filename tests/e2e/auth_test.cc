@@ -1,0 +1,205 @@
+// Authentication and ACLs against a real brokerd started with --auth-file:
+// tokens admit their principal and nothing else does; each request kind is
+// checked against the principal's patterns; a denial is an error reply with
+// its own code, is logged, and leaves the connection usable.
+
+#include <catch2/catch.hpp>
+
+#include "schemas/token.h"
+#include "tests/support/command.h"
+#include "tests/support/raw_connection.h"
+#include "tests/support/server_process.h"
+
+using namespace std::chrono_literals;
+using herald::test::BrokerProcess;
+using herald::test::ErrorOf;
+using herald::test::RawConnection;
+namespace wire = herald::wire;
+
+namespace {
+
+struct Tokens {
+  std::string comments = wire::NewToken();
+  std::string posts = wire::NewToken();
+  std::string ops = wire::NewToken();
+};
+
+std::string Hash(const std::string& token) { return wire::FormatTokenHash(wire::HashToken(token)); }
+
+// Writes the principals file of the comment-count flow into `dir`.
+std::string WritePrincipals(const std::string& dir, const Tokens& t) {
+  std::string path = dir + "/principals.toml";
+  herald::test::WriteFile(path,
+                          "[principals.comment-service]\n"
+                          "token = \"" + Hash(t.comments) + "\"\n"
+                          "publish = [\"comment-*\"]\n"
+                          "[principals.post-service]\n"
+                          "token = \"" + Hash(t.posts) + "\"\n"
+                          "subscribe = [\"comment-*\"]\n"
+                          "groups = [\"post-service\"]\n"
+                          "[principals.ops]\n"
+                          "token = \"" + Hash(t.ops) + "\"\n"
+                          "admin = [\"*\"]\n");
+  return path;
+}
+
+struct AuthBroker {
+  herald::test::TempDir dir;
+  Tokens tokens;
+  BrokerProcess broker{{"--auth-file", WritePrincipals(dir.str(), tokens)}};
+};
+
+const wire::Frame* Call(RawConnection& raw, const wire::EncodedFrame& frame) {
+  REQUIRE(raw.Send(frame));
+  return raw.ReadFrame();
+}
+
+wire::EncodedFrame CreateTopic(uint64_t id, const std::string& name) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto n = fbb.CreateString(name);
+  return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n));
+}
+
+wire::EncodedFrame Publish(uint64_t id, const std::string& topic, const std::string& payload) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto t = fbb.CreateString(topic);
+  auto p = wire::CreateBytes(fbb, payload);
+  std::vector<flatbuffers::Offset<wire::Message>> messages{wire::CreateMessage(fbb, 0, 0, p)};
+  auto m = fbb.CreateVector(messages);
+  return wire::FinishFrame(fbb, id, wire::CreatePublish(fbb, t, 0, 0, m));
+}
+
+wire::EncodedFrame Subscribe(uint64_t id, const std::string& topic, const std::string& group) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto t = fbb.CreateString(topic);
+  auto g = fbb.CreateString(group);
+  return wire::FinishFrame(fbb, id, wire::CreateSubscribe(fbb, t, g));
+}
+
+template <class Body>
+wire::EncodedFrame Empty(uint64_t id) {
+  flatbuffers::FlatBufferBuilder fbb;
+  typename Body::Builder b(fbb);
+  return wire::FinishFrame(fbb, id, b.Finish());
+}
+
+wire::EncodedFrame DeleteGroup(uint64_t id, const std::string& topic, const std::string& group) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto t = fbb.CreateString(topic);
+  auto g = fbb.CreateString(group);
+  return wire::FinishFrame(fbb, id, wire::CreateDeleteGroup(fbb, t, g));
+}
+
+}  // namespace
+
+TEST_CASE("auth: Hello without a valid token is refused and nothing else is served", "[e2e][security]") {
+  AuthBroker b;
+  SECTION("no token") {
+    RawConnection raw(b.broker.port());
+    REQUIRE(raw.SendHello());
+    CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::AuthenticationFailed);
+    CHECK(raw.ClosedByPeer());
+    CHECK(herald::test::Eventually([&] {
+      return b.broker.LogTail().find("authentication failed for 'raw-test' (no token)") != std::string::npos;
+    }));
+  }
+  SECTION("an unknown token") {
+    RawConnection raw(b.broker.port());
+    REQUIRE(raw.SendHello(wire::NewToken()));
+    CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::AuthenticationFailed);
+    CHECK(raw.ClosedByPeer());
+  }
+  SECTION("the hash from the file instead of the token") {
+    RawConnection raw(b.broker.port());
+    REQUIRE(raw.SendHello(Hash(b.tokens.ops)));
+    CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::AuthenticationFailed);
+    CHECK(raw.ClosedByPeer());
+  }
+  SECTION("a request before Hello") {
+    RawConnection raw(b.broker.port());
+    CHECK(ErrorOf(Call(raw, CreateTopic(3, "t"))) == wire::ErrorCode::HandshakeRequired);
+    CHECK(raw.ClosedByPeer());
+  }
+  SECTION("a valid token names its principal") {
+    RawConnection raw(b.broker.port());
+    REQUIRE(raw.SendHello(b.tokens.posts));
+    const wire::Frame* reply = raw.ReadFrame();
+    REQUIRE(reply != nullptr);
+    REQUIRE(reply->body_as_HelloOk() != nullptr);
+    REQUIRE(reply->body_as_HelloOk()->principal() != nullptr);
+    CHECK(reply->body_as_HelloOk()->principal()->str() == "post-service");
+  }
+}
+
+TEST_CASE("auth: each principal may do what its ACL allows and gets NotAuthorized for the rest", "[e2e][security]") {
+  AuthBroker b;
+  RawConnection ops(b.broker.port()), comments(b.broker.port()), posts(b.broker.port());
+  REQUIRE(ops.Handshake(b.tokens.ops));
+  REQUIRE(comments.Handshake(b.tokens.comments));
+  REQUIRE(posts.Handshake(b.tokens.posts));
+
+  // Admin: topics are made by ops only.
+  const wire::Frame* r = Call(ops, CreateTopic(1, "comment-created"));
+  REQUIRE(r != nullptr);
+  CHECK(r->body_as_CreateTopicOk() != nullptr);
+  REQUIRE(Call(ops, CreateTopic(2, "orders"))->body_as_CreateTopicOk() != nullptr);
+  CHECK(ErrorOf(Call(comments, CreateTopic(3, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(posts, CreateTopic(4, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
+
+  // Publish: comment-* for the comment-service; the connection stays open after a denial.
+  CHECK(ErrorOf(Call(comments, Publish(5, "orders", "x"))) == wire::ErrorCode::NotAuthorized);
+  r = Call(comments, Publish(6, "comment-created", "c1"));
+  REQUIRE(r != nullptr);
+  CHECK(r->body_as_PublishOk() != nullptr);
+  CHECK(ErrorOf(Call(posts, Publish(7, "comment-created", "forged"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(ops, Publish(8, "comment-created", "ops may administer, not publish"))) ==
+        wire::ErrorCode::NotAuthorized);
+  // A denial says nothing about whether the topic exists.
+  CHECK(ErrorOf(Call(comments, Publish(9, "no-such-topic", "x"))) == wire::ErrorCode::NotAuthorized);
+
+  // Subscribe: the topic needs subscribe, the group needs groups.
+  CHECK(ErrorOf(Call(posts, Subscribe(10, "comment-created", "someone-else"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(posts, Subscribe(11, "orders", "post-service"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(comments, Subscribe(12, "comment-created", "post-service"))) == wire::ErrorCode::NotAuthorized);
+  r = Call(posts, Subscribe(13, "comment-created", "post-service"));
+  REQUIRE(r != nullptr);
+  REQUIRE(r->body_as_SubscribeOk() != nullptr);
+  r = posts.ReadFrame();
+  REQUIRE(r != nullptr);
+  REQUIRE(r->body_as_Deliver() != nullptr);
+  CHECK(wire::AsStringView(r->body_as_Deliver()->messages()->Get(0)->payload()) == "c1");
+
+  // Listing shows the topics a principal has some permission on.
+  r = Call(posts, Empty<wire::ListTopics>(14));
+  REQUIRE(r != nullptr);
+  REQUIRE(r->body_as_TopicList() != nullptr);
+  REQUIRE(r->body_as_TopicList()->topics()->size() == 1);
+  CHECK(r->body_as_TopicList()->topics()->Get(0)->name()->str() == "comment-created");
+  r = Call(ops, Empty<wire::ListTopics>(15));
+  REQUIRE(r != nullptr);
+  CHECK(r->body_as_TopicList()->topics()->size() == 2);
+
+  // Status is for admins of everything; group admin is admin too.
+  CHECK(ErrorOf(Call(posts, Empty<wire::GetStatus>(16))) == wire::ErrorCode::NotAuthorized);
+  r = Call(ops, Empty<wire::GetStatus>(17));
+  REQUIRE(r != nullptr);
+  CHECK(r->body_as_StatusInfo() != nullptr);
+  CHECK(ErrorOf(Call(posts, DeleteGroup(18, "comment-created", "post-service"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(ops, DeleteGroup(19, "comment-created", "post-service"))) == wire::ErrorCode::GroupBusy);
+
+  // Every denial was logged with who and what.
+  std::string log = b.broker.LogTail(64 * 1024);
+  CHECK(log.find("denied publish on 'orders': no publish permission") != std::string::npos);
+  CHECK(log.find("comment-service") != std::string::npos);
+  CHECK(log.find("denied subscribe on 'someone-else': no groups permission") != std::string::npos);
+}
+
+TEST_CASE("auth: a bad principals file stops brokerd with the line at fault", "[e2e][security]") {
+  herald::test::TempDir dir;
+  std::string path = dir.str() + "/principals.toml";
+  herald::test::WriteFile(path, "[principals.a]\ntoken = \"plain-text-token\"\n");
+  auto r = herald::test::RunCommand(std::string(HERALD_BROKERD_PATH) + " --auth-file " + path +
+                                    " --listen 127.0.0.1:0 --data-dir " + dir.str() + "/data");
+  CHECK(r.exit_code == 1);
+  CHECK((r.out + r.err).find(path + ":2: token must be") != std::string::npos);
+}
