@@ -14,6 +14,8 @@ std::error_code Client::WaitConnected(std::chrono::milliseconds timeout) {
   return impl_->WaitConnected(timeout);
 }
 
+std::string Client::Principal() const { return impl_->Principal(); }
+
 void Client::Publish(const std::string& topic, Message message, PublishCallback done) {
   impl_->publisher_.Publish(topic, std::move(message), std::move(done));
 }

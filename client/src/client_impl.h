@@ -58,6 +58,8 @@ class Client::Impl : public client_detail::ConnectionListener {
     {
       std::lock_guard lock(mu_);
       connected_ = true;
+      refused_ = {};
+      principal_ = connection_.principal();
     }
     cv_.notify_all();
     subscriber_->OnConnected();
@@ -69,14 +71,26 @@ class Client::Impl : public client_detail::ConnectionListener {
     }
     subscriber_->OnDisconnected();
   }
+  void OnRefused(std::error_code why) override {
+    {
+      std::lock_guard lock(mu_);
+      refused_ = why;
+    }
+    cv_.notify_all();
+  }
   void OnDeliver(const wire::Deliver& deliver) override { subscriber_->OnDeliver(deliver); }
 
   std::error_code WaitConnected(std::chrono::milliseconds timeout) {
     if (OnIoThread()) return make_error_code(errc::called_from_callback);
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return connected_; })
-               ? std::error_code()
-               : make_error_code(errc::not_connected);
+    cv_.wait_for(lock, timeout, [&] { return connected_ || refused_; });
+    if (connected_) return {};
+    return refused_ ? refused_ : make_error_code(errc::not_connected);
+  }
+
+  std::string Principal() {
+    std::lock_guard lock(mu_);
+    return principal_;
   }
 
   // Sends one request built by `build` and waits for its reply, which
@@ -125,6 +139,8 @@ class Client::Impl : public client_detail::ConnectionListener {
   std::mutex mu_;
   std::condition_variable cv_;
   bool connected_ = false;
+  std::error_code refused_;  // the connection's refusal, while it lasts
+  std::string principal_;
   SubscriptionId next_subscription_ = 1;
 };
 

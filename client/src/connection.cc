@@ -1,13 +1,15 @@
 #include "connection.h"
 
+#include <cstdlib>
+
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "schemas/names.h"
+#include "schemas/tls_context.h"
 
 namespace herald::client_detail {
 
@@ -19,6 +21,12 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uint32_t kMaxIncomingFrameBytes = 64u << 20;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
 constexpr std::size_t kMaxGatherFrames = 64;
+
+std::string TokenOrEnvironment(const std::string& token) {
+  if (!token.empty()) return token;
+  const char* env = std::getenv("HERALD_TOKEN");
+  return env ? env : "";
+}
 
 void LogEscape(std::exception_ptr e) {
   if (!e) return;
@@ -36,12 +44,13 @@ Connection::Connection(asio::io_context& io, const ClientOptions& options,
     : io_(io),
       options_(options),
       listener_(listener),
-      socket_(io),
+      token_(TokenOrEnvironment(options.token)),
       in_(kMaxIncomingFrameBytes),
       write_wake_(io),
       reconnect_wake_(io) {
   uint16_t port = 0;
   if (wire::SplitHostPort(options.broker, &host_, &port)) port_ = std::to_string(port);
+  server_name_ = options.tls_server_name.empty() ? host_ : options.tls_server_name;
 }
 
 void Connection::Start() { asio::co_spawn(io_, ConnectLoop(), LogEscape); }
@@ -49,20 +58,21 @@ void Connection::Start() { asio::co_spawn(io_, ConnectLoop(), LogEscape); }
 void Connection::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  asio::error_code ec;
-  socket_.close(ec);
+  if (stream_) stream_->Close();
   connected_ = false;
   write_wake_.cancel();
   reconnect_wake_.cancel();
-  auto waiting = std::move(waiting_);
-  waiting_.clear();
-  for (auto& [id, w] : waiting) w.reply(make_error_code(errc::client_closed), nullptr);
+  FailWaiting(make_error_code(errc::client_closed));
 }
 
 void Connection::Request(uint64_t request_id, FrameBytes frame, ReplyFn reply,
                          Clock::time_point deadline, bool resend) {
   if (stopped_) {
     reply(make_error_code(errc::client_closed), nullptr);
+    return;
+  }
+  if (refused_) {
+    reply(refused_, nullptr);
     return;
   }
   auto [it, inserted] = waiting_.emplace(request_id, Waiting{frame, std::move(reply), deadline, resend});
@@ -99,6 +109,11 @@ asio::awaitable<void> Connection::ConnectLoop() {
     std::error_code ec = co_await ConnectOnce();
     if (!ec && !stopped_) {
       backoff = options_.reconnect_backoff_min;
+      if (refused_) {
+        spdlog::info("herald client: connected to {}{}", options_.broker,
+                     principal_.empty() ? "" : " as " + principal_);
+        refused_ = {};
+      }
       connected_ = true;
       uint64_t generation = ++generation_;
       listener_->OnConnected();
@@ -109,8 +124,8 @@ asio::awaitable<void> Connection::ConnectLoop() {
           Write(w.frame);
         }
       }
-      asio::co_spawn(io_, WriteLoop(generation), LogEscape);
-      co_await ReadLoop(generation);
+      asio::co_spawn(io_, WriteLoop(generation, stream_), LogEscape);
+      co_await ReadLoop(generation, stream_);
       // Pause briefly even after a connection that worked, so a broker that
       // accepts and drops us at once is not hammered.
       reconnect_wake_.expires_after(options_.reconnect_backoff_min);
@@ -118,8 +133,19 @@ asio::awaitable<void> Connection::ConnectLoop() {
       continue;
     }
     if (stopped_) break;
-    spdlog::debug("herald client: connect to {} failed: {}; retry in {} ms", options_.broker,
-                  ec.message(), backoff.count());
+    if (IsRefusal(ec)) {
+      Refuse(ec);
+      backoff = options_.reconnect_backoff_max;
+    } else {
+      spdlog::debug("herald client: connect to {} failed: {}; retry in {} ms", options_.broker,
+                    ec.message(), backoff.count());
+      // A TLS broker drops a plain client's Hello without a word; say what
+      // that may mean, once.
+      if (ec == asio::error::eof && !options_.tls && !std::exchange(closed_hint_logged_, true)) {
+        spdlog::warn("herald client: {} closed the connection during the handshake; if it serves "
+                     "TLS, connect with TLS", options_.broker);
+      }
+    }
     reconnect_wake_.expires_after(backoff);
     co_await reconnect_wake_.async_wait(kNoThrow);
     backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
@@ -127,22 +153,32 @@ asio::awaitable<void> Connection::ConnectLoop() {
 }
 
 asio::awaitable<std::error_code> Connection::ConnectOnce() {
-  if (port_.empty()) co_return make_error_code(errc::invalid_argument);
+  attempt_ = {};
+  attempt_.token_sent = !token_.empty();
+  attempt_.server_name = server_name_;
+  if (port_.empty()) {
+    attempt_.message = "'" + options_.broker + "' is not HOST:PORT";
+    co_return make_error_code(errc::invalid_argument);
+  }
+  if (options_.tls && !tls_) {
+    // Loaded at each attempt until it works: the CA file may appear later.
+    tls_ = wire::MakeClientTlsContext(options_.tls_ca_file, &attempt_.message);
+    if (!tls_) co_return make_error_code(errc::invalid_argument);
+  }
   asio::ip::tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(host_, port_, kNoThrow);
   if (rec) co_return rec;
-  socket_ = asio::ip::tcp::socket(io_);
+  auto stream = tls_ ? std::make_shared<wire::ByteStream>(asio::ip::tcp::socket(io_), *tls_)
+                     : std::make_shared<wire::ByteStream>(asio::ip::tcp::socket(io_));
+  stream_ = stream;
   in_ = wire::FrameBuffer(kMaxIncomingFrameBytes);
 
-  // One timer bounds connect plus handshake: it closes the socket if they hang.
+  // One timer bounds connect, TLS and Hello: it closes the socket if they hang.
   asio::steady_timer guard(io_);
   guard.expires_after(kHandshakeTimeout);
   bool done = false;
-  guard.async_wait([this, &done](std::error_code ec) {
-    if (!ec && !done) {
-      asio::error_code ignored;
-      socket_.close(ignored);
-    }
+  guard.async_wait([stream, &done](std::error_code ec) {
+    if (!ec && !done) stream->Close();
   });
   auto finish = [&](std::error_code ec) {
     done = true;
@@ -150,15 +186,22 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
     return ec;
   };
 
-  auto [cec, ep] = co_await asio::async_connect(socket_, endpoints, kNoThrow);
+  auto [cec, ep] = co_await asio::async_connect(stream->socket(), endpoints, kNoThrow);
   if (cec) co_return finish(cec);
   asio::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (std::error_code tec = co_await stream->Handshake(wire::TlsRole::kClient, server_name_)) {
+    co_return finish(tec);
+  }
 
-  flatbuffers::FlatBufferBuilder fbb(128);
+  flatbuffers::FlatBufferBuilder fbb(192);
   auto name = fbb.CreateString(options_.client_name);
-  auto hello = wire::FinishFrame(fbb, 0, wire::CreateHello(fbb, wire::kProtocolVersion, name));
-  auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(hello.data(), hello.size()), kNoThrow);
+  // No token field at all without a token: a broker with auth off ignores it anyway.
+  flatbuffers::Offset<flatbuffers::String> token;
+  if (!token_.empty()) token = fbb.CreateString(token_);
+  auto hello = wire::FinishFrame(fbb, 0, wire::CreateHello(fbb, wire::kProtocolVersion, name, token));
+  asio::const_buffer hello_buffer(hello.data(), hello.size());
+  auto [wec, wn] = co_await stream->Write({&hello_buffer, 1});
   if (wec) co_return finish(wec);
 
   for (;;) {
@@ -167,7 +210,7 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
     auto result = in_.Next(&body, &length);
     if (result == wire::FrameBuffer::Result::kNeedMore) {
       auto space = in_.Space();
-      auto [rec2, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [rec2, n] = co_await stream->ReadSome(asio::buffer(space.data(), space.size()));
       if (rec2) co_return finish(rec2);
       in_.Commit(n);
       continue;
@@ -177,23 +220,46 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
                                    : nullptr;
     if (frame == nullptr) co_return finish(make_error_code(errc::protocol_violation));
     if (const auto* err = frame->body_as_ErrorReply()) {
-      spdlog::warn("herald client: broker refused the handshake: {}",
-                   err->message() ? err->message()->str() : "");
-      co_return finish(make_error_code(static_cast<errc>(err->code())));
+      attempt_.message = err->message() ? err->message()->str() : "";
+      auto code = make_error_code(static_cast<errc>(err->code()));
+      // A refusal is logged by ConnectLoop, once; other refusals are the broker's passing state.
+      if (!IsRefusal(code)) {
+        spdlog::warn("herald client: broker refused the handshake: {}", attempt_.message);
+      }
+      co_return finish(code);
     }
-    if (frame->body_as_HelloOk() == nullptr) co_return finish(make_error_code(errc::protocol_violation));
+    const auto* ok = frame->body_as_HelloOk();
+    if (ok == nullptr) co_return finish(make_error_code(errc::protocol_violation));
+    principal_ = ok->principal() ? ok->principal()->str() : "";
     co_return finish({});
   }
 }
 
-asio::awaitable<void> Connection::ReadLoop(uint64_t generation) {
+void Connection::Refuse(std::error_code why) {
+  if (why != refused_) {
+    spdlog::error("herald client: {}; retrying every {} ms",
+                  DescribeRefusal(why, options_, attempt_), options_.reconnect_backoff_max.count());
+    refused_ = why;
+    listener_->OnRefused(why);
+  }
+  FailWaiting(why);
+}
+
+void Connection::FailWaiting(std::error_code why) {
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& [id, w] : waiting) w.reply(why, nullptr);
+}
+
+asio::awaitable<void> Connection::ReadLoop(uint64_t generation,
+                                           std::shared_ptr<wire::ByteStream> stream) {
   while (!stopped_ && generation == generation_) {
     std::span<const uint8_t> body;  // the whole frame, prefix included
     uint32_t length = 0;
     auto result = in_.Next(&body, &length);
     if (result == wire::FrameBuffer::Result::kNeedMore) {
       auto space = in_.Space();
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] = co_await stream->ReadSome(asio::buffer(space.data(), space.size()));
       if (ec) {
         if (generation == generation_) Disconnect(ec);
         co_return;
@@ -213,7 +279,8 @@ asio::awaitable<void> Connection::ReadLoop(uint64_t generation) {
   }
 }
 
-asio::awaitable<void> Connection::WriteLoop(uint64_t generation) {
+asio::awaitable<void> Connection::WriteLoop(uint64_t generation,
+                                            std::shared_ptr<wire::ByteStream> stream) {
   std::vector<asio::const_buffer> gather;
   std::vector<FrameBytes> writing;
   while (!stopped_ && generation == generation_) {
@@ -229,7 +296,7 @@ asio::awaitable<void> Connection::WriteLoop(uint64_t generation) {
       out_.pop_front();
       gather.emplace_back(writing.back()->data(), writing.back()->size());
     }
-    auto [ec, n] = co_await asio::async_write(socket_, gather, kNoThrow);
+    auto [ec, n] = co_await stream->Write(gather);
     if (ec) {
       if (generation == generation_) Disconnect(ec);
       co_return;
@@ -241,9 +308,8 @@ void Connection::Disconnect(std::error_code why) {
   if (!connected_) return;
   spdlog::info("herald client: lost connection to {}: {}", options_.broker, why.message());
   connected_ = false;
-  ++generation_;  // retires this socket's loops
-  asio::error_code ec;
-  socket_.close(ec);
+  ++generation_;  // retires this stream's loops
+  stream_->Close();
   out_.clear();
   write_wake_.cancel();
   // Requests that can be repeated wait for the next connection; the rest fail.

@@ -1,12 +1,16 @@
 #pragma once
 // Connection: the SDK's one broker connection, reconnected with exponential
-// backoff. It owns the socket, the frame reader and writer, and the table of
-// requests waiting for replies (keyed by request id).
+// backoff. It owns the byte stream (TCP, or TLS over it), the frame reader and
+// writer, and the table of requests waiting for replies (keyed by request id).
 //
 // Requests are registered with Request(); the connection sends them when it is
 // connected, and after a reconnect sends again the ones marked `resend` (in
 // request-id order, so publishes keep their order). The others fail with
 // errc::not_connected when their connection is lost.
+//
+// A refusal (refusal.h: a refused token, a failed TLS handshake) fails every
+// waiting request with its error, and new requests at once, until a handshake
+// succeeds; meanwhile the connection retries every reconnect_backoff_max.
 //
 // Thread: the client's I/O thread; every method and callback runs there.
 
@@ -25,8 +29,14 @@
 #include <asio/steady_timer.hpp>
 
 #include "herald/client.h"
+#include "refusal.h"
+#include "schemas/byte_stream.h"
 #include "schemas/frame.h"
 #include "schemas/frame_buffer.h"
+
+namespace asio::ssl {
+class context;
+}
 
 namespace herald::client_detail {
 
@@ -46,6 +56,8 @@ class ConnectionListener {
   virtual ~ConnectionListener() = default;
   virtual void OnConnected() = 0;     // handshake done; before waiting requests are sent
   virtual void OnDisconnected() = 0;
+  // A refusal began (or its reason changed); OnConnected ends it.
+  virtual void OnRefused(std::error_code why) = 0;
   virtual void OnDeliver(const wire::Deliver& deliver) = 0;
 };
 
@@ -59,6 +71,8 @@ class Connection {
   void Stop();
 
   bool connected() const { return connected_; }
+  // HelloOk's principal from the latest handshake.
+  const std::string& principal() const { return principal_; }
   uint64_t NextRequestId() { return next_request_id_++; }
 
   void Request(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
@@ -79,10 +93,14 @@ class Connection {
 
   asio::awaitable<void> ConnectLoop();
   asio::awaitable<std::error_code> ConnectOnce();
-  asio::awaitable<void> ReadLoop(uint64_t generation);
-  asio::awaitable<void> WriteLoop(uint64_t generation);
+  // The loops hold their stream: a stream outlives the TLS operations still
+  // winding down on it after a disconnect.
+  asio::awaitable<void> ReadLoop(uint64_t generation, std::shared_ptr<wire::ByteStream> stream);
+  asio::awaitable<void> WriteLoop(uint64_t generation, std::shared_ptr<wire::ByteStream> stream);
   void Write(FrameBytes frame);
   void Disconnect(std::error_code why);
+  void Refuse(std::error_code why);
+  void FailWaiting(std::error_code why);
   void Dispatch(const wire::Frame& frame);
 
   asio::io_context& io_;
@@ -90,14 +108,21 @@ class Connection {
   ConnectionListener* listener_;
   std::string host_;
   std::string port_;
+  const std::string token_;        // options.token, else $HERALD_TOKEN
+  std::string server_name_;        // what the broker's certificate must name
+  std::shared_ptr<asio::ssl::context> tls_;  // made at the first attempt (with options.tls)
 
-  asio::ip::tcp::socket socket_;
+  std::shared_ptr<wire::ByteStream> stream_;  // the current (or latest) one
   wire::FrameBuffer in_;
   asio::steady_timer write_wake_;
   asio::steady_timer reconnect_wake_;
   std::deque<FrameBytes> out_;
   bool connected_ = false;
   bool stopped_ = false;
+  std::string principal_;
+  std::error_code refused_;        // set while the broker refuses us (see refusal.h)
+  RefusalDetail attempt_;          // what the latest attempt learned, for the log
+  bool closed_hint_logged_ = false;
   uint64_t generation_ = 0;  // one per socket
   uint64_t next_request_id_ = 1;
   std::map<uint64_t, Waiting> waiting_;  // ordered: resends go out oldest first

@@ -12,6 +12,17 @@
 // exponential backoff. After a reconnect it re-subscribes and re-sends every
 // publish not yet acknowledged; with idempotence on (the default) the broker
 // stores each of them once.
+//
+// Security: with `tls` the client speaks TLS and accepts only a broker whose
+// certificate chains to `tls_ca_file` (or the system's CAs) and names the
+// broker's host (or `tls_server_name`). With auth on, the broker checks the
+// token in the handshake. A refusal that retrying cannot fix (the broker
+// refused the token: errc::authentication_failed; the TLS handshake failed,
+// e.g. the certificate did not verify: that TLS error; TLS set-up failed, e.g.
+// an unreadable CA file: errc::invalid_argument) is logged once at error
+// level; the client keeps retrying every reconnect_backoff_max, and until a
+// handshake succeeds WaitConnected, publishes, subscribes and admin requests
+// fail at once with that error instead of waiting for their timeout.
 
 #include <chrono>
 #include <cstdint>
@@ -43,6 +54,16 @@ struct ClientOptions {
   // Upper bound of one Publish frame; pending publishes to one topic are
   // batched into frames up to this size.
   std::size_t max_batch_bytes = 1u << 20;
+  // The fields below came later; they stay last so that designated
+  // initializers written for the ones above keep compiling.
+  //
+  // The principal's token, sent in the handshake (brokerd --auth-file). Empty:
+  // the environment variable HERALD_TOKEN when the Client is constructed, if set.
+  std::string token;
+  // Connect over TLS, verifying the broker's certificate.
+  bool tls = false;
+  std::string tls_ca_file;      // PEM CA certificates to trust; empty = the system's CAs
+  std::string tls_server_name;  // the name the certificate must carry; empty = the host part of `broker`
 };
 
 struct PublishResult {
@@ -170,8 +191,13 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Waits until the handshake with the broker is done (or the timeout passes).
+  // Waits until the handshake with the broker is done (or the timeout passes:
+  // errc::not_connected). Returns at once with the refusal's error while the
+  // broker refuses the client (see Security above).
   std::error_code WaitConnected(std::chrono::milliseconds timeout);
+  // The principal the broker authenticated this client as, from the latest
+  // handshake; empty before the first one or when the broker has auth off.
+  std::string Principal() const;
 
   // Asynchronous publish; `done` runs on the I/O thread. Never blocks.
   void Publish(const std::string& topic, Message message, PublishCallback done);
