@@ -42,6 +42,10 @@ struct BrokerConfig {
   // frame it starts within frame_timeout; otherwise it is closed.
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds frame_timeout{30'000};
+  // A connection with no subscriptions and nothing in flight that sends
+  // nothing for this long is closed (TimedOut): it holds a connection slot
+  // for nothing. Subscribers are exempt, they wait for deliveries. 0 = never.
+  std::chrono::milliseconds idle_timeout{10 * 60'000};
   uint32_t max_connections = 10'000;
 
   // Security. auth_file: principals with token hashes and ACLs

@@ -35,6 +35,7 @@ struct TextFlags {
   std::string retention_age;
   std::string retention_bytes;
   std::string retention_interval;
+  std::string idle_timeout;
   std::vector<std::string> backoff;
   uint32_t window = 0;
   uint32_t ack_deadline_ms = 0;
@@ -110,6 +111,10 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--frame-timeout-ms", t.frame_timeout_ms, "close connections that leave a frame half-sent this long")
       ->check(CLI::Range(10u, 3'600'000u))
       ->capture_default_str();
+  app.add_option("--idle-timeout", t.idle_timeout,
+                 "close connections without subscriptions that send nothing this long; 0 = never")
+      ->check(kDuration)
+      ->capture_default_str();
   app.add_option("--max-connections", config.max_connections, "refuse connections above this many")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
@@ -161,6 +166,7 @@ void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
   config.default_retention.max_age_ms = static_cast<uint64_t>(wire::ParseDuration(t.retention_age)->count());
   config.default_retention.max_bytes = *wire::ParseSize(t.retention_bytes);
   config.retention_interval = *wire::ParseDuration(t.retention_interval);
+  config.idle_timeout = *wire::ParseDuration(t.idle_timeout);
   config.groups.default_backoff.clear();
   for (const auto& step : t.backoff)
     if (!step.empty()) config.groups.default_backoff.push_back(*wire::ParseDuration(step));
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
   text.retention_age = herald::wire::FormatDuration(std::chrono::milliseconds(config.default_retention.max_age_ms));
   text.retention_bytes = herald::wire::FormatSize(config.default_retention.max_bytes);
   text.retention_interval = herald::wire::FormatDuration(config.retention_interval);
+  text.idle_timeout = herald::wire::FormatDuration(config.idle_timeout);
   for (auto step : config.groups.default_backoff) text.backoff.push_back(herald::wire::FormatDuration(step));
 
   CLI::App app{"brokerd: the Herald message broker"};

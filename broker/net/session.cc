@@ -44,6 +44,7 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
       in_(ctx.config.max_frame_bytes),
       read_resume_(ctx.io),
       stall_timer_(ctx.io),
+      idle_timer_(ctx.io),
       started_(std::chrono::steady_clock::now()),
       write_wake_(ctx.io) {
   std::error_code ec;
@@ -87,6 +88,7 @@ void Session::Close() {
   stream_.Close();
   read_resume_.cancel();
   stall_timer_.cancel();
+  idle_timer_.cancel();
   write_wake_.cancel();
   // Members leave their groups now, so their unacked messages are redelivered
   // to the remaining members without waiting for ack deadlines.
@@ -147,6 +149,31 @@ void Session::UpdateStallTimer() {
     if (ec || !self || self->closed_ || self->stall_deadline_ != deadline) return;
     self->Reject({wire::ErrorCode::TimedOut, self->handshaken_ ? "a frame was left half-sent too long"
                                                                : "no Hello within the handshake timeout"});
+  });
+}
+
+bool Session::Idle() const {
+  return handshaken_ && subscriptions_.empty() && inflight_requests_ == 0 && out_.empty() &&
+         !in_.HasPartialFrame();
+}
+
+void Session::ArmIdleTimer() {
+  const auto timeout = ctx_.config.idle_timeout;
+  if (timeout.count() <= 0 || closed_) return;
+  idle_timer_.expires_at(last_read_ + timeout);
+  idle_timer_.async_wait([weak = weak_from_this()](std::error_code ec) {
+    auto self = std::static_pointer_cast<Session>(weak.lock());
+    if (ec || !self || self->closed_) return;
+    const auto limit = self->ctx_.config.idle_timeout;
+    if (self->Idle() && std::chrono::steady_clock::now() - self->last_read_ >= limit) {
+      spdlog::get("net")->info("session {} ({}): idle for {} ms; closing", self->id_, self->who(),
+                               limit.count());
+      self->Reject({wire::ErrorCode::TimedOut, "the connection was idle too long"});
+      return;
+    }
+    // Busy or read from since: look again one timeout after the last read.
+    if (!self->Idle()) self->last_read_ = std::max(self->last_read_, std::chrono::steady_clock::now());
+    self->ArmIdleTimer();
   });
 }
 
@@ -223,6 +250,8 @@ asio::awaitable<void> Session::ReadLoop() {
     stream_ready_ = true;
     write_wake_.cancel();
   }
+  last_read_ = std::chrono::steady_clock::now();
+  ArmIdleTimer();
   while (!closed_ && !stop_reading_) {
     std::span<const uint8_t> body;  // the whole frame, prefix included
     uint32_t length = 0;
@@ -241,6 +270,7 @@ asio::awaitable<void> Session::ReadLoop() {
           co_return;
         }
         in_.Commit(n);
+        last_read_ = std::chrono::steady_clock::now();
         continue;
       }
       case wire::FrameBuffer::Result::kEmptyFrame:

@@ -109,6 +109,11 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // Arms or disarms the timer that closes a connection stalled in its
   // handshake or in the middle of a frame.
   void UpdateStallTimer();
+  // Closes the connection once it has been idle for the idle timeout. The
+  // timer is armed once per timeout period, not per read: reads only stamp
+  // last_read_, and a firing timer re-arms for what is left.
+  void ArmIdleTimer();
+  bool Idle() const;
 
   wire::ByteStream stream_;
   BrokerContext& ctx_;
@@ -129,6 +134,8 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   std::size_t inflight_bytes_ = 0;
   asio::steady_timer read_resume_;
   asio::steady_timer stall_timer_;
+  asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point last_read_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point partial_since_{};  // a frame began arriving
   std::chrono::steady_clock::time_point stall_deadline_ = std::chrono::steady_clock::time_point::max();

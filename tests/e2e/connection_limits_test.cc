@@ -107,3 +107,43 @@ TEST_CASE("e2e: SIGTERM lets in-flight publishes finish and exits 0", "[e2e][lim
     if (offset) CHECK(log[*offset] == payload);  // at the offset its ack named
   }
 }
+
+TEST_CASE("e2e: idle connections are closed, subscribers and busy ones are not", "[e2e][limits]") {
+  BrokerProcess broker({"--idle-timeout", "400ms"});
+  herald::Client admin({.broker = broker.address()});
+  REQUIRE_FALSE(admin.CreateTopic("t"));
+
+  RawConnection idle(broker.port());
+  REQUIRE(idle.Handshake());
+  RawConnection busy(broker.port());
+  REQUIRE(busy.Handshake());
+  RawConnection subscriber(broker.port());
+  REQUIRE(subscriber.Handshake());
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto topic = fbb.CreateString("t"), group = fbb.CreateString("g");
+    REQUIRE(subscriber.Send(wire::FinishFrame(fbb, 2, wire::CreateSubscribe(fbb, topic, group))));
+    const wire::Frame* ok = subscriber.ReadFrame();
+    REQUIRE(ok != nullptr);
+    REQUIRE(ok->body_as_SubscribeOk() != nullptr);
+  }
+  // The busy one asks for the topic list every 100 ms for 1.2 s (three idle timeouts).
+  for (int i = 0; i < 12; ++i) {
+    flatbuffers::FlatBufferBuilder fbb;
+    wire::ListTopicsBuilder list(fbb);
+    REQUIRE(busy.Send(wire::FinishFrame(fbb, 10 + static_cast<uint64_t>(i), list.Finish())));
+    const wire::Frame* reply = busy.ReadFrame();
+    REQUIRE(reply != nullptr);
+    REQUIRE(reply->body_as_TopicList() != nullptr);
+    std::this_thread::sleep_for(100ms);
+  }
+  // By now the idle one got TimedOut and was closed; the others were not.
+  CHECK(ErrorOf(idle.ReadFrame(100ms)) == wire::ErrorCode::TimedOut);
+  CHECK(idle.ClosedByPeer(100ms));
+  CHECK_FALSE(subscriber.ClosedByPeer(10ms));
+  CHECK_FALSE(busy.ClosedByPeer(10ms));
+  REQUIRE_FALSE(admin.PublishSync("t", {.payload = "for the subscriber"}).error);
+  const wire::Frame* deliver = subscriber.ReadFrame();
+  REQUIRE(deliver != nullptr);
+  CHECK(deliver->body_as_Deliver() != nullptr);
+}
