@@ -22,12 +22,17 @@ enum ExitCode : int {
   kNotFound = 4,         // topic, group or subscription
   kInvalidArgument = 5,  // bad duration/size/timestamp/name, refused confirmation
   kConflict = 6,         // the group has members
+  kAuth = 7,             // the broker refused the token, or the principal may not do this
 };
 
 struct GlobalOptions {
   std::string broker;  // --broker, else $HERALD_BROKER, else 127.0.0.1:7400
   double connect_timeout_s = 5;
   bool json = false;   // --json: machine-readable output on stdout
+  std::string token;   // --token; empty: the SDK reads $HERALD_TOKEN
+  bool tls = false;    // --tls; --tls-ca and --tls-server-name imply it
+  std::string tls_ca;
+  std::string tls_server_name;
 };
 
 // Connects to the broker; on failure prints why and sets *exit_code.
@@ -42,5 +47,7 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
 void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddDlqCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+// `token new` and `token hash` work offline: they never connect.
+void AddTokenCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 }  // namespace herald::ctl

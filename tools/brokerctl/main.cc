@@ -12,6 +12,11 @@ namespace {
 
 constexpr const char* kFooter = R"(
 Every command talks to the broker given by --broker HOST:PORT (or $HERALD_BROKER).
+A broker with auth on needs a token: --token TOKEN, or $HERALD_TOKEN (better:
+command lines are visible to other users). A broker serving TLS needs --tls;
+its certificate must chain to the system's CAs, or to --tls-ca FILE, and name
+the broker's host (or --tls-server-name NAME). 'brokerctl token new' makes a
+token and the principals-file entry for brokerd --auth-file.
 Output is a table or "field: value" lines; with --json, one JSON document on
 stdout (consume and tail: one JSON object per message and line). Errors go to
 stderr.
@@ -24,11 +29,14 @@ Exit codes:
   0  ok
   1  failed (any other error)
   2  usage: the command line does not parse
-  3  cannot connect to the broker
+  3  cannot connect to the broker (none there, or its TLS certificate does
+     not verify)
   4  not found: topic or group
   5  invalid argument: bad duration, size, timestamp or name, or a refused
      confirmation
   6  conflict: the group has members (stop them first)
+  7  authentication failed (a missing or unknown token) or not authorized
+     (the principal's ACL does not allow the request)
 
 Run 'brokerctl COMMAND --help' (e.g. 'brokerctl topic create --help') for a
 command's options.)";
@@ -39,12 +47,21 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   ClientOptions co;
   co.broker = options.broker;
   co.client_name = "brokerctl";
+  co.token = options.token;
+  co.tls = options.tls || !options.tls_ca.empty() || !options.tls_server_name.empty();
+  co.tls_ca_file = options.tls_ca;
+  co.tls_server_name = options.tls_server_name;
   auto client = std::make_unique<Client>(co);
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000));
   if (std::error_code ec = client->WaitConnected(timeout)) {
-    std::cerr << "brokerctl: cannot connect to " << options.broker << " within "
-              << options.connect_timeout_s << " s\n";
-    *exit_code = kCannotConnect;
+    if (ec == errc::not_connected) {
+      std::cerr << "brokerctl: cannot connect to " << options.broker << " within "
+                << options.connect_timeout_s << " s\n";
+    } else {
+      // Refused (a token, a certificate): the SDK knows it will not get better.
+      std::cerr << "brokerctl: cannot connect to " << options.broker << ": " << ec.message() << "\n";
+    }
+    *exit_code = ec == errc::authentication_failed ? kAuth : kCannotConnect;
     return nullptr;
   }
   return client;
@@ -68,6 +85,12 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout", global.connect_timeout_s, "seconds to wait for the broker")
       ->capture_default_str();
   app.add_flag("--json", global.json, "print JSON instead of tables");
+  // No default shown for the token: --help must not print a secret.
+  app.add_option("--token", global.token, "the principal's token (env HERALD_TOKEN)");
+  app.add_flag("--tls", global.tls, "connect with TLS, verifying the broker's certificate");
+  app.add_option("--tls-ca", global.tls_ca, "PEM file of the CAs to trust instead of the system's (implies --tls)");
+  app.add_option("--tls-server-name", global.tls_server_name,
+                 "the name the broker's certificate must carry; default: the host of --broker (implies --tls)");
   int exit_code = kOk;
   AddStatusCommand(app, global, &exit_code);
   AddTopicCommands(app, global, &exit_code);
@@ -76,6 +99,7 @@ int main(int argc, char** argv) {
   AddConsumeCommand(app, global, &exit_code);
   AddTailCommand(app, global, &exit_code);
   AddDlqCommands(app, global, &exit_code);
+  AddTokenCommands(app, global, &exit_code);
   app.footer(kFooter);  // after the subcommands, which would inherit it
   try {
     app.parse(argc, argv);

@@ -20,6 +20,7 @@ int ExitCodeFor(std::error_code ec) {
     return kInvalidArgument;
   }
   if (ec == errc::group_busy) return kConflict;
+  if (ec == errc::authentication_failed || ec == errc::not_authorized) return kAuth;
   if (ec == errc::not_connected) return kCannotConnect;
   return kFailed;
 }

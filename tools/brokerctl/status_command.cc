@@ -1,4 +1,4 @@
-// brokerctl status: what the broker is and holds.
+// brokerctl status: what the broker is and holds, and who we are to it.
 
 #include <iostream>
 
@@ -19,12 +19,17 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
       *exit_code = Fail("status", ec);
       return;
     }
+    // Empty when the broker has auth off.
+    std::string principal = client->Principal();
     if (global.json) {
-      PrintJson(ToJson(s));
+      Json doc = ToJson(s);
+      if (!principal.empty()) doc["principal"] = principal;
+      PrintJson(doc);
       return;
     }
-    PrintFields(std::cout, {
-        {"broker", global.broker},
+    bool tls = global.tls || !global.tls_ca.empty() || !global.tls_server_name.empty();
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"broker", global.broker + (tls ? " (TLS)" : "")},
         {"version", s.broker_version},
         {"uptime", DurationText(s.uptime)},
         {"data dir", s.data_dir},
@@ -32,7 +37,9 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
         {"groups", std::to_string(s.groups)},
         {"connections", std::to_string(s.connections)},
         {"storage", SizeText(s.storage_bytes) + " (" + std::to_string(s.storage_bytes) + " bytes)"},
-    });
+    };
+    if (!principal.empty()) fields.insert(fields.begin() + 1, {"principal", principal});
+    PrintFields(std::cout, fields);
   });
 }
 
