@@ -32,6 +32,20 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--data-dir", flags->data_dir, "RocksDB directory of this service")->capture_default_str();
   app.add_option("--broker", flags->broker, "HOST:PORT of brokerd")->capture_default_str();
   app.add_option("--port-file", flags->port_file, "write the bound HTTP port to this file");
+  // No default shown for the token: --help must not print a secret.
+  app.add_option("--broker-token", flags->broker_token,
+                 "token for brokerd with auth on (default: env HERALD_TOKEN, which keeps it out of ps)");
+  app.add_flag("--broker-tls", flags->broker_tls, "connect to brokerd with TLS (system CAs)");
+  app.add_option("--broker-tls-ca", flags->broker_tls_ca,
+                 "PEM file of the CAs that sign brokerd's certificate (implies --broker-tls)");
+}
+
+ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base) {
+  base.broker = flags.broker;
+  base.token = flags.broker_token;
+  base.tls = flags.broker_tls || !flags.broker_tls_ca.empty();
+  base.tls_ca_file = flags.broker_tls_ca;
+  return base;
 }
 
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {

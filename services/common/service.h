@@ -27,10 +27,18 @@ struct ServiceFlags {
   std::string data_dir;
   std::string broker = "127.0.0.1:7400";
   std::string port_file;  // written with the bound HTTP port (tests use port 0)
+  std::string broker_token;  // empty: the SDK reads $HERALD_TOKEN
+  bool broker_tls = false;   // --broker-tls-ca implies it
+  std::string broker_tls_ca;
 };
 
-// Adds --listen, --data-dir, --broker and --port-file with the given defaults.
+// Adds --listen, --data-dir, --broker and --port-file with the given defaults,
+// and --broker-token, --broker-tls and --broker-tls-ca.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
+
+// The service's broker client options: `base` (its client name and timeouts)
+// with the broker's address, token and TLS settings taken from the flags.
+ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base);
 
 // Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);

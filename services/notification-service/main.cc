@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   IdempotentConsumer applied(db.get(), db->DefaultColumnFamily());
   // Short request timeouts: start-up retries and a stop stay quick while the
   // broker is away; the outbox retries what timed out.
-  Client client({.broker = flags.broker, .client_name = "notification-service", .request_timeout = std::chrono::seconds(5)});
+  Client client(BrokerClientOptions(flags, {.client_name = "notification-service", .request_timeout = std::chrono::seconds(5)}));
 
   auto on_post = [&](const Delivery& d) {
     auto e = DecodePostCreated(d.message().payload);

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   auto db = OpenDatabase(flags.data_dir);
   // Short request timeouts: start-up retries and a stop stay quick while the
   // broker is away; the outbox retries what timed out.
-  Client client({.broker = flags.broker, .client_name = "post-service", .request_timeout = std::chrono::seconds(5)});
+  Client client(BrokerClientOptions(flags, {.client_name = "post-service", .request_timeout = std::chrono::seconds(5)}));
   Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
   PostStore store(db.get(), &outbox);
 
