@@ -18,8 +18,8 @@
 // broker's host (or `tls_server_name`). With auth on, the broker checks the
 // token in the handshake. A refusal that retrying cannot fix (the broker
 // refused the token: errc::authentication_failed; the TLS handshake failed,
-// e.g. the certificate did not verify: that TLS error; TLS set-up failed, e.g.
-// an unreadable CA file: errc::invalid_argument) is logged once at error
+// e.g. the certificate did not verify: that TLS error; an unreadable CA file
+// or a `broker` that is not HOST:PORT: errc::invalid_argument) is logged once at error
 // level; the client keeps retrying every reconnect_backoff_max, and until a
 // handshake succeeds WaitConnected, publishes, subscribes and admin requests
 // fail at once with that error instead of waiting for their timeout.
