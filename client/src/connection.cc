@@ -334,8 +334,11 @@ void Connection::Dispatch(const wire::Frame& frame) {
   }
   if (frame.request_id() == 0) {
     if (const auto* err = frame.body_as_ErrorReply()) {
-      spdlog::warn("herald client: broker says: {} (code {})",
-                   err->message() ? err->message()->str() : "", static_cast<int>(err->code()));
+      // TimedOut here is the broker closing a connection idle for its idle
+      // timeout (default 10 min): routine; the client reconnects at once.
+      auto level = err->code() == wire::ErrorCode::TimedOut ? spdlog::level::info : spdlog::level::warn;
+      spdlog::log(level, "herald client: broker says: {} (code {})",
+                  err->message() ? err->message()->str() : "", static_cast<int>(err->code()));
     }
     return;
   }
