@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.add_option("--post-service", post_service, "HOST:PORT of the post-service (fallback lookups)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);
   // Short request timeouts: start-up retries and a stop stay quick while the

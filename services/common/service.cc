@@ -145,6 +145,14 @@ void AddHealthz(httplib::Server& server, const std::string& name) {
   });
 }
 
+void BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
 int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
           const std::string& port_file) {
   std::string host;
@@ -159,12 +167,13 @@ int Serve(httplib::Server& server, const std::string& listen, const std::string&
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     ReplyError(res, 500, "internal", "unexpected error");
   });
-  // SIGINT/SIGTERM are taken by a thread of their own, which stops the server.
+  // SIGINT/SIGTERM are taken by a thread of their own, which stops the server
+  // (main() blocked them before starting any thread: BlockStopSignals()).
+  BlockStopSignals();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread waiter([&server, signals] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -64,6 +64,12 @@ std::string Rfc3339(int64_t ms);
 // service can start while the broker is down. Stops when *stop is set.
 std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop);
 
+// Blocks SIGINT and SIGTERM in the calling thread, so every thread started
+// after it (RocksDB's, the Client's, the Outbox relay) inherits the mask and
+// Serve()'s signal thread is the one that takes them. Call it first in main():
+// a thread that does not block them would die of the signal instead.
+void BlockStopSignals();
+
 // Serves `server` on `listen` until SIGINT/SIGTERM; returns the exit code.
 // With a port file, the bound port is written there (atomically) once bound.
 int Serve(httplib::Server& server, const std::string& listen, const std::string& name,

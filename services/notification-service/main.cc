@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   CLI::App app{"notification-service: tells authors about comments on their posts"};
   AddServiceFlags(app, &flags);
   CLI11_PARSE(app, argc, argv);
+  BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);
   IdempotentConsumer applied(db.get(), db->DefaultColumnFamily());

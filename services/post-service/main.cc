@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   CLI::App app{"post-service: posts and their comment counts"};
   AddServiceFlags(app, &flags);
   CLI11_PARSE(app, argc, argv);
+  BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);
   // Short request timeouts: start-up retries and a stop stay quick while the
