@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("comment-service: broker setup", [&] {
-    for (const char* t : {kCommentCreated, kCommentDeleted, kPostCreated})
-      if (client.CreateTopic(t)) return false;
+    if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated}, "comment-service")) return false;
     return !client.Subscribe({.topic = kPostCreated, .group = "comment-service"}, [&](const Delivery& d) {
       auto e = DecodePostCreated(d.message().payload);
       if (!e) {

@@ -56,8 +56,7 @@ int main(int argc, char** argv) {
   };
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("notification-service: broker setup", [&] {
-    for (const char* t : {kCommentCreated, kPostCreated})
-      if (client.CreateTopic(t)) return false;
+    if (!EnsureTopics(client, {kCommentCreated, kPostCreated}, "notification-service")) return false;
     if (client.Subscribe({.topic = kPostCreated, .group = "notification-service"}, on_post)) return false;
     return !client.Subscribe({.topic = kCommentCreated, .group = "notification-service"}, on_comment);
   }, &stop);

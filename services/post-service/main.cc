@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
   };
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("post-service: broker setup", [&] {
-    for (const char* t : {kCommentCreated, kCommentDeleted, kPostCreated})
-      if (client.CreateTopic(t)) return false;
+    if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated}, "post-service")) return false;
     if (client.Subscribe({.topic = kCommentCreated, .group = "post-service"}, on_comment(true))) return false;
     return !client.Subscribe({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
   }, &stop);
