@@ -15,48 +15,20 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/command.h"
+#include "tests/support/blog_flow.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
 using herald::test::Eventually;
+using herald::test::BlogFlow;
+using herald::test::Call;
+using herald::test::GetJson;
 using herald::test::ServerProcess;
 using nlohmann::json;
 
-namespace {
-
-struct Flow {
-  BrokerProcess broker;
-  ServerProcess posts{HERALD_POST_SERVICE_PATH, {"--data-dir", "{dir}/data", "--broker", broker.address()}};
-  ServerProcess comments{HERALD_COMMENT_SERVICE_PATH,
-                         {"--data-dir", "{dir}/data", "--broker", broker.address(), "--post-service", posts.address()}};
-  ServerProcess notifications{HERALD_NOTIFICATION_SERVICE_PATH,
-                              {"--data-dir", "{dir}/data", "--broker", broker.address()}};
-  ServerProcess gateway{HERALD_API_GATEWAY_PATH,
-                        {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address()}};
-};
-
-httplib::Result Call(const std::string& address, const std::string& method, const std::string& path,
-                     const std::string& body = "") {
-  httplib::Client c(address.c_str());
-  c.set_connection_timeout(2);
-  c.set_read_timeout(5);
-  if (method == "POST") return c.Post(path.c_str(), body, "application/json");
-  if (method == "DELETE") return c.Delete(path.c_str());
-  return c.Get(path.c_str());
-}
-
-json GetJson(const std::string& address, const std::string& path) {
-  auto r = Call(address, "GET", path);
-  if (!r || r->status != 200) return nullptr;
-  return json::parse(r->body, nullptr, false);
-}
-
-}  // namespace
-
 TEST_CASE("flow: counts stay exact while broker and services are killed and restarted", "[e2e][flow]") {
-  Flow flow;
+  BlogFlow flow;
   std::vector<std::string> post_ids;
   for (int i = 0; i < 3; ++i) {
     auto r = Call(flow.gateway.address(), "POST", "/api/posts",
@@ -138,7 +110,7 @@ TEST_CASE("flow: counts stay exact while broker and services are killed and rest
 }
 
 TEST_CASE("flow: bad requests get 4xx JSON errors and change nothing", "[e2e][flow]") {
-  Flow flow;
+  BlogFlow flow;
   auto gw = flow.gateway.address();
   auto expect = [&](const std::string& method, const std::string& path, const std::string& body, int status) {
     auto r = Call(gw, method, path, body);
@@ -197,7 +169,7 @@ std::string RenderedPage(const std::string& url, const std::string& profile_dir)
 
 TEST_CASE("flow: the main page in headless Chromium shows each post's count", "[e2e][flow][browser]") {
   REQUIRE(std::system("command -v chromium > /dev/null") == 0);  // tools/install-deps.sh installs it
-  Flow flow;
+  BlogFlow flow;
   herald::test::TempDir profile("herald-chromium");
   auto gw = flow.gateway.address();
   auto r = Call(gw, "POST", "/api/posts", R"({"author":"alice","title":"Hello <b>Herald</b>","content":"Durable."})");

@@ -35,47 +35,20 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/blog_flow.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
 using herald::test::Eventually;
+using herald::test::BlogFlow;
+using herald::test::Call;
+using herald::test::GetJson;
 using herald::test::ServerProcess;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-struct Flow {
-  BrokerProcess broker;
-  ServerProcess posts{HERALD_POST_SERVICE_PATH, {"--data-dir", "{dir}/data", "--broker", broker.address()}};
-  ServerProcess comments{HERALD_COMMENT_SERVICE_PATH,
-                         {"--data-dir", "{dir}/data", "--broker", broker.address(), "--post-service", posts.address()}};
-  ServerProcess notifications{HERALD_NOTIFICATION_SERVICE_PATH,
-                              {"--data-dir", "{dir}/data", "--broker", broker.address()}};
-  ServerProcess gateway{HERALD_API_GATEWAY_PATH,
-                        {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address()}};
-};
-
-// Short timeouts: a request to a process that is down fails fast, and one
-// that hangs is given up on (and counted as ambiguous).
-httplib::Result Call(const std::string& address, const std::string& method, const std::string& path,
-                     const std::string& body = "") {
-  httplib::Client c(address.c_str());
-  c.set_connection_timeout(1);
-  c.set_read_timeout(3);
-  c.set_write_timeout(3);
-  if (method == "POST") return c.Post(path.c_str(), body, "application/json");
-  if (method == "DELETE") return c.Delete(path.c_str());
-  return c.Get(path.c_str());
-}
-
-json GetJson(const std::string& address, const std::string& path) {
-  auto r = Call(address, "GET", path);
-  if (!r || r->status != 200) return nullptr;
-  return json::parse(r->body, nullptr, false);
-}
 
 double SoakSeconds() {
   const char* env = std::getenv("HERALD_SOAK_SECONDS");
@@ -207,7 +180,7 @@ TEST_CASE("soak: counts stay exact while broker and services are killed at rando
   INFO("soak seed " << seed << ", " << seconds << " s");
   const auto test_start = Clock::now();
 
-  Flow flow;
+  BlogFlow flow;
   const std::string gw = flow.gateway.address();
   constexpr int kPosts = 4;
   std::vector<std::string> post_ids;

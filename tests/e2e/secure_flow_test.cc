@@ -8,18 +8,19 @@
 #include <map>
 
 #include <catch2/catch.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/blog_flow.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_certs.h"
 
 using namespace std::chrono_literals;
-using herald::test::BrokerProcess;
 using herald::test::Eventually;
-using herald::test::ServerProcess;
+using herald::test::BlogFlow;
+using herald::test::Call;
+using herald::test::GetJson;
 using nlohmann::json;
 namespace wire = herald::wire;
 
@@ -54,100 +55,69 @@ struct Security {
   void Add(const std::string& name, const std::string& acl) { principals[name] = {name, wire::NewToken(), acl}; }
   const std::string& Token(const std::string& name) { return principals.at(name).token; }
   // A service's flags to reach the broker as `name`.
-  std::vector<std::string> BrokerFlags(const std::string& name, const std::string& broker) {
-    return {"--broker", broker, "--broker-token", Token(name), "--broker-tls-ca", certs.ca_file};
+  std::vector<std::string> BrokerFlags(const std::string& name) {
+    return {"--broker-token", Token(name), "--broker-tls-ca", certs.ca_file};
   }
 };
-
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-json GetJson(const std::string& address, const std::string& path) {
-  httplib::Client c(address.c_str());
-  c.set_connection_timeout(2);
-  c.set_read_timeout(5);
-  auto r = c.Get(path.c_str());
-  if (!r || r->status != 200) return nullptr;
-  return json::parse(r->body, nullptr, false);
-}
-
-httplib::Result Post(const std::string& address, const std::string& path, const json& body) {
-  httplib::Client c(address.c_str());
-  c.set_connection_timeout(2);
-  c.set_read_timeout(5);
-  return c.Post(path.c_str(), body.dump(), "application/json");
-}
 
 }  // namespace
 
 TEST_CASE("flow: the services keep exact counts over TLS with a token each and least privilege",
           "[e2e][flow][security]") {
   Security sec;
-  BrokerProcess broker({"--auth-file", sec.auth_file, "--tls-cert", sec.certs.cert_file, "--tls-key",
-                        sec.certs.key_file});
-  // Ops makes the topics: the services may not.
+  // The services start before the topics exist: they may not create them,
+  // and retry their subscriptions until ops has.
+  BlogFlow flow({"--auth-file", sec.auth_file, "--tls-cert", sec.certs.cert_file, "--tls-key", sec.certs.key_file},
+                [&](const std::string& service) { return sec.BrokerFlags(service); });
   for (const char* topic : {"comment-created", "comment-deleted", "post-created"}) {
-    auto r = herald::test::RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + broker.address() +
-                                      " --tls-ca " + sec.certs.ca_file + " --token " + sec.Token("ops") +
-                                      " topic create " + topic);
+    auto r = herald::test::RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " +
+                                      flow.broker.address() + " --tls-ca " + sec.certs.ca_file + " --token " +
+                                      sec.Token("ops") + " topic create " + topic);
     REQUIRE(r.exit_code == 0);
   }
-  ServerProcess posts{HERALD_POST_SERVICE_PATH,
-                      Concat({"--data-dir", "{dir}/data"}, sec.BrokerFlags("post-service", broker.address()))};
-  ServerProcess comments{HERALD_COMMENT_SERVICE_PATH,
-                         Concat({"--data-dir", "{dir}/data", "--post-service", posts.address()},
-                                sec.BrokerFlags("comment-service", broker.address()))};
-  ServerProcess notifications{HERALD_NOTIFICATION_SERVICE_PATH,
-                              Concat({"--data-dir", "{dir}/data"},
-                                     sec.BrokerFlags("notification-service", broker.address()))};
-  ServerProcess gateway{HERALD_API_GATEWAY_PATH,
-                        {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address()}};
+  const std::string gw = flow.gateway.address();
 
   std::vector<std::string> post_ids;
   for (int i = 0; i < 2; ++i) {
-    auto r = Post(gateway.address(), "/api/posts", {{"author", "alice"}, {"title", "post " + std::to_string(i)}, {"content", "x"}});
+    auto r = Call(gw, "POST", "/api/posts", json{{"author", "alice"}, {"title", "post " + std::to_string(i)}, {"content", "x"}}.dump());
     REQUIRE(r);
     REQUIRE(r->status == 201);
     post_ids.push_back(json::parse(r->body)["id"]);
   }
   std::vector<std::string> comment_ids;
   for (int i = 0; i < 12; ++i) {
-    auto r = Post(gateway.address(), "/api/posts/" + post_ids[static_cast<std::size_t>(i) % 2] + "/comments",
-                  {{"author", "bob"}, {"content", "hi " + std::to_string(i)}});
+    auto r = Call(gw, "POST", "/api/posts/" + post_ids[static_cast<std::size_t>(i) % 2] + "/comments",
+                  json{{"author", "bob"}, {"content", "hi " + std::to_string(i)}}.dump());
     REQUIRE(r);
     REQUIRE(r->status == 201);
     comment_ids.push_back(json::parse(r->body)["id"]);
   }
   for (int i = 0; i < 4; ++i) {  // removes two comments of each post
-    httplib::Client c(gateway.address().c_str());
-    auto r = c.Delete(("/api/comments/" + comment_ids[static_cast<std::size_t>(i)]).c_str());
+    auto r = Call(gw, "DELETE", "/api/comments/" + comment_ids[static_cast<std::size_t>(i)]);
     REQUIRE(r);
     REQUIRE(r->status == 204);
   }
 
   bool converged = Eventually([&] {
-    json list = GetJson(gateway.address(), "/api/posts");
+    json list = GetJson(gw, "/api/posts");
     if (!list.is_array() || list.size() != 2) return false;
     for (const auto& p : list)
       if (p["comment_count"] != 4) return false;
     return true;
   }, 30s, 100ms);
   if (!converged) {
-    WARN("posts: " << GetJson(gateway.address(), "/api/posts").dump() << "\npost-service log:\n"
-                   << posts.LogTail() << "\nbroker log:\n" << broker.LogTail());
+    WARN("posts: " << GetJson(gw, "/api/posts").dump() << "\npost-service log:\n"
+                   << flow.posts.LogTail() << "\nbroker log:\n" << flow.broker.LogTail());
   }
   REQUIRE(converged);
   CHECK(Eventually([&] {
-    json notes = GetJson(gateway.address(), "/api/notifications?user=alice");
+    json notes = GetJson(gw, "/api/notifications?user=alice");
     return notes.is_array() && notes.size() == 12;
   }, 30s, 100ms));
 
   // Every service connected over TLS as its own principal, and nothing it did
   // was refused but its start-up CreateTopic (ops made the topics).
-  std::string log = broker.LogTail(256 * 1024);
+  std::string log = flow.broker.LogTail(256 * 1024);
   for (const char* who : {"/post-service", "/comment-service", "/notification-service"}) {
     CHECK(log.find(who) != std::string::npos);
   }

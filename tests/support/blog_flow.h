@@ -1,0 +1,76 @@
+#pragma once
+// The blog of the reference flow as real processes, for end-to-end tests:
+// brokerd, post-service, comment-service, notification-service and
+// api-gateway, each in a temp dir of its own on a port the kernel picked; and
+// HTTP calls to them.
+//
+// Header-only: its users are the test targets that get the service binaries'
+// paths (HERALD_*_SERVICE_PATH, HERALD_API_GATEWAY_PATH) and link
+// PkgConfig::HTTPLIB and nlohmann_json.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/server_process.h"
+
+namespace herald::test {
+
+// One HTTP request with short timeouts: a request to a process that is down
+// fails fast, and one that hangs is given up on (an ambiguous outcome).
+inline httplib::Result Call(const std::string& address, const std::string& method, const std::string& path,
+                            const std::string& body = "") {
+  httplib::Client c(address.c_str());
+  c.set_connection_timeout(1);
+  c.set_read_timeout(3);
+  c.set_write_timeout(3);
+  if (method == "POST") return c.Post(path.c_str(), body, "application/json");
+  if (method == "DELETE") return c.Delete(path.c_str());
+  return c.Get(path.c_str());
+}
+
+// The JSON body of a 200 reply to GET, or null.
+inline nlohmann::json GetJson(const std::string& address, const std::string& path) {
+  auto r = Call(address, "GET", path);
+  if (!r || r->status != 200) return nullptr;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+struct BlogFlow {
+  // The flags a service (named by its principal: "post-service", ...) needs to
+  // reach the broker besides --broker: a token, TLS.
+  using BrokerFlags = std::function<std::vector<std::string>(const std::string& service)>;
+
+  explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {})
+      : broker(std::move(broker_args)),
+        posts(HERALD_POST_SERVICE_PATH, Args({"--data-dir", "{dir}/data"}, "post-service", broker_flags)),
+        comments(HERALD_COMMENT_SERVICE_PATH,
+                 Args({"--data-dir", "{dir}/data", "--post-service", posts.address()}, "comment-service",
+                      broker_flags)),
+        notifications(HERALD_NOTIFICATION_SERVICE_PATH,
+                      Args({"--data-dir", "{dir}/data"}, "notification-service", broker_flags)),
+        gateway(HERALD_API_GATEWAY_PATH, {"--comment-service", comments.address(), "--post-service",
+                                          posts.address(), "--notification-service", notifications.address()}) {}
+
+  BrokerProcess broker;
+  ServerProcess posts;
+  ServerProcess comments;
+  ServerProcess notifications;
+  ServerProcess gateway;
+
+ private:
+  std::vector<std::string> Args(std::vector<std::string> args, const std::string& service,
+                                const BrokerFlags& broker_flags) {
+    args.insert(args.end(), {"--broker", broker.address()});
+    if (broker_flags) {
+      auto extra = broker_flags(service);
+      args.insert(args.end(), extra.begin(), extra.end());
+    }
+    return args;
+  }
+};
+
+}  // namespace herald::test
