@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker_setup.h"
 #include "comment_store.h"
 #include "events.h"
 #include "service.h"

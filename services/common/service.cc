@@ -129,19 +129,6 @@ void AddJsonErrors(httplib::Server& server) {
   });
 }
 
-bool EnsureTopics(Client& client, std::initializer_list<const char*> topics, const std::string& service) {
-  for (const char* topic : topics) {
-    std::error_code ec = client.CreateTopic(topic);
-    if (ec == herald::errc::not_authorized) {
-      spdlog::info("{}: may not create topic {} (no admin permission); expecting an operator made it", service,
-                   topic);
-      continue;
-    }
-    if (ec) return false;
-  }
-  return true;
-}
-
 std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop) {
   return std::thread([what = std::move(what), step = std::move(step), stop] {
     while (!stop->load()) {

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,11 +59,6 @@ std::string NewId();
 int64_t NowMs();
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-24T20:57:57.502Z.
 std::string Rfc3339(int64_t ms);
-
-// Creates the topics a service uses (idempotent). Under least privilege the
-// service may not create topics (NotAuthorized): an operator made them, and
-// that is not an error. False on any other error, to be retried.
-bool EnsureTopics(Client& client, std::initializer_list<const char*> topics, const std::string& service);
 
 // Runs `step` on a thread until it returns true, retrying every second, so a
 // service can start while the broker is down. Stops when *stop is set.

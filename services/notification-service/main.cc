@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker_setup.h"
 #include "events.h"
 #include "herald/rocksdb/idempotent_consumer.h"
 #include "service.h"

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker_setup.h"
 #include "events.h"
 #include "post_store.h"
 #include "service.h"
