@@ -119,9 +119,15 @@ void Session::FailAndClose(uint64_t request_id, const Status& status) {
 }
 
 void Session::Reject(const Status& status) {
+  if (!stream_ready_) {
+    // Before the TLS handshake is done there is no way to send the reason
+    // (and a client that never starts it would never read one): just close.
+    spdlog::get("net")->warn("session {} ({}): {} ({}), before the TLS handshake; closing", id_, peer_,
+                             status.message(), wire::EnumNameErrorCode(status.code()));
+    Close();
+    return;
+  }
   FailAndClose(0, status);
-  // A TLS handshake still needs to read; the read loop stops after it.
-  if (!stream_ready_) return;
   asio::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
 }
@@ -308,8 +314,7 @@ asio::awaitable<void> Session::WriteLoop() {
   std::vector<wire::EncodedFrame> writing;
   while (!closed_) {
     if (out_.empty() || !stream_ready_) {
-      // A closing session lingers until its storage completions have replied
-      // (and a refusal queued during a TLS handshake waits for the handshake).
+      // A closing session lingers until its storage completions have replied.
       if (close_after_flush_ && inflight_requests_ == 0 && out_.empty()) break;
       write_wake_.expires_at(asio::steady_timer::time_point::max());
       co_await write_wake_.async_wait(kNoThrow);

@@ -79,7 +79,8 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // Sends the error, then closes once the outgoing queue is written: for
   // protocol violations, after which the stream cannot be trusted.
   void FailAndClose(uint64_t request_id, const Status& status);
-  // Refuses the connection at once (e.g. above the connection limit).
+  // Refuses the connection at once (e.g. above the connection limit): sends
+  // the reason, then closes; before a TLS handshake, just closes.
   void Reject(const Status& status);
 
   // Requests waiting for storage; the read loop pauses above the limits.

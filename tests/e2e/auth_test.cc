@@ -9,6 +9,7 @@
 #include "tests/support/command.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/server_process.h"
+#include "tests/support/test_certs.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
@@ -202,4 +203,24 @@ TEST_CASE("auth: a bad principals file stops brokerd with the line at fault", "[
                                     " --listen 127.0.0.1:0 --data-dir " + dir.str() + "/data");
   CHECK(r.exit_code == 1);
   CHECK((r.out + r.err).find(path + ":2: token must be") != std::string::npos);
+}
+
+TEST_CASE("tls: connections that never finish a TLS handshake are closed at the handshake timeout",
+          "[e2e][security]") {
+  herald::test::TempDir dir;
+  auto certs = herald::test::MakeTestCerts(dir.str());
+  BrokerProcess broker({"--tls-cert", certs.cert_file, "--tls-key", certs.key_file, "--handshake-timeout-ms", "300"});
+  RawConnection silent(broker.port());
+  RawConnection plain(broker.port());
+  REQUIRE(plain.SendHello());  // a plain-TCP client: not a TLS ClientHello
+  RawConnection half(broker.port());
+  const uint8_t client_hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00};  // a record header, then nothing
+  REQUIRE(half.SendBytes(client_hello_start, sizeof client_hello_start));
+  CHECK(plain.ClosedByPeer(5s));
+  CHECK(silent.ClosedByPeer(5s));
+  CHECK(half.ClosedByPeer(5s));
+  CHECK(herald::test::Eventually([&] {
+    return broker.LogTail().find("no Hello within the handshake timeout (TimedOut), before the TLS handshake") !=
+           std::string::npos;
+  }));
 }
