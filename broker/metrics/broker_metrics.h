@@ -25,6 +25,8 @@ struct BrokerMetrics {
   std::map<uint64_t, TopicCounters> topics;  // by topic id; I/O thread
   metrics::Histogram publish_to_ack;         // Publish read -> PublishOk queued
   metrics::Histogram fsync;                  // one synced group commit
+  uint64_t authentication_failures = 0;      // Hellos refused for their token; I/O thread
+  uint64_t requests_denied = 0;              // NotAuthorized replies; I/O thread
 };
 
 std::string RenderBrokerMetrics(BrokerContext& ctx);

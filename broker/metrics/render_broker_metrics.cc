@@ -38,6 +38,12 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
     }
   }
   out.Gauge("herald_connections", "Open client connections", ctx.listener ? double(ctx.listener->OpenSessions()) : 0);
+  if (ctx.principals != nullptr) {
+    out.Counter("herald_authentication_failures_total", "Connections refused for a missing or unknown token",
+                double(m->authentication_failures));
+    out.Counter("herald_requests_denied_total", "Requests refused by a principal's ACL (NotAuthorized)",
+                double(m->requests_denied));
+  }
   out.Gauge("herald_storage_bytes", "RocksDB SST files plus write-ahead log", double(ctx.store.StorageBytes()));
   out.Gauge("herald_uptime_seconds", "Seconds since the broker started",
             std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/metrics/broker_metrics.h"
 #include "broker/net/session.h"
 #include "broker/version.h"
 
@@ -27,6 +28,7 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
     std::string_view token = hello.token() ? hello.token()->string_view() : std::string_view{};
     principal = token.empty() ? nullptr : ctx.principals->Authenticate(token);
     if (principal == nullptr) {
+      if (ctx.metrics != nullptr) ++ctx.metrics->authentication_failures;
       // The same answer for a missing and a wrong token: nothing to learn from it.
       spdlog::get("net")->warn("session {}: authentication failed for '{}' ({})", session.id(), name,
                                token.empty() ? "no token" : "unknown token");

@@ -11,6 +11,7 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "broker/metrics/broker_metrics.h"
 #include "broker/net/request_handler.h"
 #include "broker/storage/record_batch.h"
 
@@ -156,6 +157,11 @@ void Session::UpdateStallTimer() {
     self->Reject({wire::ErrorCode::TimedOut, self->handshaken_ ? "a frame was left half-sent too long"
                                                                : "no Hello within the handshake timeout"});
   });
+}
+
+bool Session::CountDenial() {
+  if (ctx_.metrics != nullptr) ++ctx_.metrics->requests_denied;
+  return ++denials_ <= 20 || denials_ % 1000 == 0;
 }
 
 bool Session::Idle() const {

@@ -62,9 +62,10 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   bool Allows(Permission p, std::string_view name) const {
     return principal_ == nullptr || principal_->acl.Allows(p, name);
   }
-  // Counts a refused request; true if it should be logged (the first few per
-  // connection, then one in 1,000, so a looping client cannot flood the log).
-  bool CountDenial() { return ++denials_ <= 20 || denials_ % 1000 == 0; }
+  // Counts a refused request (here and in the broker's metrics); true if it
+  // should be logged (the first few per connection, then one in 1,000, so a
+  // looping client cannot flood the log).
+  bool CountDenial();
   uint64_t denials() const { return denials_; }
   // "client-name@host:port" (with "/principal" when auth is on), for log
   // lines about what this connection did.

@@ -4,6 +4,7 @@
 // its own code, is logged, and leaves the connection usable.
 
 #include <catch2/catch.hpp>
+#include <httplib.h>
 
 #include "schemas/token.h"
 #include "tests/support/command.h"
@@ -47,8 +48,23 @@ std::string WritePrincipals(const std::string& dir, const Tokens& t) {
 struct AuthBroker {
   herald::test::TempDir dir;
   Tokens tokens;
-  BrokerProcess broker{{"--auth-file", WritePrincipals(dir.str(), tokens)}};
+  BrokerProcess broker{{"--auth-file", WritePrincipals(dir.str(), tokens), "--metrics-listen", "127.0.0.1:0"}};
 };
+
+// The value of one unlabelled sample on the broker's /metrics page (-1 if absent).
+double Metric(const BrokerProcess& broker, const std::string& name) {
+  // The metrics port is in the log line "metrics on http://127.0.0.1:PORT/metrics".
+  std::string log = broker.LogTail(64 * 1024);
+  auto at = log.find("metrics on http://");
+  if (at == std::string::npos) return -1;
+  std::string url = log.substr(at + 18, log.find("/metrics", at) - at - 18);
+  httplib::Client http(url.c_str());
+  auto r = http.Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  auto line = r->body.find("\n" + name + " ");
+  if (line == std::string::npos) return -1;
+  return std::stod(r->body.substr(line + name.size() + 2));
+}
 
 const wire::Frame* Call(RawConnection& raw, const wire::EncodedFrame& frame) {
   REQUIRE(raw.Send(frame));
@@ -103,6 +119,7 @@ TEST_CASE("auth: Hello without a valid token is refused and nothing else is serv
     CHECK(herald::test::Eventually([&] {
       return b.broker.LogTail().find("authentication failed for 'raw-test' (no token)") != std::string::npos;
     }));
+    CHECK(Metric(b.broker, "herald_authentication_failures_total") == 1);
   }
   SECTION("an unknown token") {
     RawConnection raw(b.broker.port());
@@ -188,7 +205,9 @@ TEST_CASE("auth: each principal may do what its ACL allows and gets NotAuthorize
   CHECK(ErrorOf(Call(posts, DeleteGroup(18, "comment-created", "post-service"))) == wire::ErrorCode::NotAuthorized);
   CHECK(ErrorOf(Call(ops, DeleteGroup(19, "comment-created", "post-service"))) == wire::ErrorCode::GroupBusy);
 
-  // Every denial was logged with who and what.
+  // Every denial was counted, and logged with who and what.
+  CHECK(Metric(b.broker, "herald_requests_denied_total") == 11);
+  CHECK(Metric(b.broker, "herald_authentication_failures_total") == 0);
   std::string log = b.broker.LogTail(64 * 1024);
   CHECK(log.find("denied publish on 'orders': no publish permission") != std::string::npos);
   CHECK(log.find("comment-service") != std::string::npos);
