@@ -1,17 +1,12 @@
-// Client's admin requests: one blocking request/reply each, through
+// HeraldBackend's admin requests: one blocking request/reply each, through
 // Impl::Call. Topics, groups, broker status and group-less reads (Fetch).
 
-#include "client_impl.h"
+#include "herald_backend.h"
 #include "wire_convert.h"
 
-namespace herald {
+namespace herald::client_detail {
 
 namespace {
-
-using client_detail::CreateRetention;
-using client_detail::FillGroupInfo;
-using client_detail::FillTopicInfo;
-using client_detail::ToWire;
 
 std::error_code Unexpected() { return make_error_code(errc::protocol_violation); }
 
@@ -40,29 +35,16 @@ std::error_code ReadOk(const wire::Frame& reply) {
 
 }  // namespace
 
-std::error_code Client::CreateTopic(const std::string& name, bool* created) {
-  return impl_->Call(
-      [&](uint64_t id) {
-        flatbuffers::FlatBufferBuilder fbb(64 + name.size());
-        auto n = fbb.CreateString(name);
-        // No Retention table: the broker applies its default.
-        return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n));
-      },
-      [&](const wire::Frame& reply) {
-        const auto* ok = reply.body_as_CreateTopicOk();
-        if (!ok) return Unexpected();
-        if (created) *created = ok->created();
-        return std::error_code();
-      });
-}
-
-std::error_code Client::CreateTopic(const std::string& name, const Retention& retention,
-                                    bool* created) {
-  return impl_->Call(
+std::error_code HeraldBackend::CreateTopic(const std::string& name, const Retention* retention,
+                                           bool* created) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(96 + name.size());
         auto n = fbb.CreateString(name);
-        auto r = CreateRetention(fbb, retention);
+        if (retention == nullptr) {  // no Retention table: the broker applies its default
+          return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n));
+        }
+        auto r = CreateRetention(fbb, *retention);
         return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n, r));
       },
       [&](const wire::Frame& reply) {
@@ -73,8 +55,8 @@ std::error_code Client::CreateTopic(const std::string& name, const Retention& re
       });
 }
 
-std::error_code Client::DeleteTopic(const std::string& name) {
-  return impl_->Call(
+std::error_code HeraldBackend::DeleteTopic(const std::string& name) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64 + name.size());
         auto n = fbb.CreateString(name);
@@ -83,8 +65,8 @@ std::error_code Client::DeleteTopic(const std::string& name) {
       ReadOk);
 }
 
-std::error_code Client::ListTopics(std::vector<TopicInfo>* topics) {
-  return impl_->Call(
+std::error_code HeraldBackend::ListTopics(std::vector<TopicInfo>* topics) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64);
         return wire::FinishFrame(fbb, id, wire::CreateListTopics(fbb));
@@ -103,8 +85,8 @@ std::error_code Client::ListTopics(std::vector<TopicInfo>* topics) {
       });
 }
 
-std::error_code Client::DescribeTopic(const std::string& name, TopicInfo* info) {
-  return impl_->Call(
+std::error_code HeraldBackend::DescribeTopic(const std::string& name, TopicInfo* info) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64 + name.size());
         auto n = fbb.CreateString(name);
@@ -113,9 +95,9 @@ std::error_code Client::DescribeTopic(const std::string& name, TopicInfo* info) 
       ReadTopicInfo(info));
 }
 
-std::error_code Client::AlterTopic(const std::string& name, const Retention& retention,
+std::error_code HeraldBackend::AlterTopic(const std::string& name, const Retention& retention,
                                    TopicInfo* info) {
-  return impl_->Call(
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(96 + name.size());
         auto n = fbb.CreateString(name);
@@ -125,8 +107,8 @@ std::error_code Client::AlterTopic(const std::string& name, const Retention& ret
       ReadTopicInfo(info));
 }
 
-std::error_code Client::PurgeTopic(const std::string& name, TopicInfo* info) {
-  return impl_->Call(
+std::error_code HeraldBackend::PurgeTopic(const std::string& name, TopicInfo* info) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64 + name.size());
         auto n = fbb.CreateString(name);
@@ -135,9 +117,9 @@ std::error_code Client::PurgeTopic(const std::string& name, TopicInfo* info) {
       ReadTopicInfo(info));
 }
 
-std::error_code Client::DescribeGroup(const std::string& topic, const std::string& group,
+std::error_code HeraldBackend::DescribeGroup(const std::string& topic, const std::string& group,
                                       GroupInfo* info) {
-  return impl_->Call(
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64 + topic.size() + group.size());
         auto t = fbb.CreateString(topic);
@@ -147,9 +129,9 @@ std::error_code Client::DescribeGroup(const std::string& topic, const std::strin
       ReadGroupInfo(info));
 }
 
-std::error_code Client::ResetGroup(const std::string& topic, const std::string& group,
+std::error_code HeraldBackend::ResetGroup(const std::string& topic, const std::string& group,
                                    StartPosition to, GroupInfo* info) {
-  return impl_->Call(
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(96 + topic.size() + group.size());
         auto t = fbb.CreateString(topic);
@@ -160,8 +142,8 @@ std::error_code Client::ResetGroup(const std::string& topic, const std::string& 
       ReadGroupInfo(info));
 }
 
-std::error_code Client::DeleteGroup(const std::string& topic, const std::string& group) {
-  return impl_->Call(
+std::error_code HeraldBackend::DeleteGroup(const std::string& topic, const std::string& group) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64 + topic.size() + group.size());
         auto t = fbb.CreateString(topic);
@@ -171,8 +153,8 @@ std::error_code Client::DeleteGroup(const std::string& topic, const std::string&
       ReadOk);
 }
 
-std::error_code Client::Status(BrokerStatus* status) {
-  return impl_->Call(
+std::error_code HeraldBackend::Status(BrokerStatus* status) {
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(64);
         return wire::FinishFrame(fbb, id, wire::CreateGetStatus(fbb));
@@ -191,9 +173,9 @@ std::error_code Client::Status(BrokerStatus* status) {
       });
 }
 
-std::error_code Client::Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
+std::error_code HeraldBackend::Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
                               FetchResult* result) {
-  return impl_->Call(
+  return Call(
       [&](uint64_t id) {
         flatbuffers::FlatBufferBuilder fbb(96 + topic.size());
         auto t = fbb.CreateString(topic);
@@ -214,11 +196,11 @@ std::error_code Client::Fetch(const std::string& topic, StartPosition from, uint
             if (d == nullptr) continue;
             ReceivedMessage& m = result->messages.emplace_back();
             m.topic = topic;
-            client_detail::FillReceivedMessage(*d, &m);
+            FillReceivedMessage(*d, &m);
           }
         }
         return std::error_code();
       });
 }
 
-}  // namespace herald
+}  // namespace herald::client_detail

@@ -1,23 +1,57 @@
-// Client: the facade that wires the connection, the publisher and the
-// subscriber to one I/O thread. The admin requests are in admin.cc.
+// Client: the facade over one Backend (backend.h), chosen by the scheme of
+// ClientOptions::broker. The blocking calls are refused on the backend's
+// callback thread here, for every backend.
 
 #include "herald/client.h"
 
-#include "client_impl.h"
+#include "backend.h"
 
 namespace herald {
 
-Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+class Client::Impl {
+ public:
+  explicit Impl(std::unique_ptr<client_detail::Backend> b) : backend(std::move(b)) {}
+  std::unique_ptr<client_detail::Backend> backend;
+};
+
+Delivery::Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg)
+    : sub_(std::move(sub)), msg_(std::move(msg)) {}
+
+void Delivery::ack() const { sub_->Ack(*msg_); }
+
+void Delivery::nack(std::chrono::milliseconds delay, const std::string& reason) const {
+  sub_->Nack(*msg_, delay, reason);
+}
+
+void Delivery::extend_deadline() const { sub_->ExtendDeadline(*msg_); }
+
+namespace {
+
+std::unique_ptr<client_detail::Backend> MakeBackend(ClientOptions options) {
+  client_detail::BrokerUrl url;
+  std::error_code ec = client_detail::ParseBrokerUrl(options.broker, &url);
+  if (ec) return client_detail::MakeFailingBackend(ec);
+  if (url.kind == client_detail::BackendKind::nats) {
+    return client_detail::MakeNatsBackend(std::move(options), std::move(url.servers));
+  }
+  options.broker = url.address;
+  return client_detail::MakeHeraldBackend(std::move(options));
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(MakeBackend(std::move(options)))) {}
 Client::~Client() = default;
 
 std::error_code Client::WaitConnected(std::chrono::milliseconds timeout) {
-  return impl_->WaitConnected(timeout);
+  if (impl_->backend->OnCallbackThread()) return make_error_code(errc::called_from_callback);
+  return impl_->backend->WaitConnected(timeout);
 }
 
-std::string Client::Principal() const { return impl_->Principal(); }
+std::string Client::Principal() const { return impl_->backend->Principal(); }
 
 void Client::Publish(const std::string& topic, Message message, PublishCallback done) {
-  impl_->publisher_.Publish(topic, std::move(message), std::move(done));
+  impl_->backend->Publish(topic, std::move(message), std::move(done));
 }
 
 std::future<PublishResult> Client::Publish(const std::string& topic, Message message) {
@@ -28,40 +62,65 @@ std::future<PublishResult> Client::Publish(const std::string& topic, Message mes
 }
 
 PublishResult Client::PublishSync(const std::string& topic, Message message) {
-  if (impl_->OnIoThread()) return {make_error_code(errc::called_from_callback)};
+  if (impl_->backend->OnCallbackThread()) return {make_error_code(errc::called_from_callback)};
   return Publish(topic, std::move(message)).get();
 }
 
 std::error_code Client::Flush(std::chrono::milliseconds timeout) {
-  if (impl_->OnIoThread()) return make_error_code(errc::called_from_callback);
-  return impl_->publisher_.Flush(timeout);
+  if (impl_->backend->OnCallbackThread()) return make_error_code(errc::called_from_callback);
+  return impl_->backend->Flush(timeout);
 }
 
 std::error_code Client::Subscribe(const SubscribeOptions& options, MessageHandler handler,
                                   SubscriptionId* id) {
-  if (impl_->OnIoThread()) return make_error_code(errc::called_from_callback);
-  std::promise<std::error_code> result;
-  SubscriptionId sid;
-  {
-    std::lock_guard lock(impl_->mu_);
-    sid = impl_->next_subscription_++;
-  }
-  asio::post(impl_->io_, [&] {
-    impl_->subscriber_->Add(sid, options, std::move(handler),
-                            [&](std::error_code ec) { result.set_value(ec); });
-  });
-  std::error_code ec = result.get_future().get();
-  if (!ec && id) *id = sid;
-  return ec;
+  if (impl_->backend->OnCallbackThread()) return make_error_code(errc::called_from_callback);
+  return impl_->backend->Subscribe(options, std::move(handler), id);
 }
 
 std::error_code Client::Unsubscribe(SubscriptionId id) {
-  if (impl_->OnIoThread()) return make_error_code(errc::called_from_callback);
-  std::promise<std::error_code> result;
-  asio::post(impl_->io_, [&] {
-    impl_->subscriber_->Remove(id, [&](std::error_code ec) { result.set_value(ec); });
-  });
-  return result.get_future().get();
+  if (impl_->backend->OnCallbackThread()) return make_error_code(errc::called_from_callback);
+  return impl_->backend->Unsubscribe(id);
+}
+
+// Admin requests: each backend refuses them on its callback thread itself.
+std::error_code Client::CreateTopic(const std::string& name, bool* created) {
+  return impl_->backend->CreateTopic(name, nullptr, created);
+}
+std::error_code Client::CreateTopic(const std::string& name, const Retention& retention,
+                                    bool* created) {
+  return impl_->backend->CreateTopic(name, &retention, created);
+}
+std::error_code Client::DeleteTopic(const std::string& name) {
+  return impl_->backend->DeleteTopic(name);
+}
+std::error_code Client::ListTopics(std::vector<TopicInfo>* topics) {
+  return impl_->backend->ListTopics(topics);
+}
+std::error_code Client::DescribeTopic(const std::string& name, TopicInfo* info) {
+  return impl_->backend->DescribeTopic(name, info);
+}
+std::error_code Client::AlterTopic(const std::string& name, const Retention& retention,
+                                   TopicInfo* info) {
+  return impl_->backend->AlterTopic(name, retention, info);
+}
+std::error_code Client::PurgeTopic(const std::string& name, TopicInfo* info) {
+  return impl_->backend->PurgeTopic(name, info);
+}
+std::error_code Client::DescribeGroup(const std::string& topic, const std::string& group,
+                                      GroupInfo* info) {
+  return impl_->backend->DescribeGroup(topic, group, info);
+}
+std::error_code Client::ResetGroup(const std::string& topic, const std::string& group,
+                                   StartPosition to, GroupInfo* info) {
+  return impl_->backend->ResetGroup(topic, group, to, info);
+}
+std::error_code Client::DeleteGroup(const std::string& topic, const std::string& group) {
+  return impl_->backend->DeleteGroup(topic, group);
+}
+std::error_code Client::Status(BrokerStatus* status) { return impl_->backend->Status(status); }
+std::error_code Client::Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
+                              FetchResult* result) {
+  return impl_->backend->Fetch(topic, from, max_messages, result);
 }
 
 }  // namespace herald

@@ -36,6 +36,7 @@ class HeraldCategory : public std::error_category {
       case errc::buffer_full: return "publish buffer full";
       case errc::called_from_callback: return "blocking call from a Herald callback";
       case errc::protocol_violation: return "protocol violation by the broker";
+      case errc::not_supported: return "not supported by this backend";
     }
     return "unknown herald error " + std::to_string(value);
   }

@@ -5,26 +5,20 @@
 
 #include "wire_convert.h"
 
-namespace herald {
-
-Delivery::Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg)
-    : sub_(std::move(sub)), msg_(std::move(msg)) {}
-
-void Delivery::ack() const {
-  if (auto s = sub_->subscriber.lock()) s->QueueAck(sub_, msg_->offset);
-}
-
-void Delivery::nack(std::chrono::milliseconds delay, const std::string& reason) const {
-  if (auto s = sub_->subscriber.lock()) s->QueueNack(sub_, msg_->offset, delay, reason);
-}
-
-void Delivery::extend_deadline() const {
-  if (auto s = sub_->subscriber.lock()) s->QueueExtendDeadline(sub_, msg_->offset);
-}
-
-}  // namespace herald
-
 namespace herald::client_detail {
+
+void HeraldBinding::Ack(const ReceivedMessage& message) {
+  if (auto s = subscriber.lock()) s->QueueAck(shared_from_this(), message.offset);
+}
+
+void HeraldBinding::Nack(const ReceivedMessage& message, std::chrono::milliseconds delay,
+                         const std::string& reason) {
+  if (auto s = subscriber.lock()) s->QueueNack(shared_from_this(), message.offset, delay, reason);
+}
+
+void HeraldBinding::ExtendDeadline(const ReceivedMessage& message) {
+  if (auto s = subscriber.lock()) s->QueueExtendDeadline(shared_from_this(), message.offset);
+}
 
 Subscriber::Subscriber(asio::io_context& io, Connection& connection, const ClientOptions& options)
     : io_(io), connection_(connection), options_(options) {}
@@ -67,7 +61,7 @@ void Subscriber::SendSubscribe(SubscriptionId id, std::function<void(std::error_
           if (const auto* ok = reply->body_as_SubscribeOk()) {
             auto sub = subscriptions_.find(id);
             if (sub != subscriptions_.end()) {
-              auto binding = std::make_shared<SubscriptionState>();
+              auto binding = std::make_shared<HeraldBinding>();
               binding->subscriber = weak_from_this();
               binding->id = id;
               binding->broker_id = ok->subscription_id();
@@ -104,7 +98,7 @@ void Subscriber::Remove(SubscriptionId id, std::function<void(std::error_code)> 
     done(make_error_code(errc::subscription_not_found));
     return;
   }
-  std::shared_ptr<SubscriptionState> binding = it->second.binding;
+  std::shared_ptr<HeraldBinding> binding = it->second.binding;
   subscriptions_.erase(it);
   if (!binding || !connection_.connected()) {
     done({});
@@ -145,7 +139,7 @@ void Subscriber::OnDeliver(const wire::Deliver& deliver) {
   auto it = subscriptions_.find(found->second);
   if (it == subscriptions_.end() || !it->second.binding) return;
   // Copy what the handler needs: the binding may change inside the handler.
-  std::shared_ptr<SubscriptionState> binding = it->second.binding;
+  std::shared_ptr<HeraldBinding> binding = it->second.binding;
   MessageHandler handler = it->second.handler;
   for (const wire::Delivery* d : *deliver.messages()) {
     if (d == nullptr) continue;
@@ -162,7 +156,7 @@ void Subscriber::OnDeliver(const wire::Deliver& deliver) {
   }
 }
 
-void Subscriber::QueueAck(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset) {
+void Subscriber::QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset) {
   bool post;
   {
     std::lock_guard lock(ack_mu_);
@@ -173,7 +167,7 @@ void Subscriber::QueueAck(const std::shared_ptr<SubscriptionState>& binding, uin
 }
 
 void Subscriber::FlushAcks() {
-  std::map<std::shared_ptr<SubscriptionState>, std::vector<uint64_t>> acks;
+  std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks;
   {
     std::lock_guard lock(ack_mu_);
     acks.swap(acks_);
@@ -189,7 +183,7 @@ void Subscriber::FlushAcks() {
   }
 }
 
-void Subscriber::QueueNack(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset,
+void Subscriber::QueueNack(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset,
                            std::chrono::milliseconds delay, const std::string& reason) {
   QueueAfterAcks(binding, [offset, delay, reason](uint32_t broker_id) {
     flatbuffers::FlatBufferBuilder fbb(128);
@@ -201,7 +195,7 @@ void Subscriber::QueueNack(const std::shared_ptr<SubscriptionState>& binding, ui
   });
 }
 
-void Subscriber::QueueExtendDeadline(const std::shared_ptr<SubscriptionState>& binding,
+void Subscriber::QueueExtendDeadline(const std::shared_ptr<HeraldBinding>& binding,
                                      uint64_t offset) {
   QueueAfterAcks(binding, [offset](uint32_t broker_id) {
     flatbuffers::FlatBufferBuilder fbb(64);
@@ -212,7 +206,7 @@ void Subscriber::QueueExtendDeadline(const std::shared_ptr<SubscriptionState>& b
   });
 }
 
-void Subscriber::QueueAfterAcks(const std::shared_ptr<SubscriptionState>& binding,
+void Subscriber::QueueAfterAcks(const std::shared_ptr<HeraldBinding>& binding,
                                 std::function<wire::EncodedFrame(uint32_t broker_id)> build) {
   asio::post(io_, [self = shared_from_this(), binding, build = std::move(build)] {
     // Acks queued before this frame must not overtake it, nor it them.

@@ -19,28 +19,30 @@
 
 #include <asio/io_context.hpp>
 
+#include "backend.h"
 #include "connection.h"
 #include "herald/client.h"
 
 namespace herald::client_detail {
-class Subscriber;
-}
 
-namespace herald {
+class Subscriber;
 
 // One binding of a subscription to a broker subscription id on one connection.
-class SubscriptionState {
+// A Delivery settles through it (backend.h).
+class HeraldBinding final : public SubscriptionState,
+                            public std::enable_shared_from_this<HeraldBinding> {
  public:
-  std::weak_ptr<client_detail::Subscriber> subscriber;
+  void Ack(const ReceivedMessage& message) override;
+  void Nack(const ReceivedMessage& message, std::chrono::milliseconds delay,
+            const std::string& reason) override;
+  void ExtendDeadline(const ReceivedMessage& message) override;
+
+  std::weak_ptr<Subscriber> subscriber;
   SubscriptionId id = 0;
   uint32_t broker_id = 0;
   std::string topic;
   std::string group;
 };
-
-}  // namespace herald
-
-namespace herald::client_detail {
 
 class Subscriber : public std::enable_shared_from_this<Subscriber> {
  public:
@@ -56,16 +58,16 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void OnDeliver(const wire::Deliver& deliver);
   void Clear();
 
-  void QueueAck(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset);
-  void QueueNack(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset,
+  void QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset);
+  void QueueNack(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset,
                  std::chrono::milliseconds delay, const std::string& reason);
-  void QueueExtendDeadline(const std::shared_ptr<SubscriptionState>& binding, uint64_t offset);
+  void QueueExtendDeadline(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset);
 
  private:
   struct Subscription {
     SubscribeOptions options;
     MessageHandler handler;
-    std::shared_ptr<SubscriptionState> binding;  // null while not bound
+    std::shared_ptr<HeraldBinding> binding;  // null while not bound
     bool joined = false;  // the first Subscribe succeeded
   };
 
@@ -73,7 +75,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void FlushAcks();
   // Sends the frame `build` makes for the binding's broker id on the I/O
   // thread, after the acks queued so far (dropped if the binding is stale).
-  void QueueAfterAcks(const std::shared_ptr<SubscriptionState>& binding,
+  void QueueAfterAcks(const std::shared_ptr<HeraldBinding>& binding,
                       std::function<wire::EncodedFrame(uint32_t broker_id)> build);
 
   asio::io_context& io_;
@@ -83,7 +85,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   std::unordered_map<uint32_t, SubscriptionId> by_broker_id_;  // current connection only
 
   std::mutex ack_mu_;
-  std::map<std::shared_ptr<SubscriptionState>, std::vector<uint64_t>> acks_;  // GUARDED_BY(ack_mu_)
+  std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks_;  // GUARDED_BY(ack_mu_)
   bool ack_flush_posted_ = false;                                              // GUARDED_BY(ack_mu_)
 };
 

@@ -38,6 +38,7 @@ enum class errc {
   buffer_full = 1003,        // too many bytes waiting to be published (ClientOptions)
   called_from_callback = 1004,  // a blocking call from a Herald callback would deadlock
   protocol_violation = 1005,    // the broker sent something this client cannot read
+  not_supported = 1006,         // the backend (ClientOptions::broker's scheme) cannot do this
 };
 
 const std::error_category& herald_category() noexcept;

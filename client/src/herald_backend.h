@@ -1,7 +1,8 @@
 #pragma once
-// Client::Impl: the one I/O thread and what runs on it (connection,
-// publisher, subscriber). Shared by the client's source files: client.cc wires
-// publishing and subscribing, admin.cc the admin requests.
+// HeraldBackend: the Client's backend for brokerd (backend.h). The one I/O
+// thread and what runs on it (connection, publisher, subscriber).
+// herald_backend.cc wires publishing and subscribing, admin.cc the admin
+// requests.
 
 #include <condition_variable>
 #include <functional>
@@ -13,21 +14,22 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "backend.h"
 #include "connection.h"
 #include "herald/client.h"
 #include "publisher.h"
 #include "subscriber.h"
 
-namespace herald {
+namespace herald::client_detail {
 
-class Client::Impl : public client_detail::ConnectionListener {
+class HeraldBackend final : public Backend, public ConnectionListener {
  public:
-  explicit Impl(ClientOptions options)
+  explicit HeraldBackend(ClientOptions options)
       : options_(std::move(options)),
         work_(asio::make_work_guard(io_)),
         connection_(io_, options_, this),
         publisher_(io_, connection_, options_),
-        subscriber_(std::make_shared<client_detail::Subscriber>(io_, connection_, options_)),
+        subscriber_(std::make_shared<Subscriber>(io_, connection_, options_)),
         tick_(io_) {
     asio::post(io_, [this] {
       connection_.Start();
@@ -39,7 +41,7 @@ class Client::Impl : public client_detail::ConnectionListener {
     });
   }
 
-  ~Impl() override {
+  ~HeraldBackend() override {
     asio::post(io_, [this] {
       tick_.cancel();
       subscriber_->Clear();
@@ -52,6 +54,30 @@ class Client::Impl : public client_detail::ConnectionListener {
   }
 
   bool OnIoThread() const { return std::this_thread::get_id() == io_thread_; }
+
+  // Backend
+  bool OnCallbackThread() const override { return OnIoThread(); }
+  void Publish(const std::string& topic, Message message, PublishCallback done) override;
+  std::error_code Flush(std::chrono::milliseconds timeout) override;
+  std::error_code Subscribe(const SubscribeOptions& options, MessageHandler handler,
+                            SubscriptionId* id) override;
+  std::error_code Unsubscribe(SubscriptionId id) override;
+  std::error_code CreateTopic(const std::string& name, const Retention* retention,
+                              bool* created) override;
+  std::error_code DeleteTopic(const std::string& name) override;
+  std::error_code ListTopics(std::vector<TopicInfo>* topics) override;
+  std::error_code DescribeTopic(const std::string& name, TopicInfo* info) override;
+  std::error_code AlterTopic(const std::string& name, const Retention& retention,
+                             TopicInfo* info) override;
+  std::error_code PurgeTopic(const std::string& name, TopicInfo* info) override;
+  std::error_code DescribeGroup(const std::string& topic, const std::string& group,
+                                GroupInfo* info) override;
+  std::error_code ResetGroup(const std::string& topic, const std::string& group, StartPosition to,
+                             GroupInfo* info) override;
+  std::error_code DeleteGroup(const std::string& topic, const std::string& group) override;
+  std::error_code Status(BrokerStatus* status) override;
+  std::error_code Fetch(const std::string& topic, StartPosition from, uint32_t max_messages,
+                        FetchResult* result) override;
 
   // ConnectionListener
   void OnConnected() override {
@@ -80,7 +106,7 @@ class Client::Impl : public client_detail::ConnectionListener {
   }
   void OnDeliver(const wire::Deliver& deliver) override { subscriber_->OnDeliver(deliver); }
 
-  std::error_code WaitConnected(std::chrono::milliseconds timeout) {
+  std::error_code WaitConnected(std::chrono::milliseconds timeout) override {
     if (OnIoThread()) return make_error_code(errc::called_from_callback);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return connected_ || refused_; });
@@ -88,7 +114,7 @@ class Client::Impl : public client_detail::ConnectionListener {
     return refused_ ? refused_ : make_error_code(errc::not_connected);
   }
 
-  std::string Principal() {
+  std::string Principal() override {
     std::lock_guard lock(mu_);
     return principal_;
   }
@@ -102,7 +128,7 @@ class Client::Impl : public client_detail::ConnectionListener {
     asio::post(io_, [&] {
       uint64_t id = connection_.NextRequestId();
       connection_.Request(
-          id, client_detail::Share(build(id)),
+          id, Share(build(id)),
           [&](std::error_code ec, const wire::Frame* reply) {
             if (!ec && reply != nullptr) {
               if (const auto* err = reply->body_as_ErrorReply()) {
@@ -113,13 +139,13 @@ class Client::Impl : public client_detail::ConnectionListener {
             }
             result.set_value(ec);
           },
-          client_detail::Clock::now() + options_.request_timeout, /*resend=*/false);
+          Clock::now() + options_.request_timeout, /*resend=*/false);
     });
     return result.get_future().get();
   }
 
   void Tick() {
-    connection_.ExpireRequests(client_detail::Clock::now());
+    connection_.ExpireRequests(Clock::now());
     tick_.expires_after(std::chrono::milliseconds(100));
     tick_.async_wait([this](std::error_code ec) {
       if (!ec) Tick();
@@ -129,9 +155,9 @@ class Client::Impl : public client_detail::ConnectionListener {
   ClientOptions options_;
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  client_detail::Connection connection_;
-  client_detail::Publisher publisher_;
-  std::shared_ptr<client_detail::Subscriber> subscriber_;
+  Connection connection_;
+  Publisher publisher_;
+  std::shared_ptr<Subscriber> subscriber_;
   asio::steady_timer tick_;
   std::thread thread_;
   std::thread::id io_thread_;
@@ -144,4 +170,4 @@ class Client::Impl : public client_detail::ConnectionListener {
   SubscriptionId next_subscription_ = 1;
 };
 
-}  // namespace herald
+}  // namespace herald::client_detail
