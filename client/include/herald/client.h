@@ -39,7 +39,10 @@
 namespace herald {
 
 struct ClientOptions {
-  std::string broker = "127.0.0.1:7400";  // HOST:PORT; [::1]:PORT for IPv6
+  // The engine and where it is: "HOST:PORT" or "herald://HOST:PORT" ([::1]:PORT
+  // for IPv6) for brokerd; "nats://HOST:PORT[,HOST:PORT...]" for a NATS JetStream
+  // server or cluster (client/NATS.md: the mapping, and what differs there).
+  std::string broker = "127.0.0.1:7400";
   std::string client_name = "herald-client";
   std::chrono::milliseconds reconnect_backoff_min{50};
   std::chrono::milliseconds reconnect_backoff_max{2000};

@@ -1,12 +1,859 @@
-// The NATS JetStream backend. Not implemented yet: a "nats://" broker URL
-// gets a backend that answers every request with errc::not_supported.
+// The NATS JetStream backend (backend.h): the SDK's API on a JetStream cluster,
+// through libnats. The mapping (also in client/NATS.md):
+//
+//   topic T              -> stream StreamName(T) with the one subject T, file storage,
+//                           3 replicas when the URL lists >= 3 servers (else 1)
+//   group G of topic T   -> durable pull consumer StreamName(G) on that stream,
+//                           explicit acks, AckWait = ack deadline,
+//                           MaxDeliver = max_deliveries + 1 (see dead letters),
+//                           BackOff[i] = ack deadline + backoff[i], MaxAckPending = window
+//   publish              -> js_PublishMsg with Nats-Msg-Id "<producer id>-<sequence>"
+//                           (JetStream's duplicate window, 2 min by default)
+//   offset               -> the stream sequence (from 1, not 0 as on brokerd)
+//   key                  -> the header Herald-Key
+//   ack / nack / extend  -> Ack / Nak or NakWithDelay / InProgress
+//   dead letters         -> TOPIC.dlq (created on first use), with brokerd's
+//                           x-herald-dlq-* headers, then Term: on a nack of the
+//                           last allowed delivery, and on delivery max_deliveries+1
+//                           (the last one's ack deadline passed), before any handler
+//
+// Threads: one callback thread runs every publish completion and handler;
+// one publisher thread sends publishes in order, each waiting for its PubAck
+// and retried with the same message id until request_timeout; one fetch
+// thread per subscription.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
 
 #include "backend.h"
+#include "schemas/names.h"
 
 namespace herald::client_detail {
 
-std::unique_ptr<Backend> MakeNatsBackend(ClientOptions, std::vector<std::string>) {
-  return MakeFailingBackend(make_error_code(errc::not_supported));
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kDefaultRetentionAge = 7 * 24h;
+constexpr std::chrono::milliseconds kDefaultAckDeadline = 30s;
+constexpr uint32_t kDefaultMaxDeliveries = 10;
+constexpr uint32_t kDefaultWindow = 1000;
+constexpr char kKeyHeader[] = "Herald-Key";
+
+int64_t Ns(std::chrono::milliseconds ms) { return static_cast<int64_t>(ms.count()) * 1000000; }
+
+// Stream and consumer names may not contain '.' (nor ' ', '*', '>', path
+// separators); Herald names are [A-Za-z0-9._-]. The mapping escapes '.' as
+// "_2E" and '_' as "_5F" and keeps the rest, so it is one to one:
+// "orders.dlq" -> "orders_2Edlq", "a_b" -> "a_5Fb".
+std::string StreamName(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '.') out += "_2E";
+    else if (c == '_') out += "_5F";
+    else out += c;
+  }
+  return out;
+}
+
+// A topic is also the stream's subject, so its dot-separated tokens must be non-empty.
+bool ValidTopic(const std::string& topic) {
+  return wire::IsValidName(topic) && topic.front() != '.' && topic.back() != '.' &&
+         topic.find("..") == std::string::npos;
+}
+
+std::error_code FromNats(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
+  if (s == NATS_OK) return {};
+  if (jerr == JSStreamNotFoundErr) return make_error_code(errc::topic_not_found);
+  if (jerr == JSConsumerNotFoundErr) return make_error_code(errc::group_not_found);
+  switch (s) {
+    case NATS_TIMEOUT: return make_error_code(errc::timeout);
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_RESPONDERS:
+    case NATS_NOT_YET_CONNECTED: return make_error_code(errc::not_connected);
+    case NATS_NOT_PERMITTED: return make_error_code(errc::not_authorized);
+    case NATS_INVALID_ARG: return make_error_code(errc::invalid_argument);
+    default: return make_error_code(errc::internal);
+  }
+}
+
+// Runs posted functions one at a time, in order, on one thread.
+class CallbackThread {
+ public:
+  CallbackThread() : thread_([this] { Run(); }) {}
+  ~CallbackThread() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Post(std::function<void()> f) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(f));
+    }
+    cv_.notify_all();
+  }
+  bool OnThread() const { return std::this_thread::get_id() == id_.load(); }
+
+ private:
+  void Run() {
+    id_ = std::this_thread::get_id();
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_, and everything queued has run
+      auto f = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      try {
+        f();
+      } catch (const std::exception& e) {
+        spdlog::error("herald client (nats): a callback threw: {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::atomic<std::thread::id> id_{};
+  std::thread thread_;
+};
+
+// The connection, shared with the deliveries a user may still hold.
+struct Core {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  int64_t replicas = 1;
+  std::string producer_id;
+  std::atomic<uint64_t> dlq_sequence{0};
+  ~Core() {
+    if (js) jsCtx_Destroy(js);
+    if (nc) natsConnection_Destroy(nc);
+  }
+
+  // Creates the stream of `topic` if there is none. created: whether it did.
+  std::error_code EnsureStream(const std::string& topic, const Retention* retention, bool* created) {
+    std::string name = StreamName(topic);
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), nullptr, &jerr);
+    if (si) jsStreamInfo_Destroy(si);
+    if (s == NATS_OK) {
+      if (created) *created = false;
+      return {};
+    }
+    if (jerr != JSStreamNotFoundErr) return FromNats(s, jerr);
+    const char* subjects[] = {topic.c_str()};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = name.c_str();
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = replicas;
+    Retention r = retention ? *retention : Retention{kDefaultRetentionAge, 0, 0};
+    cfg.MaxAge = r.max_age.count() > 0 ? Ns(r.max_age) : 0;
+    cfg.MaxBytes = r.max_bytes > 0 ? static_cast<int64_t>(r.max_bytes) : -1;
+    cfg.MaxMsgs = r.max_messages > 0 ? static_cast<int64_t>(r.max_messages) : -1;
+    jerr = static_cast<jsErrCode>(0);
+    s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
+    if (si) jsStreamInfo_Destroy(si);
+    if (s == NATS_OK || jerr == JSStreamNameExistErr) {
+      if (created) *created = (s == NATS_OK);
+      return {};
+    }
+    return FromNats(s, jerr);
+  }
+};
+
+std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
+  std::vector<Header> headers;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &count) != NATS_OK) return headers;
+  for (int i = 0; i < count; ++i) {
+    std::string name = keys[i];
+    const char** values = nullptr;
+    int n = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &n) != NATS_OK) continue;
+    for (int j = 0; j < n; ++j) {
+      if (name == kKeyHeader) {
+        *key = values[j];
+      } else if (name.rfind("Nats-", 0) != 0) {
+        headers.push_back(Header{name, values[j]});
+      }
+    }
+    std::free(static_cast<void*>(values));
+  }
+  std::free(static_cast<void*>(keys));
+  return headers;
+}
+
+// A natsMsg for `subject` with the message's key, headers and payload.
+natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m) {
+  natsStatus s = natsMsg_Create(out, subject.c_str(), nullptr, m.payload.data(),
+                                static_cast<int>(m.payload.size()));
+  if (s != NATS_OK) return s;
+  if (m.key) s = natsMsgHeader_Set(*out, kKeyHeader, m.key->c_str());
+  for (const auto& h : m.headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Add(*out, h.name.c_str(), h.value.c_str());
+  }
+  if (s != NATS_OK) {
+    natsMsg_Destroy(*out);
+    *out = nullptr;
+  }
+  return s;
+}
+
+// One subscription: its pull subscription, its fetch thread and the group's policy.
+struct Subscription {
+  std::shared_ptr<Core> core;
+  natsSubscription* sub = nullptr;
+  std::string topic;
+  std::string group;
+  uint32_t max_deliveries = kDefaultMaxDeliveries;
+  std::vector<std::chrono::milliseconds> backoff;
+  std::atomic<bool> dlq_ready{false};
+  ~Subscription() {
+    if (sub) natsSubscription_Destroy(sub);
+  }
+
+  // Publishes the message to TOPIC.dlq with brokerd's headers. True when stored.
+  bool DeadLetter(const ReceivedMessage& m, const std::string& reason) {
+    std::string dlq = topic + ".dlq";
+    if (!dlq_ready) {
+      std::error_code ec = core->EnsureStream(dlq, nullptr, nullptr);
+      if (ec) {
+        spdlog::error("herald client (nats): creating {} failed: {}", dlq, ec.message());
+        return false;
+      }
+      dlq_ready = true;
+    }
+    Message letter;
+    letter.key = m.key;
+    letter.headers = m.headers;
+    letter.headers.push_back({"x-herald-dlq-topic", topic});
+    letter.headers.push_back({"x-herald-dlq-offset", std::to_string(m.offset)});
+    letter.headers.push_back({"x-herald-dlq-group", group});
+    letter.headers.push_back({"x-herald-dlq-delivery-count", std::to_string(m.delivery_count)});
+    letter.headers.push_back({"x-herald-dlq-reason", reason});
+    letter.payload = m.payload;
+    natsMsg* msg = nullptr;
+    if (BuildMsg(&msg, dlq, letter) != NATS_OK) return false;
+    // The id makes a retry of this dead letter (the same message and delivery) a duplicate.
+    std::string id = "dlq-" + StreamName(topic) + "-" + StreamName(group) + "-" + std::to_string(m.offset);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    natsStatus s = js_PublishMsg(&ack, core->js, msg, &po, nullptr);
+    if (ack) jsPubAck_Destroy(ack);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK) {
+      spdlog::error("herald client (nats): dead-lettering {}@{} failed: {}", topic, m.offset,
+                    natsStatus_GetText(s));
+    }
+    return s == NATS_OK;
+  }
+
+  std::chrono::milliseconds BackoffFor(uint32_t delivery_count) const {
+    if (backoff.empty()) return 0ms;
+    std::size_t i = std::min<std::size_t>(delivery_count == 0 ? 0 : delivery_count - 1, backoff.size() - 1);
+    return backoff[i];
+  }
+};
+
+// One delivered message: Delivery settles it through this.
+class NatsDelivery final : public SubscriptionState {
+ public:
+  NatsDelivery(std::shared_ptr<Subscription> sub, natsMsg* msg) : sub_(std::move(sub)), msg_(msg) {}
+  ~NatsDelivery() override { natsMsg_Destroy(msg_); }
+
+  void Ack(const ReceivedMessage&) override {
+    if (!settled_.exchange(true)) natsMsg_Ack(msg_, nullptr);
+  }
+  void Nack(const ReceivedMessage& m, std::chrono::milliseconds delay, const std::string& reason) override {
+    if (settled_.exchange(true)) return;
+    if (m.delivery_count >= sub_->max_deliveries) {
+      // The last allowed delivery: to the dead-letter topic. If that fails the
+      // message stays with the group (redelivered, then dead-lettered by the fetch loop).
+      if (sub_->DeadLetter(m, reason.empty() ? "nacked" : reason)) {
+        natsMsg_Term(msg_, nullptr);
+      } else {
+        natsMsg_Nak(msg_, nullptr);
+      }
+      return;
+    }
+    if (delay.count() <= 0) delay = sub_->BackoffFor(m.delivery_count);
+    if (delay.count() > 0) {
+      natsMsg_NakWithDelay(msg_, static_cast<int64_t>(delay.count()), nullptr);
+    } else {
+      natsMsg_Nak(msg_, nullptr);
+    }
+  }
+  void ExtendDeadline(const ReceivedMessage&) override {
+    if (!settled_.load()) natsMsg_InProgress(msg_, nullptr);
+  }
+
+ private:
+  std::shared_ptr<Subscription> sub_;  // keeps the natsSubscription (and the connection) alive
+  natsMsg* msg_;
+  std::atomic<bool> settled_{false};
+};
+
+class NatsBackend final : public Backend {
+ public:
+  NatsBackend(ClientOptions options, std::vector<std::string> servers)
+      : options_(std::move(options)), core_(std::make_shared<Core>()) {
+    core_->replicas = servers.size() >= 3 ? 3 : 1;
+    std::random_device rd;
+    char id[32];
+    std::snprintf(id, sizeof id, "%08x%08x", rd(), rd());
+    core_->producer_id = id;
+    if (options_.token.empty()) {
+      if (const char* t = std::getenv("HERALD_TOKEN")) options_.token = t;
+    }
+    Connect(servers);
+    publisher_ = std::thread([this] { PublishLoop(); });
+  }
+
+  ~NatsBackend() override {
+    std::map<SubscriptionId, Sub> subs;
+    {
+      std::lock_guard lock(mu_);
+      subs.swap(subs_);
+    }
+    for (auto& [id, s] : subs) StopSub(s);
+    {
+      std::lock_guard lock(pub_mu_);
+      pub_stop_ = true;
+    }
+    pub_cv_.notify_all();
+    publisher_.join();
+    callbacks_.reset();  // runs what is queued (the failed publishes), then joins
+  }
+
+  std::error_code WaitConnected(std::chrono::milliseconds timeout) override {
+    if (connect_error_) return connect_error_;
+    auto deadline = Clock::now() + timeout;
+    while (true) {
+      if (natsConnection_Status(core_->nc) == NATS_CONN_STATUS_CONNECTED) return {};
+      if (Clock::now() >= deadline) return make_error_code(errc::not_connected);
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  std::string Principal() override { return {}; }
+  bool OnCallbackThread() const override { return callbacks_->OnThread(); }
+
+  void Publish(const std::string& topic, Message message, PublishCallback done) override {
+    std::error_code refused;
+    if (connect_error_) refused = connect_error_;
+    else if (!ValidTopic(topic)) refused = make_error_code(errc::invalid_topic_name);
+    std::size_t bytes = message.payload.size() + topic.size() + 64;
+    {
+      std::lock_guard lock(pub_mu_);
+      if (!refused && pub_bytes_ + bytes > options_.max_pending_bytes) refused = make_error_code(errc::buffer_full);
+      if (!refused) {
+        std::string msg_id;
+        if (options_.idempotent) msg_id = core_->producer_id + "-" + std::to_string(++pub_sequence_);
+        pub_queue_.push_back(Pending{topic, std::move(message), std::move(done), std::move(msg_id),
+                                     Clock::now() + options_.request_timeout, bytes});
+        pub_bytes_ += bytes;
+      }
+    }
+    if (refused) {
+      callbacks_->Post([done = std::move(done), refused] {
+        if (done) done(PublishResult{refused});
+      });
+      return;
+    }
+    pub_cv_.notify_all();
+  }
+
+  std::error_code Flush(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(pub_mu_);
+    uint64_t target = pub_sequence_issued_ + pub_queue_.size() + (pub_busy_ ? 1 : 0);
+    bool done = pub_cv_.wait_for(lock, timeout, [&] { return pub_completed_ >= target; });
+    return done ? std::error_code() : make_error_code(errc::timeout);
+  }
+
+  std::error_code Subscribe(const SubscribeOptions& o, MessageHandler handler, SubscriptionId* id) override {
+    if (connect_error_) return connect_error_;
+    if (!ValidTopic(o.topic)) return make_error_code(errc::invalid_topic_name);
+    if (!wire::IsValidName(o.group)) return make_error_code(errc::invalid_group_name);
+    std::string stream = StreamName(o.topic);
+    std::string durable = StreamName(o.group);
+    auto sub = std::make_shared<Subscription>();
+    sub->core = core_;
+    sub->topic = o.topic;
+    sub->group = o.group;
+
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&ci, core_->js, stream.c_str(), durable.c_str(), nullptr, &jerr);
+    if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
+      if (ci) jsConsumerInfo_Destroy(ci);
+      return FromNats(s, jerr);
+    }
+    if (s != NATS_OK) {  // a new group
+      auto ack_deadline = o.ack_deadline.count() > 0 ? o.ack_deadline : kDefaultAckDeadline;
+      uint32_t max_deliveries = o.max_deliveries > 0 ? o.max_deliveries : kDefaultMaxDeliveries;
+      std::vector<int64_t> backoff;
+      for (auto b : o.backoff) {
+        if (backoff.size() + 1 >= max_deliveries + 1u) break;  // JetStream: MaxDeliver > len(BackOff)
+        backoff.push_back(Ns(ack_deadline + b));
+      }
+      jsConsumerConfig cc;
+      jsConsumerConfig_Init(&cc);
+      cc.Durable = durable.c_str();
+      cc.AckPolicy = js_AckExplicit;
+      cc.AckWait = Ns(ack_deadline);
+      cc.MaxDeliver = static_cast<int64_t>(max_deliveries) + 1;
+      cc.BackOff = backoff.empty() ? nullptr : backoff.data();
+      cc.BackOffLen = static_cast<int>(backoff.size());
+      cc.MaxAckPending = o.window > 0 ? o.window : kDefaultWindow;
+      cc.FilterSubject = o.topic.c_str();
+      cc.Replicas = 0;  // the stream's
+      switch (o.start.from) {
+        case StartFrom::earliest: cc.DeliverPolicy = js_DeliverAll; break;
+        case StartFrom::latest: cc.DeliverPolicy = js_DeliverNew; break;
+        case StartFrom::offset:
+          cc.DeliverPolicy = js_DeliverByStartSequence;
+          cc.OptStartSeq = std::max<uint64_t>(o.start.offset, 1);
+          break;
+        case StartFrom::timestamp:
+          cc.DeliverPolicy = js_DeliverByStartTime;
+          cc.OptStartTime = o.start.timestamp_ms * 1000000;
+          break;
+      }
+      jerr = static_cast<jsErrCode>(0);
+      s = js_AddConsumer(&ci, core_->js, stream.c_str(), &cc, nullptr, &jerr);
+      if (s != NATS_OK) {
+        if (ci) jsConsumerInfo_Destroy(ci);
+        return FromNats(s, jerr);
+      }
+    }
+    // The group's policy as the consumer has it (an existing group keeps its own);
+    // the backoff for nacks without a delay is this subscription's.
+    if (ci && ci->Config && ci->Config->MaxDeliver > 1) {
+      sub->max_deliveries = static_cast<uint32_t>(ci->Config->MaxDeliver - 1);
+    }
+    if (ci) jsConsumerInfo_Destroy(ci);
+    sub->backoff = o.backoff;
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.Consumer = durable.c_str();
+    jerr = static_cast<jsErrCode>(0);
+    s = js_PullSubscribe(&sub->sub, core_->js, o.topic.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK) return FromNats(s, jerr);
+
+    SubscriptionId sid;
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    {
+      std::lock_guard lock(mu_);
+      sid = next_id_++;
+      subs_[sid] = Sub{sub, stop, {}};
+      subs_[sid].thread = std::thread([this, sub, stop, handler = std::move(handler),
+                                       window = o.window > 0 ? o.window : kDefaultWindow] {
+        FetchLoop(sub, *stop, handler, window);
+      });
+    }
+    if (id) *id = sid;
+    return {};
+  }
+
+  std::error_code Unsubscribe(SubscriptionId id) override {
+    Sub s;
+    {
+      std::lock_guard lock(mu_);
+      auto it = subs_.find(id);
+      if (it == subs_.end()) return make_error_code(errc::subscription_not_found);
+      s = std::move(it->second);
+      subs_.erase(it);
+    }
+    StopSub(s);
+    return {};
+  }
+
+  std::error_code CreateTopic(const std::string& name, const Retention* retention, bool* created) override {
+    if (auto ec = Blocking()) return ec;
+    if (!ValidTopic(name)) return make_error_code(errc::invalid_topic_name);
+    return core_->EnsureStream(name, retention, created);
+  }
+
+  std::error_code DeleteTopic(const std::string& name) override {
+    if (auto ec = Blocking()) return ec;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    return FromNats(js_DeleteStream(core_->js, StreamName(name).c_str(), nullptr, &jerr), jerr);
+  }
+
+  std::error_code ListTopics(std::vector<TopicInfo>* topics) override {
+    if (auto ec = Blocking()) return ec;
+    jsStreamInfoList* list = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_Streams(&list, core_->js, nullptr, &jerr);
+    topics->clear();
+    if (s == NATS_NOT_FOUND) return {};  // no streams at all
+    if (s != NATS_OK) return FromNats(s, jerr);
+    for (int i = 0; i < list->Count; ++i) {
+      const jsStreamInfo* si = list->List[i];
+      // Only the streams this mapping makes: one subject, named StreamName(subject).
+      if (!si->Config || si->Config->SubjectsLen != 1) continue;
+      std::string topic = si->Config->Subjects[0];
+      if (StreamName(topic) != si->Config->Name) continue;
+      TopicInfo info;
+      FillTopic(topic, *si, &info);
+      topics->push_back(std::move(info));
+    }
+    jsStreamInfoList_Destroy(list);
+    std::sort(topics->begin(), topics->end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return {};
+  }
+
+  std::error_code DescribeTopic(const std::string& name, TopicInfo* info) override {
+    if (auto ec = Blocking()) return ec;
+    std::string stream = StreamName(name);
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&si, core_->js, stream.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) {
+      if (si) jsStreamInfo_Destroy(si);
+      return FromNats(s, jerr);
+    }
+    *info = TopicInfo{};
+    FillTopic(name, *si, info);
+    jsStreamInfo_Destroy(si);
+    jsConsumerInfoList* list = nullptr;
+    jerr = static_cast<jsErrCode>(0);
+    s = js_Consumers(&list, core_->js, stream.c_str(), nullptr, &jerr);
+    if (s == NATS_OK) {
+      for (int i = 0; i < list->Count; ++i) {
+        GroupInfo g;
+        FillGroup(name, *list->List[i], &g);
+        info->groups.push_back(std::move(g));
+      }
+      jsConsumerInfoList_Destroy(list);
+    }
+    return {};
+  }
+
+  std::error_code AlterTopic(const std::string&, const Retention&, TopicInfo*) override {
+    return make_error_code(errc::not_supported);
+  }
+
+  std::error_code PurgeTopic(const std::string& name, TopicInfo* info) override {
+    if (auto ec = Blocking()) return ec;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_PurgeStream(core_->js, StreamName(name).c_str(), nullptr, &jerr);
+    if (s != NATS_OK) return FromNats(s, jerr);
+    if (info) return DescribeTopic(name, info);
+    return {};
+  }
+
+  std::error_code DescribeGroup(const std::string& topic, const std::string& group, GroupInfo* info) override {
+    if (auto ec = Blocking()) return ec;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&ci, core_->js, StreamName(topic).c_str(), StreamName(group).c_str(),
+                                      nullptr, &jerr);
+    if (s == NATS_OK) {
+      *info = GroupInfo{};
+      FillGroup(topic, *ci, info);
+    }
+    if (ci) jsConsumerInfo_Destroy(ci);
+    return FromNats(s, jerr);
+  }
+
+  std::error_code ResetGroup(const std::string&, const std::string&, StartPosition, GroupInfo*) override {
+    return make_error_code(errc::not_supported);
+  }
+
+  std::error_code DeleteGroup(const std::string& topic, const std::string& group) override {
+    if (auto ec = Blocking()) return ec;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    return FromNats(js_DeleteConsumer(core_->js, StreamName(topic).c_str(), StreamName(group).c_str(),
+                                      nullptr, &jerr),
+                    jerr);
+  }
+
+  std::error_code Status(BrokerStatus*) override { return make_error_code(errc::not_supported); }
+  std::error_code Fetch(const std::string&, StartPosition, uint32_t, FetchResult*) override {
+    return make_error_code(errc::not_supported);
+  }
+
+ private:
+  struct Pending {
+    std::string topic;
+    Message message;
+    PublishCallback done;
+    std::string msg_id;
+    Clock::time_point deadline;
+    std::size_t bytes = 0;
+  };
+  struct Sub {
+    std::shared_ptr<Subscription> sub;
+    std::shared_ptr<std::atomic<bool>> stop;
+    std::thread thread;
+  };
+
+  std::error_code Blocking() const {
+    if (callbacks_->OnThread()) return make_error_code(errc::called_from_callback);
+    return connect_error_;
+  }
+
+  void Connect(const std::vector<std::string>& servers) {
+    natsOptions* opts = nullptr;
+    natsStatus s = natsOptions_Create(&opts);
+    std::vector<const char*> urls;
+    for (const auto& u : servers) urls.push_back(u.c_str());
+    if (s == NATS_OK) s = natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size()));
+    if (s == NATS_OK) s = natsOptions_SetName(opts, options_.client_name.c_str());
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+    if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, std::max<int64_t>(options_.reconnect_backoff_min.count(), 10));
+    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
+    if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, nullptr, nullptr);
+    if (s == NATS_OK && !options_.token.empty()) s = natsOptions_SetToken(opts, options_.token.c_str());
+    if (s == NATS_OK && options_.tls) {
+      s = natsOptions_SetSecure(opts, true);
+      if (s == NATS_OK && !options_.tls_ca_file.empty())
+        s = natsOptions_LoadCATrustedCertificates(opts, options_.tls_ca_file.c_str());
+      if (s == NATS_OK && !options_.tls_server_name.empty())
+        s = natsOptions_SetExpectedHostname(opts, options_.tls_server_name.c_str());
+    }
+    if (s == NATS_OK) {
+      s = natsConnection_Connect(&core_->nc, opts);
+      if (s == NATS_NOT_YET_CONNECTED) s = NATS_OK;  // connects in the background
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = std::min<int64_t>(options_.request_timeout.count(), 5000);
+    if (s == NATS_OK) s = natsConnection_JetStream(&core_->js, core_->nc, &jo);
+    if (opts) natsOptions_Destroy(opts);
+    if (s != NATS_OK) {
+      spdlog::error("herald client (nats): cannot set up the connection: {}", natsStatus_GetText(s));
+      connect_error_ = s == NATS_INVALID_ARG || s == NATS_SSL_ERROR ? make_error_code(errc::invalid_argument)
+                                                                     : FromNats(s);
+    }
+  }
+
+  void PublishLoop() {
+    std::unique_lock lock(pub_mu_);
+    while (true) {
+      pub_cv_.wait(lock, [&] { return pub_stop_ || !pub_queue_.empty(); });
+      if (pub_stop_) break;
+      Pending p = std::move(pub_queue_.front());
+      pub_queue_.pop_front();
+      pub_busy_ = true;
+      lock.unlock();
+      PublishResult result = PublishOne(p);
+      lock.lock();
+      pub_busy_ = false;
+      pub_bytes_ -= p.bytes;
+      ++pub_sequence_issued_;
+      auto done = std::move(p.done);
+      callbacks_->Post([this, done = std::move(done), result] {
+        if (done) done(result);
+        {
+          std::lock_guard l(pub_mu_);
+          ++pub_completed_;
+        }
+        pub_cv_.notify_all();
+      });
+    }
+    // Closing: fail what is left.
+    for (auto& p : pub_queue_) {
+      callbacks_->Post([done = std::move(p.done)] {
+        if (done) done(PublishResult{make_error_code(errc::client_closed)});
+      });
+    }
+    pub_queue_.clear();
+  }
+
+  // Sends one message and waits for its PubAck, retrying (same message id) until its deadline.
+  PublishResult PublishOne(const Pending& p) {
+    PublishResult result;
+    while (true) {
+      natsMsg* msg = nullptr;
+      natsStatus s = BuildMsg(&msg, p.topic, p.message);
+      if (s != NATS_OK) return PublishResult{make_error_code(errc::invalid_argument)};
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      if (!p.msg_id.empty()) po.MsgId = p.msg_id.c_str();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - Clock::now());
+      // A PubAck lost with a server that died takes this long to notice.
+      po.MaxWait = std::clamp<int64_t>(left.count(), 1, 2000);
+      jsPubAck* ack = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      s = js_PublishMsg(&ack, core_->js, msg, &po, &jerr);
+      natsMsg_Destroy(msg);
+      if (s == NATS_OK && ack) {
+        result = PublishResult{};  // an earlier attempt's error is moot
+        result.offset = ack->Sequence;
+        result.duplicate = ack->Duplicate;
+        jsPubAck_Destroy(ack);
+        return result;
+      }
+      if (ack) jsPubAck_Destroy(ack);
+      result.error = FromNats(s, jerr);
+      if (s == NATS_NO_RESPONDERS) {
+        // No stream takes the subject (a missing topic), or none right now (an election).
+        jsStreamInfo* si = nullptr;
+        jsErrCode serr = static_cast<jsErrCode>(0);
+        natsStatus ss = js_GetStreamInfo(&si, core_->js, StreamName(p.topic).c_str(), nullptr, &serr);
+        if (si) jsStreamInfo_Destroy(si);
+        if (ss != NATS_OK && serr == JSStreamNotFoundErr) return PublishResult{make_error_code(errc::topic_not_found)};
+      } else if (s == NATS_ERR && jerr != 0) {
+        return result;  // the stream refused it (too large, ...): retrying cannot help
+      }
+      {
+        std::lock_guard lock(pub_mu_);
+        if (pub_stop_) return PublishResult{make_error_code(errc::client_closed)};
+      }
+      if (Clock::now() + 100ms >= p.deadline) {
+        if (result.error == make_error_code(errc::not_connected) || s == NATS_TIMEOUT)
+          result.error = make_error_code(errc::timeout);
+        return result;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  void FetchLoop(const std::shared_ptr<Subscription>& sub, const std::atomic<bool>& stop,
+                 const MessageHandler& handler, uint32_t window) {
+    int batch = static_cast<int>(std::min<uint32_t>(window, 64));
+    while (!stop) {
+      natsMsgList list{};
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      natsStatus s = natsSubscription_Fetch(&list, sub->sub, batch, 500, &jerr);
+      if (s != NATS_OK) {
+        natsMsgList_Destroy(&list);
+        if (s != NATS_TIMEOUT) std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      for (int i = 0; i < list.Count; ++i) {
+        natsMsg* msg = list.Msgs[i];
+        list.Msgs[i] = nullptr;
+        auto m = std::make_shared<ReceivedMessage>();
+        m->topic = sub->topic;
+        m->group = sub->group;
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+          m->offset = meta->Sequence.Stream;
+          m->delivery_count = static_cast<uint32_t>(meta->NumDelivered);
+          m->timestamp_ms = meta->Timestamp / 1000000;
+          jsMsgMetaData_Destroy(meta);
+        }
+        m->headers = ReadHeaders(msg, &m->key);
+        if (const char* data = natsMsg_GetData(msg)) {
+          m->payload.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        }
+        auto state = std::make_shared<NatsDelivery>(sub, msg);
+        if (m->delivery_count > sub->max_deliveries) {
+          // Delivered max_deliveries times and the last one's deadline passed: as
+          // brokerd, the letter counts the deliveries handlers saw. (brokerd also keeps
+          // the last nack's reason; a JetStream redelivery does not carry it.)
+          m->delivery_count = sub->max_deliveries;
+          if (sub->DeadLetter(*m, "")) natsMsg_Term(msg, nullptr);
+          continue;
+        }
+        callbacks_->Post([handler, state, m] { handler(Delivery(state, m)); });
+      }
+      natsMsgList_Destroy(&list);
+    }
+  }
+
+  void StopSub(Sub& s) {
+    *s.stop = true;
+    if (s.thread.joinable()) s.thread.join();
+    if (s.sub->sub) natsSubscription_Unsubscribe(s.sub->sub);
+  }
+
+  void FillTopic(const std::string& name, const jsStreamInfo& si, TopicInfo* info) {
+    info->name = name;
+    info->earliest_offset = si.State.FirstSeq;
+    info->next_offset = si.State.LastSeq + 1;
+    info->message_count = si.State.Msgs;
+    info->bytes = si.State.Bytes;
+    if (si.Config) {
+      info->retention.max_age = std::chrono::milliseconds(si.Config->MaxAge / 1000000);
+      info->retention.max_bytes = si.Config->MaxBytes > 0 ? static_cast<uint64_t>(si.Config->MaxBytes) : 0;
+      info->retention.max_messages = si.Config->MaxMsgs > 0 ? static_cast<uint64_t>(si.Config->MaxMsgs) : 0;
+    }
+  }
+
+  static void FillGroup(const std::string& topic, const jsConsumerInfo& ci, GroupInfo* g) {
+    g->topic = topic;
+    g->name = ci.Config && ci.Config->Durable ? ci.Config->Durable : (ci.Name ? ci.Name : "");
+    // Undo StreamName: "_2E" -> '.', "_5F" -> '_'.
+    std::string decoded;
+    for (std::size_t i = 0; i < g->name.size(); ++i) {
+      if (g->name[i] == '_' && i + 2 < g->name.size()) {
+        decoded += g->name.compare(i, 3, "_2E") == 0 ? '.' : '_';
+        i += 2;
+      } else {
+        decoded += g->name[i];
+      }
+    }
+    g->name = decoded;
+    g->ack_floor = ci.AckFloor.Stream;
+    g->in_flight = static_cast<uint32_t>(ci.NumAckPending);
+    g->read_cursor = ci.Delivered.Stream + 1;
+    g->lag = ci.NumPending + static_cast<uint64_t>(ci.NumAckPending);
+    g->redeliveries = static_cast<uint64_t>(ci.NumRedelivered);
+    g->members = static_cast<uint32_t>(ci.NumWaiting);
+    if (ci.Config) {
+      g->max_deliveries = ci.Config->MaxDeliver > 1 ? static_cast<uint32_t>(ci.Config->MaxDeliver - 1) : 0;
+      // backoff stays empty: the consumer's BackOff has the ack deadline added to each entry.
+    }
+  }
+
+  ClientOptions options_;
+  std::shared_ptr<Core> core_;
+  std::error_code connect_error_;
+  std::unique_ptr<CallbackThread> callbacks_ = std::make_unique<CallbackThread>();
+
+  std::mutex mu_;
+  std::map<SubscriptionId, Sub> subs_;
+  SubscriptionId next_id_ = 1;
+
+  std::mutex pub_mu_;
+  std::condition_variable pub_cv_;
+  std::deque<Pending> pub_queue_;
+  std::size_t pub_bytes_ = 0;
+  uint64_t pub_sequence_ = 0;         // message ids handed out
+  uint64_t pub_sequence_issued_ = 0;  // publishes answered (callback posted)
+  uint64_t pub_completed_ = 0;        // callbacks run
+  bool pub_busy_ = false;
+  bool pub_stop_ = false;
+  std::thread publisher_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeNatsBackend(ClientOptions options, std::vector<std::string> servers) {
+  return std::make_unique<NatsBackend>(std::move(options), std::move(servers));
 }
 
 }  // namespace herald::client_detail
