@@ -123,7 +123,7 @@ NatsCluster::NatsCluster(std::chrono::milliseconds timeout) : dir_("herald-nats"
     REQUIRE(conf.good());
   }
   for (int i = 0; i < kNodes; ++i) Start(i);
-  WaitReady(timeout);
+  WaitReady(timeout, /*healthy=*/true);
 }
 
 NatsCluster::~NatsCluster() {
@@ -190,31 +190,32 @@ void NatsCluster::Kill(int i) {
 void NatsCluster::Restart(int i, std::chrono::milliseconds timeout) {
   Kill(i);
   Start(i);
-  WaitReady(timeout);
+  WaitReady(timeout, /*healthy=*/false);
 }
 
 std::string NatsCluster::Monitor(int i, const std::string& path) const {
   return HttpGet(nodes_[i].monitor_port, path);
 }
 
-bool NatsCluster::NodeReady(int i) const {
-  // /healthz is 200 once the server's JetStream is up and current with its
-  // streams; /jsz names the meta leader once one is elected (the field is
-  // left out while there is none).
-  if (Monitor(i, "/healthz").empty()) return false;
+bool NatsCluster::NodeReady(int i, bool healthy) const {
+  // /healthz is 200 once the server's JetStream is up and current with all its
+  // streams and consumers (after a restart under load that can take more than
+  // 30 s, so Restart does not wait for it); /jsz names the meta leader once one
+  // is elected (the field is left out while there is none).
+  if (healthy && Monitor(i, "/healthz").empty()) return false;
   std::string jsz = Monitor(i, "/jsz");
   auto meta = jsz.find("\"meta_cluster\"");
   return meta != std::string::npos && jsz.find("\"leader\"", meta) != std::string::npos;
 }
 
-bool NatsCluster::Ready() const {
+bool NatsCluster::Ready(bool healthy) const {
   for (int i = 0; i < kNodes; ++i) {
-    if (nodes_[i].pid > 0 && !NodeReady(i)) return false;
+    if (nodes_[i].pid > 0 && !NodeReady(i, healthy)) return false;
   }
   return true;
 }
 
-void NatsCluster::WaitReady(std::chrono::milliseconds timeout) {
+void NatsCluster::WaitReady(std::chrono::milliseconds timeout, bool healthy) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool ready = false;
   bool died = false;
@@ -226,7 +227,7 @@ void NatsCluster::WaitReady(std::chrono::milliseconds timeout) {
         died = true;
       }
     }
-    if (!died && Ready()) {
+    if (!died && Ready(healthy)) {
       ready = true;
       break;
     }

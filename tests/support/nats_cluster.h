@@ -42,10 +42,13 @@ class NatsCluster {
   // SIGKILL node i and reap it: no shutdown code runs (a crash).
   void Kill(int i);
   // Starts node i again (after Kill) on the same ports and store dir, and
-  // waits (bounded) until it is healthy and sees a meta leader.
+  // waits (bounded) until every running node sees a meta leader. It does not
+  // wait for /healthz: a restarted node's streams and consumers may take longer
+  // to catch up than a test wants to wait; JetStream serves meanwhile.
   void Restart(int i, std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  // Whether every running node is healthy and sees a JetStream meta leader.
-  bool Ready() const;
+  // Whether every running node sees a JetStream meta leader (and, with
+  // `healthy`, answers /healthz with 200: current with its streams and consumers).
+  bool Ready(bool healthy = true) const;
   // GET http://127.0.0.1:<monitor port of node i><path>; "" if it fails.
   std::string Monitor(int i, const std::string& path) const;
   std::string LogTail(int i, std::size_t bytes = 3000) const;
@@ -60,8 +63,8 @@ class NatsCluster {
     pid_t pid = -1;
   };
   void Start(int i);
-  bool NodeReady(int i) const;
-  void WaitReady(std::chrono::milliseconds timeout);
+  bool NodeReady(int i, bool healthy) const;
+  void WaitReady(std::chrono::milliseconds timeout, bool healthy);
 
   TempDir dir_;
   std::string binary_;
