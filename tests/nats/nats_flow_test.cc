@@ -69,7 +69,9 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
       std::this_thread::sleep_for(5ms);
     }
   };
-  std::thread w1(writer, 1), w2(writer, 2);
+  // jthread: a failed REQUIRE below (a node that does not come back) joins the
+  // writers while unwinding instead of aborting with the nats-servers left running.
+  std::jthread w1(writer, 1), w2(writer, 2);
   std::this_thread::sleep_for(300ms);
   cluster.Kill(1);
   std::this_thread::sleep_for(1500ms);
