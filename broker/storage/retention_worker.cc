@@ -24,14 +24,18 @@ uint64_t RetentionCut(const TopicRecord& record, int64_t now_ms,
   uint64_t messages = record.next_offset - record.earliest_offset;
   uint64_t bytes = record.bytes;
   uint64_t from = record.earliest_offset;
-  const int64_t oldest_allowed =
-      r.max_age_ms != 0 ? now_ms - static_cast<int64_t>(r.max_age_ms) : INT64_MIN;
+  // A max age a client may set up to 2^64-1 ms; one reaching back before the
+  // epoch keeps everything (and must not overflow the subtraction).
+  int64_t oldest_allowed = INT64_MIN;
+  if (r.max_age_ms != 0 && now_ms > 0 && r.max_age_ms < static_cast<uint64_t>(now_ms)) {
+    oldest_allowed = now_ms - static_cast<int64_t>(r.max_age_ms);
+  }
   for (;;) {
     std::vector<BatchSummary> batches;
     if (!read(from, &batches) || batches.empty()) return from;
     for (const BatchSummary& b : batches) {
       if (b.base_offset >= record.next_offset) return b.base_offset;
-      bool too_old = r.max_age_ms != 0 && b.timestamp_ms < oldest_allowed;
+      bool too_old = b.timestamp_ms < oldest_allowed;
       bool too_big = r.max_bytes != 0 && bytes > r.max_bytes;
       bool too_many = r.max_messages != 0 && messages > r.max_messages;
       if (!too_old && !too_big && !too_many) return std::max(from, b.base_offset);

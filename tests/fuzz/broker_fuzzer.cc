@@ -49,6 +49,7 @@ uint16_t g_port = 0;
 bool SendAll(int fd, const uint8_t* data, std::size_t size) {
   while (size > 0) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;  // the broker closed the connection: fine
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -71,7 +72,24 @@ int Connect() {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(g_port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  if (rc != 0 && errno == EINTR) {
+    // libFuzzer's timer signal (SIGALRM, for -timeout) interrupted the
+    // connect; the connection goes on in the background, so wait for it
+    // rather than calling connect again (which would answer EALREADY).
+    pollfd p{fd, POLLOUT, 0};
+    while ((rc = ::poll(&p, 1, 10000)) < 0 && errno == EINTR) {
+    }
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0) {
+      rc = 0;
+    } else {
+      errno = rc == 1 ? error : ETIMEDOUT;
+      rc = -1;
+    }
+  }
+  if (rc != 0) {
     std::fprintf(stderr, "connect: %s\n", std::strerror(errno));
     ::herald::fuzz::Fail(__FILE__, __LINE__, "cannot connect to the in-process broker");
   }
@@ -90,6 +108,7 @@ bool DrainUntilClosed(int fd, std::chrono::milliseconds timeout) {
     int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r <= 0) continue;
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return true;
   }
 }

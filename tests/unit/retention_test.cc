@@ -62,6 +62,11 @@ TEST_CASE("retention: by age removes batches older than the limit", "[unit][rete
   CHECK(Cut(Topic({3000, 0, 0}), 1'009'500, TenBatches()) == 70);
   // Everything is old: the cut is the end of the log.
   CHECK(Cut(Topic({1000, 0, 0}), 2'000'000, TenBatches()) == 100);
+  // An age reaching back before the epoch keeps everything; up to 2^64-1 ms
+  // is what a client can send (the broker fuzzer found the overflow).
+  CHECK(Cut(Topic({2'000'000, 0, 0}), 1'009'500, TenBatches()) == 0);
+  CHECK(Cut(Topic({UINT64_MAX, 0, 0}), 1'009'500, TenBatches()) == 0);
+  CHECK(Cut(Topic({(uint64_t{1} << 63) + 86'400'000, 0, 0}), 1'795'637'178'034, TenBatches()) == 0);
 }
 
 TEST_CASE("retention: the strictest limit wins", "[unit][retention]") {
