@@ -1,6 +1,6 @@
 #include "backend.h"
 
-namespace herald::client_detail {
+namespace herald {
 
 namespace {
 
@@ -10,6 +10,42 @@ constexpr std::string_view kNatsScheme = "nats://";
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
+
+}  // namespace
+
+std::error_code ParseBrokerUrl(const std::string& broker, BrokerUrl* url) {
+  *url = BrokerUrl{};
+  std::string_view rest = broker;
+  if (StartsWith(rest, kNatsScheme)) {
+    url->kind = BackendKind::nats;
+    rest.remove_prefix(kNatsScheme.size());
+    // "nats://a:1,b:2" and "nats://a:1,nats://b:2" both list two servers.
+    while (true) {
+      auto comma = rest.find(',');
+      std::string_view entry = rest.substr(0, comma);
+      if (StartsWith(entry, kNatsScheme)) entry.remove_prefix(kNatsScheme.size());
+      if (entry.empty()) return make_error_code(errc::invalid_argument);
+      url->servers.push_back(std::string(kNatsScheme) + std::string(entry));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    return {};
+  }
+  if (StartsWith(rest, kHeraldScheme)) rest.remove_prefix(kHeraldScheme.size());
+  url->kind = BackendKind::herald;
+  url->address = std::string(rest);
+  return {};
+}
+
+const char* BackendName(BackendKind kind) {
+  return kind == BackendKind::nats ? "NATS JetStream" : "brokerd";
+}
+
+}  // namespace herald
+
+namespace herald::client_detail {
+
+namespace {
 
 // A backend that fails every request with one error: a broker URL that could
 // not be parsed. Publish completions run at once on the caller's thread.
@@ -47,30 +83,6 @@ class FailingBackend final : public Backend {
 };
 
 }  // namespace
-
-std::error_code ParseBrokerUrl(const std::string& broker, BrokerUrl* url) {
-  *url = BrokerUrl{};
-  std::string_view rest = broker;
-  if (StartsWith(rest, kNatsScheme)) {
-    url->kind = BackendKind::nats;
-    rest.remove_prefix(kNatsScheme.size());
-    // "nats://a:1,b:2" and "nats://a:1,nats://b:2" both list two servers.
-    while (true) {
-      auto comma = rest.find(',');
-      std::string_view entry = rest.substr(0, comma);
-      if (StartsWith(entry, kNatsScheme)) entry.remove_prefix(kNatsScheme.size());
-      if (entry.empty()) return make_error_code(errc::invalid_argument);
-      url->servers.push_back(std::string(kNatsScheme) + std::string(entry));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    return {};
-  }
-  if (StartsWith(rest, kHeraldScheme)) rest.remove_prefix(kHeraldScheme.size());
-  url->kind = BackendKind::herald;
-  url->address = std::string(rest);
-  return {};
-}
 
 std::unique_ptr<Backend> MakeFailingBackend(std::error_code error) {
   return std::make_unique<FailingBackend>(error);

@@ -18,6 +18,7 @@
 #include <system_error>
 #include <vector>
 
+#include "herald/broker_url.h"
 #include "herald/client.h"
 
 namespace herald {
@@ -73,20 +74,10 @@ class Backend {
                                 uint32_t max_messages, FetchResult* result) = 0;
 };
 
-enum class BackendKind { herald, nats };
-
-struct BrokerUrl {
-  BackendKind kind = BackendKind::herald;
-  // herald: "HOST:PORT" (the scheme removed; checked by the connection, as before).
-  std::string address;
-  // nats: one "nats://HOST:PORT" per listed server.
-  std::vector<std::string> servers;
-};
-
-// Splits ClientOptions::broker by its scheme. Only "nats://" URLs are checked
-// here (a server list that is empty or has an empty entry: invalid_argument);
-// anything without a scheme, or with "herald://", goes to the Herald backend.
-std::error_code ParseBrokerUrl(const std::string& broker, BrokerUrl* url);
+// The URL parse is public (herald/broker_url.h); the names stay here for the seam's users.
+using herald::BackendKind;
+using herald::BrokerUrl;
+using herald::ParseBrokerUrl;
 
 std::unique_ptr<Backend> MakeHeraldBackend(ClientOptions options);
 std::unique_ptr<Backend> MakeNatsBackend(ClientOptions options, std::vector<std::string> servers);
