@@ -23,10 +23,11 @@ enum ExitCode : int {
   kInvalidArgument = 5,  // bad duration/size/timestamp/name, refused confirmation
   kConflict = 6,         // the group has members
   kAuth = 7,             // the broker refused the token, or the principal may not do this
+  kNotSupported = 8,     // the engine behind --broker cannot do this (e.g. status on NATS JetStream)
 };
 
 struct GlobalOptions {
-  std::string broker;  // --broker, else $HERALD_BROKER, else 127.0.0.1:7400
+  std::string broker;  // --broker (HOST:PORT, herald://..., nats://...), else $HERALD_BROKER, else 127.0.0.1:7400
   double connect_timeout_s = 5;
   bool json = false;   // --json: machine-readable output on stdout
   std::string token;   // --token; empty: the SDK reads $HERALD_TOKEN
@@ -35,7 +36,8 @@ struct GlobalOptions {
   std::string tls_server_name;
 };
 
-// Connects to the broker; on failure prints why and sets *exit_code.
+// Connects to the broker; on failure prints why and sets *exit_code. Notes
+// the broker for error messages (NoteBroker).
 std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code);
 
 // Each command file registers its subcommands; `run` writes the exit code.
@@ -49,5 +51,11 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddDlqCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // `token new` and `token hash` work offline: they never connect.
 void AddTokenCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+
+// What `topic purge` and `dlq purge` run (topic_commands.cc): connects, asks
+// "purge N <noun> from TOPIC?" unless `yes`, purges and prints what went.
+// `what` names the command in errors.
+void RunPurge(const GlobalOptions& global, const std::string& topic, bool yes, const std::string& noun,
+              const std::string& what, int* exit_code);
 
 }  // namespace herald::ctl

@@ -100,8 +100,10 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
     return;
   }
   // Done when the tracking group's position reaches the letters that were
-  // there at the start, or --count are replayed, or nothing happens for
-  // --timeout seconds (e.g. a republish keeps failing).
+  // there at the start, or it has nothing left (no lag: on NATS JetStream the
+  // position is the last acked sequence, not the one after it), or --count are
+  // replayed, or nothing happens for --timeout seconds (e.g. a republish keeps
+  // failing).
   auto idle = std::chrono::milliseconds(static_cast<int64_t>(args.timeout_s * 1000));
   for (;;) {
     {
@@ -112,7 +114,7 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
       if (state->in_flight > 0) continue;
     }
     GroupInfo g;
-    if (!client.DescribeGroup(dlq, so.group, &g) && g.ack_floor >= end) break;
+    if (!client.DescribeGroup(dlq, so.group, &g) && (g.ack_floor >= end || g.lag == 0)) break;
   }
   {
     std::unique_lock lock(state->mu);
@@ -165,26 +167,7 @@ void AddPurge(CLI::App* parent, const GlobalOptions& global, int* exit_code) {
   cmd->add_option("TOPIC", args->topic, "the original topic")->required();
   cmd->add_flag("-y,--yes", args->yes, "do not ask; required when stdin is not a terminal");
   cmd->callback([&global, exit_code, args] {
-    auto client = Connect(global, exit_code);
-    if (!client) return;
-    const std::string dlq = DlqTopic(args->topic);
-    TopicInfo t;
-    if (std::error_code ec = client->DescribeTopic(dlq, &t)) {
-      *exit_code = FailOnTopic(dlq, "dlq purge", ec);
-      return;
-    }
-    std::string question = "purge " + std::to_string(t.message_count) + " dead letters from " + dlq + "?";
-    if ((*exit_code = Confirm(question, args->yes)) != kOk) return;
-    const uint64_t purged = t.message_count;
-    if (std::error_code ec = client->PurgeTopic(dlq, &t)) {
-      *exit_code = FailOnTopic(dlq, "dlq purge", ec);
-      return;
-    }
-    if (global.json) {
-      PrintJson({{"topic", dlq}, {"purged", purged}, {"earliest_offset", t.earliest_offset}});
-    } else {
-      std::cout << "purged " << purged << " dead letters from " << dlq << "\n";
-    }
+    RunPurge(global, DlqTopic(args->topic), args->yes, "dead letters", "dlq purge", exit_code);
   });
 }
 

@@ -99,7 +99,7 @@ void AddReset(CLI::App* group, const GlobalOptions& global, int* exit_code) {
     if (!client) return;
     GroupInfo g;
     if (std::error_code ec = client->ResetGroup(args->topic, args->group, *to, &g)) {
-      *exit_code = FailOnBusy(*client, *args, "group reset", ec);
+      *exit_code = FailOnBusy(*client, *args, "group reset " + args->topic + " " + args->group, ec);
       return;
     }
     if (g.topic.empty()) g.topic = args->topic;

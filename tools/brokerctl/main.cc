@@ -5,13 +5,19 @@
 #include <iostream>
 
 #include "brokerctl.h"
+#include "output.h"
 
 namespace herald::ctl {
 
 namespace {
 
 constexpr const char* kFooter = R"(
-Every command talks to the broker given by --broker HOST:PORT (or $HERALD_BROKER).
+Every command talks to the broker given by --broker (or $HERALD_BROKER):
+HOST:PORT or herald://HOST:PORT for brokerd, nats://HOST:PORT[,HOST:PORT...]
+for a NATS JetStream server or cluster (the SDK's mapping: client/NATS.md).
+On NATS JetStream, status, topic alter, group reset, consume without --group
+and tail (they need brokerd's Status, AlterTopic, ResetGroup and Fetch) are
+not supported: they exit 8 and say so.
 A broker with auth on needs a token: --token TOKEN, or $HERALD_TOKEN (better:
 command lines are visible to other users). A broker serving TLS needs --tls;
 its certificate must chain to the system's CAs, or to --tls-ca FILE, and name
@@ -37,6 +43,7 @@ Exit codes:
   6  conflict: the group has members (stop them first)
   7  authentication failed (a missing or unknown token) or not authorized
      (the principal's ACL does not allow the request)
+  8  not supported by the broker's engine (e.g. status on NATS JetStream)
 
 Run 'brokerctl COMMAND --help' (e.g. 'brokerctl topic create --help') for a
 command's options.)";
@@ -44,6 +51,7 @@ command's options.)";
 }  // namespace
 
 std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
+  NoteBroker(options.broker);
   ClientOptions co;
   co.broker = options.broker;
   co.client_name = "brokerctl";
@@ -80,7 +88,9 @@ int main(int argc, char** argv) {
   // Subcommands inherit this, so global flags work after the command too:
   // `brokerctl topic list --json`.
   app.fallthrough();
-  app.add_option("--broker", global.broker, "HOST:PORT of the broker (env HERALD_BROKER)")
+  app.add_option("--broker", global.broker,
+                 "the broker: HOST:PORT or herald://HOST:PORT (brokerd), or "
+                 "nats://HOST:PORT[,HOST:PORT...] (NATS JetStream) (env HERALD_BROKER)")
       ->capture_default_str();
   app.add_option("--connect-timeout", global.connect_timeout_s, "seconds to wait for the broker")
       ->capture_default_str();

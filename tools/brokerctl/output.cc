@@ -6,9 +6,19 @@
 #include <unistd.h>
 
 #include "brokerctl.h"
+#include "herald/broker_url.h"
 #include "herald/errors.h"
 
 namespace herald::ctl {
+
+namespace {
+
+// brokerctl runs one command, so one broker per process; empty until Connect.
+std::string g_broker;
+
+}  // namespace
+
+void NoteBroker(const std::string& broker) { g_broker = broker; }
 
 int ExitCodeFor(std::error_code ec) {
   if (ec == errc::topic_not_found || ec == errc::group_not_found ||
@@ -22,10 +32,20 @@ int ExitCodeFor(std::error_code ec) {
   if (ec == errc::group_busy) return kConflict;
   if (ec == errc::authentication_failed || ec == errc::not_authorized) return kAuth;
   if (ec == errc::not_connected) return kCannotConnect;
+  if (ec == errc::not_supported) return kNotSupported;
   return kFailed;
 }
 
 int Fail(const std::string& what, std::error_code ec) {
+  if (ec == errc::not_supported) {
+    BrokerUrl url;
+    ParseBrokerUrl(g_broker, &url);  // it parsed once already, or the SDK would not have answered
+    std::cerr << "brokerctl: " << what << ": not supported on " << BackendName(url.kind)
+              << " (--broker " << g_broker << ")"
+              << (url.kind == BackendKind::nats ? "; only brokerd has it" : "") << " (code "
+              << ec.value() << ")\n";
+    return kNotSupported;
+  }
   std::cerr << "brokerctl: " << what << ": " << ec.message() << " (code " << ec.value() << ")\n";
   return ExitCodeFor(ec);
 }

@@ -18,7 +18,14 @@ using Json = nlohmann::ordered_json;
 // The exit code an SDK error stands for (see ExitCode).
 int ExitCodeFor(std::error_code ec);
 
+// The broker this run talks to (Connect calls it): a request its engine
+// cannot do (errc::not_supported) is reported naming that engine.
+void NoteBroker(const std::string& broker);
+
 // Print "brokerctl: <what>: <error> (code N)" and return ExitCodeFor(ec).
+// errc::not_supported reads "<what>: not supported on NATS JetStream
+// (--broker nats://...)", whichever command asked: every command's errors end
+// here, so none needs a case of its own.
 int Fail(const std::string& what, std::error_code ec);
 // The same, but a missing topic reads "topic 'NAME' not found (code 8)".
 int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec);

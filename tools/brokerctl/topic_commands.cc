@@ -1,4 +1,4 @@
-// brokerctl topic create|list|describe|alter|delete
+// brokerctl topic create|list|describe|alter|delete|purge
 
 #include <iostream>
 
@@ -188,16 +188,56 @@ void AddDelete(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
   });
 }
 
+void AddPurge(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
+  struct Args {
+    std::string name;
+    bool yes = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = topic->add_subcommand(
+      "purge", "remove every message of a topic; the topic and its groups stay, and new messages "
+               "continue after the old offsets (asks first unless --yes)");
+  cmd->add_option("NAME", args->name, "topic name")->required();
+  cmd->add_flag("-y,--yes", args->yes, "do not ask; required when stdin is not a terminal");
+  cmd->callback([&global, exit_code, args] {
+    RunPurge(global, args->name, args->yes, "messages", "topic purge " + args->name, exit_code);
+  });
+}
+
 }  // namespace
 
+void RunPurge(const GlobalOptions& global, const std::string& topic, bool yes, const std::string& noun,
+              const std::string& what, int* exit_code) {
+  auto client = Connect(global, exit_code);
+  if (!client) return;
+  TopicInfo t;
+  if (std::error_code ec = client->DescribeTopic(topic, &t)) {
+    *exit_code = FailOnTopic(topic, what, ec);
+    return;
+  }
+  std::string question = "purge " + std::to_string(t.message_count) + " " + noun + " from " + topic + "?";
+  if ((*exit_code = Confirm(question, yes)) != kOk) return;
+  const uint64_t purged = t.message_count;
+  if (std::error_code ec = client->PurgeTopic(topic, &t)) {
+    *exit_code = FailOnTopic(topic, what, ec);
+    return;
+  }
+  if (global.json) {
+    PrintJson({{"topic", topic}, {"purged", purged}, {"earliest_offset", t.earliest_offset}});
+  } else {
+    std::cout << "purged " << purged << " " << noun << " from " << topic << "\n";
+  }
+}
+
 void AddTopicCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
-  auto* topic = app.add_subcommand("topic", "create, list, describe, alter and delete topics");
+  auto* topic = app.add_subcommand("topic", "create, list, describe, alter, delete and purge topics");
   topic->require_subcommand(1);
   AddCreate(topic, global, exit_code);
   AddList(topic, global, exit_code);
   AddDescribe(topic, global, exit_code);
   AddAlter(topic, global, exit_code);
   AddDelete(topic, global, exit_code);
+  AddPurge(topic, global, exit_code);
 }
 
 }  // namespace herald::ctl
