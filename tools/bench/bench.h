@@ -12,7 +12,7 @@
 namespace herald::bench {
 
 struct BenchOptions {
-  std::string broker = "127.0.0.1:7400";
+  std::string broker = "127.0.0.1:7400";  // Herald: HOST:PORT or herald://HOST:PORT
   uint64_t count = 100'000;     // messages per run
   std::size_t size = 100;       // payload bytes
   uint32_t window = 10'000;     // max unacked publishes per producer
@@ -23,7 +23,11 @@ struct BenchOptions {
   double max_seconds = 300;     // a run that takes longer is abandoned
   double connect_timeout_s = 5;
   bool keep = false;            // keep the bench topics
-  std::string nats_url = "nats://127.0.0.1:4222";  // --system nats
+  // NATS (--system nats|both): one nats://HOST:PORT per server (connected
+  // as a server list), and the streams' replicas; 0: 3 with 3 or more
+  // servers, else 1, as the SDK maps a topic (client/NATS.md).
+  std::vector<std::string> nats_servers{"nats://127.0.0.1:4222"};
+  int replicas = 0;
 };
 
 // One consumer group of the fanout workload.

@@ -1,5 +1,6 @@
 // broker-bench: runs workloads against a broker and prints a table (or JSON).
 //   broker-bench --broker 127.0.0.1:7400 --workload publish --count 1000000 --size 100 --runs 3
+//   broker-bench --broker nats://127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --workload publish
 
 #include <iostream>
 
@@ -7,8 +8,44 @@
 #include <fmt/format.h>
 
 #include "bench.h"
+#include "herald/broker_url.h"
 
 using namespace herald::bench;
+
+namespace {
+
+// Which system --broker, --system and --nats-url select, read as the SDK
+// reads a broker URL: nats://... in --broker is the NATS system with those
+// servers; HOST:PORT or herald://... is Herald's, and NATS (for --system
+// nats|both) is then --nats-url. Sets *system and o->nats_servers; returns
+// what is wrong, or "".
+std::string ResolveSystem(const CLI::Option& system_flag, const CLI::Option& nats_url_flag,
+                          const std::string& nats_url, std::string* system, BenchOptions* o) {
+  herald::BrokerUrl broker;
+  if (herald::ParseBrokerUrl(o->broker, &broker)) {
+    return "--broker wants HOST:PORT, herald://HOST:PORT or nats://HOST:PORT[,HOST:PORT...], got '" +
+           o->broker + "'";
+  }
+  if (broker.kind == herald::BackendKind::nats) {
+    if (system_flag.count() > 0 && *system != "nats") {
+      return "--broker nats://... is the NATS system; for --system " + *system +
+             " give Herald's address in --broker and NATS's in --nats-url";
+    }
+    if (nats_url_flag.count() > 0) return "give the NATS servers once: in --broker or in --nats-url";
+    *system = "nats";
+    o->nats_servers = broker.servers;
+    return {};
+  }
+  herald::BrokerUrl nats;  // a bare HOST:PORT list is taken as NATS servers here
+  std::string url = nats_url.starts_with("nats://") ? nats_url : "nats://" + nats_url;
+  if (herald::ParseBrokerUrl(url, &nats)) {
+    return "--nats-url wants nats://HOST:PORT[,HOST:PORT...], got '" + nats_url + "'";
+  }
+  o->nats_servers = nats.servers;
+  return {};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   BenchOptions o;
@@ -16,7 +53,10 @@ int main(int argc, char** argv) {
   int runs = 1;
   bool json = false;
   CLI::App app{"broker-bench: measure a Herald broker"};
-  app.add_option("--broker", o.broker, "HOST:PORT")->capture_default_str();
+  app.add_option("--broker", o.broker,
+                 "HOST:PORT or herald://HOST:PORT (Herald), or nats://HOST:PORT[,HOST:PORT...] "
+                 "(NATS JetStream: the same as --system nats --nats-url URL)")
+      ->capture_default_str();
   app.add_option("--workload", workload, "publish|latency|fanout|backlog|all")
       ->check(CLI::IsMember({"publish", "latency", "fanout", "backlog", "all"}))
       ->capture_default_str();
@@ -36,15 +76,27 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "one JSON object per run");
   app.add_flag("--keep", o.keep, "keep the bench topics");
   std::string system = "herald";
-  app.add_option("--system", system, "herald, nats (JetStream, file storage), or both (alternating runs)")
-      ->check(CLI::IsMember({"herald", "nats", "both"}))
+  auto* system_flag =
+      app.add_option("--system", system, "herald, nats (JetStream, file storage), or both (alternating runs)")
+          ->check(CLI::IsMember({"herald", "nats", "both"}))
+          ->capture_default_str();
+  std::string nats_url = "nats://127.0.0.1:4222";
+  auto* nats_url_flag = app.add_option("--nats-url", nats_url,
+                                       "NATS server(s) for --system nats|both: nats://HOST:PORT[,HOST:PORT...]")
+                            ->capture_default_str();
+  app.add_option("--replicas", o.replicas,
+                 "NATS streams' replicas (0: 3 when 3 or more servers are listed, else 1)")
+      ->check(CLI::Range(0, 5))
       ->capture_default_str();
-  app.add_option("--nats-url", o.nats_url, "NATS server for --system nats|both")->capture_default_str();
   std::string report_from, report_dir;
   app.add_option("--report-from", report_from, "make a report from --json lines in this file (runs nothing)");
   app.add_option("--report-dir", report_dir, "where --report-from writes report.md and its SVG charts");
   CLI11_PARSE(app, argc, argv);
   if (!report_from.empty()) return WriteReport(report_from, report_dir.empty() ? "." : report_dir);
+  if (std::string bad = ResolveSystem(*system_flag, *nats_url_flag, nats_url, &system, &o); !bad.empty()) {
+    std::cerr << "broker-bench: " << bad << "\n";
+    return 2;
+  }
 
   std::vector<std::string> workloads =
       workload == "all" ? std::vector<std::string>{"publish", "latency", "fanout", "backlog"}

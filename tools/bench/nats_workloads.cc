@@ -1,6 +1,7 @@
 // The same four workloads against NATS JetStream (C client, libnats), for a
-// side-by-side table: a stream with file storage, durable push consumers with
-// explicit acks, async publishes with the same in-flight window.
+// side-by-side table: a stream with file storage (3 replicas on a cluster of 3
+// or more, see BenchOptions), durable push consumers with explicit acks, async
+// publishes with the same in-flight window.
 
 #include <atomic>
 #include <condition_variable>
@@ -9,6 +10,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nats/nats.h>
@@ -22,6 +24,25 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+int Replicas(const BenchOptions& o) {
+  if (o.replicas > 0) return o.replicas;
+  return o.nats_servers.size() >= 3 ? 3 : 1;
+}
+
+// Connects to the first of o.nats_servers that answers (libnats tries them in order).
+natsStatus ConnectNats(natsConnection** nc, const BenchOptions& o) {
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  std::vector<const char*> servers;
+  for (const auto& u : o.nats_servers) servers.push_back(u.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, true);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, static_cast<int64_t>(o.connect_timeout_s * 1000));
+  if (s == NATS_OK) s = natsConnection_Connect(nc, opts);
+  natsOptions_Destroy(opts);
+  return s;
+}
 
 // One connection, a JetStream context and a fresh stream; all removed on exit.
 struct Jet {
@@ -37,8 +58,8 @@ struct Jet {
     std::string suffix = std::to_string(rd() % 1'000'000);
     stream = "BENCH_" + workload + "_" + suffix;
     subject = "bench." + workload + "." + suffix;
-    if (natsConnection_ConnectTo(&nc, o.nats_url.c_str()) != NATS_OK) {
-      error = "cannot connect to " + o.nats_url;
+    if (ConnectNats(&nc, o) != NATS_OK) {
+      error = "cannot connect to " + fmt::format("{}", fmt::join(o.nats_servers, ","));
       return;
     }
     jsOptions jo;
@@ -57,6 +78,7 @@ struct Jet {
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
     sc.Storage = js_FileStorage;
+    sc.Replicas = Replicas(o);
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     if (js_AddStream(&si, js, &sc, nullptr, &jerr) != NATS_OK) error = "cannot add stream";
