@@ -126,6 +126,13 @@ TEST_CASE("e2e: brokerctl on NATS JetStream refuses what JetStream cannot do, wi
   }
   // A refusal that is not the engine's keeps its own code.
   CHECK(Ctl(cluster, "topic alter nosuch --retention-age 1d").exit_code == 4);
+
+  // --help names the URL forms and the exit code.
+  CommandResult help = RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("nats://HOST:PORT[,HOST:PORT...]") != std::string::npos);
+  CHECK(help.out.find("herald://HOST:PORT") != std::string::npos);
+  CHECK(help.out.find("8  not supported") != std::string::npos);
 }
 
 TEST_CASE("e2e: broker-bench runs its NATS workloads on the cluster given as --broker nats://...",
