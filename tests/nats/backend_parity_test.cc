@@ -280,6 +280,47 @@ TEST_CASE("both backends: publishes through a server crash are stored once", "[e
   CHECK(info.message_count == 30);
 }
 
+TEST_CASE("both backends: publishes in flight by the thousand through a server crash are each stored once",
+          "[e2e][nats][parity]") {
+  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  INFO("backend " << engine.kind);
+  auto client = engine.Connect();
+  REQUIRE_FALSE(client->CreateTopic("bulk"));
+  constexpr int kPerPhase = 1000;
+  std::mutex mu;
+  std::vector<herald::PublishResult> results;
+  auto publish = [&](int from) {
+    for (int i = from; i < from + kPerPhase; ++i) {
+      client->Publish("bulk", Msg(std::to_string(i)), [&](const herald::PublishResult& r) {
+        std::lock_guard lock(mu);
+        results.push_back(r);
+      });
+    }
+  };
+  publish(0);
+  engine.KillOne();  // with most of them still in flight
+  publish(kPerPhase);
+  std::this_thread::sleep_for(300ms);
+  engine.RestartOne();
+  publish(2 * kPerPhase);
+  REQUIRE_FALSE(client->Flush(60s));
+  std::lock_guard lock(mu);
+  REQUIRE(results.size() == 3 * kPerPhase);
+  std::set<uint64_t> offsets;
+  std::size_t stored = 0;
+  for (const auto& r : results) {
+    REQUIRE_FALSE(r.error);
+    if (!r.duplicate) {
+      offsets.insert(r.offset);
+      ++stored;
+    }
+  }
+  CHECK(offsets.size() == stored);
+  herald::TopicInfo info;
+  REQUIRE(Eventually([&] { return !client->DescribeTopic("bulk", &info); }));
+  CHECK(info.message_count == 3 * kPerPhase);
+}
+
 // Not run by ctest (hidden): `backend_parity_e2e_tests "[latency]"` prints the
 // PublishSync round trip on both backends (brokerd --fsync always; R3 streams).
 TEST_CASE("both backends: PublishSync latency", "[.][latency]") {

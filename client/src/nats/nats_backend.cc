@@ -7,8 +7,9 @@
 //                           explicit acks, AckWait = ack deadline,
 //                           MaxDeliver = max_deliveries + 1 (see dead letters),
 //                           BackOff[i] = ack deadline + backoff[i], MaxAckPending = window
-//   publish              -> js_PublishMsg with Nats-Msg-Id "<producer id>-<sequence>"
-//                           (JetStream's duplicate window, 2 min by default)
+//   publish              -> js_PublishMsgAsync with Nats-Msg-Id "<producer id>-<sequence>"
+//                           (JetStream's duplicate window, 2 min by default), pipelined
+//                           (nats_publisher.h)
 //   offset               -> the stream sequence (from 1, not 0 as on brokerd)
 //   key                  -> the header Herald-Key
 //   ack / nack / extend  -> Ack / Nak or NakWithDelay / InProgress
@@ -18,16 +19,12 @@
 //                           (the last one's ack deadline passed), before any handler
 //
 // Threads: one callback thread runs every publish completion and handler;
-// one publisher thread sends publishes in order, each waiting for its PubAck
-// and retried with the same message id until request_timeout; one fetch
-// thread per subscription.
+// the publisher's sender thread and libnats' PubAck thread (nats_publisher.h);
+// one fetch thread per subscription.
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -37,6 +34,8 @@
 #include <spdlog/spdlog.h>
 
 #include "backend.h"
+#include "nats/nats_core.h"
+#include "nats/nats_publisher.h"
 #include "schemas/names.h"
 
 namespace herald::client_detail {
@@ -44,147 +43,12 @@ namespace herald::client_detail {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace herald::client_detail::nats;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::chrono::milliseconds kDefaultRetentionAge = 7 * 24h;
 constexpr std::chrono::milliseconds kDefaultAckDeadline = 30s;
 constexpr uint32_t kDefaultMaxDeliveries = 10;
 constexpr uint32_t kDefaultWindow = 1000;
-constexpr char kKeyHeader[] = "Herald-Key";
-
-int64_t Ns(std::chrono::milliseconds ms) { return static_cast<int64_t>(ms.count()) * 1000000; }
-
-// Stream and consumer names may not contain '.' (nor ' ', '*', '>', path
-// separators); Herald names are [A-Za-z0-9._-]. The mapping escapes '.' as
-// "_2E" and '_' as "_5F" and keeps the rest, so it is one to one:
-// "orders.dlq" -> "orders_2Edlq", "a_b" -> "a_5Fb".
-std::string StreamName(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (c == '.') out += "_2E";
-    else if (c == '_') out += "_5F";
-    else out += c;
-  }
-  return out;
-}
-
-// A topic is also the stream's subject, so its dot-separated tokens must be non-empty.
-bool ValidTopic(const std::string& topic) {
-  return wire::IsValidName(topic) && topic.front() != '.' && topic.back() != '.' &&
-         topic.find("..") == std::string::npos;
-}
-
-std::error_code FromNats(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  if (s == NATS_OK) return {};
-  if (jerr == JSStreamNotFoundErr) return make_error_code(errc::topic_not_found);
-  if (jerr == JSConsumerNotFoundErr) return make_error_code(errc::group_not_found);
-  switch (s) {
-    case NATS_TIMEOUT: return make_error_code(errc::timeout);
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_NO_RESPONDERS:
-    case NATS_NOT_YET_CONNECTED: return make_error_code(errc::not_connected);
-    case NATS_NOT_PERMITTED: return make_error_code(errc::not_authorized);
-    case NATS_INVALID_ARG: return make_error_code(errc::invalid_argument);
-    default: return make_error_code(errc::internal);
-  }
-}
-
-// Runs posted functions one at a time, in order, on one thread.
-class CallbackThread {
- public:
-  CallbackThread() : thread_([this] { Run(); }) {}
-  ~CallbackThread() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Post(std::function<void()> f) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(f));
-    }
-    cv_.notify_all();
-  }
-  bool OnThread() const { return std::this_thread::get_id() == id_.load(); }
-
- private:
-  void Run() {
-    id_ = std::this_thread::get_id();
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stop_, and everything queued has run
-      auto f = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      try {
-        f();
-      } catch (const std::exception& e) {
-        spdlog::error("herald client (nats): a callback threw: {}", e.what());
-      }
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stop_ = false;
-  std::atomic<std::thread::id> id_{};
-  std::thread thread_;
-};
-
-// The connection, shared with the deliveries a user may still hold.
-struct Core {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  int64_t replicas = 1;
-  std::string producer_id;
-  std::atomic<uint64_t> dlq_sequence{0};
-  ~Core() {
-    if (js) jsCtx_Destroy(js);
-    if (nc) natsConnection_Destroy(nc);
-  }
-
-  // Creates the stream of `topic` if there is none. created: whether it did.
-  std::error_code EnsureStream(const std::string& topic, const Retention* retention, bool* created) {
-    std::string name = StreamName(topic);
-    jsStreamInfo* si = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), nullptr, &jerr);
-    if (si) jsStreamInfo_Destroy(si);
-    if (s == NATS_OK) {
-      if (created) *created = false;
-      return {};
-    }
-    if (jerr != JSStreamNotFoundErr) return FromNats(s, jerr);
-    const char* subjects[] = {topic.c_str()};
-    jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = name.c_str();
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
-    cfg.Replicas = replicas;
-    Retention r = retention ? *retention : Retention{kDefaultRetentionAge, 0, 0};
-    cfg.MaxAge = r.max_age.count() > 0 ? Ns(r.max_age) : 0;
-    cfg.MaxBytes = r.max_bytes > 0 ? static_cast<int64_t>(r.max_bytes) : -1;
-    cfg.MaxMsgs = r.max_messages > 0 ? static_cast<int64_t>(r.max_messages) : -1;
-    jerr = static_cast<jsErrCode>(0);
-    s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
-    if (si) jsStreamInfo_Destroy(si);
-    if (s == NATS_OK || jerr == JSStreamNameExistErr) {
-      if (created) *created = (s == NATS_OK);
-      return {};
-    }
-    return FromNats(s, jerr);
-  }
-};
 
 std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   std::vector<Header> headers;
@@ -207,22 +71,6 @@ std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   }
   std::free(static_cast<void*>(keys));
   return headers;
-}
-
-// A natsMsg for `subject` with the message's key, headers and payload.
-natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m) {
-  natsStatus s = natsMsg_Create(out, subject.c_str(), nullptr, m.payload.data(),
-                                static_cast<int>(m.payload.size()));
-  if (s != NATS_OK) return s;
-  if (m.key) s = natsMsgHeader_Set(*out, kKeyHeader, m.key->c_str());
-  for (const auto& h : m.headers) {
-    if (s == NATS_OK) s = natsMsgHeader_Add(*out, h.name.c_str(), h.value.c_str());
-  }
-  if (s != NATS_OK) {
-    natsMsg_Destroy(*out);
-    *out = nullptr;
-  }
-  return s;
 }
 
 // One subscription: its pull subscription, its fetch thread and the group's policy.
@@ -334,7 +182,7 @@ class NatsBackend final : public Backend {
       if (const char* t = std::getenv("HERALD_TOKEN")) options_.token = t;
     }
     Connect(servers);
-    publisher_ = std::thread([this] { PublishLoop(); });
+    publisher_ = std::make_shared<NatsPublisher>(core_, options_, callbacks_.get());
   }
 
   ~NatsBackend() override {
@@ -344,13 +192,8 @@ class NatsBackend final : public Backend {
       subs.swap(subs_);
     }
     for (auto& [id, s] : subs) StopSub(s);
-    {
-      std::lock_guard lock(pub_mu_);
-      pub_stop_ = true;
-    }
-    pub_cv_.notify_all();
-    publisher_.join();
-    callbacks_.reset();  // runs what is queued (the failed publishes), then joins
+    publisher_->Close();
+    callbacks_.reset();  // runs what is queued (the publishes' completions), then joins
   }
 
   std::error_code WaitConnected(std::chrono::milliseconds timeout) override {
@@ -366,36 +209,18 @@ class NatsBackend final : public Backend {
   bool OnCallbackThread() const override { return callbacks_->OnThread(); }
 
   void Publish(const std::string& topic, Message message, PublishCallback done) override {
-    std::error_code refused;
-    if (connect_error_) refused = connect_error_;
-    else if (!ValidTopic(topic)) refused = make_error_code(errc::invalid_topic_name);
-    std::size_t bytes = message.payload.size() + topic.size() + 64;
-    {
-      std::lock_guard lock(pub_mu_);
-      if (!refused && pub_bytes_ + bytes > options_.max_pending_bytes) refused = make_error_code(errc::buffer_full);
-      if (!refused) {
-        std::string msg_id;
-        if (options_.idempotent) msg_id = core_->producer_id + "-" + std::to_string(++pub_sequence_);
-        pub_queue_.push_back(Pending{topic, std::move(message), std::move(done), std::move(msg_id),
-                                     Clock::now() + options_.request_timeout, bytes});
-        pub_bytes_ += bytes;
-      }
-    }
+    std::error_code refused = connect_error_;
+    if (!refused && !ValidTopic(topic)) refused = make_error_code(errc::invalid_topic_name);
     if (refused) {
       callbacks_->Post([done = std::move(done), refused] {
         if (done) done(PublishResult{refused});
       });
       return;
     }
-    pub_cv_.notify_all();
+    publisher_->Publish(topic, std::move(message), std::move(done));
   }
 
-  std::error_code Flush(std::chrono::milliseconds timeout) override {
-    std::unique_lock lock(pub_mu_);
-    uint64_t target = pub_sequence_issued_ + pub_queue_.size() + (pub_busy_ ? 1 : 0);
-    bool done = pub_cv_.wait_for(lock, timeout, [&] { return pub_completed_ >= target; });
-    return done ? std::error_code() : make_error_code(errc::timeout);
-  }
+  std::error_code Flush(std::chrono::milliseconds timeout) override { return publisher_->Flush(timeout); }
 
   std::error_code Subscribe(const SubscribeOptions& o, MessageHandler handler, SubscriptionId* id) override {
     if (connect_error_) return connect_error_;
@@ -604,14 +429,6 @@ class NatsBackend final : public Backend {
   }
 
  private:
-  struct Pending {
-    std::string topic;
-    Message message;
-    PublishCallback done;
-    std::string msg_id;
-    Clock::time_point deadline;
-    std::size_t bytes = 0;
-  };
   struct Sub {
     std::shared_ptr<Subscription> sub;
     std::shared_ptr<std::atomic<bool>> stop;
@@ -655,88 +472,6 @@ class NatsBackend final : public Backend {
       spdlog::error("herald client (nats): cannot set up the connection: {}", natsStatus_GetText(s));
       connect_error_ = s == NATS_INVALID_ARG || s == NATS_SSL_ERROR ? make_error_code(errc::invalid_argument)
                                                                      : FromNats(s);
-    }
-  }
-
-  void PublishLoop() {
-    std::unique_lock lock(pub_mu_);
-    while (true) {
-      pub_cv_.wait(lock, [&] { return pub_stop_ || !pub_queue_.empty(); });
-      if (pub_stop_) break;
-      Pending p = std::move(pub_queue_.front());
-      pub_queue_.pop_front();
-      pub_busy_ = true;
-      lock.unlock();
-      PublishResult result = PublishOne(p);
-      lock.lock();
-      pub_busy_ = false;
-      pub_bytes_ -= p.bytes;
-      ++pub_sequence_issued_;
-      auto done = std::move(p.done);
-      callbacks_->Post([this, done = std::move(done), result] {
-        if (done) done(result);
-        {
-          std::lock_guard l(pub_mu_);
-          ++pub_completed_;
-        }
-        pub_cv_.notify_all();
-      });
-    }
-    // Closing: fail what is left.
-    for (auto& p : pub_queue_) {
-      callbacks_->Post([done = std::move(p.done)] {
-        if (done) done(PublishResult{make_error_code(errc::client_closed)});
-      });
-    }
-    pub_queue_.clear();
-  }
-
-  // Sends one message and waits for its PubAck, retrying (same message id) until its deadline.
-  PublishResult PublishOne(const Pending& p) {
-    PublishResult result;
-    while (true) {
-      natsMsg* msg = nullptr;
-      natsStatus s = BuildMsg(&msg, p.topic, p.message);
-      if (s != NATS_OK) return PublishResult{make_error_code(errc::invalid_argument)};
-      jsPubOptions po;
-      jsPubOptions_Init(&po);
-      if (!p.msg_id.empty()) po.MsgId = p.msg_id.c_str();
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - Clock::now());
-      // A PubAck lost with a server that died takes this long to notice.
-      po.MaxWait = std::clamp<int64_t>(left.count(), 1, 2000);
-      jsPubAck* ack = nullptr;
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      s = js_PublishMsg(&ack, core_->js, msg, &po, &jerr);
-      natsMsg_Destroy(msg);
-      if (s == NATS_OK && ack) {
-        result = PublishResult{};  // an earlier attempt's error is moot
-        result.offset = ack->Sequence;
-        result.duplicate = ack->Duplicate;
-        jsPubAck_Destroy(ack);
-        return result;
-      }
-      if (ack) jsPubAck_Destroy(ack);
-      result.error = FromNats(s, jerr);
-      if (s == NATS_NO_RESPONDERS) {
-        // No stream takes the subject (a missing topic), or none right now (an election).
-        jsStreamInfo* si = nullptr;
-        jsErrCode serr = static_cast<jsErrCode>(0);
-        natsStatus ss = js_GetStreamInfo(&si, core_->js, StreamName(p.topic).c_str(), nullptr, &serr);
-        if (si) jsStreamInfo_Destroy(si);
-        if (ss != NATS_OK && serr == JSStreamNotFoundErr) return PublishResult{make_error_code(errc::topic_not_found)};
-      } else if (s == NATS_ERR && jerr != 0) {
-        return result;  // the stream refused it (too large, ...): retrying cannot help
-      }
-      {
-        std::lock_guard lock(pub_mu_);
-        if (pub_stop_) return PublishResult{make_error_code(errc::client_closed)};
-      }
-      if (Clock::now() + 100ms >= p.deadline) {
-        if (result.error == make_error_code(errc::not_connected) || s == NATS_TIMEOUT)
-          result.error = make_error_code(errc::timeout);
-        return result;
-      }
-      std::this_thread::sleep_for(100ms);
     }
   }
 
@@ -805,18 +540,7 @@ class NatsBackend final : public Backend {
 
   static void FillGroup(const std::string& topic, const jsConsumerInfo& ci, GroupInfo* g) {
     g->topic = topic;
-    g->name = ci.Config && ci.Config->Durable ? ci.Config->Durable : (ci.Name ? ci.Name : "");
-    // Undo StreamName: "_2E" -> '.', "_5F" -> '_'.
-    std::string decoded;
-    for (std::size_t i = 0; i < g->name.size(); ++i) {
-      if (g->name[i] == '_' && i + 2 < g->name.size()) {
-        decoded += g->name.compare(i, 3, "_2E") == 0 ? '.' : '_';
-        i += 2;
-      } else {
-        decoded += g->name[i];
-      }
-    }
-    g->name = decoded;
+    g->name = HeraldName(ci.Config && ci.Config->Durable ? ci.Config->Durable : (ci.Name ? ci.Name : ""));
     g->ack_floor = ci.AckFloor.Stream;
     g->in_flight = static_cast<uint32_t>(ci.NumAckPending);
     g->read_cursor = ci.Delivered.Stream + 1;
@@ -838,16 +562,7 @@ class NatsBackend final : public Backend {
   std::map<SubscriptionId, Sub> subs_;
   SubscriptionId next_id_ = 1;
 
-  std::mutex pub_mu_;
-  std::condition_variable pub_cv_;
-  std::deque<Pending> pub_queue_;
-  std::size_t pub_bytes_ = 0;
-  uint64_t pub_sequence_ = 0;         // message ids handed out
-  uint64_t pub_sequence_issued_ = 0;  // publishes answered (callback posted)
-  uint64_t pub_completed_ = 0;        // callbacks run
-  bool pub_busy_ = false;
-  bool pub_stop_ = false;
-  std::thread publisher_;
+  std::shared_ptr<NatsPublisher> publisher_;
 };
 
 }  // namespace

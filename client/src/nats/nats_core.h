@@ -1,0 +1,81 @@
+#pragma once
+// What the NATS backend's parts (nats_backend.cc, nats_publisher.cc) share:
+// the name mapping, libnats status -> herald::errc, message building, the
+// connection (Core) and the callback thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+#include <nats/nats.h>
+
+#include "herald/client.h"
+
+namespace herald::client_detail::nats {
+
+inline int64_t Ns(std::chrono::milliseconds ms) { return static_cast<int64_t>(ms.count()) * 1000000; }
+
+// Stream and consumer names may not contain '.' (nor ' ', '*', '>', path
+// separators); Herald names are [A-Za-z0-9._-]. The mapping escapes '.' as
+// "_2E" and '_' as "_5F" and keeps the rest, so it is one to one:
+// "orders.dlq" -> "orders_2Edlq", "a_b" -> "a_5Fb".
+std::string StreamName(std::string_view name);
+// Undoes StreamName.
+std::string HeraldName(std::string_view stream_name);
+
+// A topic is also the stream's subject, so its dot-separated tokens must be non-empty.
+bool ValidTopic(const std::string& topic);
+
+std::error_code FromNats(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0));
+
+// A natsMsg for `subject` with the message's key (header Herald-Key), headers
+// and payload. On failure *out stays null.
+natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m);
+inline constexpr char kKeyHeader[] = "Herald-Key";
+
+// Runs posted functions one at a time, in order, on one thread. The
+// destructor runs what is queued, then joins.
+class CallbackThread {
+ public:
+  CallbackThread();
+  ~CallbackThread();
+  CallbackThread(const CallbackThread&) = delete;
+  CallbackThread& operator=(const CallbackThread&) = delete;
+  void Post(std::function<void()> f);
+  bool OnThread() const { return std::this_thread::get_id() == id_.load(); }
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::atomic<std::thread::id> id_{};
+  std::thread thread_;
+};
+
+// The connection, shared with the deliveries a user may still hold.
+struct Core {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;  // admin requests, acks; publishes have their own (nats_publisher.h)
+  int64_t replicas = 1;
+  std::string producer_id;
+  Core() = default;
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+  ~Core();
+
+  // Creates the stream of `topic` if there is none. created: whether it did.
+  std::error_code EnsureStream(const std::string& topic, const Retention* retention, bool* created);
+};
+
+}  // namespace herald::client_detail::nats
