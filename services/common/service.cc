@@ -30,7 +30,9 @@ int JsonDepth(const json& j, int depth = 0) {
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--listen", flags->listen, "HOST:PORT for HTTP")->capture_default_str();
   app.add_option("--data-dir", flags->data_dir, "RocksDB directory of this service")->capture_default_str();
-  app.add_option("--broker", flags->broker, "HOST:PORT of brokerd")->capture_default_str();
+  app.add_option("--broker", flags->broker,
+                 "brokerd as HOST:PORT or herald://HOST:PORT; a NATS JetStream cluster as "
+                 "nats://HOST:PORT[,HOST:PORT...]")->capture_default_str();
   app.add_option("--port-file", flags->port_file, "write the bound HTTP port to this file");
   // No default shown for the token: --help must not print a secret.
   app.add_option("--broker-token", flags->broker_token,
