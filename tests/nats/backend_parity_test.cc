@@ -321,6 +321,88 @@ TEST_CASE("both backends: publishes in flight by the thousand through a server c
   CHECK(info.message_count == 3 * kPerPhase);
 }
 
+TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][nats][parity]") {
+  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  INFO("backend " << engine.kind);
+  auto client = engine.Connect();
+  REQUIRE_FALSE(client->CreateTopic("audits"));
+  herald::SubscriptionId first = 0;
+  REQUIRE_FALSE(client->Subscribe({.topic = "audits", .group = "checker", .ack_deadline = 20s, .max_deliveries = 6,
+                                   .backoff = {100ms, 200ms}},
+                                  [](const herald::Delivery& d) { d.ack(); }, &first));
+  herald::GroupInfo g;
+  REQUIRE_FALSE(client->DescribeGroup("audits", "checker", &g));
+  CHECK(g.max_deliveries == 6);
+  CHECK(g.backoff == std::vector<std::chrono::milliseconds>{100ms, 200ms});
+  REQUIRE_FALSE(client->Unsubscribe(first));
+
+  // A shorter deadline and fewer deliveries: a message never acked reaches the
+  // dead-letter topic after two 1 s deadlines, not after six of 20 s.
+  std::atomic<int> deliveries{0};
+  REQUIRE_FALSE(client->Subscribe({.topic = "audits", .group = "checker", .window = 50, .ack_deadline = 1s,
+                                   .max_deliveries = 2, .backoff = {50ms}},
+                                  [&](const herald::Delivery&) { ++deliveries; }));  // never settles
+  REQUIRE(Eventually([&] {
+    return !client->DescribeGroup("audits", "checker", &g) && g.max_deliveries == 2 &&
+           g.backoff == std::vector<std::chrono::milliseconds>{50ms};
+  }));
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE_FALSE(client->PublishSync("audits", Msg("late")).error);
+  std::mutex mu;
+  std::vector<herald::ReceivedMessage> letters;
+  auto reader = engine.Connect();
+  REQUIRE(Eventually([&] {
+    return !reader->Subscribe({.topic = "audits.dlq", .group = "ops"}, [&](const herald::Delivery& d) {
+      std::lock_guard lock(mu);
+      letters.push_back(d.message());
+      d.ack();
+    });
+  }));
+  REQUIRE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return !letters.empty();
+  }, 15s));
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  CHECK(deliveries == 2);
+  std::lock_guard lock(mu);
+  REQUIRE(letters[0].header("x-herald-dlq-delivery-count"));
+  CHECK(*letters[0].header("x-herald-dlq-delivery-count") == "2");
+}
+
+TEST_CASE("both backends: unsubscribing hands a member's unacked messages to another at once",
+          "[e2e][nats][parity]") {
+  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  INFO("backend " << engine.kind);
+  auto client = engine.Connect();
+  REQUIRE_FALSE(client->CreateTopic("tasks"));
+  for (int i = 0; i < 3; ++i) REQUIRE_FALSE(client->PublishSync("tasks", Msg("t" + std::to_string(i))).error);
+
+  std::atomic<int> held{0};
+  herald::SubscriptionId leaver = 0;
+  REQUIRE_FALSE(client->Subscribe({.topic = "tasks", .group = "runners", .ack_deadline = 30s},
+                                  [&](const herald::Delivery&) { ++held; },  // keeps them unacked
+                                  &leaver));
+  REQUIRE(Eventually([&] { return held == 3; }));
+
+  std::mutex mu;
+  std::set<std::string> got;
+  auto other = engine.Connect();
+  REQUIRE_FALSE(other->Subscribe({.topic = "tasks", .group = "runners", .ack_deadline = 30s},
+                                 [&](const herald::Delivery& d) {
+                                   std::lock_guard lock(mu);
+                                   got.insert(d.message().payload);
+                                   d.ack();
+                                 }));
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE_FALSE(client->Unsubscribe(leaver));
+  REQUIRE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return got.size() == 3;
+  }, 20s));
+  CHECK(std::chrono::steady_clock::now() - start < 10s);  // the ack deadline is 30 s
+  CHECK(held == 3);  // nothing reached the handler after Unsubscribe
+}
+
 // Not run by ctest (hidden): `backend_parity_e2e_tests "[latency]"` prints the
 // PublishSync round trip on both backends (brokerd --fsync always; R3 streams).
 TEST_CASE("both backends: PublishSync latency", "[.][latency]") {

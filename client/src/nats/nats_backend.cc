@@ -6,13 +6,15 @@
 //   group G of topic T   -> durable pull consumer StreamName(G) on that stream,
 //                           explicit acks, AckWait = ack deadline,
 //                           MaxDeliver = max_deliveries + 1 (see dead letters),
-//                           BackOff[i] = ack deadline + backoff[i], MaxAckPending = window
+//                           BackOff[i] = ack deadline + backoff[i], MaxAckPending = window,
+//                           updated when a later Subscribe asks for others (nats_group.h)
 //   publish              -> js_PublishMsgAsync with Nats-Msg-Id "<producer id>-<sequence>"
 //                           (JetStream's duplicate window, 2 min by default), pipelined
 //                           (nats_publisher.h)
 //   offset               -> the stream sequence (from 1, not 0 as on brokerd)
 //   key                  -> the header Herald-Key
 //   ack / nack / extend  -> Ack / Nak or NakWithDelay / InProgress
+//   unsubscribe          -> Nak of every delivery not yet settled
 //   dead letters         -> TOPIC.dlq (created on first use), with brokerd's
 //                           x-herald-dlq-* headers, then Term: on a nack of the
 //                           last allowed delivery, and on delivery max_deliveries+1
@@ -35,6 +37,7 @@
 
 #include "backend.h"
 #include "nats/nats_core.h"
+#include "nats/nats_group.h"
 #include "nats/nats_publisher.h"
 #include "schemas/names.h"
 
@@ -46,9 +49,8 @@ using namespace std::chrono_literals;
 using namespace herald::client_detail::nats;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::chrono::milliseconds kDefaultAckDeadline = 30s;
-constexpr uint32_t kDefaultMaxDeliveries = 10;
-constexpr uint32_t kDefaultWindow = 1000;
+// How often a subscription rereads its group's policy (another member may change it).
+constexpr std::chrono::milliseconds kPolicyRefresh = 5s;
 
 std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   std::vector<Header> headers;
@@ -73,18 +75,58 @@ std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   return headers;
 }
 
-// One subscription: its pull subscription, its fetch thread and the group's policy.
+// One subscription: its pull subscription, the group's policy (as its consumer
+// had it at the last look) and the deliveries not yet settled.
 struct Subscription {
   std::shared_ptr<Core> core;
   natsSubscription* sub = nullptr;
   std::string topic;
   std::string group;
-  uint32_t max_deliveries = kDefaultMaxDeliveries;
-  std::vector<std::chrono::milliseconds> backoff;
   std::atomic<bool> dlq_ready{false};
   ~Subscription() {
     if (sub) natsSubscription_Destroy(sub);
   }
+
+  GroupPolicy Policy() const {
+    std::lock_guard lock(mu_);
+    return policy_;
+  }
+  void SetPolicy(GroupPolicy policy) {
+    std::lock_guard lock(mu_);
+    policy_ = std::move(policy);
+  }
+
+  // Deliveries not yet settled, by stream sequence, with the reply subject an
+  // ack or nak goes to; kept when the user drops the Delivery unsettled.
+  void Delivered(uint64_t offset, const char* reply) {
+    if (reply == nullptr) return;
+    std::lock_guard lock(mu_);
+    unsettled_[offset] = Unsettled{reply, Clock::now()};
+  }
+  void Touch(uint64_t offset) {  // extend_deadline
+    std::lock_guard lock(mu_);
+    if (auto it = unsettled_.find(offset); it != unsettled_.end()) it->second.since = Clock::now();
+  }
+  // Forgets the delivery as it is settled; false once the subscription returned it (ReturnUnsettled).
+  bool Settle(uint64_t offset) {
+    std::lock_guard lock(mu_);
+    unsettled_.erase(offset);
+    return !closed_;
+  }
+  // Leaving the group (Unsubscribe, or the client closing): no handler runs
+  // from now on, and every delivery not yet settled goes back to the group at
+  // once (a Nak to its reply subject), as on brokerd, instead of after its
+  // AckWait. One whose AckWait passed is redelivered already and left alone.
+  void ReturnUnsettled() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    auto expired = Clock::now() - policy_.ack_deadline;
+    for (const auto& [offset, u] : unsettled_) {
+      if (u.since > expired) natsConnection_PublishString(core->nc, u.reply.c_str(), "-NAK");
+    }
+    unsettled_.clear();
+  }
+  bool closed() const { return closed_; }
 
   // Publishes the message to TOPIC.dlq with brokerd's headers. True when stored.
   bool DeadLetter(const ReceivedMessage& m, const std::string& reason) {
@@ -125,10 +167,22 @@ struct Subscription {
   }
 
   std::chrono::milliseconds BackoffFor(uint32_t delivery_count) const {
+    std::lock_guard lock(mu_);
+    const auto& backoff = policy_.backoff;
     if (backoff.empty()) return 0ms;
     std::size_t i = std::min<std::size_t>(delivery_count == 0 ? 0 : delivery_count - 1, backoff.size() - 1);
     return backoff[i];
   }
+
+ private:
+  struct Unsettled {
+    std::string reply;
+    Clock::time_point since;  // delivered, or extended
+  };
+  mutable std::mutex mu_;
+  GroupPolicy policy_;
+  std::map<uint64_t, Unsettled> unsettled_;
+  std::atomic<bool> closed_{false};
 };
 
 // One delivered message: Delivery settles it through this.
@@ -137,12 +191,12 @@ class NatsDelivery final : public SubscriptionState {
   NatsDelivery(std::shared_ptr<Subscription> sub, natsMsg* msg) : sub_(std::move(sub)), msg_(msg) {}
   ~NatsDelivery() override { natsMsg_Destroy(msg_); }
 
-  void Ack(const ReceivedMessage&) override {
-    if (!settled_.exchange(true)) natsMsg_Ack(msg_, nullptr);
+  void Ack(const ReceivedMessage& m) override {
+    if (Settle(m)) natsMsg_Ack(msg_, nullptr);
   }
   void Nack(const ReceivedMessage& m, std::chrono::milliseconds delay, const std::string& reason) override {
-    if (settled_.exchange(true)) return;
-    if (m.delivery_count >= sub_->max_deliveries) {
+    if (!Settle(m)) return;
+    if (m.delivery_count >= sub_->Policy().max_deliveries) {
       // The last allowed delivery: to the dead-letter topic. If that fails the
       // message stays with the group (redelivered, then dead-lettered by the fetch loop).
       if (sub_->DeadLetter(m, reason.empty() ? "nacked" : reason)) {
@@ -159,11 +213,21 @@ class NatsDelivery final : public SubscriptionState {
       natsMsg_Nak(msg_, nullptr);
     }
   }
-  void ExtendDeadline(const ReceivedMessage&) override {
-    if (!settled_.load()) natsMsg_InProgress(msg_, nullptr);
+  void ExtendDeadline(const ReceivedMessage& m) override {
+    if (settled_.load() || sub_->closed()) return;
+    sub_->Touch(m.offset);
+    natsMsg_InProgress(msg_, nullptr);
+  }
+  // A delivery past max_deliveries (the last one's deadline passed): to the
+  // dead-letter topic before any handler sees it.
+  void Expire(const ReceivedMessage& m) {
+    if (Settle(m) && sub_->DeadLetter(m, "")) natsMsg_Term(msg_, nullptr);
   }
 
  private:
+  // True for the first settlement only, and not after the subscription returned the message.
+  bool Settle(const ReceivedMessage& m) { return !settled_.exchange(true) && sub_->Settle(m.offset); }
+
   std::shared_ptr<Subscription> sub_;  // keeps the natsSubscription (and the connection) alive
   natsMsg* msg_;
   std::atomic<bool> settled_{false};
@@ -232,66 +296,16 @@ class NatsBackend final : public Backend {
     sub->core = core_;
     sub->topic = o.topic;
     sub->group = o.group;
-
-    jsConsumerInfo* ci = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&ci, core_->js, stream.c_str(), durable.c_str(), nullptr, &jerr);
-    if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
-      if (ci) jsConsumerInfo_Destroy(ci);
-      return FromNats(s, jerr);
-    }
-    if (s != NATS_OK) {  // a new group
-      auto ack_deadline = o.ack_deadline.count() > 0 ? o.ack_deadline : kDefaultAckDeadline;
-      uint32_t max_deliveries = o.max_deliveries > 0 ? o.max_deliveries : kDefaultMaxDeliveries;
-      std::vector<int64_t> backoff;
-      for (auto b : o.backoff) {
-        if (backoff.size() + 1 >= max_deliveries + 1u) break;  // JetStream: MaxDeliver > len(BackOff)
-        backoff.push_back(Ns(ack_deadline + b));
-      }
-      jsConsumerConfig cc;
-      jsConsumerConfig_Init(&cc);
-      cc.Durable = durable.c_str();
-      cc.AckPolicy = js_AckExplicit;
-      cc.AckWait = Ns(ack_deadline);
-      cc.MaxDeliver = static_cast<int64_t>(max_deliveries) + 1;
-      cc.BackOff = backoff.empty() ? nullptr : backoff.data();
-      cc.BackOffLen = static_cast<int>(backoff.size());
-      cc.MaxAckPending = o.window > 0 ? o.window : kDefaultWindow;
-      cc.FilterSubject = o.topic.c_str();
-      cc.Replicas = 0;  // the stream's
-      switch (o.start.from) {
-        case StartFrom::earliest: cc.DeliverPolicy = js_DeliverAll; break;
-        case StartFrom::latest: cc.DeliverPolicy = js_DeliverNew; break;
-        case StartFrom::offset:
-          cc.DeliverPolicy = js_DeliverByStartSequence;
-          cc.OptStartSeq = std::max<uint64_t>(o.start.offset, 1);
-          break;
-        case StartFrom::timestamp:
-          cc.DeliverPolicy = js_DeliverByStartTime;
-          cc.OptStartTime = o.start.timestamp_ms * 1000000;
-          break;
-      }
-      jerr = static_cast<jsErrCode>(0);
-      s = js_AddConsumer(&ci, core_->js, stream.c_str(), &cc, nullptr, &jerr);
-      if (s != NATS_OK) {
-        if (ci) jsConsumerInfo_Destroy(ci);
-        return FromNats(s, jerr);
-      }
-    }
-    // The group's policy as the consumer has it (an existing group keeps its own);
-    // the backoff for nacks without a delay is this subscription's.
-    if (ci && ci->Config && ci->Config->MaxDeliver > 1) {
-      sub->max_deliveries = static_cast<uint32_t>(ci->Config->MaxDeliver - 1);
-    }
-    if (ci) jsConsumerInfo_Destroy(ci);
-    sub->backoff = o.backoff;
+    GroupPolicy policy;
+    if (auto ec = EnsureGroup(core_->js, o, &policy)) return ec;
+    sub->SetPolicy(std::move(policy));
 
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream.c_str();
     so.Consumer = durable.c_str();
-    jerr = static_cast<jsErrCode>(0);
-    s = js_PullSubscribe(&sub->sub, core_->js, o.topic.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_PullSubscribe(&sub->sub, core_->js, o.topic.c_str(), durable.c_str(), nullptr, &so, &jerr);
     if (s != NATS_OK) return FromNats(s, jerr);
 
     SubscriptionId sid;
@@ -300,9 +314,8 @@ class NatsBackend final : public Backend {
       std::lock_guard lock(mu_);
       sid = next_id_++;
       subs_[sid] = Sub{sub, stop, {}};
-      subs_[sid].thread = std::thread([this, sub, stop, handler = std::move(handler),
-                                       window = o.window > 0 ? o.window : kDefaultWindow] {
-        FetchLoop(sub, *stop, handler, window);
+      subs_[sid].thread = std::thread([this, sub, stop, handler = std::move(handler)] {
+        FetchLoop(sub, *stop, handler);
       });
     }
     if (id) *id = sid;
@@ -476,9 +489,15 @@ class NatsBackend final : public Backend {
   }
 
   void FetchLoop(const std::shared_ptr<Subscription>& sub, const std::atomic<bool>& stop,
-                 const MessageHandler& handler, uint32_t window) {
-    int batch = static_cast<int>(std::min<uint32_t>(window, 64));
+                 const MessageHandler& handler) {
+    auto looked = Clock::now();
     while (!stop) {
+      if (Clock::now() - looked >= kPolicyRefresh) {
+        RefreshPolicy(*sub);
+        looked = Clock::now();
+      }
+      GroupPolicy policy = sub->Policy();
+      int batch = static_cast<int>(std::min<uint32_t>(policy.window, 64));
       natsMsgList list{};
       jsErrCode jerr = static_cast<jsErrCode>(0);
       natsStatus s = natsSubscription_Fetch(&list, sub->sub, batch, 500, &jerr);
@@ -504,24 +523,39 @@ class NatsBackend final : public Backend {
         if (const char* data = natsMsg_GetData(msg)) {
           m->payload.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
         }
+        sub->Delivered(m->offset, natsMsg_GetReply(msg));
         auto state = std::make_shared<NatsDelivery>(sub, msg);
-        if (m->delivery_count > sub->max_deliveries) {
+        if (m->delivery_count > policy.max_deliveries) {
           // Delivered max_deliveries times and the last one's deadline passed: as
           // brokerd, the letter counts the deliveries handlers saw. (brokerd also keeps
           // the last nack's reason; a JetStream redelivery does not carry it.)
-          m->delivery_count = sub->max_deliveries;
-          if (sub->DeadLetter(*m, "")) natsMsg_Term(msg, nullptr);
+          m->delivery_count = policy.max_deliveries;
+          state->Expire(*m);
           continue;
         }
-        callbacks_->Post([handler, state, m] { handler(Delivery(state, m)); });
+        callbacks_->Post([handler, sub, state, m] {
+          if (!sub->closed()) handler(Delivery(state, m));  // else returned to the group already
+        });
       }
       natsMsgList_Destroy(&list);
     }
   }
 
+  // Another member may have changed the group's policy (EnsureGroup).
+  void RefreshPolicy(Subscription& sub) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, core_->js, StreamName(sub.topic).c_str(), StreamName(sub.group).c_str(), nullptr,
+                           &jerr) == NATS_OK && ci->Config) {
+      sub.SetPolicy(GroupPolicy::Of(*ci->Config));
+    }
+    if (ci) jsConsumerInfo_Destroy(ci);
+  }
+
   void StopSub(Sub& s) {
     *s.stop = true;
     if (s.thread.joinable()) s.thread.join();
+    s.sub->ReturnUnsettled();
     if (s.sub->sub) natsSubscription_Unsubscribe(s.sub->sub);
   }
 
@@ -549,7 +583,7 @@ class NatsBackend final : public Backend {
     g->members = static_cast<uint32_t>(ci.NumWaiting);
     if (ci.Config) {
       g->max_deliveries = ci.Config->MaxDeliver > 1 ? static_cast<uint32_t>(ci.Config->MaxDeliver - 1) : 0;
-      // backoff stays empty: the consumer's BackOff has the ack deadline added to each entry.
+      g->backoff = GroupPolicy::Of(*ci.Config).backoff;
     }
   }
 
