@@ -452,3 +452,42 @@ TEST_CASE("both backends: pipelined publish throughput", "[.][throughput]") {
   WARN(engine.kind << ": " << kMessages << " pipelined publishes of 100 B: " << static_cast<long>(kMessages / secs)
                    << " msg/s (" << secs << " s)");
 }
+
+// Not run by ctest (hidden): `backend_parity_e2e_tests "[stress]"`. Publishes
+// with a short request_timeout keep going while each node in turn is SIGKILLed
+// and restarted: attempts near their deadline get short MaxWait timers, which
+// libnats may fire while js_PublishMsgAsync still holds the message (blocked on
+// the connection during a reconnect). Every publish must complete, no crash.
+TEST_CASE("nats: publishes with short timeouts through node crashes", "[.][stress]") {
+  herald::test::NatsCluster cluster;
+  herald::Client client(herald::ClientOptions{.broker = cluster.url(), .request_timeout = 400ms});
+  REQUIRE_FALSE(client.WaitConnected(10s));
+  REQUIRE(Eventually([&] { return !client.CreateTopic("hurried"); }));
+  std::atomic<bool> stop{false};
+  std::atomic<long> issued{0}, completed{0}, stored{0};
+  std::jthread publisher([&] {
+    while (!stop) {
+      for (int i = 0; i < 200; ++i) {
+        ++issued;
+        client.Publish("hurried", Msg("m"), [&](const herald::PublishResult& r) {
+          if (!r.error) ++stored;
+          ++completed;
+        });
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  for (int round = 0; round < 2; ++round) {
+    for (int node = 0; node < herald::test::NatsCluster::kNodes; ++node) {
+      std::this_thread::sleep_for(700ms);
+      cluster.Kill(node);
+      std::this_thread::sleep_for(700ms);
+      cluster.Restart(node);
+    }
+  }
+  stop = true;
+  publisher.join();
+  REQUIRE_FALSE(client.Flush(60s));
+  WARN(issued << " issued, " << stored << " stored");
+  CHECK(completed == issued);
+}

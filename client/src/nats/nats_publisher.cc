@@ -109,7 +109,11 @@ void NatsPublisher::OnAckThunk(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* 
 }
 
 void NatsPublisher::OnAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  // libnats may answer an attempt (its MaxWait timer) while js_PublishMsgAsync
+  // still reads the message: destroying or resending it now would pull it from
+  // under libnats (a crash in its header iteration). Wait until the call returned.
+  sent_cv_.wait(lock, [&] { return sending_ != msg; });
   auto it = in_flight_.find(msg);
   if (it == in_flight_.end()) {  // not one of ours (cannot happen): ours to destroy all the same
     natsMsg_Destroy(msg);
@@ -190,6 +194,7 @@ void NatsPublisher::Send(uint64_t seq, std::unique_lock<std::mutex>& lock) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(e.deadline - Clock::now());
   natsMsg* msg = std::exchange(e.msg, nullptr);
   in_flight_.emplace(msg, seq);
+  sending_ = msg;
   lock.unlock();
   jsPubOptions po;
   jsPubOptions_Init(&po);
@@ -197,6 +202,8 @@ void NatsPublisher::Send(uint64_t seq, std::unique_lock<std::mutex>& lock) {
   natsMsg* handed = msg;
   natsStatus s = js_PublishMsgAsync(js_, &handed, &po);
   lock.lock();
+  sending_ = nullptr;
+  sent_cv_.notify_all();
   if (s != NATS_OK) {
     // Not sent: the message is ours again and OnAck will not see it.
     in_flight_.erase(msg);

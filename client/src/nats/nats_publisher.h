@@ -16,7 +16,9 @@
 // Threads: Publish and Flush from any thread; one sender thread hands messages
 // to libnats; libnats' PubAck thread calls OnAck. Every completion runs on the
 // client's callback thread. Lock: mu_ guards everything below it; it is never
-// held while calling into libnats except natsMsg_Destroy.
+// held while calling into libnats except natsMsg_Destroy. libnats can run
+// OnAck for an attempt (its MaxWait timer) before js_PublishMsgAsync returned;
+// OnAck then waits for the sender to be done with the message (sending_).
 
 #include <chrono>
 #include <condition_variable>
@@ -102,6 +104,8 @@ class NatsPublisher : public std::enable_shared_from_this<NatsPublisher> {
   std::deque<uint64_t> queue_;           // never sent
   std::map<uint64_t, Clock::time_point> retries_;  // to send again, not before
   std::unordered_map<natsMsg*, uint64_t> in_flight_;  // handed to libnats
+  natsMsg* sending_ = nullptr;           // inside js_PublishMsgAsync now (OnAck waits for it)
+  std::condition_variable sent_cv_;
   std::set<uint64_t> unfinished_;        // callback not yet run
   std::size_t bytes_ = 0;
   bool closing_ = false;
