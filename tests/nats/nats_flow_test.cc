@@ -37,6 +37,23 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
                          "--notification-service", notifications.address()});
   const std::string gw = gateway.address();
 
+  // The services make their streams and consumers in the background (their
+  // broker setup, retried), four of them racing to make the same R3 streams,
+  // which can take several seconds on a loaded machine. Traffic starts once the
+  // five consumers exist. Before this wait the test failed now and then (about
+  // 1 run in 20 with two runs at once) with no notification at all:
+  // post-created landed late, and the notification-service, which nacks a
+  // comment whose post it does not know yet (500 ms, 10 deliveries), had sent
+  // every comment-created to comment-created.dlq by then (jsz: 146 of 146).
+  auto set_up = [&] {
+    for (int i = 0; i < NatsCluster::kNodes; ++i) {
+      json jsz = json::parse(cluster.Monitor(i, "/jsz"), nullptr, false);
+      if (!jsz.is_object() || jsz.value("consumers", 0) < 5) return false;
+    }
+    return true;
+  };
+  REQUIRE(Eventually(set_up, 60s, 100ms));
+
   std::vector<std::string> post_ids;
   for (int i = 0; i < 3; ++i) {
     auto r = Call(gw, "POST", "/api/posts",
@@ -91,8 +108,16 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
   };
   bool ok = Eventually(converged, 60s, 100ms);
   if (!ok) {
-    WARN("posts: " << GetJson(gw, "/api/posts").dump() << "\npost-service log:\n" << posts.LogTail()
-                   << "\ncomment-service log:\n" << comments.LogTail());
+    std::string counts;
+    for (const auto& id : post_ids) {
+      json cs = GetJson(gw, "/api/posts/" + id + "/comments");
+      counts += id + ": " + std::to_string(cs.is_array() ? cs.size() : 0) + " comments; ";
+    }
+    WARN("posts: " << GetJson(gw, "/api/posts").dump() << "\n" << counts << "\ncomment-service outbox: "
+                   << GetJson(comments.address(), "/outbox").dump() << "\npost-service log:\n" << posts.LogTail()
+                   << "\ncomment-service log:\n" << comments.LogTail() << "\njsz: "
+                   << cluster.Monitor(0, "/jsz?consumers=true") << cluster.Monitor(1, "/jsz?consumers=true")
+                   << cluster.Monitor(2, "/jsz?consumers=true"));
   }
   REQUIRE(ok);
   // The outbox drains (the counts can match while events of an add and a remove are both pending).
