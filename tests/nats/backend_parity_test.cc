@@ -51,6 +51,48 @@ herald::Message Msg(std::string payload, std::optional<std::string> key = std::n
   return m;
 }
 
+// Reads TOPIC.dlq with a group of its own (the topic appears with the first
+// dead letter) and waits, bounded, for the first letter; REQUIREs one.
+herald::ReceivedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  std::mutex mu;
+  std::vector<herald::ReceivedMessage> letters;
+  auto reader = engine.Connect();
+  REQUIRE(Eventually([&] {
+    return !reader->Subscribe({.topic = topic + ".dlq", .group = "ops"}, [&](const herald::Delivery& d) {
+      std::lock_guard lock(mu);
+      letters.push_back(d.message());
+      d.ack();
+    });
+  }));
+  REQUIRE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return !letters.empty();
+  }, timeout));
+  std::lock_guard lock(mu);
+  return letters[0];  // the reader closes before mu and letters go
+}
+
+// Every publish succeeded and the topic holds each message once: a retry whose
+// first attempt was stored (its ack lost with the server) is acked as a
+// duplicate; the others each got an offset of their own.
+void CheckStoredOnce(herald::Client& client, const std::string& topic,
+                     const std::vector<herald::PublishResult>& results) {
+  std::set<uint64_t> offsets;
+  std::size_t stored = 0;
+  for (const auto& r : results) {
+    REQUIRE_FALSE(r.error);
+    if (!r.duplicate) {
+      offsets.insert(r.offset);
+      ++stored;
+    }
+  }
+  CHECK(offsets.size() == stored);
+  herald::TopicInfo info;
+  REQUIRE(Eventually([&] { return !client.DescribeTopic(topic, &info); }));
+  CHECK(info.message_count == results.size());
+}
+
 }  // namespace
 
 TEST_CASE("both backends: publish, consume with a group, ack", "[e2e][nats][parity]") {
@@ -185,24 +227,8 @@ TEST_CASE("both backends: max deliveries sends a message to TOPIC.dlq", "[e2e][n
                                     ++deliveries;
                                     d.nack(10ms, "cannot parse");
                                   }));
-  // The dead-letter topic appears with the first dead letter.
-  std::mutex mu;
-  std::vector<herald::ReceivedMessage> letters;
-  auto reader = engine.Connect();
-  REQUIRE(Eventually([&] {
-    return !reader->Subscribe({.topic = "payments.dlq", .group = "ops"}, [&](const herald::Delivery& d) {
-      std::lock_guard lock(mu);
-      letters.push_back(d.message());
-      d.ack();
-    });
-  }));
-  REQUIRE(Eventually([&] {
-    std::lock_guard lock(mu);
-    return !letters.empty();
-  }));
+  herald::ReceivedMessage l = FirstDeadLetter(engine, "payments");
   CHECK(deliveries == 2);
-  std::lock_guard lock(mu);
-  const auto& l = letters[0];
   CHECK(l.payload == "poison");
   CHECK(l.key == "acct-7");
   auto header = [&](const char* name) { return l.header(name) ? *l.header(name) : std::string("<none>"); };
@@ -226,23 +252,8 @@ TEST_CASE("both backends: a message never acked goes to TOPIC.dlq after its last
   REQUIRE_FALSE(client->Subscribe({.topic = "uploads", .group = "scanner", .ack_deadline = 1s,
                                    .max_deliveries = 1},
                                   [&](const herald::Delivery&) { ++deliveries; }));  // never settles
-  std::mutex mu;
-  std::vector<herald::ReceivedMessage> letters;
-  auto reader = engine.Connect();
-  REQUIRE(Eventually([&] {
-    return !reader->Subscribe({.topic = "uploads.dlq", .group = "ops"}, [&](const herald::Delivery& d) {
-      std::lock_guard lock(mu);
-      letters.push_back(d.message());
-      d.ack();
-    });
-  }));
-  REQUIRE(Eventually([&] {
-    std::lock_guard lock(mu);
-    return !letters.empty();
-  }));
+  herald::ReceivedMessage l = FirstDeadLetter(engine, "uploads");
   CHECK(deliveries == 1);
-  std::lock_guard lock(mu);
-  const auto& l = letters[0];
   CHECK(l.payload == "stuck");
   REQUIRE(l.header("x-herald-dlq-offset"));
   CHECK(*l.header("x-herald-dlq-offset") == std::to_string(published.offset));
@@ -262,22 +273,9 @@ TEST_CASE("both backends: publishes through a server crash are stored once", "[e
   std::this_thread::sleep_for(300ms);
   engine.RestartOne();
   for (int i = 20; i < 30; ++i) acks.push_back(client->Publish("events", Msg(std::to_string(i))));
-  // A retry whose first attempt was stored (its ack lost with the server) is
-  // acked as a duplicate; the others each got an offset of their own.
-  std::set<uint64_t> offsets;
-  std::size_t stored = 0;
-  for (auto& f : acks) {
-    auto r = f.get();
-    REQUIRE_FALSE(r.error);
-    if (!r.duplicate) {
-      offsets.insert(r.offset);
-      ++stored;
-    }
-  }
-  CHECK(offsets.size() == stored);
-  herald::TopicInfo info;
-  REQUIRE(Eventually([&] { return !client->DescribeTopic("events", &info); }));
-  CHECK(info.message_count == 30);
+  std::vector<herald::PublishResult> results;
+  for (auto& f : acks) results.push_back(f.get());
+  CheckStoredOnce(*client, "events", results);
 }
 
 TEST_CASE("both backends: publishes in flight by the thousand through a server crash are each stored once",
@@ -306,19 +304,7 @@ TEST_CASE("both backends: publishes in flight by the thousand through a server c
   REQUIRE_FALSE(client->Flush(60s));
   std::lock_guard lock(mu);
   REQUIRE(results.size() == 3 * kPerPhase);
-  std::set<uint64_t> offsets;
-  std::size_t stored = 0;
-  for (const auto& r : results) {
-    REQUIRE_FALSE(r.error);
-    if (!r.duplicate) {
-      offsets.insert(r.offset);
-      ++stored;
-    }
-  }
-  CHECK(offsets.size() == stored);
-  herald::TopicInfo info;
-  REQUIRE(Eventually([&] { return !client->DescribeTopic("bulk", &info); }));
-  CHECK(info.message_count == 3 * kPerPhase);
+  CheckStoredOnce(*client, "bulk", results);
 }
 
 TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][nats][parity]") {
@@ -348,25 +334,11 @@ TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][
   }));
   auto start = std::chrono::steady_clock::now();
   REQUIRE_FALSE(client->PublishSync("audits", Msg("late")).error);
-  std::mutex mu;
-  std::vector<herald::ReceivedMessage> letters;
-  auto reader = engine.Connect();
-  REQUIRE(Eventually([&] {
-    return !reader->Subscribe({.topic = "audits.dlq", .group = "ops"}, [&](const herald::Delivery& d) {
-      std::lock_guard lock(mu);
-      letters.push_back(d.message());
-      d.ack();
-    });
-  }));
-  REQUIRE(Eventually([&] {
-    std::lock_guard lock(mu);
-    return !letters.empty();
-  }, 15s));
+  herald::ReceivedMessage l = FirstDeadLetter(engine, "audits");
   CHECK(std::chrono::steady_clock::now() - start < 10s);
   CHECK(deliveries == 2);
-  std::lock_guard lock(mu);
-  REQUIRE(letters[0].header("x-herald-dlq-delivery-count"));
-  CHECK(*letters[0].header("x-herald-dlq-delivery-count") == "2");
+  REQUIRE(l.header("x-herald-dlq-delivery-count"));
+  CHECK(*l.header("x-herald-dlq-delivery-count") == "2");
 }
 
 TEST_CASE("both backends: unsubscribing hands a member's unacked messages to another at once",
