@@ -14,34 +14,14 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
-#include "tests/support/nats_cluster.h"
-#include "tests/support/server_process.h"
+#include "tests/support/engine.h"
 
 using namespace std::chrono_literals;
+using herald::test::Engine;
+using herald::test::EngineKinds;
 using herald::test::Eventually;
 
 namespace {
-
-// One engine under test: brokerd or the NATS cluster.
-struct Engine {
-  std::string kind;
-  std::unique_ptr<herald::test::BrokerProcess> broker;
-  std::unique_ptr<herald::test::NatsCluster> cluster;
-
-  explicit Engine(std::string k) : kind(std::move(k)) {
-    if (kind == "herald") broker = std::make_unique<herald::test::BrokerProcess>();
-    else cluster = std::make_unique<herald::test::NatsCluster>();
-  }
-  std::string url() const { return broker ? "herald://" + broker->address() : cluster->url(); }
-  std::unique_ptr<herald::Client> Connect() const {
-    auto c = std::make_unique<herald::Client>(herald::ClientOptions{.broker = url()});
-    REQUIRE_FALSE(c->WaitConnected(10s));
-    return c;
-  }
-  // A crash of the engine's (first) server and its restart on the same data.
-  void KillOne() { broker ? broker->Kill() : cluster->Kill(0); }
-  void RestartOne() { broker ? broker->Restart() : cluster->Restart(0); }
-};
 
 herald::Message Msg(std::string payload, std::optional<std::string> key = std::nullopt) {
   herald::Message m;
@@ -96,7 +76,7 @@ void CheckStoredOnce(herald::Client& client, const std::string& topic,
 }  // namespace
 
 TEST_CASE("both backends: publish, consume with a group, ack", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind << " at " << engine.url());
   auto client = engine.Connect();
   bool created = false;
@@ -152,7 +132,7 @@ TEST_CASE("both backends: publish, consume with a group, ack", "[e2e][nats][pari
 }
 
 TEST_CASE("both backends: every group gets every message, members share", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("comments"));
@@ -188,7 +168,7 @@ TEST_CASE("both backends: every group gets every message, members share", "[e2e]
 }
 
 TEST_CASE("both backends: a nacked message is redelivered with a higher count", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("jobs"));
@@ -213,7 +193,7 @@ TEST_CASE("both backends: a nacked message is redelivered with a higher count", 
 }
 
 TEST_CASE("both backends: max deliveries sends a message to TOPIC.dlq", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("payments"));
@@ -242,7 +222,7 @@ TEST_CASE("both backends: max deliveries sends a message to TOPIC.dlq", "[e2e][n
 
 TEST_CASE("both backends: a message never acked goes to TOPIC.dlq after its last deadline",
           "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("uploads"));
@@ -262,7 +242,7 @@ TEST_CASE("both backends: a message never acked goes to TOPIC.dlq after its last
 }
 
 TEST_CASE("both backends: publishes through a server crash are stored once", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("events"));
@@ -280,7 +260,7 @@ TEST_CASE("both backends: publishes through a server crash are stored once", "[e
 
 TEST_CASE("both backends: publishes in flight by the thousand through a server crash are each stored once",
           "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("bulk"));
@@ -308,7 +288,7 @@ TEST_CASE("both backends: publishes in flight by the thousand through a server c
 }
 
 TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("audits"));
@@ -343,7 +323,7 @@ TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][
 
 TEST_CASE("both backends: unsubscribing hands a member's unacked messages to another at once",
           "[e2e][nats][parity]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   INFO("backend " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("tasks"));
@@ -378,7 +358,7 @@ TEST_CASE("both backends: unsubscribing hands a member's unacked messages to ano
 // Not run by ctest (hidden): `backend_parity_e2e_tests "[latency]"` prints the
 // PublishSync round trip on both backends (brokerd --fsync always; R3 streams).
 TEST_CASE("both backends: PublishSync latency", "[.][latency]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("latency"));
   std::vector<double> us;
@@ -402,7 +382,7 @@ TEST_CASE("both backends: PublishSync latency", "[.][latency]") {
 // many 100 B publishes per second one client gets acknowledged when it keeps
 // them all in flight (Publish with a callback, then Flush): 20,000 on each backend.
 TEST_CASE("both backends: pipelined publish throughput", "[.][throughput]") {
-  Engine engine(GENERATE(as<std::string>{}, "herald", "nats"));
+  Engine engine(GENERATE(from_range(EngineKinds())));
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("throughput"));
   constexpr int kMessages = 20000;
