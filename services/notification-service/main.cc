@@ -15,6 +15,22 @@
 using namespace herald;
 using namespace herald::services;
 
+namespace {
+
+// A comment whose post is not known yet waits for post-created, which the
+// post-service's outbox relays on its own schedule: for as long as that
+// service or its broker connection may be away. Nacks back off from 0.5 s to
+// a minute; the 20th delivery without the post goes to comment-created.dlq,
+// about 13 minutes after the first.
+constexpr uint32_t kNotYetDeliveries = 20;
+std::vector<std::chrono::milliseconds> NotYetBackoff() {
+  using std::chrono::milliseconds;
+  return {milliseconds(500), milliseconds(1000), milliseconds(2000), milliseconds(4000),
+          milliseconds(8000), milliseconds(15000), milliseconds(30000), milliseconds(60000)};
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   ServiceFlags flags{"127.0.0.1:7413", "notification-service-data"};
   CLI::App app{"notification-service: tells authors about comments on their posts"};
@@ -41,8 +57,9 @@ int main(int argc, char** argv) {
     if (!e) return d.ack();
     std::string value;
     if (!db->Get(rocksdb::ReadOptions(), "post/" + e->post_id, &value).ok()) {
-      // The post-created event has not arrived yet (another topic): try again soon.
-      return d.nack(std::chrono::milliseconds(500), "post not known yet");
+      // The post-created event has not arrived yet (another topic, relayed by
+      // another service's outbox): try again, later and later (kNotYetBackoff).
+      return d.nack(std::chrono::milliseconds(0), "post not known yet");
     }
     json post = json::parse(value);
     auto s = applied.ApplyOnce(d.message(), [&](rocksdb::WriteBatch& batch) {
@@ -59,7 +76,9 @@ int main(int argc, char** argv) {
   std::thread setup = RetryInBackground("notification-service: broker setup", [&] {
     if (!EnsureTopics(client, {kCommentCreated, kPostCreated}, "notification-service")) return false;
     if (client.Subscribe({.topic = kPostCreated, .group = "notification-service"}, on_post)) return false;
-    return !client.Subscribe({.topic = kCommentCreated, .group = "notification-service"}, on_comment);
+    return !client.Subscribe({.topic = kCommentCreated, .group = "notification-service",
+                              .max_deliveries = kNotYetDeliveries, .backoff = NotYetBackoff()},
+                             on_comment);
   }, &stop);
 
   httplib::Server server;
