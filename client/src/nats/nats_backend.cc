@@ -51,6 +51,11 @@ using Clock = std::chrono::steady_clock;
 
 // How often a subscription rereads its group's policy (another member may change it).
 constexpr std::chrono::milliseconds kPolicyRefresh = 5s;
+// The longest a fetch waits for a message when there is none (FetchSome), which
+// bounds how long Unsubscribe waits for the fetch loop (kTakeWait + kFetchWait),
+// and the longest it waits for the rest of a partial batch.
+constexpr std::chrono::milliseconds kFetchWait = 500ms;
+constexpr std::chrono::milliseconds kTakeWait = 20ms;
 
 std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   std::vector<Header> headers;
@@ -73,6 +78,33 @@ std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
   }
   std::free(static_cast<void*>(keys));
   return headers;
+}
+
+// Up to `batch` messages for a member, without waiting out a partial batch:
+// first what the consumer has for it now (NoWait, expiring after kTakeWait),
+// and only when that is nothing a long poll for one message, which returns as
+// soon as one arrives (or after kFetchWait). natsSubscription_Fetch long-polls
+// for the whole batch and returned a partial one only at its timeout: with the
+// group's MaxAckPending reached (members share the window) every fetch waited
+// 500 ms. nats-server 2.9 answers a NoWait request at once only when the
+// consumer has nothing pending; messages held back by MaxAckPending keep it open
+// until it expires, hence the short Expires (with 500 ms, such partial fetches
+// took ~490 ms each). NATS_TIMEOUT or NATS_NOT_FOUND: nothing came.
+natsStatus FetchSome(natsSubscription* sub, int batch, natsMsgList* list) {
+  jsFetchRequest req;
+  jsFetchRequest_Init(&req);
+  req.Batch = batch;
+  req.NoWait = true;
+  req.Expires = Ns(kTakeWait);
+  natsStatus s = natsSubscription_FetchRequest(list, sub, &req);
+  if (s == NATS_OK && list->Count > 0) return s;
+  natsMsgList_Destroy(list);
+  *list = natsMsgList{};
+  if (s != NATS_OK && s != NATS_TIMEOUT && s != NATS_NOT_FOUND) return s;
+  jsFetchRequest_Init(&req);
+  req.Batch = 1;
+  req.Expires = Ns(kFetchWait);
+  return natsSubscription_FetchRequest(list, sub, &req);
 }
 
 // One subscription: its pull subscription, the group's policy (as its consumer
@@ -499,11 +531,10 @@ class NatsBackend final : public Backend {
       GroupPolicy policy = sub->Policy();
       int batch = static_cast<int>(std::min<uint32_t>(policy.window, 64));
       natsMsgList list{};
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = natsSubscription_Fetch(&list, sub->sub, batch, 500, &jerr);
+      natsStatus s = FetchSome(sub->sub, batch, &list);
       if (s != NATS_OK) {
         natsMsgList_Destroy(&list);
-        if (s != NATS_TIMEOUT) std::this_thread::sleep_for(100ms);
+        if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND) std::this_thread::sleep_for(100ms);
         continue;
       }
       for (int i = 0; i < list.Count; ++i) {
