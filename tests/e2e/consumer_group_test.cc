@@ -1,7 +1,8 @@
 // Consumer groups through the SDK, each case on brokerd and on a 3-node NATS
-// JetStream cluster (tests/support/engine.h): fan-out, sharing while members
-// come and go, per-key order, redelivery. Offsets are compared relative to the
-// first one published (brokerd counts from 0, a stream from 1).
+// JetStream cluster (tests/support/engine.h): fan-out and each group's position,
+// sharing while members come and go, per-key order, redelivery. Offsets are
+// compared relative to the first one published (brokerd counts from 0, a stream
+// from 1).
 
 #include <algorithm>
 #include <atomic>
@@ -48,7 +49,7 @@ TEST_CASE("e2e: every group gets every message (fan-out)", "[e2e][groups]") {
   INFO("engine " << engine.kind);
   auto client = engine.Connect();
   REQUIRE_FALSE(client->CreateTopic("comment-created"));
-  PublishAll(*client, "comment-created", 500);
+  const uint64_t first = PublishAll(*client, "comment-created", 500);
 
   std::mutex mu;
   std::map<std::string, std::multiset<uint64_t>> seen;
@@ -67,11 +68,32 @@ TEST_CASE("e2e: every group gets every message (fan-out)", "[e2e][groups]") {
     std::lock_guard lock(mu);
     return seen["post-service"].size() >= 500 && seen["notification-service"].size() >= 500;
   }));
-  std::lock_guard lock(mu);
-  for (auto& [group, offsets] : seen) {
-    CHECK(offsets.size() == 500);  // no duplicates while nobody failed
-    CHECK(std::set<uint64_t>(offsets.begin(), offsets.end()).size() == 500);
+  {
+    std::lock_guard lock(mu);
+    for (auto& [group, offsets] : seen) {
+      CHECK(offsets.size() == 500);  // no duplicates while nobody failed
+      CHECK(std::set<uint64_t>(offsets.begin(), offsets.end()).size() == 500);
+    }
   }
+
+  // A group's position is the first offset not yet acked: past the last once
+  // all are acked; the first for a group that acks nothing.
+  std::atomic<int> held{0};
+  consumers.push_back(engine.Connect());
+  REQUIRE_FALSE(consumers.back()->Subscribe({.topic = "comment-created", .group = "auditor", .window = 10},
+                                            [&](const herald::Delivery&) { ++held; }));
+  REQUIRE(Eventually([&] { return held.load() == 10; }));
+  herald::GroupInfo g;
+  REQUIRE(Eventually([&] {
+    return !client->DescribeGroup("comment-created", "post-service", &g) && g.ack_floor == first + 500;
+  }));
+  CHECK(g.lag == 0);
+  CHECK(g.in_flight == 0);
+  REQUIRE(Eventually([&] {
+    return !client->DescribeGroup("comment-created", "auditor", &g) && g.in_flight == 10;
+  }));
+  CHECK(g.ack_floor == first);
+  CHECK(g.lag == 500);
 }
 
 TEST_CASE("e2e: members share a group and none is lost or doubled while members join and leave", "[e2e][groups]") {

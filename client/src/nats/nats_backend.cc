@@ -606,7 +606,10 @@ class NatsBackend final : public Backend {
   static void FillGroup(const std::string& topic, const jsConsumerInfo& ci, GroupInfo* g) {
     g->topic = topic;
     g->name = HeraldName(ci.Config && ci.Config->Durable ? ci.Config->Durable : (ci.Name ? ci.Name : ""));
-    g->ack_floor = ci.AckFloor.Stream;
+    // brokerd's position: the first offset not yet acked. JetStream's ack floor
+    // is the last sequence acked with everything below it acked too (start - 1
+    // for a new consumer, 0 for one from the first message; a purge moves it up).
+    g->ack_floor = ci.AckFloor.Stream + 1;
     g->in_flight = static_cast<uint32_t>(ci.NumAckPending);
     g->read_cursor = ci.Delivered.Stream + 1;
     g->lag = ci.NumPending + static_cast<uint64_t>(ci.NumAckPending);
