@@ -94,6 +94,15 @@ TEST_CASE("e2e: every group gets every message (fan-out)", "[e2e][groups]") {
   }));
   CHECK(g.ack_floor == first);
   CHECK(g.lag == 500);
+  // ListTopics lists a topic's groups (by name), as DescribeTopic does.
+  std::vector<herald::TopicInfo> topics;
+  REQUIRE_FALSE(client->ListTopics(&topics));
+  auto topic = std::find_if(topics.begin(), topics.end(), [](const auto& t) { return t.name == "comment-created"; });
+  REQUIRE(topic != topics.end());
+  std::vector<std::pair<std::string, uint64_t>> positions;
+  for (const auto& group : topic->groups) positions.emplace_back(group.name, group.ack_floor);
+  CHECK(positions == std::vector<std::pair<std::string, uint64_t>>{
+                         {"auditor", first}, {"notification-service", first + 500}, {"post-service", first + 500}});
 }
 
 TEST_CASE("e2e: members share a group and none is lost or doubled while members join and leave", "[e2e][groups]") {

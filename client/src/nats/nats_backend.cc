@@ -395,6 +395,7 @@ class NatsBackend final : public Backend {
       if (StreamName(topic) != si->Config->Name) continue;
       TopicInfo info;
       FillTopic(topic, *si, &info);
+      AddGroups(topic, &info);
       topics->push_back(std::move(info));
     }
     jsStreamInfoList_Destroy(list);
@@ -415,17 +416,7 @@ class NatsBackend final : public Backend {
     *info = TopicInfo{};
     FillTopic(name, *si, info);
     jsStreamInfo_Destroy(si);
-    jsConsumerInfoList* list = nullptr;
-    jerr = static_cast<jsErrCode>(0);
-    s = js_Consumers(&list, core_->js, stream.c_str(), nullptr, &jerr);
-    if (s == NATS_OK) {
-      for (int i = 0; i < list->Count; ++i) {
-        GroupInfo g;
-        FillGroup(name, *list->List[i], &g);
-        info->groups.push_back(std::move(g));
-      }
-      jsConsumerInfoList_Destroy(list);
-    }
+    AddGroups(name, info);
     return {};
   }
 
@@ -601,6 +592,25 @@ class NatsBackend final : public Backend {
       info->retention.max_bytes = si.Config->MaxBytes > 0 ? static_cast<uint64_t>(si.Config->MaxBytes) : 0;
       info->retention.max_messages = si.Config->MaxMsgs > 0 ? static_cast<uint64_t>(si.Config->MaxMsgs) : 0;
     }
+  }
+
+  // The topic's groups: its stream's consumers (one request), each as
+  // DescribeGroup reports it, by name as brokerd lists them. None when that
+  // request fails.
+  void AddGroups(const std::string& topic, TopicInfo* info) {
+    jsConsumerInfoList* list = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_Consumers(&list, core_->js, StreamName(topic).c_str(), nullptr, &jerr) != NATS_OK) {
+      if (list) jsConsumerInfoList_Destroy(list);
+      return;
+    }
+    for (int i = 0; i < list->Count; ++i) {
+      GroupInfo g;
+      FillGroup(topic, *list->List[i], &g);
+      info->groups.push_back(std::move(g));
+    }
+    jsConsumerInfoList_Destroy(list);
+    std::sort(info->groups.begin(), info->groups.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   }
 
   static void FillGroup(const std::string& topic, const jsConsumerInfo& ci, GroupInfo* g) {
