@@ -110,9 +110,12 @@ TEST_CASE("e2e: retention by message count moves the earliest offset", "[e2e][re
   CHECK(info.message_count == 10);
 
   // The group that never read skipped 40 messages and continues at 40.
-  // (JetStream does not count what a limit removed before a consumer read it.)
+  // (JetStream does not count what a limit removed before a consumer read it:
+  // skipped is always 0 there, client/NATS.md.)
   if (!engine.nats()) {
     REQUIRE(Eventually([&] { return DescribeGroup(*c, "counted", "behind").skipped == 40; }, 10s, 20ms));
+  } else {
+    CHECK(DescribeGroup(*c, "counted", "behind").skipped == 0);
   }
   Collector got;
   REQUIRE_FALSE(other->Subscribe({.topic = "counted", .group = "behind"}, got.Handler()));
@@ -276,9 +279,11 @@ TEST_CASE("e2e: a poison message goes to TOPIC.dlq after max deliveries, later o
     std::lock_guard lock(mu);
     return acked.size() == 9;
   }, 10s));
-  // (JetStream keeps no count of a consumer's dead letters.)
+  // (JetStream keeps no count of a consumer's dead letters: always 0 there, client/NATS.md.)
   if (!engine.nats()) {
     REQUIRE(Eventually([&] { return DescribeGroup(*c, "orders", "billing").dead_lettered == 1; }, 10s));
+  } else {
+    CHECK(DescribeGroup(*c, "orders", "billing").dead_lettered == 0);
   }
   REQUIRE(Eventually([&] { return DescribeGroup(*c, "orders", "billing").lag == 0; }, 10s));
   CHECK(DescribeGroup(*c, "orders", "billing").max_deliveries == 3);
@@ -336,9 +341,10 @@ TEST_CASE("e2e: the group's backoff spaces redeliveries", "[e2e][dlq]") {
   CHECK(seen[2] - seen[1] >= 550ms);
   herald::GroupInfo g = DescribeGroup(*c, "retry", "g");
   if (engine.nats()) {
-    // BUG (NATS backend, reported): redeliveries is the consumer's NumRedelivered,
-    // which counts only redelivered messages not yet acked: 0 here, not 2.
-    WARN("NATS: GroupInfo::redeliveries " << g.redeliveries << " (brokerd: 2), not checked");
+    // On NATS, redeliveries counts the redelivered messages not yet acked
+    // (JetStream's NumRedelivered; it keeps no total): 0 once acked (client/NATS.md).
+    REQUIRE(Eventually([&] { return DescribeGroup(*c, "retry", "g").lag == 0; }, 10s));
+    CHECK(DescribeGroup(*c, "retry", "g").redeliveries == 0);
   } else {
     CHECK(g.redeliveries == 2);
   }
