@@ -100,8 +100,8 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
     return;
   }
   // Done when the tracking group's position reaches the letters that were
-  // there at the start, or it has nothing left (no lag: on NATS JetStream the
-  // position is the last acked sequence, not the one after it), or --count are
+  // there at the start, or it has nothing left (no lag: on NATS JetStream a
+  // purged or trimmed stream's sequences need not reach that end), or --count are
   // replayed, or nothing happens for --timeout seconds (e.g. a republish keeps
   // failing).
   auto idle = std::chrono::milliseconds(static_cast<int64_t>(args.timeout_s * 1000));
