@@ -21,7 +21,7 @@ using herald::test::BrokerProcess;
 using herald::test::CommandResult;
 using herald::test::Connect;
 using herald::test::Eventually;
-using herald::test::RunCommand;
+using herald::test::RunBrokerctl;
 using herald::test::TempDir;
 using herald::test::WriteFile;
 using nlohmann::json;
@@ -32,8 +32,7 @@ namespace {
 // terminal, as in a script; the confirmations need that).
 CommandResult Ctl(const BrokerProcess& broker, const std::string& args,
                   const std::string& stdin_path = "/dev/null") {
-  return RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + broker.address() + " " + args,
-                    stdin_path);
+  return RunBrokerctl(broker.address(), args, stdin_path);
 }
 
 // Runs and parses stdout as one JSON document; REQUIREs exit 0.

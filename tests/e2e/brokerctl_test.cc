@@ -8,6 +8,7 @@
 
 using herald::test::BrokerProcess;
 using herald::test::CommandResult;
+using herald::test::RunBrokerctl;
 using herald::test::RunCommand;
 using herald::test::TempDir;
 using herald::test::WriteFile;
@@ -17,8 +18,7 @@ namespace {
 // brokerctl against `broker`, stdin from `stdin_path`.
 CommandResult Ctl(const BrokerProcess& broker, const std::string& args,
                   const std::string& stdin_path = "/dev/null") {
-  return RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + broker.address() + " " + args,
-                    stdin_path);
+  return RunBrokerctl(broker.address(), args, stdin_path);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using herald::test::CommandResult;
 using herald::test::Eventually;
 using herald::test::NatsCluster;
+using herald::test::RunBrokerctl;
 using herald::test::RunCommand;
 using herald::test::TempDir;
 using herald::test::WriteFile;
@@ -31,8 +32,7 @@ constexpr int kNotSupported = 8;  // brokerctl's exit code (tools/brokerctl/brok
 // brokerctl against the whole cluster, stdin from `stdin_path`.
 CommandResult Ctl(const NatsCluster& cluster, const std::string& args,
                   const std::string& stdin_path = "/dev/null") {
-  return RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + cluster.url() + " " + args,
-                    stdin_path);
+  return RunBrokerctl(cluster.url(), args, stdin_path);
 }
 
 // Runs with --json and parses stdout; REQUIREs exit 0.

@@ -51,6 +51,10 @@ CommandResult RunCommand(const std::string& shell_command, const std::string& st
   return r;
 }
 
+CommandResult RunBrokerctl(const std::string& broker, const std::string& args, const std::string& stdin_path) {
+  return RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " + broker + " " + args, stdin_path);
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

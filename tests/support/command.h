@@ -21,6 +21,11 @@ struct CommandResult {
 // with the next failed assertion.
 CommandResult RunCommand(const std::string& shell_command, const std::string& stdin_path = "/dev/null");
 
+// The build's brokerctl with `--broker BROKER ARGS` (BROKER: HOST:PORT or a
+// herald:// or nats:// URL), as RunCommand runs it.
+CommandResult RunBrokerctl(const std::string& broker, const std::string& args,
+                           const std::string& stdin_path = "/dev/null");
+
 // The whole file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 // Creates or truncates `path` and writes `content` as is (binary).
