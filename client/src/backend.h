@@ -74,11 +74,6 @@ class Backend {
                                 uint32_t max_messages, FetchResult* result) = 0;
 };
 
-// The URL parse is public (herald/broker_url.h); the names stay here for the seam's users.
-using herald::BackendKind;
-using herald::BrokerUrl;
-using herald::ParseBrokerUrl;
-
 std::unique_ptr<Backend> MakeHeraldBackend(ClientOptions options);
 std::unique_ptr<Backend> MakeNatsBackend(ClientOptions options, std::vector<std::string> servers);
 // Fails every request with `error` (a broker URL that does not parse).

@@ -28,10 +28,10 @@ void Delivery::extend_deadline() const { sub_->ExtendDeadline(*msg_); }
 namespace {
 
 std::unique_ptr<client_detail::Backend> MakeBackend(ClientOptions options) {
-  client_detail::BrokerUrl url;
-  std::error_code ec = client_detail::ParseBrokerUrl(options.broker, &url);
+  BrokerUrl url;
+  std::error_code ec = ParseBrokerUrl(options.broker, &url);
   if (ec) return client_detail::MakeFailingBackend(ec);
-  if (url.kind == client_detail::BackendKind::nats) {
+  if (url.kind == BackendKind::nats) {
     return client_detail::MakeNatsBackend(std::move(options), std::move(url.servers));
   }
   options.broker = url.address;

@@ -1,13 +1,13 @@
-// ClientOptions::broker: which backend a URL selects (client/src/backend.h).
+// ClientOptions::broker: which backend a URL selects (herald/broker_url.h).
 
 #include <catch2/catch.hpp>
 
-#include "client/src/backend.h"
+#include "herald/broker_url.h"
 #include "herald/errors.h"
 
-using herald::client_detail::BackendKind;
-using herald::client_detail::BrokerUrl;
-using herald::client_detail::ParseBrokerUrl;
+using herald::BackendKind;
+using herald::BrokerUrl;
+using herald::ParseBrokerUrl;
 
 TEST_CASE("broker URL: bare HOST:PORT and herald:// select the Herald backend", "[unit][backend]") {
   BrokerUrl url;
