@@ -64,6 +64,7 @@ run --workload backlog --count "$backlog" --size 100
   echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
   echo "- Both: loopback, same machine, window 10,000 unacked publishes (1 for one-at-a-time), consumers ack each"
   echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
+  echo "  (sends sleep with 1 ns timer slack; the rows 'bench's own send lateness' show how late they woke anyway)"
   echo "- Scale: $scale; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
 } >>"$out/report.md"
 cp "$work/runs.jsonl" "$out/runs.jsonl"

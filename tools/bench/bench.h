@@ -11,6 +11,8 @@
 
 namespace herald::bench {
 
+using Clock = std::chrono::steady_clock;
+
 struct BenchOptions {
   std::string broker = "127.0.0.1:7400";  // Herald: HOST:PORT or herald://HOST:PORT
   uint64_t count = 100'000;     // messages per run
@@ -43,6 +45,7 @@ struct RunResult {
   uint64_t messages = 0;        // published, or delivered (fanout: over all groups)
   double seconds = 0;
   std::vector<double> latencies_us;  // latency workload only
+  std::vector<double> send_late_us;  // latency: how late each scheduled send woke (send_schedule.h)
   std::vector<GroupResult> groups;   // fanout only
   double acked_seconds = 0;          // fanout: until the broker shows every group fully acked
   bool complete = true;         // false if max_seconds ran out

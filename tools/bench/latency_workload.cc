@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "send_schedule.h"
 #include "workload_support.h"
 
 namespace herald::bench {
@@ -46,15 +47,12 @@ RunResult RunLatency(const BenchOptions& o) {
   auto samples = std::make_shared<Samples>();
   samples->expected = total;
   samples->latencies_us.reserve(total);
-  // A short head start, so the first intended send times are not already past.
-  const auto t0 = Clock::now() + std::chrono::milliseconds(200);
-  const double rate = o.rate;
-  auto intended = [t0, rate](uint64_t i) { return t0 + FromSeconds(static_cast<double>(i) / rate); };
+  auto schedule = std::make_shared<SendSchedule>(o.rate, total);
 
   SubscriptionId sid = 0;
   auto ec = consumer->Subscribe(
       {.topic = topic.name(), .group = "latency"},
-      [samples, intended](const Delivery& d) {
+      [samples, schedule](const Delivery& d) {
         const auto now = Clock::now();
         d.ack();
         const std::string& payload = d.message().payload;
@@ -62,7 +60,7 @@ RunResult RunLatency(const BenchOptions& o) {
         uint64_t i = 0;
         std::memcpy(&i, payload.data(), sizeof i);
         std::lock_guard lock(samples->mu);
-        samples->latencies_us.push_back(std::chrono::duration<double, std::micro>(now - intended(i)).count());
+        samples->latencies_us.push_back(std::chrono::duration<double, std::micro>(now - schedule->Due(i)).count());
         if (samples->latencies_us.size() == samples->expected) samples->cv.notify_all();
       },
       &sid);
@@ -73,14 +71,14 @@ RunResult RunLatency(const BenchOptions& o) {
   std::string payload(std::max(o.size, sizeof(uint64_t)), 'x');
   uint64_t sent = 0;
   for (; sent < total && Clock::now() < give_up; ++sent) {
-    std::this_thread::sleep_until(intended(sent));
+    schedule->WaitTurn(sent);
     std::memcpy(payload.data(), &sent, sizeof sent);
     producer->Publish(topic.name(), Message{{}, {}, payload}, [failed](const PublishResult& pr) {
       if (pr.error) ++*failed;
     });
   }
   // The last sends are due at t0 + duration; allow the same again (at least 10 s) to drain.
-  const auto drain_until = std::min(give_up, intended(total) + FromSeconds(std::max(10.0, o.duration_s)));
+  const auto drain_until = std::min(give_up, schedule->Due(total) + FromSeconds(std::max(10.0, o.duration_s)));
   {
     std::unique_lock lock(samples->mu);
     r.complete = samples->cv.wait_until(lock, drain_until, [&] { return samples->latencies_us.size() >= total; });
@@ -88,6 +86,7 @@ RunResult RunLatency(const BenchOptions& o) {
     r.latencies_us = samples->latencies_us;
   }
   consumer->Unsubscribe(sid);
+  r.send_late_us = schedule->TakeLateness();
   if (!r.complete) {
     r.error = fmt::format("{} of {} messages received ({} sent, {} publishes failed)", r.messages, total, sent,
                           failed->load());

@@ -17,12 +17,11 @@
 #include <nats/nats.h>
 
 #include "bench.h"
+#include "send_schedule.h"
 
 namespace herald::bench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -194,10 +193,7 @@ RunResult RunNatsLatency(const BenchOptions& o) {
   Jet jet(o, "latency");
   if (!jet.error.empty()) return r.error = jet.error, r;
   const uint64_t total = static_cast<uint64_t>(o.rate * o.duration_s);
-  const auto t0 = Clock::now() + std::chrono::milliseconds(200);
-  auto intended = [&](uint64_t i) {
-    return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / o.rate));
-  };
+  SendSchedule schedule(o.rate, total);
   std::mutex mu;
   std::vector<double> latencies;
   latencies.reserve(total);
@@ -207,12 +203,12 @@ RunResult RunNatsLatency(const BenchOptions& o) {
     uint64_t i = 0;
     std::memcpy(&i, natsMsg_GetData(msg), sizeof i);
     std::lock_guard lock(mu);
-    latencies.push_back(std::chrono::duration<double, std::micro>(now - intended(i)).count());
+    latencies.push_back(std::chrono::duration<double, std::micro>(now - schedule.Due(i)).count());
   };
   if (!consumer.Start(jet, "latency", o.window)) return r.error = "subscribe failed", r;
   std::string payload(std::max<std::size_t>(o.size, sizeof(uint64_t)), 'x');
   for (uint64_t i = 0; i < total; ++i) {
-    std::this_thread::sleep_until(intended(i));
+    schedule.WaitTurn(i);
     std::memcpy(payload.data(), &i, sizeof i);
     js_PublishAsync(jet.js, jet.subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr);
   }
@@ -221,6 +217,7 @@ RunResult RunNatsLatency(const BenchOptions& o) {
   r.messages = latencies.size();
   r.seconds = o.duration_s;
   r.latencies_us = latencies;
+  r.send_late_us = schedule.TakeLateness();
   return r;
 }
 

@@ -17,6 +17,7 @@ namespace {
 
 struct Samples {
   std::vector<double> rate, p50, p99, p999, max;
+  std::vector<double> send_late_p99;  // the bench's own lateness (send_schedule.h)
 };
 
 std::string Spread(const std::vector<double>& v, const char* unit) {
@@ -83,6 +84,7 @@ int WriteReport(const std::string& jsonl_path, const std::string& out_dir) {
       s.p999.push_back(j["p999_us"]);
       s.max.push_back(j["max_us"]);
     }
+    if (j.contains("send_late_p99_us")) s.send_late_p99.push_back(j["send_late_p99_us"]);
   }
   std::filesystem::create_directories(out_dir);
   std::ofstream md(out_dir + "/report.md");
@@ -104,6 +106,12 @@ int WriteReport(const std::string& jsonl_path, const std::string& out_dir) {
         if (lat_series.empty()) lat_series = {{"Herald", {}}, {"NATS", {}}};
         lat_series[0].second.push_back(hv->empty() ? 0 : Median(*hv));
         lat_series[1].second.push_back(nv->empty() ? 0 : Median(*nv));
+      }
+      // Not a result of either system: how late the bench itself sent, which
+      // the latencies above include. High values mean a noisy machine.
+      if (!h.send_late_p99.empty() || !n.send_late_p99.empty()) {
+        md << fmt::format("| {} bench's own send lateness p99 | {} | {} | – |\n", c, Spread(h.send_late_p99, "µs"),
+                          Spread(n.send_late_p99, "µs"));
       }
       continue;
     }

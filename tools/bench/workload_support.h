@@ -18,8 +18,6 @@
 
 namespace herald::bench {
 
-using Clock = std::chrono::steady_clock;
-
 double Seconds(Clock::duration d);
 Clock::duration FromSeconds(double s);
 
