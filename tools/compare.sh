@@ -3,8 +3,9 @@
 #   tools/compare.sh [full|tiny] [OUT_DIR]        (default: full, bench-report/)
 # Starts brokerd (--fsync always, and a second one with --fsync interval for the latency run) and
 # nats-server (-js, file storage) on loopback with temp dirs,
-# runs every workload three times alternating the two systems, writes OUT_DIR/report.md with
-# medians, spread, ratios and SVG charts, and stops both servers by their pids.
+# runs every workload from one producer and from four, three times alternating the two systems,
+# writes OUT_DIR/report.md with medians, spread, ratios and SVG charts, and stops both servers by
+# their pids.
 # `tiny` uses small counts (CI runs it so the script keeps working); `full` takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,13 +48,16 @@ run --workload publish --count "$n100" --size 100 --producers 4
 run --workload publish --count "$n1k" --size 1024
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
 run --workload latency --rate "$rate" --duration "$duration" --size 100
+run --workload latency --rate "$rate" --duration "$duration" --size 100 --producers 4   # 4 x rate/4
 # The same latency run with Herald fsyncing every 100 ms, as JetStream does by default.
 "$bench" --system both --broker "$herald_interval" --nats-url "$nats" --runs 3 --json \
   --workload latency --rate "$rate" --duration "$duration" --size 100 |
   sed -e 's/"case":"\(latency@[^"]*\)"/"case":"\1, Herald fsync interval"/' \
       -e 's/"workload":"latency@\([0-9]*\)"/"workload":"latency@\1 fsync-interval"/' >>"$work/runs.jsonl"
 run --workload fanout --count "$fan" --groups 4 --size 100
+run --workload fanout --count "$fan" --groups 4 --size 100 --producers 4
 run --workload backlog --count "$backlog" --size 100
+run --workload backlog --count "$backlog" --size 100 --producers 4   # filled by 4; the drain is timed
 
 "$bench" --report-from "$work/runs.jsonl" --report-dir "$out"
 {
@@ -62,7 +66,9 @@ run --workload backlog --count "$backlog" --size 100
   echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version);"
   echo "  the \`fsync-interval\` latency row: \`brokerd --fsync interval\` (WAL fsynced every 100 ms)"
   echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
-  echo "- Both: loopback, same machine, window 10,000 unacked publishes (1 for one-at-a-time), consumers ack each"
+  echo "- Both: loopback, same machine; one producer, or four where the case says so (a connection and a window"
+  echo "  each; a latency run's four send every fourth message of the one schedule); window 10,000 unacked"
+  echo "  publishes per producer (1 for one-at-a-time), consumers ack each"
   echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
   echo "  (sends sleep with 1 ns timer slack; the rows 'bench's own send lateness' show how late they woke anyway)"
   echo "- Scale: $scale; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -1,5 +1,6 @@
-// backlog: --count messages are published first (not timed); then a fresh
-// group drains the whole topic from earliest, acking each message.
+// backlog: --count messages are published first from --producers clients
+// (not timed); then a fresh group drains the whole topic from earliest,
+// acking each message.
 
 #include <fmt/format.h>
 
@@ -9,14 +10,15 @@ namespace herald::bench {
 
 RunResult RunBacklog(const BenchOptions& o) {
   RunResult r;
-  r.workload = "backlog";
+  r.workload = "backlog" + ProducersSuffix(o);
   r.complete = false;
-  auto client = ConnectClient(o, &r.error);
-  if (!client) return r;
+  auto producers = ConnectProducers(o, &r.error);
+  if (producers.empty()) return r;
+  Client* client = producers[0].get();
   BenchTopic topic(*client, "backlog", o.keep);
   if (!topic.Create(&r.error)) return r;
   const auto deadline = Clock::now() + FromSeconds(o.max_seconds);
-  if (uint64_t failed = PublishPipelined(*client, topic.name(), o.count, o.size, o.window, deadline)) {
+  if (uint64_t failed = PublishFromAll(producers, topic.name(), o, deadline)) {
     return r.error = fmt::format("filling the backlog: {} of {} publishes not acked", failed, o.count), r;
   }
   auto counter = DeliveryCounter::Make();

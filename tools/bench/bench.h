@@ -32,6 +32,16 @@ struct BenchOptions {
   int replicas = 0;
 };
 
+// Producer p's share when `count` messages are split over `parts` producers.
+inline uint64_t ShareOf(uint64_t count, uint64_t parts, uint64_t p) {
+  return count / parts + (p < count % parts ? 1 : 0);
+}
+
+// Appended to a workload's name when it runs with more than one producer.
+inline std::string ProducersSuffix(const BenchOptions& o) {
+  return o.producers > 1 ? " from " + std::to_string(o.producers) + " producers" : "";
+}
+
 // One consumer group of the fanout workload.
 struct GroupResult {
   std::string name;

@@ -32,11 +32,12 @@ bool WaitAllAcked(Client& client, const std::string& topic, std::size_t groups, 
 
 RunResult RunFanout(const BenchOptions& o) {
   RunResult r;
-  r.workload = fmt::format("fanout x{}", o.groups);
+  r.workload = fmt::format("fanout x{}", o.groups) + ProducersSuffix(o);
   r.complete = false;
-  auto producer = ConnectClient(o, &r.error);
-  if (!producer) return r;
-  BenchTopic topic(*producer, "fanout", o.keep);
+  auto producers = ConnectProducers(o, &r.error);
+  if (producers.empty()) return r;
+  Client& admin = *producers[0];
+  BenchTopic topic(admin, "fanout", o.keep);
   if (!topic.Create(&r.error)) return r;
 
   std::vector<std::shared_ptr<DeliveryCounter>> counters;
@@ -53,12 +54,12 @@ RunResult RunFanout(const BenchOptions& o) {
 
   const auto deadline = Clock::now() + FromSeconds(o.max_seconds);
   const auto start = Clock::now();
-  uint64_t failed = PublishPipelined(*producer, topic.name(), o.count, o.size, o.window, deadline);
+  const uint64_t failed = PublishFromAll(producers, topic.name(), o, deadline);
   bool all = failed == 0;
   for (auto& c : counters) all = c->WaitFor(o.count, deadline) && all;
   r.seconds = Seconds(Clock::now() - start);
   // Every offset was published, so the topic's next offset is o.count.
-  all = all && WaitAllAcked(*producer, topic.name(), counters.size(), o.count, deadline);
+  all = all && WaitAllAcked(admin, topic.name(), counters.size(), o.count, deadline);
   r.acked_seconds = Seconds(Clock::now() - start);
   for (std::size_t g = 0; g < counters.size(); ++g) {
     GroupResult gr;

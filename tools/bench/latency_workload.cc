@@ -1,5 +1,6 @@
-// latency: one producer publishes at a fixed --rate for --duration seconds
-// while one consumer group receives and acks.
+// latency: --producers clients together publish at a fixed --rate for
+// --duration seconds (each sends every n-th message of one schedule) while one
+// consumer group receives and acks.
 //
 // No coordinated omission: message i's intended send time is t0 + i / rate
 // (the schedule), its index travels in the first 8 payload bytes, and the
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,22 +34,23 @@ struct Samples {
 
 RunResult RunLatency(const BenchOptions& o) {
   RunResult r;
-  r.workload = fmt::format("latency@{:.0f}", o.rate);
+  r.workload = fmt::format("latency@{:.0f}", o.rate) + ProducersSuffix(o);
   r.seconds = o.duration_s;
   r.complete = false;
   if (o.rate <= 0 || o.duration_s <= 0) return r.error = "--rate and --duration must be positive", r;
-  auto producer = ConnectClient(o, &r.error);
-  if (!producer) return r;
+  auto producers = ConnectProducers(o, &r.error);
+  if (producers.empty()) return r;
   auto consumer = ConnectClient(o, &r.error);
   if (!consumer) return r;
-  BenchTopic topic(*producer, "latency", o.keep);
+  BenchTopic topic(*producers[0], "latency", o.keep);
   if (!topic.Create(&r.error)) return r;
 
   const auto total = static_cast<uint64_t>(o.rate * o.duration_s);
   auto samples = std::make_shared<Samples>();
   samples->expected = total;
   samples->latencies_us.reserve(total);
-  auto schedule = std::make_shared<SendSchedule>(o.rate, total);
+  const auto t0 = SendSchedule::StartTime();
+  auto schedule = std::make_shared<SendSchedule>(t0, o.rate);  // the consumer's view: when each was due
 
   SubscriptionId sid = 0;
   auto ec = consumer->Subscribe(
@@ -68,15 +71,23 @@ RunResult RunLatency(const BenchOptions& o) {
 
   auto failed = std::make_shared<std::atomic<uint64_t>>(0);
   const auto give_up = Clock::now() + FromSeconds(o.max_seconds);
-  std::string payload(std::max(o.size, sizeof(uint64_t)), 'x');
-  uint64_t sent = 0;
-  for (; sent < total && Clock::now() < give_up; ++sent) {
-    schedule->WaitTurn(sent);
-    std::memcpy(payload.data(), &sent, sizeof sent);
-    producer->Publish(topic.name(), Message{{}, {}, payload}, [failed](const PublishResult& pr) {
-      if (pr.error) ++*failed;
+  std::atomic<uint64_t> sent{0};
+  std::vector<SendSchedule> schedules(producers.size(), SendSchedule(t0, o.rate));
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < producers.size(); ++p) {
+    threads.emplace_back([&, p] {
+      std::string payload(std::max(o.size, sizeof(uint64_t)), 'x');
+      for (uint64_t i = p; i < total && Clock::now() < give_up; i += producers.size()) {
+        schedules[p].WaitTurn(i);
+        std::memcpy(payload.data(), &i, sizeof i);
+        producers[p]->Publish(topic.name(), Message{{}, {}, payload}, [failed](const PublishResult& pr) {
+          if (pr.error) ++*failed;
+        });
+        ++sent;
+      }
     });
   }
+  for (auto& t : threads) t.join();
   // The last sends are due at t0 + duration; allow the same again (at least 10 s) to drain.
   const auto drain_until = std::min(give_up, schedule->Due(total) + FromSeconds(std::max(10.0, o.duration_s)));
   {
@@ -86,9 +97,12 @@ RunResult RunLatency(const BenchOptions& o) {
     r.latencies_us = samples->latencies_us;
   }
   consumer->Unsubscribe(sid);
-  r.send_late_us = schedule->TakeLateness();
+  for (auto& sch : schedules) {
+    std::vector<double> late = sch.TakeLateness();
+    r.send_late_us.insert(r.send_late_us.end(), late.begin(), late.end());
+  }
   if (!r.complete) {
-    r.error = fmt::format("{} of {} messages received ({} sent, {} publishes failed)", r.messages, total, sent,
+    r.error = fmt::format("{} of {} messages received ({} sent, {} publishes failed)", r.messages, total, sent.load(),
                           failed->load());
   }
   return r;

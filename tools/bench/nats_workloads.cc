@@ -152,48 +152,72 @@ Clock::time_point Deadline(const BenchOptions& o) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.max_seconds));
 }
 
+// Producers 2..n of --producers: connections of their own, publishing to
+// jet's stream. Each makes (and removes) a stream of its own that stays unused.
+std::vector<std::unique_ptr<Jet>> MoreProducers(const BenchOptions& o, Jet& jet, const std::string& workload,
+                                                std::string* error) {
+  std::vector<std::unique_ptr<Jet>> more;
+  for (uint32_t p = 1; p < o.producers; ++p) {
+    auto extra = std::make_unique<Jet>(o, workload);
+    extra->subject = jet.subject;
+    if (!extra->error.empty()) {
+      *error = extra->error;
+      return {};
+    }
+    more.push_back(std::move(extra));
+  }
+  return more;
+}
+
+Jet& ProducerAt(Jet& jet, std::vector<std::unique_ptr<Jet>>& more, std::size_t p) {
+  return p == 0 ? jet : *more[p - 1];
+}
+
+// Publishes o.count messages split over jet and `more`, each from a thread of
+// its own with o.window in flight. False if any publish failed; *errors counts them.
+bool PublishFromAll(const BenchOptions& o, Jet& jet, std::vector<std::unique_ptr<Jet>>& more, uint64_t* errors) {
+  std::atomic<bool> all_ok{true};
+  const uint64_t n = more.size() + 1;
+  std::vector<std::thread> threads;
+  for (uint64_t p = 0; p < n; ++p) {
+    threads.emplace_back([&, p] {
+      if (!ProducerAt(jet, more, p).Publish(ShareOf(o.count, n, p), o.size, o.max_seconds)) all_ok = false;
+    });
+  }
+  for (auto& t : threads) t.join();
+  *errors = jet.publish_errors;
+  for (auto& m : more) *errors += m->publish_errors;
+  return all_ok;
+}
+
 }  // namespace
 
 RunResult RunNatsPublish(const BenchOptions& o) {
   RunResult r;
-  r.workload = o.producers > 1 ? fmt::format("nats publish x{}", o.producers) : "nats publish";
+  r.workload = "nats publish" + ProducersSuffix(o);
   Jet jet(o, "publish");
   if (!jet.error.empty()) return r.error = jet.error, r;
-  // Further producers: connections of their own, publishing to the same stream.
-  std::vector<std::unique_ptr<Jet>> more;
-  for (uint32_t p = 1; p < o.producers; ++p) {
-    auto extra = std::make_unique<Jet>(o, "publish");  // makes (and removes) its own unused stream
-    extra->subject = jet.subject;
-    if (!extra->error.empty()) return r.error = extra->error, r;
-    more.push_back(std::move(extra));
-  }
-  std::atomic<bool> all_ok{true};
+  auto more = MoreProducers(o, jet, "publish", &r.error);
+  if (!r.error.empty()) return r;
   auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (uint32_t p = 1; p < o.producers; ++p) {
-    uint64_t share = o.count / o.producers + (p < o.count % o.producers ? 1 : 0);
-    threads.emplace_back([&, p, share] {
-      if (!more[p - 1]->Publish(share, o.size, o.max_seconds)) all_ok = false;
-    });
-  }
-  if (!jet.Publish(o.count / o.producers + (o.count % o.producers ? 1 : 0), o.size, o.max_seconds)) all_ok = false;
-  for (auto& t : threads) t.join();
+  uint64_t errors = 0;
+  r.complete = PublishFromAll(o, jet, more, &errors);
   r.seconds = Seconds(Clock::now() - start);
-  uint64_t errors = jet.publish_errors;
-  for (auto& m : more) errors += m->publish_errors;
   r.messages = o.count - errors;
-  r.complete = all_ok;
   if (!r.complete) r.error = "publishes failed or timed out";
   return r;
 }
 
 RunResult RunNatsLatency(const BenchOptions& o) {
   RunResult r;
-  r.workload = fmt::format("nats latency@{:.0f}", o.rate);
+  r.workload = fmt::format("nats latency@{:.0f}", o.rate) + ProducersSuffix(o);
   Jet jet(o, "latency");
   if (!jet.error.empty()) return r.error = jet.error, r;
+  auto more = MoreProducers(o, jet, "latency", &r.error);
+  if (!r.error.empty()) return r;
   const uint64_t total = static_cast<uint64_t>(o.rate * o.duration_s);
-  SendSchedule schedule(o.rate, total);
+  const auto t0 = SendSchedule::StartTime();
+  const SendSchedule due(t0, o.rate);
   std::mutex mu;
   std::vector<double> latencies;
   latencies.reserve(total);
@@ -203,29 +227,44 @@ RunResult RunNatsLatency(const BenchOptions& o) {
     uint64_t i = 0;
     std::memcpy(&i, natsMsg_GetData(msg), sizeof i);
     std::lock_guard lock(mu);
-    latencies.push_back(std::chrono::duration<double, std::micro>(now - schedule.Due(i)).count());
+    latencies.push_back(std::chrono::duration<double, std::micro>(now - due.Due(i)).count());
   };
   if (!consumer.Start(jet, "latency", o.window)) return r.error = "subscribe failed", r;
-  std::string payload(std::max<std::size_t>(o.size, sizeof(uint64_t)), 'x');
-  for (uint64_t i = 0; i < total; ++i) {
-    schedule.WaitTurn(i);
-    std::memcpy(payload.data(), &i, sizeof i);
-    js_PublishAsync(jet.js, jet.subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr);
+  const std::size_t n = more.size() + 1;
+  std::vector<SendSchedule> schedules(n, SendSchedule(t0, o.rate));
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < n; ++p) {
+    threads.emplace_back([&, p] {
+      Jet& producer = ProducerAt(jet, more, p);
+      std::string payload(std::max<std::size_t>(o.size, sizeof(uint64_t)), 'x');
+      for (uint64_t i = p; i < total; i += n) {
+        schedules[p].WaitTurn(i);
+        std::memcpy(payload.data(), &i, sizeof i);
+        js_PublishAsync(producer.js, producer.subject.c_str(), payload.data(), static_cast<int>(payload.size()),
+                        nullptr);
+      }
+    });
   }
+  for (auto& t : threads) t.join();
   r.complete = consumer.WaitFor(total, Clock::now() + std::chrono::seconds(30));
+  for (auto& sch : schedules) {
+    std::vector<double> late = sch.TakeLateness();
+    r.send_late_us.insert(r.send_late_us.end(), late.begin(), late.end());
+  }
   std::lock_guard lock(mu);
   r.messages = latencies.size();
   r.seconds = o.duration_s;
   r.latencies_us = latencies;
-  r.send_late_us = schedule.TakeLateness();
   return r;
 }
 
 RunResult RunNatsFanout(const BenchOptions& o) {
   RunResult r;
-  r.workload = fmt::format("nats fanout x{}", o.groups);
+  r.workload = fmt::format("nats fanout x{}", o.groups) + ProducersSuffix(o);
   Jet jet(o, "fanout");
   if (!jet.error.empty()) return r.error = jet.error, r;
+  auto more = MoreProducers(o, jet, "fanout", &r.error);
+  if (!r.error.empty()) return r;
   std::vector<std::unique_ptr<Consumer>> consumers;
   for (uint32_t g = 0; g < o.groups; ++g) {
     consumers.push_back(std::make_unique<Consumer>());
@@ -233,9 +272,10 @@ RunResult RunNatsFanout(const BenchOptions& o) {
   }
   auto deadline = Deadline(o);
   auto start = Clock::now();
-  bool all = jet.Publish(o.count, o.size, o.max_seconds);
+  uint64_t errors = 0;
+  bool all = PublishFromAll(o, jet, more, &errors);
   // A publish that failed is not coming: wait for the rest only.
-  const uint64_t expected = o.count - std::min<uint64_t>(o.count, jet.publish_errors);
+  const uint64_t expected = o.count - std::min<uint64_t>(o.count, errors);
   for (auto& c : consumers) all = c->WaitFor(expected, deadline) && all;
   r.seconds = Seconds(Clock::now() - start);
   for (auto& c : consumers) {
@@ -243,16 +283,19 @@ RunResult RunNatsFanout(const BenchOptions& o) {
     r.messages += c->received;
   }
   r.complete = all;
-  if (!all && jet.publish_errors > 0) r.error = fmt::format("{} publishes failed", jet.publish_errors.load());
+  if (!all && errors > 0) r.error = fmt::format("{} publishes failed", errors);
   return r;
 }
 
 RunResult RunNatsBacklog(const BenchOptions& o) {
   RunResult r;
-  r.workload = "nats backlog";
+  r.workload = "nats backlog" + ProducersSuffix(o);
   Jet jet(o, "backlog");
   if (!jet.error.empty()) return r.error = jet.error, r;
-  if (!jet.Publish(o.count, o.size, o.max_seconds)) return r.error = "filling the backlog failed", r;
+  auto more = MoreProducers(o, jet, "backlog", &r.error);
+  if (!r.error.empty()) return r;
+  uint64_t errors = 0;
+  if (!PublishFromAll(o, jet, more, &errors)) return r.error = "filling the backlog failed", r;
   Consumer consumer;
   auto start = Clock::now();
   if (!consumer.Start(jet, "drain", o.window)) return r.error = "subscribe failed", r;

@@ -17,7 +17,7 @@ std::string Cell(const std::vector<double>& v, const char* spec = "{:.0f}") {
 }  // namespace
 
 void PrintTable(const std::vector<Summary>& all, const BenchOptions& o) {
-  fmt::print("{:<16} {:>9} {:>6} {:>4} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>9}\n", "workload", "messages",
+  fmt::print("{:<30} {:>9} {:>6} {:>4} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>9}\n", "workload", "messages",
              "size", "runs", "seconds", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us");
   for (const auto& s : all) {
     std::vector<double> secs, rates, p50, p99, p999, pmax, late50, late99;
@@ -40,7 +40,7 @@ void PrintTable(const std::vector<Summary>& all, const BenchOptions& o) {
       }
     }
     double rate = Median(rates);
-    fmt::print("{:<16} {:>9} {:>6} {:>4} {:>9.3f} {:>11.0f} {:>8.1f} {:>9} {:>9} {:>9} {:>9}\n", s.workload,
+    fmt::print("{:<30} {:>9} {:>6} {:>4} {:>9.3f} {:>11.0f} {:>8.1f} {:>9} {:>9} {:>9} {:>9}\n", s.workload,
                messages, o.size, s.runs.size(), Median(secs), rate, rate * static_cast<double>(o.size) / 1e6,
                Cell(p50), Cell(p99), Cell(p999), Cell(pmax));
     if (!late99.empty()) {

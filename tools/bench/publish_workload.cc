@@ -2,9 +2,6 @@
 // parallel threads, each with at most --window unacked. The clock runs from
 // the first publish to the last ack.
 
-#include <atomic>
-#include <thread>
-
 #include <fmt/format.h>
 
 #include "workload_support.h"
@@ -13,32 +10,19 @@ namespace herald::bench {
 
 RunResult RunPublish(const BenchOptions& o) {
   RunResult r;
-  r.workload = o.producers > 1 ? fmt::format("publish x{}", o.producers) : "publish";
-  std::vector<std::unique_ptr<Client>> clients;
-  for (uint32_t p = 0; p < std::max<uint32_t>(o.producers, 1); ++p) {
-    auto c = ConnectClient(o, &r.error);
-    if (!c) return r.complete = false, r;
-    clients.push_back(std::move(c));
-  }
-  BenchTopic topic(*clients[0], "publish", o.keep);
+  r.workload = "publish" + ProducersSuffix(o);
+  auto producers = ConnectProducers(o, &r.error);
+  if (producers.empty()) return r.complete = false, r;
+  BenchTopic topic(*producers[0], "publish", o.keep);
   if (!topic.Create(&r.error)) return r.complete = false, r;
 
-  std::atomic<uint64_t> failed{0};
   const auto give_up = Clock::now() + FromSeconds(o.max_seconds);
   const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  const auto n = static_cast<uint64_t>(clients.size());
-  for (uint64_t p = 0; p < n; ++p) {
-    uint64_t share = o.count / n + (p < o.count % n ? 1 : 0);
-    threads.emplace_back([&, p, share] {
-      failed += PublishPipelined(*clients[p], topic.name(), share, o.size, o.window, give_up);
-    });
-  }
-  for (auto& t : threads) t.join();
+  const uint64_t failed = PublishFromAll(producers, topic.name(), o, give_up);
   r.seconds = Seconds(Clock::now() - start);
   r.messages = o.count - failed;
   r.complete = failed == 0;
-  if (failed) r.error = fmt::format("{} of {} publishes not acked", failed.load(), o.count);
+  if (failed) r.error = fmt::format("{} of {} publishes not acked", failed, o.count);
   return r;
 }
 

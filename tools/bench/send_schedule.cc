@@ -4,11 +4,6 @@
 
 namespace herald::bench {
 
-SendSchedule::SendSchedule(double rate, uint64_t total)
-    : t0_(Clock::now() + std::chrono::milliseconds(200)), rate_(rate) {
-  late_us_.reserve(total);
-}
-
 Clock::time_point SendSchedule::Due(uint64_t i) const {
   return t0_ + std::chrono::duration_cast<Clock::duration>(
                    std::chrono::duration<double>(static_cast<double>(i) / rate_));

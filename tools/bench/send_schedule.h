@@ -17,8 +17,12 @@ namespace herald::bench {
 
 class SendSchedule {
  public:
-  // Starts 200 ms from now, so the first sends are not already late.
-  SendSchedule(double rate, uint64_t total);
+  // 200 ms from now: the first sends are not already late when they are due.
+  static Clock::time_point StartTime() { return Clock::now() + std::chrono::milliseconds(200); }
+
+  // Several producers share one schedule by each holding a SendSchedule with
+  // the same t0 and rate and taking every n-th message.
+  SendSchedule(Clock::time_point t0, double rate) : t0_(t0), rate_(rate) {}
 
   Clock::time_point Due(uint64_t i) const;
   // Sleeps until message i is due; records how late it woke.

@@ -1,6 +1,8 @@
 #include "workload_support.h"
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -26,6 +28,30 @@ std::unique_ptr<Client> ConnectClient(const BenchOptions& o, std::string* error)
     return nullptr;
   }
   return c;
+}
+
+std::vector<std::unique_ptr<Client>> ConnectProducers(const BenchOptions& o, std::string* error) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (uint32_t p = 0; p < std::max<uint32_t>(o.producers, 1); ++p) {
+    auto c = ConnectClient(o, error);
+    if (!c) return {};
+    clients.push_back(std::move(c));
+  }
+  return clients;
+}
+
+uint64_t PublishFromAll(const std::vector<std::unique_ptr<Client>>& producers, const std::string& topic,
+                        const BenchOptions& o, Clock::time_point give_up) {
+  std::atomic<uint64_t> failed{0};
+  std::vector<std::thread> threads;
+  const auto n = static_cast<uint64_t>(producers.size());
+  for (uint64_t p = 0; p < n; ++p) {
+    threads.emplace_back([&, p] {
+      failed += PublishPipelined(*producers[p], topic, ShareOf(o.count, n, p), o.size, o.window, give_up);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failed;
 }
 
 BenchTopic::BenchTopic(Client& client, const std::string& workload, bool keep)

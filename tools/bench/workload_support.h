@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "bench.h"
 #include "herald/client.h"
@@ -49,6 +50,16 @@ class BenchTopic {
 // successfully (0 = all stored).
 uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t count, std::size_t size,
                           uint32_t window, Clock::time_point give_up);
+
+// --producers clients (at least one); the first also creates and deletes the
+// topic. On failure returns none and says why in *error.
+std::vector<std::unique_ptr<Client>> ConnectProducers(const BenchOptions& o, std::string* error);
+
+// Publishes o.count messages of o.size bytes to `topic`, split evenly over the
+// producers, each from a thread of its own with o.window unacked. Returns how
+// many were not acked successfully.
+uint64_t PublishFromAll(const std::vector<std::unique_ptr<Client>>& producers, const std::string& topic,
+                        const BenchOptions& o, Clock::time_point give_up);
 
 // Counts one group's deliveries and acks each one. Owned by shared_ptr: the
 // handler keeps it alive.
