@@ -4,6 +4,8 @@
 
 #include "herald/client.h"
 
+#include <spdlog/spdlog.h>
+
 #include "backend.h"
 
 namespace herald {
@@ -28,6 +30,11 @@ void Delivery::extend_deadline() const { sub_->ExtendDeadline(*msg_); }
 namespace {
 
 std::unique_ptr<client_detail::Backend> MakeBackend(ClientOptions options) {
+  // The backends log from their own threads through spdlog's default logger,
+  // which spdlog makes on first use. Made here, before any of those threads
+  // exist, it is not made by two of them at once (two clients losing the
+  // broker in the same instant did that: a TSan report in a CI run).
+  spdlog::default_logger_raw();
   BrokerUrl url;
   std::error_code ec = ParseBrokerUrl(options.broker, &url);
   if (ec) return client_detail::MakeFailingBackend(ec);

@@ -9,6 +9,7 @@
 // the latency so a reader can tell the generator's delays from the broker's.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "bench.h"
