@@ -21,22 +21,30 @@ namespace herald::test {
 
 namespace {
 
-// A port the kernel picks as free on 127.0.0.1. The socket is closed before
-// nats-server binds it, so another process could take it meanwhile; on
-// loopback in a test run that race is rare, and a node that fails to bind
-// fails the start loudly.
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+// `n` distinct ports the kernel picks as free on 127.0.0.1. All n sockets stay
+// bound until every port is picked: closed one at a time, the kernel handed
+// out the same port twice (a CI run got two route ports alike, and nats-server
+// refused its "duplicate route"). They are closed before nats-server binds
+// them, so another process could take one meanwhile; on loopback in a test run
+// that race is rare, and a node that fails to bind fails the start loudly.
+std::vector<uint16_t> FreePorts(int n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
 }
 
 std::string ReadAll(const std::string& path) {
@@ -97,10 +105,11 @@ NatsCluster::NatsCluster(std::chrono::milliseconds timeout) : dir_("herald-nats"
   const char* env = std::getenv("HERALD_NATS_SERVER");
   binary_ = env && *env ? env : "/usr/sbin/nats-server";
   REQUIRE(::access(binary_.c_str(), X_OK) == 0);
-  for (auto& n : nodes_) {
-    n.client_port = FreePort();
-    n.route_port = FreePort();
-    n.monitor_port = FreePort();
+  std::vector<uint16_t> ports = FreePorts(3 * kNodes);
+  for (int i = 0; i < kNodes; ++i) {
+    nodes_[i].client_port = ports[3 * i];
+    nodes_[i].route_port = ports[3 * i + 1];
+    nodes_[i].monitor_port = ports[3 * i + 2];
   }
   std::string routes;
   for (const auto& n : nodes_) {
