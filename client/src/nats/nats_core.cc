@@ -65,7 +65,9 @@ natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m)
   if (s != NATS_OK) return s;
   if (m.key) s = natsMsgHeader_Set(*out, kKeyHeader, m.key->c_str());
   for (const auto& h : m.headers) {
-    if (s == NATS_OK) s = natsMsgHeader_Add(*out, h.name.c_str(), h.value.c_str());
+    if (s != NATS_OK) break;
+    s = h.value.empty() ? natsMsgHeader_Add(*out, kEmptyHeader, h.name.c_str())
+                        : natsMsgHeader_Add(*out, h.name.c_str(), h.value.c_str());
   }
   if (s != NATS_OK) {
     natsMsg_Destroy(*out);

@@ -40,6 +40,10 @@ std::error_code FromNats(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0
 // and payload. On failure *out stays null.
 natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m);
 inline constexpr char kKeyHeader[] = "Herald-Key";
+// A header whose value is empty travels as one "Herald-Empty: NAME" instead:
+// libnats (3.4) reads "NAME: " followed by the next header line as one header
+// whose value is that line, losing the next header.
+inline constexpr char kEmptyHeader[] = "Herald-Empty";
 
 // Runs posted functions one at a time, in order, on one thread. The
 // destructor runs what is queued, then joins.

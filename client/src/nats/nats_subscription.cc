@@ -20,6 +20,8 @@ std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
     for (int j = 0; j < n; ++j) {
       if (name == kKeyHeader) {
         *key = values[j];
+      } else if (name == kEmptyHeader) {
+        headers.push_back(Header{values[j], ""});
       } else if (name.rfind("Nats-", 0) != 0) {
         headers.push_back(Header{name, values[j]});
       }
@@ -55,6 +57,7 @@ void Subscription::ReturnUnsettled() {
     if (u.since > expired) natsConnection_PublishString(core->nc, u.reply.c_str(), "-NAK");
   }
   unsettled_.clear();
+  reasons_.clear();
 }
 
 bool Subscription::DeadLetter(const ReceivedMessage& m, const std::string& reason) {
@@ -106,6 +109,7 @@ void NatsDelivery::Nack(const ReceivedMessage& m, std::chrono::milliseconds dela
     }
     return;
   }
+  sub_->RememberReason(m.offset, reason);
   if (delay.count() <= 0) delay = sub_->BackoffFor(m.delivery_count);
   if (delay.count() > 0) {
     natsMsg_NakWithDelay(msg_, static_cast<int64_t>(delay.count()), nullptr);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nats/nats.h>
@@ -82,7 +83,25 @@ struct Subscription {
   bool Settle(uint64_t offset) {
     std::lock_guard lock(mu_);
     unsettled_.erase(offset);
+    reasons_.erase(offset);
     return !closed_;
+  }
+  // The last reason this member gave a nack of the message, for its dead
+  // letter if a later delivery expires (brokerd keeps it with the message; a
+  // JetStream redelivery does not carry it). Kept until the next settlement.
+  void RememberReason(uint64_t offset, const std::string& reason) {
+    if (reason.empty()) return;
+    std::lock_guard lock(mu_);
+    // Bounded: a message nacked here and settled by another member is never
+    // settled here; past this many such, the reasons are dropped (letters
+    // then carry an empty reason, as before a nack).
+    if (reasons_.size() >= kMaxReasons) reasons_.clear();
+    reasons_[offset] = reason;
+  }
+  std::string TakeReason(uint64_t offset) {
+    std::lock_guard lock(mu_);
+    auto node = reasons_.extract(offset);
+    return node ? std::move(node.mapped()) : std::string();
   }
   // Leaving the group (Unsubscribe, or the client closing): no handler runs
   // from now on, and every delivery not yet settled goes back to the group at
@@ -110,6 +129,8 @@ struct Subscription {
   mutable std::mutex mu_;
   GroupPolicy policy_;
   std::map<uint64_t, Unsettled> unsettled_;
+  static constexpr std::size_t kMaxReasons = 10'000;
+  std::unordered_map<uint64_t, std::string> reasons_;  // RememberReason
   std::atomic<bool> closed_{false};
 };
 
@@ -131,7 +152,8 @@ class NatsDelivery final : public SubscriptionState {
   // A delivery past max_deliveries (the last one's deadline passed): to the
   // dead-letter topic before any handler sees it.
   void Expire(const ReceivedMessage& m) {
-    if (Settle(m) && sub_->DeadLetter(m, "")) natsMsg_Term(msg_, nullptr);
+    std::string reason = sub_->TakeReason(m.offset);
+    if (Settle(m) && sub_->DeadLetter(m, reason)) natsMsg_Term(msg_, nullptr);
   }
 
  private:
