@@ -85,6 +85,12 @@ struct Collector {
     std::lock_guard lock(mu);
     return offsets;
   }
+  // Distinct offsets: NATS delivers at least once, and its server (2.9.10) can
+  // hand a message to a group twice, so counts there are of what arrived.
+  std::size_t distinct() {
+    std::lock_guard lock(mu);
+    return std::set<uint64_t>(offsets.begin(), offsets.end()).size();
+  }
 };
 
 }  // namespace
@@ -224,7 +230,11 @@ TEST_CASE("e2e: a new group starts at an offset or at a time", "[e2e][replay]") 
                               .start = herald::StartPosition::AtOffset(first + 5)}, from_offset.Handler()));
   REQUIRE_FALSE(c->Subscribe({.topic = "history", .group = "at-time",
                               .start = herald::StartPosition::AtTime(cut)}, from_time.Handler()));
-  REQUIRE(Eventually([&] { return from_offset.size() == 15 && from_time.size() == 10; }, 10s));
+  REQUIRE(Eventually([&] { return from_offset.distinct() == 15 && from_time.distinct() == 10; }, 20s));
+  if (engine.kind == "herald") {  // brokerd delivers each once here
+    CHECK(from_offset.size() == 15);
+    CHECK(from_time.size() == 10);
+  }
   auto a = from_offset.Offsets(), b = from_time.Offsets();
   CHECK(*std::min_element(a.begin(), a.end()) == first + 5);
   CHECK(*std::min_element(b.begin(), b.end()) == first + 10);
