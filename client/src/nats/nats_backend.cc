@@ -338,8 +338,8 @@ class NatsBackend final : public Backend {
         auto state = std::make_shared<NatsDelivery>(sub, msg);
         if (m->delivery_count > policy.max_deliveries) {
           // Delivered max_deliveries times and the last one's deadline passed: as
-          // brokerd, the letter counts the deliveries handlers saw. (brokerd also keeps
-          // the last nack's reason; a JetStream redelivery does not carry it.)
+          // brokerd, the letter counts the deliveries handlers saw, and Expire gives it
+          // the last nack reason this member remembers (a JetStream redelivery carries none).
           m->delivery_count = policy.max_deliveries;
           state->Expire(*m);
           continue;
