@@ -143,10 +143,14 @@ TEST_CASE("e2e: members share a group and none is lost or doubled while members 
   m2.reset();  // leaves (its connection closes)
   producer.join();
 
+  // On NATS, allow one AckWait (the 30 s default deadline) more: nats-server
+  // 2.9.10 can fail to redeliver a message the leaving member gave back until
+  // its AckWait passes (fixed upstream, nats-server PR #5338). Prompt hand-over
+  // is checked on its own in the parity case on unsubscribing.
   bool all = Eventually([&] {
     std::lock_guard lock(mu);
     return std::set<uint64_t>(acked.begin(), acked.end()).size() == kCount;
-  });
+  }, engine.kind == "nats" ? 45s : 15s);
   if (!all) {
     herald::GroupInfo g;
     admin->DescribeGroup("jobs", "workers", &g);
