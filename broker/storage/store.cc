@@ -2,6 +2,8 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
@@ -9,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/key_codec.h"
+#include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
 
@@ -212,6 +215,12 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->options_ = options;
 
   rocksdb::DBOptions db_options;
+  if (options.fsync == FsyncPolicy::kAlways) {
+    // Every write waits for the disk: write the WAL over zeros laid down ahead
+    // of it, so its fdatasync commits no size change (prezeroed_wal.h).
+    store->wal_env_ = rocksdb::NewCompositeEnv(NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default()));
+    db_options.env = store->wal_env_.get();
+  }
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);

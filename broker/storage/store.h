@@ -31,6 +31,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -205,6 +206,7 @@ class Store {
   void MaybeSyncWal(bool force);
 
   StoreOptions options_;
+  std::unique_ptr<rocksdb::Env> wal_env_;  // outlives db_: RocksDB uses it until Close
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;

@@ -1,0 +1,305 @@
+#include "broker/storage/prezeroed_wal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <rocksdb/file_system.h>
+#include <spdlog/spdlog.h>
+
+namespace herald::broker {
+
+namespace {
+
+using rocksdb::IODebugContext;
+using rocksdb::IOOptions;
+using rocksdb::IOStatus;
+
+// Direct I/O needs offsets, lengths and buffers aligned to the device's
+// logical block; 4 KiB is a multiple of every one in use.
+constexpr uint64_t kBlock = 4096;
+
+uint64_t AlignDown(uint64_t n) { return n & ~(kBlock - 1); }
+uint64_t AlignUp(uint64_t n) { return AlignDown(n + kBlock - 1); }
+
+IOStatus ErrnoStatus(const char* what, const std::string& file, int err) {
+  std::string context = std::string(what) + " " + file;
+  if (err == ENOSPC) return IOStatus::NoSpace(context, std::strerror(err));
+  return IOStatus::IOError(context, std::strerror(err));
+}
+
+// Writes all of data[0, n) at offset; returns 0 or an errno. A direct write
+// that stops short leaves an aligned remainder on every Linux file system
+// that supports O_DIRECT; one that does not is reported, not retried.
+int WriteAt(int fd, const char* data, std::size_t n, uint64_t offset) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    if (w == 0 || static_cast<uint64_t>(w) % kBlock != 0) return EIO;
+    data += w;
+    n -= static_cast<std::size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+int SyncData(int fd) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
+// Memory aligned for direct I/O that keeps its first bytes when it grows.
+class AlignedBuffer {
+ public:
+  char* data() { return data_.get(); }
+  void Reserve(std::size_t n, std::size_t keep) {
+    if (n <= capacity_) return;
+    std::size_t capacity = std::max<std::size_t>(AlignUp(n), 2 * capacity_);
+    Ptr grown(static_cast<char*>(std::aligned_alloc(kBlock, capacity)));
+    if (!grown) throw std::bad_alloc();
+    if (keep > 0) std::memcpy(grown.get(), data_.get(), keep);
+    data_ = std::move(grown);
+    capacity_ = capacity;
+  }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  using Ptr = std::unique_ptr<char, Free>;
+  Ptr data_;
+  std::size_t capacity_ = 0;
+};
+
+// One WAL file. RocksDB calls Append/Sync/Truncate/Close from one thread at a
+// time (IsSyncThreadSafe is false); the zeroing thread shares only the
+// fields under mu_.
+class PrezeroedWalFile final : public rocksdb::FSWritableFile {
+ public:
+  PrezeroedWalFile(std::string name, int fd, const PrezeroedWalOptions& options)
+      : name_(std::move(name)), fd_(fd), options_(options) {
+    zeros_.Reserve(options_.piece_bytes, 0);
+    std::memset(zeros_.data(), 0, options_.piece_bytes);
+    zeroer_ = std::thread([this] { ZeroAhead(); });
+  }
+
+  ~PrezeroedWalFile() override { CloseFile(); }
+
+  IOStatus Append(const rocksdb::Slice& data, const IOOptions&, IODebugContext*) override {
+    if (data.empty()) return IOStatus::OK();
+    // The write covers whole blocks: the partial last block written before
+    // (kept in buffer_), the new bytes, and zeros to the block's end.
+    const uint64_t start = AlignDown(size_);
+    const std::size_t head = size_ - start;
+    const uint64_t end = size_ + data.size();
+    const std::size_t len = AlignUp(end) - start;
+    buffer_.Reserve(len, head);
+    std::memcpy(buffer_.data() + head, data.data(), data.size());
+    std::memset(buffer_.data() + head + data.size(), 0, len - head - data.size());
+    bool wake_zeroer = false;
+    {
+      std::unique_lock lock(mu_);
+      // A piece of zeros being written over these blocks would land after
+      // them: wait for it (only a log that outran its zeros gets here).
+      cv_.wait(lock, [&] { return claim_end_ == claim_start_ || claim_start_ >= start + len; });
+      writing_to_ = std::max(writing_to_, start + len);
+      wake_zeroer = LeadLocked() < options_.lead_bytes / 2;
+    }
+    if (wake_zeroer) cv_.notify_all();
+    if (int err = WriteAt(fd_, buffer_.data(), len, start)) return ErrnoStatus("write", name_, err);
+    size_ = end;
+    const uint64_t tail_start = AlignDown(end);
+    std::memmove(buffer_.data(), buffer_.data() + (tail_start - start), end - tail_start);
+    return IOStatus::OK();
+  }
+
+  IOStatus Append(const rocksdb::Slice& data, const IOOptions& options, const rocksdb::DataVerificationInfo&,
+                  IODebugContext* dbg) override {
+    return Append(data, options, dbg);
+  }
+
+  // Each Append is written before it returns: nothing is buffered here.
+  IOStatus Flush(const IOOptions&, IODebugContext*) override { return IOStatus::OK(); }
+
+  // The data is on the device already (direct writes); fdatasync flushes the
+  // device's cache, and commits the size if a write went past the zeros.
+  IOStatus Sync(const IOOptions&, IODebugContext*) override {
+    if (int err = SyncData(fd_)) return ErrnoStatus("fdatasync", name_, err);
+    return IOStatus::OK();
+  }
+
+  IOStatus Fsync(const IOOptions&, IODebugContext*) override {
+    while (::fsync(fd_) != 0) {
+      if (errno != EINTR) return ErrnoStatus("fsync", name_, errno);
+    }
+    return IOStatus::OK();
+  }
+
+  IOStatus Truncate(uint64_t size, const IOOptions&, IODebugContext*) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return claim_end_ == claim_start_; });
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", name_, errno);
+    // Reload the partial last block, which the next Append rewrites.
+    const uint64_t tail_start = AlignDown(size);
+    buffer_.Reserve(kBlock, 0);
+    std::memset(buffer_.data(), 0, kBlock);
+    if (size > tail_start) {
+      ssize_t r;
+      do {
+        r = ::pread(fd_, buffer_.data(), kBlock, static_cast<off_t>(tail_start));
+      } while (r < 0 && errno == EINTR);
+      if (r < 0 || static_cast<uint64_t>(r) < size - tail_start) return ErrnoStatus("read", name_, r < 0 ? errno : EIO);
+    }
+    size_ = size;
+    zeroed_to_ = size;
+    writing_to_ = AlignUp(size);
+    return IOStatus::OK();
+  }
+
+  IOStatus Close(const IOOptions&, IODebugContext*) override { return CloseFile(); }
+
+  uint64_t GetFileSize(const IOOptions&, IODebugContext*) override { return size_; }
+
+  // Nothing is in the page cache, and the zeros are the preallocation.
+  IOStatus InvalidateCache(std::size_t, std::size_t) override { return IOStatus::OK(); }
+  IOStatus Allocate(uint64_t, uint64_t, const IOOptions&, IODebugContext*) override { return IOStatus::OK(); }
+  void PrepareWrite(std::size_t, std::size_t, const IOOptions&, IODebugContext*) override {}
+
+ private:
+  // Zeros ahead of the last write. REQUIRES: mu_ held.
+  uint64_t LeadLocked() const { return std::max(zeroed_to_, writing_to_) - writing_to_; }
+
+  // The zeroing thread: keeps lead_bytes of synced zeros after the log's end,
+  // a piece at a time, at no more than max_zero_bytes_per_second.
+  void ZeroAhead() {
+    using Clock = std::chrono::steady_clock;
+    const auto piece_time = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(options_.piece_bytes) /
+                                      static_cast<double>(options_.max_zero_bytes_per_second)));
+    auto next_piece = Clock::now();
+    std::size_t unsynced = 0;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      const bool enough = LeadLocked() >= options_.lead_bytes;
+      // Sync the zeros (their size and extents) here rather than in the
+      // log's next fdatasync: once the lead is made, or every half lead.
+      if (unsynced > 0 && (enough || unsynced >= options_.lead_bytes / 2)) {
+        lock.unlock();
+        int err = SyncData(fd_);
+        lock.lock();
+        if (err) break;
+        unsynced = 0;
+        continue;
+      }
+      if (enough) {
+        cv_.wait(lock, [&] { return stopping_ || LeadLocked() < options_.lead_bytes / 2; });
+        continue;
+      }
+      if (Clock::now() < next_piece) {
+        cv_.wait_until(lock, next_piece, [&] { return stopping_; });
+        continue;
+      }
+      claim_start_ = std::max(zeroed_to_, writing_to_);
+      claim_end_ = claim_start_ + options_.piece_bytes;
+      lock.unlock();
+      int err = WriteAt(fd_, zeros_.data(), options_.piece_bytes, claim_start_);
+      lock.lock();
+      if (!err) zeroed_to_ = claim_end_;
+      claim_start_ = claim_end_ = 0;
+      cv_.notify_all();  // an Append may wait for this piece
+      // Out of space or any other failure: stop; the log's own writes extend
+      // the file and report their own errors.
+      if (err) break;
+      unsynced += options_.piece_bytes;
+      next_piece = std::max(next_piece, Clock::now() - piece_time) + piece_time;
+    }
+  }
+
+  IOStatus CloseFile() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (zeroer_.joinable()) zeroer_.join();
+    if (fd_ < 0) return IOStatus::OK();
+    // Cut the zeros: a closed log ends with its last record.
+    IOStatus status;
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) status = ErrnoStatus("truncate", name_, errno);
+    ::close(fd_);
+    fd_ = -1;
+    return status;
+  }
+
+  const std::string name_;
+  int fd_;
+  const PrezeroedWalOptions options_;
+  uint64_t size_ = 0;      // bytes of log written: the file's length once closed
+  AlignedBuffer buffer_;   // starts with the partial last block of the log
+  AlignedBuffer zeros_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t zeroed_to_ = 0;   // the zeros written so far end here
+  uint64_t writing_to_ = 0;  // the log's writes (whole blocks) end here
+  uint64_t claim_start_ = 0, claim_end_ = 0;  // a piece of zeros being written
+  bool stopping_ = false;
+  std::thread zeroer_;
+};
+
+// RocksDB names its WAL files NNNNNN.log (LOG, without a dot, is its info log).
+bool IsWalFile(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.size() <= 4 || base.compare(base.size() - 4, 4, ".log") != 0) return false;
+  return std::all_of(base.begin(), base.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  PrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base, PrezeroedWalOptions options)
+      : FileSystemWrapper(std::move(base)), options_(options) {}
+
+  const char* Name() const override { return "HeraldPrezeroedWal"; }
+
+  IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& file_options,
+                           std::unique_ptr<rocksdb::FSWritableFile>* result, IODebugContext* dbg) override {
+    if (!IsWalFile(name)) return target()->NewWritableFile(name, file_options, result, dbg);
+    int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0 && errno == EINVAL) {
+      std::call_once(no_direct_logged_, [&] {
+        spdlog::info("{}: no direct I/O on this file system; the write-ahead log goes through the page cache",
+                     name);
+      });
+      return target()->NewWritableFile(name, file_options, result, dbg);
+    }
+    if (fd < 0) return ErrnoStatus("open", name, errno);
+    *result = std::make_unique<PrezeroedWalFile>(name, fd, options_);
+    return IOStatus::OK();
+  }
+
+ private:
+  const PrezeroedWalOptions options_;
+  std::once_flag no_direct_logged_;
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
+                                                               PrezeroedWalOptions options) {
+  return std::make_shared<PrezeroedWalFileSystem>(std::move(base), options);
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,48 @@
+#pragma once
+// PrezeroedWalFileSystem: RocksDB's file system, except that the write-ahead
+// log is written with direct I/O into blocks that were zero-filled ahead of it.
+//
+// Why: with --fsync always every publish waits for one fdatasync of the WAL.
+// A write at the end of a file changes the file's size (and turns fallocated
+// extents into written ones), so each fdatasync also commits an ext4 journal
+// transaction; a write over blocks that already exist needs only the data
+// write and the device's cache flush. On this project's 2-vCPU VM
+// (3,000 fdatasyncs of 300 B each, ext4 on virtio): appending p50 150 us,
+// overwriting p50 110 us, overwriting with O_DIRECT p50 95-105 us.
+//
+// How: each WAL file gets a thread that writes zeros (direct, and synced, so
+// their size and extents are committed) a little ahead of the log's end, and
+// the log's own writes then overwrite them. The zeros only buy speed: a write
+// that outruns them extends the file, and fdatasync then commits the size as
+// it always did. RocksDB's log reader takes a zero record header for
+// preallocated space (kZeroType), so a crash that leaves zeros after the last
+// record recovers like one that does not; Close cuts the file to its length.
+//
+// Only for --fsync always: a direct write waits for the device, which every
+// write there does anyway (for its fdatasync); the other modes keep writing
+// into the page cache. A file system without O_DIRECT (tmpfs) gets RocksDB's
+// own WAL files.
+
+#include <cstddef>
+#include <memory>
+
+namespace rocksdb {
+class FileSystem;
+}
+
+namespace herald::broker {
+
+struct PrezeroedWalOptions {
+  // Zeros kept ahead of the log's end, and written in pieces of this size.
+  std::size_t lead_bytes = 1u << 20;
+  std::size_t piece_bytes = 64u << 10;
+  // At most this many bytes of zeros per second: a log written faster than
+  // that (a pipelined burst) outruns them rather than having the disk write
+  // everything twice.
+  std::size_t max_zero_bytes_per_second = 16u << 20;
+};
+
+std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
+                                                               PrezeroedWalOptions options = {});
+
+}  // namespace herald::broker
