@@ -1,9 +1,12 @@
 #include "broker/storage/prezeroed_wal.h"
 
 #include <fcntl.h>
+#include <rocksdb/file_system.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -12,9 +15,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <rocksdb/file_system.h>
-#include <spdlog/spdlog.h>
 
 namespace herald::broker {
 
@@ -83,9 +83,9 @@ class AlignedBuffer {
   std::size_t capacity_ = 0;
 };
 
-// One WAL file. RocksDB calls Append/Sync/Truncate/Close from one thread at a
-// time (IsSyncThreadSafe is false); the zeroing thread shares only the
-// fields under mu_.
+// One WAL file. RocksDB calls Append/Truncate/Close from one thread at a time
+// (Sync may come from another); the zeroing thread shares only the fields
+// under mu_.
 class PrezeroedWalFile final : public rocksdb::FSWritableFile {
  public:
   PrezeroedWalFile(std::string name, int fd, const PrezeroedWalOptions& options)
@@ -101,9 +101,10 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     if (data.empty()) return IOStatus::OK();
     // The write covers whole blocks: the partial last block written before
     // (kept in buffer_), the new bytes, and zeros to the block's end.
-    const uint64_t start = AlignDown(size_);
-    const std::size_t head = size_ - start;
-    const uint64_t end = size_ + data.size();
+    const uint64_t size = size_.load(std::memory_order_relaxed);
+    const uint64_t start = AlignDown(size);
+    const std::size_t head = size - start;
+    const uint64_t end = size + data.size();
     const std::size_t len = AlignUp(end) - start;
     buffer_.Reserve(len, head);
     std::memcpy(buffer_.data() + head, data.data(), data.size());
@@ -119,14 +120,14 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     }
     if (wake_zeroer) cv_.notify_all();
     if (int err = WriteAt(fd_, buffer_.data(), len, start)) return ErrnoStatus("write", name_, err);
-    size_ = end;
+    size_.store(end, std::memory_order_relaxed);
     const uint64_t tail_start = AlignDown(end);
     std::memmove(buffer_.data(), buffer_.data() + (tail_start - start), end - tail_start);
     return IOStatus::OK();
   }
 
-  IOStatus Append(const rocksdb::Slice& data, const IOOptions& options, const rocksdb::DataVerificationInfo&,
-                  IODebugContext* dbg) override {
+  IOStatus Append(const rocksdb::Slice& data, const IOOptions& options,
+                  const rocksdb::DataVerificationInfo&, IODebugContext* dbg) override {
     return Append(data, options, dbg);
   }
 
@@ -140,6 +141,10 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     return IOStatus::OK();
   }
 
+  // fdatasync races with nothing here: DB::SyncWAL may call it beside an
+  // Append (the broker's shutdown sync of unsynced position writes does).
+  bool IsSyncThreadSafe() const override { return true; }
+
   IOStatus Fsync(const IOOptions&, IODebugContext*) override {
     while (::fsync(fd_) != 0) {
       if (errno != EINTR) return ErrnoStatus("fsync", name_, errno);
@@ -150,7 +155,8 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   IOStatus Truncate(uint64_t size, const IOOptions&, IODebugContext*) override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return claim_end_ == claim_start_; });
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", name_, errno);
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+      return ErrnoStatus("truncate", name_, errno);
     // Reload the partial last block, which the next Append rewrites.
     const uint64_t tail_start = AlignDown(size);
     buffer_.Reserve(kBlock, 0);
@@ -160,9 +166,10 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
       do {
         r = ::pread(fd_, buffer_.data(), kBlock, static_cast<off_t>(tail_start));
       } while (r < 0 && errno == EINTR);
-      if (r < 0 || static_cast<uint64_t>(r) < size - tail_start) return ErrnoStatus("read", name_, r < 0 ? errno : EIO);
+      if (r < 0 || static_cast<uint64_t>(r) < size - tail_start)
+        return ErrnoStatus("read", name_, r < 0 ? errno : EIO);
     }
-    size_ = size;
+    size_.store(size, std::memory_order_relaxed);
     zeroed_to_ = size;
     writing_to_ = AlignUp(size);
     return IOStatus::OK();
@@ -170,11 +177,15 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
 
   IOStatus Close(const IOOptions&, IODebugContext*) override { return CloseFile(); }
 
-  uint64_t GetFileSize(const IOOptions&, IODebugContext*) override { return size_; }
+  uint64_t GetFileSize(const IOOptions&, IODebugContext*) override {
+    return size_.load(std::memory_order_relaxed);
+  }
 
   // Nothing is in the page cache, and the zeros are the preallocation.
   IOStatus InvalidateCache(std::size_t, std::size_t) override { return IOStatus::OK(); }
-  IOStatus Allocate(uint64_t, uint64_t, const IOOptions&, IODebugContext*) override { return IOStatus::OK(); }
+  IOStatus Allocate(uint64_t, uint64_t, const IOOptions&, IODebugContext*) override {
+    return IOStatus::OK();
+  }
   void PrepareWrite(std::size_t, std::size_t, const IOOptions&, IODebugContext*) override {}
 
  private:
@@ -237,7 +248,8 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     if (fd_ < 0) return IOStatus::OK();
     // Cut the zeros: a closed log ends with its last record.
     IOStatus status;
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) status = ErrnoStatus("truncate", name_, errno);
+    if (::ftruncate(fd_, static_cast<off_t>(size_.load(std::memory_order_relaxed))) != 0)
+      status = ErrnoStatus("truncate", name_, errno);
     ::close(fd_);
     fd_ = -1;
     return status;
@@ -246,14 +258,16 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   const std::string name_;
   int fd_;
   const PrezeroedWalOptions options_;
-  uint64_t size_ = 0;      // bytes of log written: the file's length once closed
-  AlignedBuffer buffer_;   // starts with the partial last block of the log
+  // Bytes of log written: the file's length once closed. Written by the
+  // appending thread only; atomic because GetFileSize may come from another.
+  std::atomic<uint64_t> size_{0};
+  AlignedBuffer buffer_;  // starts with the partial last block of the log
   AlignedBuffer zeros_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t zeroed_to_ = 0;   // the zeros written so far end here
-  uint64_t writing_to_ = 0;  // the log's writes (whole blocks) end here
+  uint64_t zeroed_to_ = 0;                    // the zeros written so far end here
+  uint64_t writing_to_ = 0;                   // the log's writes (whole blocks) end here
   uint64_t claim_start_ = 0, claim_end_ = 0;  // a piece of zeros being written
   bool stopping_ = false;
   std::thread zeroer_;
@@ -275,13 +289,16 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
   const char* Name() const override { return "HeraldPrezeroedWal"; }
 
   IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& file_options,
-                           std::unique_ptr<rocksdb::FSWritableFile>* result, IODebugContext* dbg) override {
+                           std::unique_ptr<rocksdb::FSWritableFile>* result,
+                           IODebugContext* dbg) override {
     if (!IsWalFile(name)) return target()->NewWritableFile(name, file_options, result, dbg);
     int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
     if (fd < 0 && errno == EINVAL) {
       std::call_once(no_direct_logged_, [&] {
-        spdlog::info("{}: no direct I/O on this file system; the write-ahead log goes through the page cache",
-                     name);
+        spdlog::info(
+            "{}: no direct I/O on this file system; the write-ahead log goes through the page "
+            "cache",
+            name);
       });
       return target()->NewWritableFile(name, file_options, result, dbg);
     }
@@ -297,8 +314,8 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
 
 }  // namespace
 
-std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
-                                                               PrezeroedWalOptions options) {
+std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(
+    std::shared_ptr<rocksdb::FileSystem> base, PrezeroedWalOptions options) {
   return std::make_shared<PrezeroedWalFileSystem>(std::move(base), options);
 }
 

@@ -42,7 +42,7 @@ struct PrezeroedWalOptions {
   std::size_t max_zero_bytes_per_second = 16u << 20;
 };
 
-std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
-                                                               PrezeroedWalOptions options = {});
+std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(
+    std::shared_ptr<rocksdb::FileSystem> base, PrezeroedWalOptions options = {});
 
 }  // namespace herald::broker

@@ -1,17 +1,18 @@
 #include "broker/storage/prezeroed_wal.h"
 
 #include <fcntl.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <random>
 #include <thread>
-
-#include <catch2/catch.hpp>
-#include <rocksdb/file_system.h>
 
 #include "broker/logging.h"
 #include "broker/storage/record_batch.h"
@@ -63,7 +64,8 @@ std::string WalFileIn(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("prezeroed WAL: a closed file holds exactly the bytes appended, at any sizes and alignments") {
+TEST_CASE(
+    "prezeroed WAL: a closed file holds exactly the bytes appended, at any sizes and alignments") {
   herald::test::TempDir dir;
   auto wal_fs = NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default(),
                                           {.lead_bytes = 256u << 10, .piece_bytes = 16u << 10});
@@ -95,7 +97,8 @@ TEST_CASE("prezeroed WAL: a closed file holds exactly the bytes appended, at any
   CHECK(on_disk == expected);
 }
 
-TEST_CASE("prezeroed WAL: zeros lie ahead of the log's end while the file is open, and Close cuts them") {
+TEST_CASE(
+    "prezeroed WAL: zeros lie ahead of the log's end while the file is open, and Close cuts them") {
   herald::test::TempDir dir;
   if (!DirectIoWorks(dir.str())) {
     WARN("no O_DIRECT in " << dir.str() << ": nothing to check");
@@ -120,14 +123,17 @@ TEST_CASE("prezeroed WAL: zeros lie ahead of the log's end while the file is ope
   CHECK(fs::file_size(path) == record.size());
 }
 
-TEST_CASE("prezeroed WAL: a crash image taken with zeros after the last record recovers every acknowledged write") {
+TEST_CASE(
+    "prezeroed WAL: a crash image taken with zeros after the last record recovers every "
+    "acknowledged write") {
   EnsureLoggers();
   herald::test::TempDir live, image;
   const bool direct = DirectIoWorks(live.str());
   std::vector<std::string> payloads;
   {
     std::unique_ptr<Store> store;
-    REQUIRE(Store::Open({live.str(), FsyncPolicy::kAlways, std::chrono::milliseconds(100)}, &store).ok());
+    REQUIRE(Store::Open({live.str(), FsyncPolicy::kAlways, std::chrono::milliseconds(100)}, &store)
+                .ok());
     std::promise<TopicRecord> created;
     store->CreateTopic("t", {}, [&](Status s, TopicRecord r, bool) {
       REQUIRE(s.ok());
@@ -143,7 +149,8 @@ TEST_CASE("prezeroed WAL: a crash image taken with zeros after the last record r
       b.StartRecord(nullptr, 0);
       b.FinishRecord(payload);
       std::promise<AppendResult> done;
-      store->Append({topic, 0, 0, 1, b.Finish()}, [&](AppendResult r) { done.set_value(std::move(r)); });
+      store->Append({topic, 0, 0, 1, b.Finish()},
+                    [&](AppendResult r) { done.set_value(std::move(r)); });
       AppendResult r = done.get_future().get();
       REQUIRE(r.status.ok());
       REQUIRE(r.base_offset == static_cast<uint64_t>(i));
@@ -156,12 +163,15 @@ TEST_CASE("prezeroed WAL: a crash image taken with zeros after the last record r
     if (direct) REQUIRE(WaitForSize(wal, 1u << 20));
     // What a crash (of the process or the machine) would leave: the live
     // files, copied while the store is open.
-    fs::copy(live.path(), image.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    fs::copy(live.path(), image.path(),
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     if (direct) CHECK(fs::file_size(image / fs::path(wal).filename().string()) >= (1u << 20));
   }
 
   std::unique_ptr<Store> recovered;
-  REQUIRE(Store::Open({image.str(), FsyncPolicy::kAlways, std::chrono::milliseconds(100)}, &recovered).ok());
+  REQUIRE(
+      Store::Open({image.str(), FsyncPolicy::kAlways, std::chrono::milliseconds(100)}, &recovered)
+          .ok());
   auto topics = recovered->Topics();
   REQUIRE(topics.size() == 1);
   REQUIRE(topics[0].next_offset == payloads.size());
@@ -174,4 +184,20 @@ TEST_CASE("prezeroed WAL: a crash image taken with zeros after the last record r
       CHECK(b->record(k).payload == payloads[i]);
     }
   CHECK(i == payloads.size());
+}
+
+TEST_CASE("prezeroed WAL: DB::SyncWAL syncs it (the broker's shutdown sync of unsynced writes)") {
+  herald::test::TempDir dir;
+  auto env = rocksdb::NewCompositeEnv(NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default()));
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.env = env.get();
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::Open(options, dir.str(), &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  REQUIRE(db->Put(rocksdb::WriteOptions(), "position", "42").ok());  // not synced
+  rocksdb::Status s = db->SyncWAL();
+  CHECK(s.ok());
+  INFO(s.ToString());
+  REQUIRE(db->Close().ok());
 }
