@@ -83,17 +83,35 @@ class AlignedBuffer {
   std::size_t capacity_ = 0;
 };
 
+using Clock = std::chrono::steady_clock;
+
+// How long one piece of zeros takes at max_zero_bytes_per_second.
+Clock::duration PieceTime(const PrezeroedWalOptions& options) {
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(options.piece_bytes) /
+                                    static_cast<double>(options.max_zero_bytes_per_second)));
+}
+
+AlignedBuffer ZeroPiece(const PrezeroedWalOptions& options) {
+  AlignedBuffer zeros;
+  zeros.Reserve(options.piece_bytes, 0);
+  std::memset(zeros.data(), 0, options.piece_bytes);
+  return zeros;
+}
+
 // One WAL file. RocksDB calls Append/Truncate/Close from one thread at a time
 // (Sync may come from another); the zeroing thread shares only the fields
 // under mu_.
 class PrezeroedWalFile final : public rocksdb::FSWritableFile {
  public:
-  PrezeroedWalFile(std::string name, int fd, const PrezeroedWalOptions& options)
-      : name_(std::move(name)), fd_(fd), options_(options) {
-    zeros_.Reserve(options_.piece_bytes, 0);
-    std::memset(zeros_.data(), 0, options_.piece_bytes);
-    zeroer_ = std::thread([this] { ZeroAhead(); });
-  }
+  // zeroed: bytes of synced zeros the file starts with (a spare's).
+  PrezeroedWalFile(std::string name, int fd, uint64_t zeroed, const PrezeroedWalOptions& options)
+      : name_(std::move(name)),
+        fd_(fd),
+        options_(options),
+        zeros_(ZeroPiece(options)),
+        zeroed_to_(zeroed),
+        zeroer_([this] { ZeroAhead(); }) {}
 
   ~PrezeroedWalFile() override { CloseFile(); }
 
@@ -195,10 +213,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   // The zeroing thread: keeps lead_bytes of synced zeros after the log's end,
   // a piece at a time, at no more than max_zero_bytes_per_second.
   void ZeroAhead() {
-    using Clock = std::chrono::steady_clock;
-    const auto piece_time = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(options_.piece_bytes) /
-                                      static_cast<double>(options_.max_zero_bytes_per_second)));
+    const auto piece_time = PieceTime(options_);
     auto next_piece = Clock::now();
     std::size_t unsynced = 0;
     std::unique_lock lock(mu_);
@@ -266,7 +281,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t zeroed_to_ = 0;                    // the zeros written so far end here
+  uint64_t zeroed_to_;                        // the zeros written so far end here
   uint64_t writing_to_ = 0;                   // the log's writes (whole blocks) end here
   uint64_t claim_start_ = 0, claim_end_ = 0;  // a piece of zeros being written
   bool stopping_ = false;
@@ -281,10 +296,28 @@ bool IsWalFile(const std::string& path) {
   return std::all_of(base.begin(), base.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The file system keeps one spare: a file of lead_bytes synced zeros beside
+// the WAL, made in the background and renamed to the name of the next WAL
+// RocksDB creates. A new log (every memtable switch) then starts on blocks
+// that exist, instead of with allocating writes while its own zeroing thread
+// gets going. A crash can leave the spare behind; RocksDB ignores names it
+// does not know, and the next spare is made over it.
 class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
  public:
+  static constexpr const char* kSpareName = "herald-wal-spare";
+
   PrezeroedWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base, PrezeroedWalOptions options)
       : FileSystemWrapper(std::move(base)), options_(options) {}
+
+  ~PrezeroedWalFileSystem() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (spare_maker_.joinable()) spare_maker_.join();
+    if (!spare_path_.empty()) ::unlink(spare_path_.c_str());
+  }
 
   const char* Name() const override { return "HeraldPrezeroedWal"; }
 
@@ -292,24 +325,91 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
                            std::unique_ptr<rocksdb::FSWritableFile>* result,
                            IODebugContext* dbg) override {
     if (!IsWalFile(name)) return target()->NewWritableFile(name, file_options, result, dbg);
-    int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    int fd = -1;
+    uint64_t zeroed = 0;
+    {
+      std::lock_guard lock(mu_);
+      const std::string spare = SparePathFor(name);
+      if (spare_ready_ && spare == spare_path_ && ::rename(spare.c_str(), name.c_str()) == 0) {
+        fd = ::open(name.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
+        if (fd >= 0) zeroed = options_.lead_bytes;
+      }
+      spare_ready_ = false;
+      spare_path_ = spare;
+      ++spare_requests_;
+      if (!spare_maker_.joinable()) spare_maker_ = std::thread([this] { MakeSpares(); });
+    }
+    cv_.notify_all();
+    if (fd < 0) fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
     if (fd < 0 && errno == EINVAL) {
       std::call_once(no_direct_logged_, [&] {
         spdlog::info(
-            "{}: no direct I/O on this file system; the write-ahead log goes through the page "
-            "cache",
+            "{}: no direct I/O on this file system; the write-ahead log goes through the "
+            "page cache",
             name);
       });
       return target()->NewWritableFile(name, file_options, result, dbg);
     }
     if (fd < 0) return ErrnoStatus("open", name, errno);
-    *result = std::make_unique<PrezeroedWalFile>(name, fd, options_);
+    *result = std::make_unique<PrezeroedWalFile>(name, fd, zeroed, options_);
     return IOStatus::OK();
   }
 
  private:
+  static std::string SparePathFor(const std::string& wal) {
+    std::size_t slash = wal.find_last_of('/');
+    return (slash == std::string::npos ? std::string() : wal.substr(0, slash + 1)) + kSpareName;
+  }
+
+  // The spare maker thread: each time a WAL was created, makes the next spare.
+  void MakeSpares() {
+    AlignedBuffer zeros = ZeroPiece(options_);
+    const auto piece_time = PieceTime(options_);
+    uint64_t served = 0;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (spare_ready_ || served == spare_requests_) {
+        cv_.wait(lock);
+        continue;
+      }
+      served = spare_requests_;
+      const std::string path = spare_path_;
+      lock.unlock();
+      bool made = false;
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+      if (fd >= 0) {
+        made = true;
+        auto next_piece = Clock::now();
+        for (uint64_t at = 0; made && at < options_.lead_bytes; at += options_.piece_bytes) {
+          {
+            std::unique_lock pace(mu_);
+            made = !cv_.wait_until(pace, next_piece, [&] { return stopping_; });
+          }
+          next_piece = std::max(next_piece, Clock::now() - piece_time) + piece_time;
+          made = made && WriteAt(fd, zeros.data(), options_.piece_bytes, at) == 0;
+        }
+        made = made && SyncData(fd) == 0;
+        ::close(fd);
+      }
+      lock.lock();
+      // A failure (out of space) leaves no spare, and the next WAL is made
+      // without one; its creation asks for a spare again.
+      if (made && path == spare_path_) {
+        spare_ready_ = true;
+        served = spare_requests_;
+      }
+    }
+  }
+
   const PrezeroedWalOptions options_;
   std::once_flag no_direct_logged_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string spare_path_;       // the spare in the WAL's directory; empty until the first WAL
+  bool spare_ready_ = false;     // the spare at spare_path_ is complete and synced
+  uint64_t spare_requests_ = 0;  // WALs created: each asks for the next spare
+  bool stopping_ = false;
+  std::thread spare_maker_;
 };
 
 }  // namespace

@@ -124,6 +124,41 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "prezeroed WAL: a new WAL file starts on the spare made after the last one, and the spare goes "
+    "with the file system") {
+  herald::test::TempDir dir;
+  if (!DirectIoWorks(dir.str())) {
+    WARN("no O_DIRECT in " << dir.str() << ": nothing to check");
+    return;
+  }
+  const std::string spare = dir / "herald-wal-spare";
+  std::mt19937 rng(21);
+  {
+    auto wal_fs = NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default(),
+                                            {.lead_bytes = 256u << 10, .piece_bytes = 16u << 10});
+    std::unique_ptr<rocksdb::FSWritableFile> first, second;
+    REQUIRE(
+        wal_fs->NewWritableFile(dir / "000001.log", rocksdb::FileOptions(), &first, nullptr).ok());
+    REQUIRE(WaitForSize(spare, 256u << 10));
+
+    REQUIRE(
+        wal_fs->NewWritableFile(dir / "000002.log", rocksdb::FileOptions(), &second, nullptr).ok());
+    // The spare became the new file: its zeros are there before any write.
+    CHECK(fs::file_size(dir / "000002.log") >= (256u << 10));
+    std::string records = RandomBytes(rng, 5'000);
+    REQUIRE(second->Append(records, rocksdb::IOOptions(), nullptr).ok());
+    REQUIRE(second->Sync(rocksdb::IOOptions(), nullptr).ok());
+    REQUIRE(second->Close(rocksdb::IOOptions(), nullptr).ok());
+    CHECK(ReadFile(dir / "000002.log") == records);
+
+    // And the next spare is made for the file after it.
+    REQUIRE(WaitForSize(spare, 256u << 10));
+    REQUIRE(first->Close(rocksdb::IOOptions(), nullptr).ok());
+  }
+  CHECK_FALSE(fs::exists(spare));
+}
+
+TEST_CASE(
     "prezeroed WAL: a crash image taken with zeros after the last record recovers every "
     "acknowledged write") {
   EnsureLoggers();
@@ -161,6 +196,8 @@ TEST_CASE(
     // The default lead is 1 MiB, more than was written: the file is longer
     // than its records once the zeros are down.
     if (direct) REQUIRE(WaitForSize(wal, 1u << 20));
+    // ... and the spare for the next WAL is there, which RocksDB must ignore.
+    if (direct) REQUIRE(WaitForSize(live / "herald-wal-spare", 1u << 20));
     // What a crash (of the process or the machine) would leave: the live
     // files, copied while the store is open.
     fs::copy(live.path(), image.path(),
