@@ -27,6 +27,9 @@ using rocksdb::IOStatus;
 // Direct I/O needs offsets, lengths and buffers aligned to the device's
 // logical block; 4 KiB is a multiple of every one in use.
 constexpr uint64_t kBlock = 4096;
+// The most one write of the log covers, and so the bounce buffer of each
+// open WAL file (direct I/O cannot write from RocksDB's unaligned memory).
+constexpr std::size_t kMaxWriteBytes = 256u << 10;
 
 uint64_t AlignDown(uint64_t n) { return n & ~(kBlock - 1); }
 uint64_t AlignUp(uint64_t n) { return AlignDown(n + kBlock - 1); }
@@ -111,36 +114,25 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
         options_(options),
         zeros_(ZeroPiece(options)),
         zeroed_to_(zeroed),
-        zeroer_([this] { ZeroAhead(); }) {}
+        zeroer_([this] { ZeroAhead(); }) {
+    buffer_.Reserve(kMaxWriteBytes, 0);
+  }
 
   ~PrezeroedWalFile() override { CloseFile(); }
 
   IOStatus Append(const rocksdb::Slice& data, const IOOptions&, IODebugContext*) override {
-    if (data.empty()) return IOStatus::OK();
-    // The write covers whole blocks: the partial last block written before
-    // (kept in buffer_), the new bytes, and zeros to the block's end.
-    const uint64_t size = size_.load(std::memory_order_relaxed);
-    const uint64_t start = AlignDown(size);
-    const std::size_t head = size - start;
-    const uint64_t end = size + data.size();
-    const std::size_t len = AlignUp(end) - start;
-    buffer_.Reserve(len, head);
-    std::memcpy(buffer_.data() + head, data.data(), data.size());
-    std::memset(buffer_.data() + head + data.size(), 0, len - head - data.size());
-    bool wake_zeroer = false;
-    {
-      std::unique_lock lock(mu_);
-      // A piece of zeros being written over these blocks would land after
-      // them: wait for it (only a log that outran its zeros gets here).
-      cv_.wait(lock, [&] { return claim_end_ == claim_start_ || claim_start_ >= start + len; });
-      writing_to_ = std::max(writing_to_, start + len);
-      wake_zeroer = LeadLocked() < options_.lead_bytes / 2;
+    // Large appends (a commit of a pipelined burst: up to 2 MiB) go out in
+    // writes of at most kMaxWriteBytes, so that the bounce buffer of every
+    // open WAL stays that small.
+    const char* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+      const uint64_t size = size_.load(std::memory_order_relaxed);
+      const std::size_t n = std::min<std::size_t>(left, kMaxWriteBytes - (size - AlignDown(size)));
+      if (IOStatus s = WriteBlocks(p, n); !s.ok()) return s;
+      p += n;
+      left -= n;
     }
-    if (wake_zeroer) cv_.notify_all();
-    if (int err = WriteAt(fd_, buffer_.data(), len, start)) return ErrnoStatus("write", name_, err);
-    size_.store(end, std::memory_order_relaxed);
-    const uint64_t tail_start = AlignDown(end);
-    std::memmove(buffer_.data(), buffer_.data() + (tail_start - start), end - tail_start);
     return IOStatus::OK();
   }
 
@@ -207,6 +199,34 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   void PrepareWrite(std::size_t, std::size_t, const IOOptions&, IODebugContext*) override {}
 
  private:
+  // Writes data[0, n) after the log's end as whole blocks: the partial last
+  // block written before (kept at the front of buffer_), the new bytes, and
+  // zeros to the block's end. REQUIRES: the blocks fit in kMaxWriteBytes.
+  IOStatus WriteBlocks(const char* data, std::size_t n) {
+    const uint64_t size = size_.load(std::memory_order_relaxed);
+    const uint64_t start = AlignDown(size);
+    const std::size_t head = size - start;
+    const uint64_t end = size + n;
+    const std::size_t len = AlignUp(end) - start;
+    std::memcpy(buffer_.data() + head, data, n);
+    std::memset(buffer_.data() + head + n, 0, len - head - n);
+    bool wake_zeroer = false;
+    {
+      std::unique_lock lock(mu_);
+      // A piece of zeros being written over these blocks would land after
+      // them: wait for it (only a log that outran its zeros gets here).
+      cv_.wait(lock, [&] { return claim_end_ == claim_start_ || claim_start_ >= start + len; });
+      writing_to_ = std::max(writing_to_, start + len);
+      wake_zeroer = LeadLocked() < options_.lead_bytes / 2;
+    }
+    if (wake_zeroer) cv_.notify_all();
+    if (int err = WriteAt(fd_, buffer_.data(), len, start)) return ErrnoStatus("write", name_, err);
+    size_.store(end, std::memory_order_relaxed);
+    const uint64_t tail_start = AlignDown(end);
+    std::memmove(buffer_.data(), buffer_.data() + (tail_start - start), end - tail_start);
+    return IOStatus::OK();
+  }
+
   // Zeros ahead of the last write. REQUIRES: mu_ held.
   uint64_t LeadLocked() const { return std::max(zeroed_to_, writing_to_) - writing_to_; }
 

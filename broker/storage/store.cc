@@ -238,7 +238,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   // completed write survives a crash of the broker process in every fsync mode.
   db_options.manual_wal_flush = false;
 
-  // Memory: memtables of every column family together stay under 16 MiB (the
+  // Memory: memtables of every column family together stay under 12 MiB (the
   // write buffer manager flushes the largest when they reach it), and one
   // 8 MiB block cache holds data, index and filter blocks of every SST, so
   // the broker's footprint does not grow with the amount of data stored.
@@ -251,7 +251,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table_options));
 
   rocksdb::ColumnFamilyOptions log_options;
-  // Memtables of 8 MiB: large enough that a burst of publishes rarely waits
+  // Memtables of 6 MiB: large enough that a burst of publishes rarely waits
   // for a flush, small enough that a restart replays little write-ahead log.
   log_options.write_buffer_size = options.memtable_budget_bytes / 2;
   log_options.max_write_buffer_number = 2;
@@ -269,6 +269,12 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   rocksdb::ColumnFamilyOptions overwritten_options = small_options;
   overwritten_options.inplace_update_support = true;
   db_options.allow_concurrent_memtable_write = false;  // required by in-place updates; one writer anyway
+  // A WAL file is kept until every column family with writes in it has
+  // flushed them, and the in-place families rarely fill a memtable: without a
+  // bound, WALs would pile up to RocksDB's default (4x all write buffers,
+  // ~190 MiB), all replayed at start. Past this, the families holding the
+  // oldest WAL are flushed.
+  db_options.max_total_wal_size = 2 * options.memtable_budget_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, overwritten_options},

@@ -75,7 +75,7 @@ TEST_CASE(
 
   std::mt19937 rng(7);
   std::string expected;
-  const std::size_t sizes[] = {1, 7, 4089, 4096, 4097, 100, 70'000, 3, 32'768, 12'345};
+  const std::size_t sizes[] = {1, 7, 4089, 4096, 4097, 100, 70'000, 3, 32'768, 12'345, 600'000};
   for (int round = 0; round < 60; ++round) {
     std::string chunk = RandomBytes(rng, sizes[round % std::size(sizes)] + rng() % 64);
     REQUIRE(file->Append(chunk, rocksdb::IOOptions(), nullptr).ok());
