@@ -43,10 +43,13 @@ else
   n100=1000000 n1k=200000 rate=10000 duration=10 fan=500000 backlog=1000000
 fi
 run() { "$bench" --system both --broker "$herald" --nats-url "$nats" --runs 3 --json "$@" >>"$work/runs.jsonl"; }
+# Peak resident memory of a server so far (VmHWM), in MiB.
+peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 run --workload publish --count "$n100" --size 100
 run --workload publish --count "$n100" --size 100 --producers 4
 run --workload publish --count "$n1k" --size 1024
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
+rss_publish_herald=$(peak_mib "$bpid") rss_publish_nats=$(peak_mib "$npid")
 run --workload latency --rate "$rate" --duration "$duration" --size 100
 run --workload latency --rate "$rate" --duration "$duration" --size 100 --producers 4   # 4 x rate/4
 # The same latency run with Herald fsyncing every 100 ms, as JetStream does by default.
@@ -58,9 +61,16 @@ run --workload fanout --count "$fan" --groups 4 --size 100
 run --workload fanout --count "$fan" --groups 4 --size 100 --producers 4
 run --workload backlog --count "$backlog" --size 100
 run --workload backlog --count "$backlog" --size 100 --producers 4   # filled by 4; the drain is timed
+rss_all_herald=$(peak_mib "$bpid") rss_all_nats=$(peak_mib "$npid")
 
 "$bench" --report-from "$work/runs.jsonl" --report-dir "$out"
 {
+  echo
+  echo "## Memory (peak RSS of the server process, VmHWM)"
+  echo "| after | brokerd (\`--fsync always\`) | nats-server |"
+  echo "|---|---|---|"
+  echo "| the publish workloads | $rss_publish_herald MiB | $rss_publish_nats MiB |"
+  echo "| every workload (fan-out, and backlogs of $backlog drained by a group) | $rss_all_herald MiB | $rss_all_nats MiB |"
   echo
   echo "## Settings"
   echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version);"
