@@ -12,6 +12,7 @@
 
 #include "broker/storage/key_codec.h"
 #include "broker/storage/prezeroed_wal.h"
+#include "broker/storage/rocksdb_logger.h"
 #include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
 
@@ -223,6 +224,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   }
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  db_options.info_log = NewRocksDbLogger();  // into brokerd's log, not a LOG file (rocksdb_logger.h)
   db_options.IncreaseParallelism(2);
   // Flushes and compactions run at the lowest CPU priority: on a machine of
   // two cores a flush starting at a memtable switch otherwise takes a core
