@@ -29,7 +29,7 @@ using rocksdb::IOStatus;
 constexpr uint64_t kBlock = 4096;
 // The most one write of the log covers, and so the bounce buffer of each
 // open WAL file (direct I/O cannot write from RocksDB's unaligned memory).
-constexpr std::size_t kMaxWriteBytes = 256u << 10;
+constexpr std::size_t kMaxWriteBytes = 1u << 20;
 
 uint64_t AlignDown(uint64_t n) { return n & ~(kBlock - 1); }
 uint64_t AlignUp(uint64_t n) { return AlignDown(n + kBlock - 1); }

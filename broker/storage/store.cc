@@ -226,21 +226,11 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   db_options.create_missing_column_families = true;
   db_options.info_log = NewRocksDbLogger();  // into brokerd's log, not a LOG file (rocksdb_logger.h)
   db_options.IncreaseParallelism(2);
-  // Flushes and compactions run at the lowest CPU priority: on a machine of
-  // two cores a flush starting at a memtable switch otherwise takes a core
-  // from the I/O and storage threads for milliseconds, and the publishes of
-  // that moment wait (measured: half of the >1 ms latencies at a switch
-  // went away). They still get the CPU that is left, and the write stall
-  // RocksDB applies when memtables pile up bounds how far they can lag.
-  for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
-    rocksdb::Status lowered = rocksdb::Env::Default()->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
-    if (!lowered.ok()) spdlog::get("storage")->debug("background threads keep their priority: {}", lowered.ToString());
-  }
   // Writes go to the WAL file before they complete (no manual WAL flush), so a
   // completed write survives a crash of the broker process in every fsync mode.
   db_options.manual_wal_flush = false;
 
-  // Memory: memtables of every column family together stay under 12 MiB (the
+  // Memory: memtables of every column family together stay under 16 MiB (the
   // write buffer manager flushes the largest when they reach it), and one
   // 8 MiB block cache holds data, index and filter blocks of every SST, so
   // the broker's footprint does not grow with the amount of data stored.
@@ -253,7 +243,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table_options));
 
   rocksdb::ColumnFamilyOptions log_options;
-  // Memtables of 6 MiB: large enough that a burst of publishes rarely waits
+  // Memtables of 8 MiB: large enough that a burst of publishes rarely waits
   // for a flush, small enough that a restart replays little write-ahead log.
   log_options.write_buffer_size = options.memtable_budget_bytes / 2;
   log_options.max_write_buffer_number = 2;
@@ -275,8 +265,9 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   // flushed them, and the in-place families rarely fill a memtable: without a
   // bound, WALs would pile up to RocksDB's default (4x all write buffers,
   // ~190 MiB), all replayed at start. Past this, the families holding the
-  // oldest WAL are flushed.
-  db_options.max_total_wal_size = 2 * options.memtable_budget_bytes;
+  // oldest WAL are flushed (24 MiB cost a pipelined 1 KiB burst a flush of
+  // them every ~80 ms).
+  db_options.max_total_wal_size = 64u << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, overwritten_options},

@@ -58,9 +58,7 @@ struct StoreOptions {
   // Retention of topics stored before topics had their own.
   RetentionPolicy legacy_retention;
   // All memtables together, and the block cache shared by every table.
-  // 12 MiB: before topic metadata and producer states were updated in
-  // place, 16 MiB left the log the same room (their versions took the rest).
-  std::size_t memtable_budget_bytes = 12u << 20;
+  std::size_t memtable_budget_bytes = 16u << 20;
   std::size_t block_cache_bytes = 8u << 20;
   // Batch bytes in one group commit (one write, one fsync).
   std::size_t max_commit_bytes = 2u << 20;
