@@ -94,15 +94,19 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
                                                  payload, ctx.config.max_payload_bytes)});
       return;
     }
-    bytes += payload + 16 + (m->key() ? m->key()->size() : 0);
-    if (const auto* headers = m->headers()) {
+    // The batch is allocated once at its exact size: it stays in memory
+    // until committed, and then in the topic's tail cache.
+    const std::string_view key = wire::AsStringView(m->key());
+    const auto* headers = m->headers();
+    bytes += RecordBatchBuilder::RecordBytes(m->key() ? &key : nullptr, headers ? headers->size() : 0, payload);
+    if (headers) {
       for (const wire::Header* h : *headers) {
         if (h == nullptr || h->name() == nullptr) {
           session.FailAndClose(request_id,
                                {wire::ErrorCode::MalformedFrame, "header without a name"});
           return;
         }
-        bytes += h->name()->size() + (h->value() ? h->value()->size() : 0) + 4;
+        bytes += RecordBatchBuilder::HeaderBytes(h->name()->size(), h->value() ? h->value()->size() : 0);
       }
     }
   }

@@ -63,17 +63,16 @@ int SyncData(int fd) {
   return 0;
 }
 
-// Memory aligned for direct I/O that keeps its first bytes when it grows.
+// Memory aligned for direct I/O.
 class AlignedBuffer {
  public:
   char* data() { return data_.get(); }
-  void Reserve(std::size_t n, std::size_t keep) {
+  // Makes room for n bytes; the old contents are not kept.
+  void Reserve(std::size_t n) {
     if (n <= capacity_) return;
-    std::size_t capacity = std::max<std::size_t>(AlignUp(n), 2 * capacity_);
-    Ptr grown(static_cast<char*>(std::aligned_alloc(kBlock, capacity)));
-    if (!grown) throw std::bad_alloc();
-    if (keep > 0) std::memcpy(grown.get(), data_.get(), keep);
-    data_ = std::move(grown);
+    const std::size_t capacity = AlignUp(n);
+    data_.reset(static_cast<char*>(std::aligned_alloc(kBlock, capacity)));
+    if (!data_) throw std::bad_alloc();
     capacity_ = capacity;
   }
 
@@ -97,7 +96,7 @@ Clock::duration PieceTime(const PrezeroedWalOptions& options) {
 
 AlignedBuffer ZeroPiece(const PrezeroedWalOptions& options) {
   AlignedBuffer zeros;
-  zeros.Reserve(options.piece_bytes, 0);
+  zeros.Reserve(options.piece_bytes);
   std::memset(zeros.data(), 0, options.piece_bytes);
   return zeros;
 }
@@ -115,7 +114,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
         zeros_(ZeroPiece(options)),
         zeroed_to_(zeroed),
         zeroer_([this] { ZeroAhead(); }) {
-    buffer_.Reserve(kMaxWriteBytes, 0);
+    buffer_.Reserve(kMaxWriteBytes);
   }
 
   ~PrezeroedWalFile() override { CloseFile(); }
@@ -169,7 +168,6 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
       return ErrnoStatus("truncate", name_, errno);
     // Reload the partial last block, which the next Append rewrites.
     const uint64_t tail_start = AlignDown(size);
-    buffer_.Reserve(kBlock, 0);
     std::memset(buffer_.data(), 0, kBlock);
     if (size > tail_start) {
       ssize_t r;
@@ -293,6 +291,10 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     }
     cv_.notify_all();
     if (zeroer_.joinable()) zeroer_.join();
+    // RocksDB keeps a closed log's writer until the log is obsolete (several
+    // may wait for their memtables' flush): its buffers go now.
+    buffer_ = AlignedBuffer();
+    zeros_ = AlignedBuffer();
     if (fd_ < 0) return IOStatus::OK();
     // Cut the zeros: a closed log ends with its last record.
     IOStatus status;

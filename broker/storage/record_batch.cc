@@ -72,6 +72,17 @@ RecordBatchBuilder::RecordBatchBuilder(uint32_t count, int64_t timestamp_ms,
   codec::PutFixed64(&out_, static_cast<uint64_t>(timestamp_ms));
 }
 
+std::size_t RecordBatchBuilder::RecordBytes(const std::string_view* key, uint32_t header_count,
+                                            std::size_t payload_size) {
+  const std::size_t key_field = key == nullptr ? 0 : key->size() + 1;
+  return codec::VarintLength(key_field) + (key == nullptr ? 0 : key->size()) +
+         codec::VarintLength(header_count) + codec::VarintLength(payload_size) + payload_size;
+}
+
+std::size_t RecordBatchBuilder::HeaderBytes(std::size_t name_size, std::size_t value_size) {
+  return codec::VarintLength(name_size) + name_size + codec::VarintLength(value_size) + value_size;
+}
+
 void RecordBatchBuilder::StartRecord(const std::string_view* key, uint32_t header_count) {
   if (key == nullptr) {
     codec::PutVarint(&out_, 0);

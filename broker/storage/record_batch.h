@@ -64,7 +64,14 @@ bool ForEachHeader(std::string_view block, uint32_t count,
 // Builds one encoded batch, record by record.
 class RecordBatchBuilder {
  public:
+  // reserve_bytes: the records' encoded size, the sum of RecordBytes and
+  // HeaderBytes over them, for a batch allocated once at its exact size.
   RecordBatchBuilder(uint32_t count, int64_t timestamp_ms, std::size_t reserve_bytes);
+
+  // Encoded size of a record without its headers (key: nullptr for none),
+  // and of one header.
+  static std::size_t RecordBytes(const std::string_view* key, uint32_t header_count, std::size_t payload_size);
+  static std::size_t HeaderBytes(std::size_t name_size, std::size_t value_size);
 
   // REQUIRES: exactly header_count AddHeader calls follow, then FinishRecord.
   void StartRecord(const std::string_view* key, uint32_t header_count);

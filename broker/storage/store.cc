@@ -44,7 +44,7 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
 // Nothing of the staged state becomes visible unless the write succeeds.
 class Store::Commit {
  public:
-  explicit Commit(Store& store) : store_(store) {}
+  explicit Commit(Store& store) : store_(store), batch_(*store.commit_batch_) { batch_.Clear(); }
 
   void AddAppend(AppendOp& op) {
     AppendRequest& req = op.request;
@@ -201,7 +201,7 @@ class Store::Commit {
   }
 
   Store& store_;
-  rocksdb::WriteBatch batch_;
+  rocksdb::WriteBatch& batch_;  // the store's, reused: see Store::commit_batch_
   bool sync_ = false;
   std::unordered_map<uint64_t, uint64_t> next_offsets_;
   std::unordered_map<uint64_t, uint64_t> added_bytes_;
@@ -214,6 +214,7 @@ class Store::Commit {
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
+  store->commit_batch_ = store->NewCommitBatch();
 
   rocksdb::DBOptions db_options;
   if (options.fsync == FsyncPolicy::kAlways) {
@@ -507,6 +508,18 @@ void Store::ProcessAll(std::deque<Op>& ops) {
     }
   }
   if (!commit->empty()) commit->Finish();
+  commit.reset();
+  // A commit may exceed max_commit_bytes by one large batch; do not keep
+  // such a buffer for the next thousand small ones.
+  if (commit_batch_->GetDataSize() > CommitBatchReserve() * 2) commit_batch_ = NewCommitBatch();
+}
+
+std::size_t Store::CommitBatchReserve() const {
+  return options_.max_commit_bytes + options_.max_commit_bytes / 8;  // values plus keys and headers
+}
+
+std::unique_ptr<rocksdb::WriteBatch> Store::NewCommitBatch() const {
+  return std::make_unique<rocksdb::WriteBatch>(CommitBatchReserve());
 }
 
 void Store::ApplyCreateTopic(CreateTopicOp& op) {
