@@ -462,10 +462,14 @@ void Store::Run() {
       if (queue_.empty() && stopping_) return;
       // One commit takes up to max_commit_bytes of batches (at least one op):
       // the WriteBatch copies every value, so an unbounded commit would hold a
-      // second copy of everything queued.
+      // second copy of everything queued, and one that stays within the bound
+      // fits the WriteBatch reserved for it.
       std::size_t bytes = 0;
-      while (!queue_.empty() && (ops.empty() || bytes < options_.max_commit_bytes)) {
-        if (const auto* a = std::get_if<AppendOp>(&queue_.front())) bytes += a->request.batch.size();
+      while (!queue_.empty()) {
+        const auto* a = std::get_if<AppendOp>(&queue_.front());
+        const std::size_t size = a ? a->request.batch.size() : 0;
+        if (!ops.empty() && bytes + size > options_.max_commit_bytes) break;
+        bytes += size;
         ops.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -509,9 +513,9 @@ void Store::ProcessAll(std::deque<Op>& ops) {
   }
   if (!commit->empty()) commit->Finish();
   commit.reset();
-  // A commit may exceed max_commit_bytes by one large batch; do not keep
-  // such a buffer for the next thousand small ones.
-  if (commit_batch_->GetDataSize() > CommitBatchReserve() * 2) commit_batch_ = NewCommitBatch();
+  // A single batch above max_commit_bytes makes its own commit: do not keep
+  // the buffer it grew for the next thousand small ones.
+  if (commit_batch_->Data().capacity() > CommitBatchReserve()) commit_batch_ = NewCommitBatch();
 }
 
 std::size_t Store::CommitBatchReserve() const {
