@@ -260,7 +260,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   // flush on the path of the publishes of that moment. Nothing reads old
   // versions of them: they are read at start and by the storage thread.
   rocksdb::ColumnFamilyOptions overwritten_options = small_options;
-  overwritten_options.inplace_update_support = true;
+  overwritten_options.inplace_update_support = true;  // and so no DeleteRange here (ApplyDeleteTopic)
   db_options.allow_concurrent_memtable_write = false;  // required by in-place updates; one writer anyway
   // A WAL file is kept until every column family with writes in it has
   // flushed them, and the in-place families rarely fill a memtable: without a
@@ -577,7 +577,20 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   batch.DeleteRange(log_cf_, lo, hi);
   batch.DeleteRange(index_cf_, lo, hi);
   batch.DeleteRange(groups_cf_, lo, hi);
-  batch.DeleteRange(producers_cf_, lo, hi);
+  // Producer states are updated in place, and RocksDB does not support range
+  // tombstones in such a family: a later Put to a covered key would take over
+  // the old entry's sequence number and stay hidden. Topic ids are never
+  // reused, so no such Put follows, but the keys go one by one anyway (one per
+  // producer that wrote to the topic).
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), producers_cf_));
+    for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next())
+      batch.Delete(producers_cf_, it->key());
+    if (!it->status().ok()) {
+      op.done(StorageError(it->status(), "delete topic"));
+      return;
+    }
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s = db_->Write(wo, &batch);

@@ -2,9 +2,12 @@
 
 #include <future>
 
+#include <rocksdb/db.h>
+
 #include <catch2/catch.hpp>
 
 #include "broker/logging.h"
+#include "broker/storage/key_codec.h"
 #include "broker/storage/record_batch.h"
 #include "tests/support/temp_dir.h"
 
@@ -125,6 +128,42 @@ TEST_CASE("store: appends to a missing or deleted topic fail and store nothing",
   auto again = CreateTopic(*store, "gone");
   CHECK(again.id != id);
   CHECK(Append(*store, again.id, {"z"}).base_offset == 0);
+}
+
+TEST_CASE("store: deleting a topic deletes its producer states, one by one", "[unit][store]") {
+  // Producer states live in a family updated in place, where RocksDB does not
+  // support range tombstones: the topic's keys are deleted one at a time.
+  herald::test::TempDir dir;
+  uint64_t kept_id = 0;
+  {
+    auto store = OpenStore(dir.str());
+    auto gone = CreateTopic(*store, "gone").id;
+    kept_id = CreateTopic(*store, "kept").id;
+    for (uint64_t producer : {7u, 8u, 9u}) REQUIRE(Append(*store, gone, {"x"}, producer, 1).status.ok());
+    REQUIRE(Append(*store, kept_id, {"x"}, 7, 1).status.ok());
+    std::promise<Status> deleted;
+    store->DeleteTopic("gone", [&](Status s) { deleted.set_value(s); });
+    REQUIRE(deleted.get_future().get().ok());
+    // The kept topic's producer state still deduplicates.
+    CHECK(Append(*store, kept_id, {"x"}, 7, 1).duplicate);
+  }
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.str(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir.str(), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> producer_keys;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != "producers") continue;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) producer_keys.push_back(it->key().ToString());
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  REQUIRE(producer_keys.size() == 1);
+  CHECK(producer_keys[0].starts_with(keys::TopicPrefix(kept_id)));
 }
 
 TEST_CASE("store: concurrent appends from many threads get distinct dense offsets", "[unit][store]") {
