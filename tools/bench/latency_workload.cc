@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "payload_source.h"
 #include "send_schedule.h"
 #include "workload_support.h"
 
@@ -76,11 +77,12 @@ RunResult RunLatency(const BenchOptions& o) {
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < producers.size(); ++p) {
     threads.emplace_back([&, p] {
-      std::string payload(std::max(o.size, sizeof(uint64_t)), 'x');
+      PayloadSource payloads(std::max(o.size, sizeof(uint64_t)), p + 1);
       for (uint64_t i = p; i < total && Clock::now() < give_up; i += producers.size()) {
-        schedules[p].WaitTurn(i);
+        std::string payload = payloads.Next();
         std::memcpy(payload.data(), &i, sizeof i);
-        producers[p]->Publish(topic.name(), Message{{}, {}, payload}, [failed](const PublishResult& pr) {
+        schedules[p].WaitTurn(i);
+        producers[p]->Publish(topic.name(), Message{{}, {}, std::move(payload)}, [failed](const PublishResult& pr) {
           if (pr.error) ++*failed;
         });
         ++sent;

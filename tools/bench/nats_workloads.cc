@@ -17,6 +17,7 @@
 #include <nats/nats.h>
 
 #include "bench.h"
+#include "payload_source.h"
 #include "send_schedule.h"
 
 namespace herald::bench {
@@ -95,8 +96,9 @@ struct Jet {
 
   // Publishes count messages of size bytes with the window of async publishes; waits for every ack.
   bool Publish(uint64_t count, std::size_t size, double max_seconds) {
-    std::string payload(size, 'x');
+    PayloadSource payloads(size, reinterpret_cast<uintptr_t>(this));  // seeded per producer
     for (uint64_t i = 0; i < count; ++i) {
+      const std::string& payload = payloads.Next();
       if (js_PublishAsync(js, subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr) != NATS_OK)
         ++publish_errors;
     }
@@ -236,10 +238,11 @@ RunResult RunNatsLatency(const BenchOptions& o) {
   for (std::size_t p = 0; p < n; ++p) {
     threads.emplace_back([&, p] {
       Jet& producer = ProducerAt(jet, more, p);
-      std::string payload(std::max<std::size_t>(o.size, sizeof(uint64_t)), 'x');
+      PayloadSource payloads(std::max<std::size_t>(o.size, sizeof(uint64_t)), p + 1);
       for (uint64_t i = p; i < total; i += n) {
-        schedules[p].WaitTurn(i);
+        std::string payload = payloads.Next();
         std::memcpy(payload.data(), &i, sizeof i);
+        schedules[p].WaitTurn(i);
         js_PublishAsync(producer.js, producer.subject.c_str(), payload.data(), static_cast<int>(payload.size()),
                         nullptr);
       }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "payload_source.h"
+
 namespace herald::bench {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -82,7 +84,8 @@ uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t cou
   };
   auto st = std::make_shared<State>();
   window = std::max<uint32_t>(window, 1);
-  const std::string payload(size, 'x');
+  // Seeded per client: producers sending the same bytes would compress again.
+  PayloadSource payloads(size, reinterpret_cast<uintptr_t>(&client));
   for (uint64_t i = 0; i < count; ++i) {
     {
       std::unique_lock lock(st->mu);
@@ -91,7 +94,7 @@ uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t cou
       }
       ++st->in_flight;
     }
-    client.Publish(topic, Message{{}, {}, payload}, [st, window](const PublishResult& r) {
+    client.Publish(topic, Message{{}, {}, payloads.Next()}, [st, window](const PublishResult& r) {
       std::lock_guard lock(st->mu);
       --st->in_flight;
       if (r.error) ++st->failed;
