@@ -248,7 +248,14 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   // for a flush, small enough that a restart replays little write-ahead log.
   log_options.write_buffer_size = options.memtable_budget_bytes / 2;
   log_options.max_write_buffer_number = 2;
-  log_options.compression = rocksdb::kLZ4Compression;
+  // Flushes write uncompressed: a flush is on the publish path (writes stop
+  // when two memtables wait for it), and payloads are opaque, often random or
+  // already compressed, where LZ4 costs the flush thread for nothing (1 KiB
+  // random payloads, 6 runs each: 249k msg/s with LZ4, 290k without). Data
+  // that lives long enough to be compacted past L1 is compressed then, in the
+  // background.
+  log_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression};
+  log_options.compression_per_level.resize(log_options.num_levels, rocksdb::kLZ4Compression);
   log_options.table_factory = table_factory;
   rocksdb::ColumnFamilyOptions small_options;
   small_options.write_buffer_size = 4u << 20;
