@@ -1,0 +1,27 @@
+#pragma once
+// How the store configures RocksDB: the database options and its five column
+// families (meta, log, groups, producers, index), with the reasons for each
+// setting beside it. Internal to the storage layer (store.cc opens the DB).
+
+#include <cstddef>
+#include <vector>
+
+#include <rocksdb/db.h>  // ColumnFamilyDescriptor
+#include <rocksdb/env.h>
+#include <rocksdb/options.h>
+
+#include "broker/storage/store.h"
+
+namespace herald::broker {
+
+struct RocksDbSetup {
+  // Indexes into families, and so into the handles DB::Open returns.
+  enum Family : std::size_t { kMeta = 0, kLog, kGroups, kProducers, kIndex };
+  rocksdb::DBOptions db;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+};
+
+// env: the environment for the database's files, or nullptr for RocksDB's own.
+RocksDbSetup MakeRocksDbSetup(const StoreOptions& options, rocksdb::Env* env);
+
+}  // namespace herald::broker
