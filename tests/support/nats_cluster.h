@@ -44,8 +44,10 @@ class NatsCluster {
   // Starts node i again (after Kill) on the same ports and store dir, and
   // waits (bounded) until every running node sees a meta leader. It does not
   // wait for /healthz: a restarted node's streams and consumers may take longer
-  // to catch up than a test wants to wait; JetStream serves meanwhile.
-  void Restart(int i, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // to catch up than a test wants to wait; JetStream serves meanwhile. 60 s:
+  // a CI run under ASan, beside other tests, saw a restarted node without a
+  // meta leader after 30 s (2026-11-26).
+  void Restart(int i, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Whether every running node sees a JetStream meta leader (and, with
   // `healthy`, answers /healthz with 200: current with its streams and consumers).
   bool Ready(bool healthy = true) const;
