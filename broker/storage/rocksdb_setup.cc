@@ -7,17 +7,19 @@
 
 namespace herald::broker {
 
-RocksDbSetup MakeRocksDbSetup(const StoreOptions& options, rocksdb::Env* env) {
+RocksDbSetup MakeRocksDbSetup(const StoreOptions& options) {
   RocksDbSetup setup;
   rocksdb::DBOptions& db_options = setup.db;
-  if (env != nullptr) db_options.env = env;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.info_log = NewRocksDbLogger();  // into brokerd's log, not a LOG file (rocksdb_logger.h)
   db_options.IncreaseParallelism(2);
-  // Writes go to the WAL file before they complete (no manual WAL flush), so a
-  // completed write survives a crash of the broker process in every fsync mode.
-  db_options.manual_wal_flush = false;
+  // The store writes with RocksDB's WAL off: its journal is the write-ahead
+  // log (journal.h), and a journal file goes once every family has flushed
+  // what it holds. Atomic flushes cut every family's memtable at one point,
+  // so that what is in SST files is always one consistent prefix of the
+  // writes, and one flush frees a file of all families at once.
+  db_options.atomic_flush = true;
 
   // Memory: memtables of every column family together stay under 16 MiB (the
   // write buffer manager flushes the largest when they reach it), and one
@@ -51,20 +53,12 @@ RocksDbSetup MakeRocksDbSetup(const StoreOptions& options, rocksdb::Env* env) {
   // Topic metadata and producer states are a few keys that every commit
   // writes again. Updated in place, they no longer fill a memtable every
   // few seconds (~60,000 versions of one key each time, measured at 10k
-  // msg/s), and every such fill cost a memtable switch, a new WAL and a
-  // flush on the path of the publishes of that moment. Nothing reads old
+  // msg/s), and every such fill cost a memtable switch and a flush on the
+  // path of the publishes of that moment. Nothing reads old
   // versions of them: they are read at start and by the storage thread.
   rocksdb::ColumnFamilyOptions overwritten_options = small_options;
   overwritten_options.inplace_update_support = true;  // and so no DeleteRange here (ApplyDeleteTopic)
   db_options.allow_concurrent_memtable_write = false;  // required by in-place updates; one writer anyway
-  // A WAL file is kept until every column family with writes in it has
-  // flushed them, and the in-place families rarely fill a memtable: without a
-  // bound, WALs would pile up to RocksDB's default (4x all write buffers,
-  // ~190 MiB), all replayed at start. Past this, the families holding the
-  // oldest WAL are flushed (24 MiB cost a pipelined 1 KiB burst a flush of
-  // them every ~80 ms).
-  db_options.max_total_wal_size = 64u << 20;
-
   // In the order of RocksDbSetup's indexes; the meta family is RocksDB's default.
   setup.families = {
       {rocksdb::kDefaultColumnFamilyName, overwritten_options},

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <rocksdb/db.h>  // ColumnFamilyDescriptor
-#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 
 #include "broker/storage/store.h"
@@ -21,7 +20,6 @@ struct RocksDbSetup {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
 };
 
-// env: the environment for the database's files, or nullptr for RocksDB's own.
-RocksDbSetup MakeRocksDbSetup(const StoreOptions& options, rocksdb::Env* env);
+RocksDbSetup MakeRocksDbSetup(const StoreOptions& options);
 
 }  // namespace herald::broker

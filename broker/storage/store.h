@@ -33,10 +33,13 @@ namespace rocksdb {
 class DB;
 class Env;
 class ColumnFamilyHandle;
+class Status;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace herald::broker {
+
+class Journal;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 
@@ -50,9 +53,10 @@ struct RetentionPolicy {
 
 struct StoreOptions {
   std::string data_dir;
-  // kAlways: a write is fsynced before it completes. kInterval: the WAL is
-  // fsynced every fsync_interval. kNever: left to the OS. In every mode a
-  // completed write is in the WAL file, so it survives a crash of the process.
+  // kAlways: a write is fsynced before it completes. kInterval: the journal
+  // is fsynced every fsync_interval. kNever: left to the OS. In every mode a
+  // completed write is in the journal file (journal.h), so it survives a
+  // crash of the process.
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{100};
   // Retention of topics stored before topics had their own.
@@ -155,7 +159,7 @@ class Store {
   // Gives the disk space of removed batches back (slow; any thread but the
   // storage thread, so that publishes do not wait for it).
   Status CompactTopicRange(uint64_t topic_id, uint64_t before);
-  // SST files plus write-ahead log, in bytes.
+  // SST files plus journal, in bytes.
   uint64_t StorageBytes() const;
   // False after a write failed, until one succeeds again (for /healthz).
   bool healthy() const { return !write_failing_.load(std::memory_order_relaxed); }
@@ -186,7 +190,8 @@ class Store {
       return std::hash<uint64_t>()(k.topic_id * 0x9E3779B97F4A7C15ull ^ k.producer_id);
     }
   };
-  class Commit;  // one group commit in progress (store.cc)
+  class Commit;         // one group commit in progress (store.cc)
+  class FlushListener;  // what RocksDB has flushed, per column family (store.cc)
 
   Store() = default;
   Status LoadTopics();
@@ -203,13 +208,21 @@ class Store {
   // tries db->Resume() at most every kResumeInterval, else sets *why.
   bool EnsureWritable(Status* why);
   static constexpr std::chrono::milliseconds kResumeInterval{200};
-  void MaybeSyncWal(bool force);
+  // Every write of the database: into the journal (synced if asked), then
+  // into RocksDB.
+  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync);
+  void MaybeSyncJournal(bool force);
+  // The sequence number at or below which every write is in SST files.
+  uint64_t FlushedSequence() const;
+  // After flushes, deletes the journal files they made redundant.
+  void RetireJournal();
   std::size_t CommitBatchReserve() const;
   std::unique_ptr<rocksdb::WriteBatch> NewCommitBatch() const;
 
   StoreOptions options_;
-  std::unique_ptr<rocksdb::Env> wal_env_;  // outlives db_: RocksDB uses it until Close
+  std::shared_ptr<FlushListener> flushes_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<Journal> journal_;  // storage thread (and Open, ~Store)
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
@@ -235,7 +248,9 @@ class Store {
   uint64_t next_topic_id_ = 1;                            // storage thread only
 
   std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_;  // storage thread
-  bool wal_dirty_ = false;                                                     // storage thread
+  bool journal_dirty_ = false;                                                 // storage thread
+  uint64_t forced_flush_at_bytes_ = 0;                                         // storage thread
+  uint64_t retired_at_flush_ = 0;  // the flush count when the journal last retired files; storage thread
   std::chrono::steady_clock::time_point last_sync_;                            // storage thread
 
   std::thread thread_;

@@ -3,9 +3,9 @@
 // batches (retention, purge) and giving their space back, the storage size.
 
 #include <rocksdb/db.h>
-#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
+#include "broker/storage/journal.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
 
@@ -24,9 +24,7 @@ Status Store::RebuildIndex(uint64_t topic_id) {
                             RecordBatch::PeekTimestamp(value)));
   }
   if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Write(wo, &batch);
+  rocksdb::Status s = WriteJournaled(batch, true);
   return s.ok() ? Status::Ok() : StorageError(s, "rebuild index");
 }
 
@@ -60,9 +58,7 @@ void Store::ApplyTruncate(TruncateOp& op) {
   batch.Put(meta_cf_, keys::TopicStartKey(op.topic_id), keys::TopicPrefix(new_earliest));
   batch.Put(meta_cf_, keys::TopicBytesKey(op.topic_id),
             keys::TopicPrefix(topic->bytes - std::min(topic->bytes, removed_bytes)));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Write(wo, &batch);
+  rocksdb::Status s = WriteJournaled(batch, true);
   if (!s.ok()) return op.done(StorageError(s, "truncate"), {}, false);
   TopicState t;
   {
@@ -138,7 +134,7 @@ uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
 Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
   std::string lo = keys::LogKey(topic_id, 0), hi = keys::LogKey(topic_id, before);
   rocksdb::Slice lo_slice(lo), hi_slice(hi);
-  // Flush every column family first: the write-ahead log that still holds the
+  // Flush every column family first: the journal file that still holds the
   // removed batches can only be dropped once no memtable needs it.
   rocksdb::FlushOptions flush;
   flush.wait = true;
@@ -159,11 +155,7 @@ uint64_t Store::StorageBytes() const {
     uint64_t v = 0;
     if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
   }
-  rocksdb::VectorLogPtr files;
-  if (db_->GetSortedWalFiles(files).ok()) {
-    for (const auto& f : files) total += f->SizeFileBytes();
-  }
-  return total;
+  return total + journal_->bytes();  // RocksDB's own WAL stays empty (journal.h)
 }
 
 }  // namespace herald::broker

@@ -159,8 +159,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "prezeroed WAL: a crash image taken with zeros after the last record recovers every "
-    "acknowledged write") {
+    "prezeroed WAL: a crash image of the store's journal, taken with zeros after the last record, "
+    "recovers every acknowledged write") {
   EnsureLoggers();
   herald::test::TempDir live, image;
   const bool direct = DirectIoWorks(live.str());
@@ -178,7 +178,7 @@ TEST_CASE(
 
     std::mt19937 rng(3);
     for (int i = 0; i < 300; ++i) {
-      // 1 B to 40 KiB: some records span RocksDB's 32 KiB log blocks.
+      // 1 B to 40 KiB: records within, across and beyond 4 KiB direct-I/O blocks.
       std::string payload = RandomBytes(rng, 1 + rng() % (i % 10 == 0 ? 40'000 : 400));
       RecordBatchBuilder b(1, 42, payload.size() + 32);
       b.StartRecord(nullptr, 0);
@@ -191,18 +191,18 @@ TEST_CASE(
       REQUIRE(r.base_offset == static_cast<uint64_t>(i));
       payloads.push_back(std::move(payload));
     }
-    const std::string wal = WalFileIn(live.str());
+    const std::string wal = WalFileIn(live.str() + "/journal");
     REQUIRE(!wal.empty());
     // The default lead is 1 MiB, more than was written: the file is longer
     // than its records once the zeros are down.
     if (direct) REQUIRE(WaitForSize(wal, 1u << 20));
     // ... and the spare for the next WAL is there, which RocksDB must ignore.
-    if (direct) REQUIRE(WaitForSize(live / "herald-wal-spare", 1u << 20));
+    if (direct) REQUIRE(WaitForSize(live / "journal/herald-wal-spare", 1u << 20));
     // What a crash (of the process or the machine) would leave: the live
     // files, copied while the store is open.
     fs::copy(live.path(), image.path(),
              fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-    if (direct) CHECK(fs::file_size(image / fs::path(wal).filename().string()) >= (1u << 20));
+    if (direct) CHECK(fs::file_size(image / ("journal/" + fs::path(wal).filename().string())) >= (1u << 20));
   }
 
   std::unique_ptr<Store> recovered;

@@ -1,6 +1,8 @@
 #include "broker/storage/store.h"
 
+#include <filesystem>
 #include <future>
+#include <thread>
 
 #include <rocksdb/db.h>
 
@@ -225,4 +227,63 @@ TEST_CASE("store: reads across batches stored before and after a reopen", "[unit
     REQUIRE(got.size() == 200 - from);
     CHECK(got.front() == (from < 100 ? (from % 2 ? "old-b" : "old-a") : (from % 2 ? "new-b" : "new-a")));
   }
+}
+
+namespace {
+
+uint64_t JournalBytes(const herald::test::TempDir& dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "journal"))
+    if (e.path().extension() == ".log") total += e.file_size();
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("store: journal files go once the database has flushed their writes", "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  const uint64_t id = CreateTopic(*store, "t").id;
+  // 48 MiB: three journal files, six memtables of the log family.
+  const std::string payload(256u << 10, 'p');
+  for (int i = 0; i < 192; ++i) REQUIRE(Append(*store, id, {payload}).status.ok());
+  // The files written before the last flushes are gone already.
+  CHECK(JournalBytes(dir) < (40u << 20));
+  CHECK(store->StorageBytes() >= JournalBytes(dir));
+
+  // Flushing everything (as a compaction does first) frees the rest, the
+  // current file too, and the writes stay.
+  REQUIRE(store->CompactTopicRange(id, 0).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (JournalBytes(dir) > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(JournalBytes(dir) == 0);
+  CHECK(Append(*store, id, {"after"}).base_offset == 192);
+  store.reset();
+  store = OpenStore(dir.str());
+  CHECK(ReadAll(*store, id, 190) == std::vector<std::string>{payload, payload, "after"});
+}
+
+TEST_CASE("store: a crash image with nothing flushed recovers every completed write from the journal",
+          "[unit][store]") {
+  herald::test::TempDir live, image;
+  uint64_t id;
+  {
+    auto store = OpenStore(live.str());
+    id = CreateTopic(*store, "t").id;
+    for (int i = 0; i < 100; ++i) REQUIRE(Append(*store, id, {"m" + std::to_string(i)}).status.ok());
+    REQUIRE(JournalBytes(live) > 0);
+    // What a crash of the process leaves (kNever: the page cache has it).
+    std::filesystem::copy(live.path(), image.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+  }
+  auto store = OpenStore(image.str());
+  auto topics = store->Topics();
+  REQUIRE(topics.size() == 1);
+  CHECK(topics[0].next_offset == 100);
+  auto all = ReadAll(*store, id, 0);
+  REQUIRE(all.size() == 100);
+  CHECK(all[99] == "m99");
+  CHECK(Append(*store, id, {"next"}).base_offset == 100);
 }

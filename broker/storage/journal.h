@@ -1,0 +1,115 @@
+#pragma once
+// Journal: the broker's write-ahead log. Every write of the database is
+// appended here first (the bytes of its RocksDB WriteBatch), synced when the
+// fsync policy asks, and only then applied to RocksDB, whose own WAL is off.
+// At start the records are applied again, in order; what RocksDB had already
+// flushed is written over with the same values (the store writes whole keys:
+// Put, Delete, DeleteRange, never Merge), so replaying a record twice is
+// harmless.
+//
+// Why not RocksDB's WAL: Debian's librocksdb checksums it with a table-driven
+// CRC-32C, which took half of the storage thread's time in a 1 KiB publish
+// burst (crc32c.h); and its flushes of a pipelined burst were what bounded
+// the broker's throughput there.
+//
+// Files: <dir>/NNNNNNNNNNNNNNNNNNNN.log, numbered up. A new file starts when
+// the current one passes file_bytes, and after any failed write, so that no
+// record ever follows a torn one in its file. A record is
+//   crc32c (4) | payload length (4) | index (8) | payload
+// all little-endian; the CRC covers length, index and payload. The index
+// counts records across files: a replay that finds one missing stops there
+// (point-in-time recovery, as RocksDB's default), and sets the files from
+// there on aside as NNN.log.damaged, so that later records never follow a
+// hole. A file is deleted once the database has flushed all its records.
+//
+// Thread: one writer (the storage thread) for everything but bytes().
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <rocksdb/status.h>
+
+namespace rocksdb {
+class FileSystem;
+class FSWritableFile;
+class FSDirectory;
+}  // namespace rocksdb
+
+namespace herald::broker {
+
+struct JournalOptions {
+  std::string dir;
+  // Writes the files: the prezeroed direct-I/O one with --fsync always
+  // (prezeroed_wal.h), RocksDB's default otherwise.
+  std::shared_ptr<rocksdb::FileSystem> fs;
+  uint64_t file_bytes = 16u << 20;
+};
+
+class Journal {
+ public:
+  using Apply = std::function<rocksdb::Status(std::string_view record)>;
+
+  // Opens the journal in options.dir (created if missing) and passes every
+  // intact record there to `apply`, in order. *set_aside is true if records
+  // after a hole were set aside: the caller should then make what was
+  // applied durable some other way (flush the database), since the files
+  // that held it may be among those set aside.
+  static rocksdb::Status Open(JournalOptions options, const Apply& apply, bool* set_aside,
+                              std::unique_ptr<Journal>* out);
+  ~Journal();
+
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Writes one record (to the page cache or, with direct I/O, the device).
+  // After a failure the record is not replayed.
+  rocksdb::Status Append(std::string_view record);
+  // Makes every appended record durable.
+  rocksdb::Status Sync();
+  // The last appended record must not be replayed (the database refused it).
+  void Discard();
+  // Every record appended or replayed so far is in the database at or below
+  // `sequence` (RocksDB's sequence number after applying them).
+  void Covered(uint64_t sequence);
+  // Deletes the files whose records are all flushed: those covered at or
+  // below `flushed_sequence` (the current one too, which it closes).
+  void Retire(uint64_t flushed_sequence);
+  // Syncs and closes the current file; the next Append starts a new one.
+  rocksdb::Status Close();
+
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }  // any thread
+
+ private:
+  struct File {
+    uint64_t number = 0;
+    uint64_t bytes = 0;
+    uint64_t covered_sequence = 0;  // its records are in the database at or below this
+    bool pending = false;           // it has records not covered yet
+  };
+
+  explicit Journal(JournalOptions options);
+  rocksdb::Status Replay(const Apply& apply, bool* set_aside);
+  rocksdb::Status OpenNewFile();
+  rocksdb::Status WriteRecord(std::string_view record);
+  void CloseCurrent();
+  std::string PathOf(uint64_t number) const;
+  void AddBytes(int64_t delta);
+
+  const JournalOptions options_;
+  std::unique_ptr<rocksdb::FSDirectory> dir_;
+  std::deque<File> files_;  // oldest first; the back one is current_'s while it is open
+  std::unique_ptr<rocksdb::FSWritableFile> current_;
+  uint64_t next_number_ = 1;
+  uint64_t next_index_ = 1;
+  uint64_t last_record_start_ = 0;  // in the current file, for Discard
+  bool last_record_open_ = false;   // the last Append's record may still be discarded
+  std::string scratch_;             // header and payload of a small record, written at once
+  std::atomic<uint64_t> bytes_{0};
+};
+
+}  // namespace herald::broker
