@@ -1,8 +1,10 @@
 #pragma once
-// PrezeroedWalFileSystem: RocksDB's file system, except that the write-ahead
-// log is written with direct I/O into blocks that were zero-filled ahead of it.
+// PrezeroedWalFileSystem: RocksDB's file system interface, except that
+// write-ahead log files (NNNNNN.log) are written with direct I/O into blocks
+// that were zero-filled ahead of them. The store opens its journal's files
+// (journal.h) through it with --fsync always.
 //
-// Why: with --fsync always every publish waits for one fdatasync of the WAL.
+// Why: with --fsync always every publish waits for one fdatasync of the log.
 // A write at the end of a file changes the file's size (and turns fallocated
 // extents into written ones), so each fdatasync also commits an ext4 journal
 // transaction; a write over blocks that already exist needs only the data
@@ -10,18 +12,19 @@
 // (3,000 fdatasyncs of 300 B each, ext4 on virtio): appending p50 150 us,
 // overwriting p50 110 us, overwriting with O_DIRECT p50 95-105 us.
 //
-// How: each WAL file gets a thread that writes zeros (direct, and synced, so
+// How: each log file gets a thread that writes zeros (direct, and synced, so
 // their size and extents are committed) a little ahead of the log's end, and
 // the log's own writes then overwrite them. The zeros only buy speed: a write
 // that outruns them extends the file, and fdatasync then commits the size as
-// it always did. RocksDB's log reader takes a zero record header for
-// preallocated space (kZeroType), so a crash that leaves zeros after the last
-// record recovers like one that does not; Close cuts the file to its length.
+// it always did. A replay takes a zero record header for the end of the
+// records (the journal's and RocksDB's log readers both do), so a crash that
+// leaves zeros after the last record recovers like one that does not; Close
+// cuts the file to its length.
 //
 // Only for --fsync always: a direct write waits for the device, which every
 // write there does anyway (for its fdatasync); the other modes keep writing
 // into the page cache. A file system without O_DIRECT (tmpfs) gets RocksDB's
-// own WAL files.
+// plain files.
 
 #include <cstddef>
 #include <memory>
