@@ -541,7 +541,8 @@ uint64_t Store::FlushedSequence() const {
     // A family with nothing in memtables has flushed all its writes; one with
     // something there has flushed those up to its last flush's largest
     // sequence number, no further (in place updates keep an entry's first
-    // number, so that bound may be low, never high).
+    // number, so that bound may be low, never high). Range deletions count
+    // as entries, and every batch that has one also writes the meta family.
     if (active + immutable > 0) flushed = std::min(flushed, flushes_->FlushedThrough(cf->GetID()));
   }
   return flushed;
