@@ -351,7 +351,10 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
     }
     cv_.notify_all();
     if (spare_maker_.joinable()) spare_maker_.join();
-    if (!spare_path_.empty()) ::unlink(spare_path_.c_str());
+    if (!spare_path_.empty()) {
+      ::unlink(spare_path_.c_str());
+      ::unlink((spare_path_ + ".making").c_str());
+    }
   }
 
   const char* Name() const override { return "HeraldPrezeroedWal"; }
@@ -410,8 +413,12 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
       served = spare_requests_;
       const std::string path = spare_path_;
       lock.unlock();
+      // Made under another name and renamed once complete and synced, with
+      // spare_ready_ set in the same hold of mu_: a spare under its name is
+      // always one that the next file may take.
+      const std::string making = path + ".making";
       bool made = false;
-      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+      int fd = ::open(making.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
       if (fd >= 0) {
         made = true;
         auto next_piece = Clock::now();
@@ -429,9 +436,11 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
       lock.lock();
       // A failure (out of space) leaves no spare, and the next WAL is made
       // without one; its creation asks for a spare again.
-      if (made && path == spare_path_) {
+      if (made && path == spare_path_ && ::rename(making.c_str(), path.c_str()) == 0) {
         spare_ready_ = true;
         served = spare_requests_;
+      } else {
+        ::unlink(making.c_str());
       }
     }
   }

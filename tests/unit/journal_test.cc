@@ -79,8 +79,8 @@ TEST_CASE("crc32c: the Castagnoli check values, and the SSE4.2 path agrees with 
   std::mt19937 rng(7);
   std::string data(5000, '\0');
   for (char& c : data) c = static_cast<char>(rng());
-  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 63u, 64u, 1000u, 4999u}) {
-    for (std::size_t at : {0u, 1u, 3u}) {
+  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 63u, 64u, 1000u, 4997u}) {
+    for (std::size_t at : {0u, 1u, 3u}) {  // n + at stays within the 5000 bytes
       INFO(n << " bytes at " << at);
       CHECK(crc32c::Extend(0, data.data() + at, n) == crc32c::ExtendPortable(0, data.data() + at, n));
     }
