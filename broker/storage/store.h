@@ -31,7 +31,6 @@
 
 namespace rocksdb {
 class DB;
-class Env;
 class ColumnFamilyHandle;
 class Status;
 class WriteBatch;
