@@ -291,6 +291,7 @@ class NatsBackend final : public Backend {
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = std::min<int64_t>(options_.request_timeout.count(), 5000);
+    core_->admin_wait_ms = options_.request_timeout.count();
     if (s == NATS_OK) s = natsConnection_JetStream(&core_->js, core_->nc, &jo);
     if (opts) natsOptions_Destroy(opts);
     if (s != NATS_OK) {

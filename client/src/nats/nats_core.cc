@@ -120,9 +120,12 @@ Core::~Core() {
 
 std::error_code Core::EnsureStream(const std::string& topic, const Retention* retention, bool* created) {
   std::string name = StreamName(topic);
+  jsOptions admin;
+  jsOptions_Init(&admin);
+  admin.Wait = admin_wait_ms;
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), nullptr, &jerr);
+  natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &admin, &jerr);
   if (si) jsStreamInfo_Destroy(si);
   if (s == NATS_OK) {
     if (created) *created = false;
@@ -142,7 +145,7 @@ std::error_code Core::EnsureStream(const std::string& topic, const Retention* re
   cfg.MaxBytes = r.max_bytes > 0 ? static_cast<int64_t>(r.max_bytes) : -1;
   cfg.MaxMsgs = r.max_messages > 0 ? static_cast<int64_t>(r.max_messages) : -1;
   jerr = static_cast<jsErrCode>(0);
-  s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
+  s = js_AddStream(&si, js, &cfg, &admin, &jerr);
   if (si) jsStreamInfo_Destroy(si);
   if (s == NATS_OK || jerr == JSStreamNameExistErr) {
     if (created) *created = (s == NATS_OK);

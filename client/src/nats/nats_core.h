@@ -72,6 +72,10 @@ struct Core {
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;  // admin requests, acks; publishes have their own (nats_publisher.h)
   int64_t replicas = 1;
+  // How long an admin request (a stream's info or creation) may take: the
+  // client's request_timeout. js's own wait is capped at 5 s for acks, and a
+  // new R3 stream on a loaded cluster took longer (a CI run under ASan).
+  int64_t admin_wait_ms = 5000;
   std::string producer_id;
   Core() = default;
   Core(const Core&) = delete;
