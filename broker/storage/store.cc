@@ -3,15 +3,13 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
-#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
-#include "broker/storage/journal.h"
+#include "broker/storage/journal.h"  // the journal_ member goes with the store
 #include "broker/storage/key_codec.h"
-#include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
 #include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
@@ -33,41 +31,7 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
   return v;
 }
 
-// A journal of this size or more has RocksDB flush every family.
-constexpr uint64_t kJournalFlushBytes = 64u << 20;
-
 }  // namespace
-
-// The largest sequence number each column family has flushed, from RocksDB's
-// flush threads. With atomic_flush every automatic flush covers all families
-// with data, but a manual compaction's flush may cover one alone: hence one
-// bound per family.
-class Store::FlushListener final : public rocksdb::EventListener {
- public:
-  explicit FlushListener(std::function<void()> on_flush) : on_flush_(std::move(on_flush)) {}
-
-  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo& info) override {
-    {
-      std::lock_guard lock(mu_);
-      uint64_t& flushed = flushed_[info.cf_id];
-      flushed = std::max<uint64_t>(flushed, info.largest_seqno);
-    }
-    flushes_.fetch_add(1, std::memory_order_release);
-    on_flush_();
-  }
-  uint64_t FlushedThrough(uint32_t cf_id) const {
-    std::lock_guard lock(mu_);
-    auto it = flushed_.find(cf_id);
-    return it == flushed_.end() ? 0 : it->second;
-  }
-  uint64_t flushes() const { return flushes_.load(std::memory_order_acquire); }
-
- private:
-  const std::function<void()> on_flush_;
-  mutable std::mutex mu_;
-  std::unordered_map<uint32_t, uint64_t> flushed_;
-  std::atomic<uint64_t> flushes_{0};
-};
 
 // One group commit: the appends and group positions drained from the queue
 // in one go, staged against the committed state, written as one WriteBatch.
@@ -240,12 +204,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->commit_batch_ = store->NewCommitBatch();
 
   RocksDbSetup setup = MakeRocksDbSetup(options);
-  // A flush may free journal files: wake the storage thread to see.
-  store->flushes_ = std::make_shared<FlushListener>([s = store.get()] {
-    { std::lock_guard lock(s->mu_); }
-    s->cv_.notify_one();
-  });
-  setup.db.listeners.push_back(store->flushes_);
+  store->ListenForFlushes(&setup.db);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(setup.db, options.data_dir, setup.families, &store->handles_, &raw);
   if (!s.ok()) return StorageError(s, "open " + options.data_dir);
@@ -256,26 +215,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->producers_cf_ = store->handles_[RocksDbSetup::kProducers];
   store->index_cf_ = store->handles_[RocksDbSetup::kIndex];
 
-  JournalOptions journal_options;
-  journal_options.dir = options.data_dir + "/journal";
-  // Every write waits for the disk with --fsync always: write the journal
-  // over zeros laid down ahead of it, so its fdatasync commits no size
-  // change (prezeroed_wal.h).
-  journal_options.fs = options.fsync == FsyncPolicy::kAlways
-                           ? NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default())
-                           : rocksdb::FileSystem::Default();
-  rocksdb::DB* db = raw;
-  auto apply = [db](std::string_view record) {
-    rocksdb::WriteBatch batch{std::string(record)};
-    rocksdb::WriteOptions wo;
-    wo.disableWAL = true;
-    return db->Write(wo, &batch);
-  };
-  bool set_aside = false;
-  s = Journal::Open(std::move(journal_options), apply, &set_aside, &store->journal_);
-  if (s.ok() && set_aside) s = db->Flush(rocksdb::FlushOptions(), store->handles_);
-  if (!s.ok()) return StorageError(s, "replay the journal in " + options.data_dir);
-  store->journal_->Covered(db->GetLatestSequenceNumber());
+  if (Status journal = store->OpenJournal(); !journal.ok()) return journal;
 
   Status loaded = store->LoadTopics();
   if (!loaded.ok()) return loaded;
@@ -295,13 +235,7 @@ Store::~Store() {
     thread_.join();
   }
   if (db_) {
-    // Flushed memtables leave the journal nothing to replay at the next start.
-    if (journal_) {
-      rocksdb::Status synced = journal_->Close();
-      if (!synced.ok()) spdlog::get("storage")->error("journal sync failed: {}", synced.ToString());
-      if (db_->Flush(rocksdb::FlushOptions(), handles_).ok()) journal_->Retire(FlushedSequence());
-      journal_.reset();
-    }
+    CloseJournal();
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }
@@ -445,7 +379,7 @@ void Store::Enqueue(Op op) {
 
 void Store::Run() {
   std::deque<Op> ops;
-  auto flushed = [this] { return flushes_->flushes() != retired_at_flush_; };
+  auto flushed = [this] { return FlushedSinceRetire(); };
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -476,76 +410,6 @@ void Store::Run() {
     MaybeSyncJournal(false);
     RetireJournal();
   }
-}
-
-void Store::MaybeSyncJournal(bool force) {
-  if (!journal_dirty_ || options_.fsync != FsyncPolicy::kInterval) return;
-  auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_sync_ < options_.fsync_interval) return;
-  rocksdb::Status s = journal_->Sync();
-  if (!s.ok()) spdlog::get("storage")->error("journal sync failed: {}", s.ToString());
-  journal_dirty_ = false;
-  last_sync_ = now;
-}
-
-rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync) {
-  rocksdb::Status s = journal_->Append(batch.Data());
-  if (s.ok() && sync) s = journal_->Sync();
-  if (s.ok()) {
-    rocksdb::WriteOptions wo;
-    wo.disableWAL = true;  // the journal is the write-ahead log
-    s = db_->Write(wo, &batch);
-  }
-  if (!s.ok()) {
-    // Not acknowledged, so not to be replayed either.
-    journal_->Discard();
-    return s;
-  }
-  journal_->Covered(db_->GetLatestSequenceNumber());
-  if (sync) {
-    journal_dirty_ = false;
-    last_sync_ = std::chrono::steady_clock::now();
-  } else {
-    journal_dirty_ = true;
-  }
-  return s;
-}
-
-void Store::RetireJournal() {
-  if (const uint64_t flushes = flushes_->flushes(); flushes != retired_at_flush_) {
-    retired_at_flush_ = flushes;
-    journal_->Retire(FlushedSequence());
-  }
-  // Families that see few writes rarely fill a memtable, and each keeps the
-  // journal files holding its writes. Past a bound, flush them all, as
-  // RocksDB's max_total_wal_size did: a start replays no more than this.
-  const uint64_t bytes = journal_->bytes();
-  if (bytes < kJournalFlushBytes) {
-    forced_flush_at_bytes_ = 0;
-  } else if (bytes >= forced_flush_at_bytes_ + kJournalFlushBytes / 4) {
-    rocksdb::FlushOptions fo;
-    fo.wait = false;
-    fo.allow_write_stall = true;
-    rocksdb::Status s = db_->Flush(fo, handles_);
-    if (!s.ok()) spdlog::get("storage")->warn("flush for the journal's sake: {}", s.ToString());
-    forced_flush_at_bytes_ = bytes;
-  }
-}
-
-uint64_t Store::FlushedSequence() const {
-  uint64_t flushed = db_->GetLatestSequenceNumber();
-  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
-    uint64_t active = 0, immutable = 0;
-    db_->GetIntProperty(cf, rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active);
-    db_->GetIntProperty(cf, rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable);
-    // A family with nothing in memtables has flushed all its writes; one with
-    // something there has flushed those up to its last flush's largest
-    // sequence number, no further (in place updates keep an entry's first
-    // number, so that bound may be low, never high). Range deletions count
-    // as entries, and every batch that has one also writes the meta family.
-    if (active + immutable > 0) flushed = std::min(flushed, flushes_->FlushedThrough(cf->GetID()));
-  }
-  return flushed;
 }
 
 void Store::ProcessAll(std::deque<Op>& ops) {

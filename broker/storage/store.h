@@ -32,6 +32,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct DBOptions;
 class Status;
 class WriteBatch;
 }  // namespace rocksdb
@@ -207,6 +208,13 @@ class Store {
   // tries db->Resume() at most every kResumeInterval, else sets *why.
   bool EnsureWritable(Status* why);
   static constexpr std::chrono::milliseconds kResumeInterval{200};
+  // The journal (store_journal.cc). ListenForFlushes: before DB::Open;
+  // OpenJournal replays it into the open database; CloseJournal flushes the
+  // database and deletes the journal's files.
+  void ListenForFlushes(rocksdb::DBOptions* db_options);
+  Status OpenJournal();
+  void CloseJournal();
+  bool FlushedSinceRetire() const;  // a flush completed since RetireJournal looked
   // Every write of the database: into the journal (synced if asked), then
   // into RocksDB.
   rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync);
