@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/storage/crc32c.h"
+#include "broker/storage/varint.h"
 
 namespace herald::broker {
 
@@ -22,29 +23,15 @@ constexpr std::size_t kHeaderBytes = 16;  // crc32c, length, index
 constexpr std::size_t kCopyLimit = 256u << 10;
 constexpr const char* kSuffix = ".log";
 
-void PutFixed32At(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutFixed64At(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t Fixed32At(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-uint64_t Fixed64At(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-
-// Fills header[0, kHeaderBytes) for `payload` as record number `index`.
-void EncodeHeader(char* header, std::string_view payload, uint64_t index) {
-  PutFixed32At(header + 4, static_cast<uint32_t>(payload.size()));
-  PutFixed64At(header + 8, index);
-  uint32_t crc = crc32c::Extend(0, header + 4, kHeaderBytes - 4);
-  PutFixed32At(header, crc32c::Extend(crc, payload.data(), payload.size()));
+// The header of `payload` as record number `index`: its CRC covers the
+// length, the index and the payload.
+std::string EncodeHeader(std::string_view payload, uint64_t index) {
+  std::string tail;
+  codec::PutFixed32(&tail, static_cast<uint32_t>(payload.size()));
+  codec::PutFixed64(&tail, index);
+  std::string header;
+  codec::PutFixed32(&header, crc32c::Extend(crc32c::Value(tail), payload.data(), payload.size()));
+  return header + tail;
 }
 
 // The number of a journal file's name ("00000000000000000042.log"), or 0.
@@ -131,12 +118,14 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
     bool hole = false;
     while (data.size() - pos >= kHeaderBytes) {
       const char* h = data.data() + pos;
-      const uint32_t length = Fixed32At(h + 4);
+      codec::Reader header(std::string_view(h, kHeaderBytes));
+      const uint32_t crc = header.Fixed32();
+      const uint32_t length = header.Fixed32();
+      const uint64_t index = header.Fixed64();
       if (length == 0 || data.size() - pos - kHeaderBytes < length) break;  // zeros or torn
       std::string_view payload(h + kHeaderBytes, length);
-      const uint64_t index = Fixed64At(h + 8);
-      uint32_t crc = crc32c::Extend(0, h + 4, kHeaderBytes - 4);
-      if (crc32c::Extend(crc, payload.data(), payload.size()) != Fixed32At(h)) break;
+      const uint32_t head_crc = crc32c::Extend(0, h + 4, kHeaderBytes - 4);
+      if (crc32c::Extend(head_crc, payload.data(), payload.size()) != crc) break;
       if (have_index && index != next_index_) {
         hole = true;
         break;
@@ -195,15 +184,13 @@ rocksdb::Status Journal::OpenNewFile() {
 
 rocksdb::Status Journal::WriteRecord(std::string_view record) {
   rocksdb::IOOptions io;
+  const std::string header = EncodeHeader(record, next_index_);
   if (record.size() <= kCopyLimit) {
-    scratch_.resize(kHeaderBytes + record.size());
-    std::memcpy(scratch_.data() + kHeaderBytes, record.data(), record.size());
-    EncodeHeader(scratch_.data(), record, next_index_);
+    scratch_.assign(header);
+    scratch_.append(record);
     return current_->Append(rocksdb::Slice(scratch_), io, nullptr);
   }
-  char header[kHeaderBytes];
-  EncodeHeader(header, record, next_index_);
-  rocksdb::IOStatus s = current_->Append(rocksdb::Slice(header, kHeaderBytes), io, nullptr);
+  rocksdb::IOStatus s = current_->Append(rocksdb::Slice(header), io, nullptr);
   if (s.ok()) s = current_->Append(rocksdb::Slice(record.data(), record.size()), io, nullptr);
   return s;
 }
@@ -243,7 +230,6 @@ void Journal::Discard() {
   File& file = files_.back();
   rocksdb::IOOptions io;
   rocksdb::IOStatus s = current_->Truncate(last_record_start_, io, nullptr);
-  if (s.ok()) s = current_->Sync(io, nullptr);
   if (s.ok()) {
     AddBytes(-static_cast<int64_t>(file.bytes - last_record_start_));
     file.bytes = last_record_start_;
@@ -253,7 +239,8 @@ void Journal::Discard() {
                "apply it",
                s.ToString());
   }
-  // The discarded record's index is given again: nothing more in this file.
+  // The discarded record's index is given again: nothing more in this file
+  // (closing syncs the cut).
   CloseCurrent();
 }
 
@@ -287,15 +274,11 @@ void Journal::Retire(uint64_t flushed_sequence) {
   }
 }
 
-rocksdb::Status Journal::Close() {
-  rocksdb::Status s = Sync();
-  CloseCurrent();
-  return s;
-}
+rocksdb::Status Journal::Close() { return CloseCurrent(); }
 
-void Journal::CloseCurrent() {
+rocksdb::Status Journal::CloseCurrent() {
   last_record_open_ = false;
-  if (!current_) return;
+  if (!current_) return rocksdb::Status::OK();
   rocksdb::IOOptions io;
   rocksdb::IOStatus s = current_->Sync(io, nullptr);
   if (s.ok()) s = current_->Close(io, nullptr);
@@ -303,6 +286,7 @@ void Journal::CloseCurrent() {
     if (auto log = spdlog::get("storage")) log->warn("journal: closing a file: {}", s.ToString());
   }
   current_.reset();
+  return s;
 }
 
 }  // namespace herald::broker

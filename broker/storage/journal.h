@@ -96,7 +96,7 @@ class Journal {
   rocksdb::Status Replay(const Apply& apply, bool* set_aside);
   rocksdb::Status OpenNewFile();
   rocksdb::Status WriteRecord(std::string_view record);
-  void CloseCurrent();
+  rocksdb::Status CloseCurrent();  // syncs, then closes
   std::string PathOf(uint64_t number) const;
   void AddBytes(int64_t delta);
 
