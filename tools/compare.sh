@@ -42,14 +42,23 @@ if [ "$scale" = tiny ]; then
 else
   n100=1000000 n1k=200000 rate=10000 duration=10 fan=500000 backlog=1000000
 fi
+# CPU time the hypervisor gave to something else while this VM had work (steal), as the
+# kernel counts it in /proc/stat: "STEAL TOTAL" in clock ticks; steal_pct FROM TO.
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
+steal_pct() {
+  set -- $1 $2
+  awk -v s="$(( $3 - $1 ))" -v t="$(( $4 - $2 ))" 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
+}
 run() { "$bench" --system both --broker "$herald" --nats-url "$nats" --runs 3 --json "$@" >>"$work/runs.jsonl"; }
 # Peak resident memory of a server so far (VmHWM), in MiB.
 peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+ticks_start=$(cpu_ticks)
 run --workload publish --count "$n100" --size 100
 run --workload publish --count "$n100" --size 100 --producers 4
 run --workload publish --count "$n1k" --size 1024
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
 rss_publish_herald=$(peak_mib "$bpid") rss_publish_nats=$(peak_mib "$npid")
+ticks_latency=$(cpu_ticks)
 run --workload latency --rate "$rate" --duration "$duration" --size 100
 run --workload latency --rate "$rate" --duration "$duration" --size 100 --producers 4   # 4 x rate/4
 # The same latency run with Herald fsyncing every 100 ms, as JetStream does by default.
@@ -57,11 +66,13 @@ run --workload latency --rate "$rate" --duration "$duration" --size 100 --produc
   --workload latency --rate "$rate" --duration "$duration" --size 100 |
   sed -e 's/"case":"\(latency@[^"]*\)"/"case":"\1, Herald fsync interval"/' \
       -e 's/"workload":"latency@\([0-9]*\)"/"workload":"latency@\1 fsync-interval"/' >>"$work/runs.jsonl"
+ticks_latency_end=$(cpu_ticks)
 run --workload fanout --count "$fan" --groups 4 --size 100
 run --workload fanout --count "$fan" --groups 4 --size 100 --producers 4
 run --workload backlog --count "$backlog" --size 100
 run --workload backlog --count "$backlog" --size 100 --producers 4   # filled by 4; the drain is timed
 rss_all_herald=$(peak_mib "$bpid") rss_all_nats=$(peak_mib "$npid")
+ticks_end=$(cpu_ticks)
 
 "$bench" --report-from "$work/runs.jsonl" --report-dir "$out"
 {
@@ -83,6 +94,8 @@ rss_all_herald=$(peak_mib "$bpid") rss_all_nats=$(peak_mib "$npid")
   echo "  (sends sleep with 1 ns timer slack; the rows 'bench's own send lateness' show how late they woke anyway);"
   echo "  payloads: fresh pseudo-random bytes for every message, from one generator for both (nothing compresses)"
   echo "- Scale: $scale; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- CPU steal (time the hypervisor ran something else while this VM's CPUs had work, /proc/stat):"
+  echo "  $(steal_pct "$ticks_start" "$ticks_end")% over the whole run, $(steal_pct "$ticks_latency" "$ticks_latency_end")% during the latency workloads"
 } >>"$out/report.md"
 cp "$work/runs.jsonl" "$out/runs.jsonl"
 echo "report: $out/report.md"
