@@ -45,6 +45,8 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
                 double(m->requests_denied));
   }
   out.Gauge("herald_storage_bytes", "RocksDB SST files plus write-ahead log", double(ctx.store.StorageBytes()));
+  out.Gauge("herald_memtable_bytes", "RocksDB memtables: the ones being written and those waiting for a flush",
+            double(ctx.store.MemtableBytes()));
   out.Gauge("herald_uptime_seconds", "Seconds since the broker started",
             std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());
   if (m != nullptr) {

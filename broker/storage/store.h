@@ -161,6 +161,9 @@ class Store {
   Status CompactTopicRange(uint64_t topic_id, uint64_t before);
   // SST files plus journal, in bytes.
   uint64_t StorageBytes() const;
+  // Memory of every column family's memtables: the one being written and
+  // those waiting for (or in) a flush. Any thread.
+  uint64_t MemtableBytes() const;
   // False after a write failed, until one succeeds again (for /healthz).
   bool healthy() const { return !write_failing_.load(std::memory_order_relaxed); }
 

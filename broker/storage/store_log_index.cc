@@ -158,4 +158,13 @@ uint64_t Store::StorageBytes() const {
   return total + journal_->bytes();  // RocksDB's own WAL stays empty (journal.h)
 }
 
+uint64_t Store::MemtableBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
 }  // namespace herald::broker

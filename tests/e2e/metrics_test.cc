@@ -89,6 +89,7 @@ TEST_CASE("e2e: brokerd serves Prometheus metrics and a health check", "[e2e][me
   CHECK(samples[R"(herald_group_dead_letters_total{topic="comment-created",group="post-service"})"] == 0);
   CHECK(samples["herald_connections"] >= 1);
   CHECK(samples["herald_storage_bytes"] > 0);
+  CHECK(samples["herald_memtable_bytes"] > 0);
   CHECK(samples["herald_publish_to_ack_seconds_count"] == 20);
   CHECK(samples[R"(herald_publish_to_ack_seconds_bucket{le="+Inf"})"] == 20);
   CHECK(samples["herald_fsync_seconds_count"] >= 1);  // --fsync always: every publish was synced
