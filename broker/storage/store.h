@@ -224,6 +224,8 @@ class Store {
   void MaybeSyncJournal(bool force);
   // The sequence number at or below which every write is in SST files.
   uint64_t FlushedSequence() const;
+  // A RocksDB integer property summed over every column family.
+  uint64_t SumOverFamilies(const std::string& property) const;
   // After flushes, deletes the journal files they made redundant.
   void RetireJournal();
   std::size_t CommitBatchReserve() const;

@@ -149,22 +149,20 @@ Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
   return Status::Ok();
 }
 
-uint64_t Store::StorageBytes() const {
+uint64_t Store::SumOverFamilies(const std::string& property) const {
   uint64_t total = 0;
   for (rocksdb::ColumnFamilyHandle* cf : handles_) {
     uint64_t v = 0;
-    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
-  }
-  return total + journal_->bytes();  // RocksDB's own WAL stays empty (journal.h)
-}
-
-uint64_t Store::MemtableBytes() const {
-  uint64_t total = 0;
-  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
-    uint64_t v = 0;
-    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kSizeAllMemTables, &v)) total += v;
+    if (db_->GetIntProperty(cf, property, &v)) total += v;
   }
   return total;
 }
+
+uint64_t Store::StorageBytes() const {
+  // RocksDB's own WAL stays empty (journal.h).
+  return SumOverFamilies(rocksdb::DB::Properties::kTotalSstFilesSize) + journal_->bytes();
+}
+
+uint64_t Store::MemtableBytes() const { return SumOverFamilies(rocksdb::DB::Properties::kSizeAllMemTables); }
 
 }  // namespace herald::broker
