@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -348,6 +349,52 @@ TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][
   CHECK(deliveries == 2);
   REQUIRE(l.header("x-herald-dlq-delivery-count"));
   CHECK(*l.header("x-herald-dlq-delivery-count") == "2");
+}
+
+// NATS only: what a JetStream cluster does while it has no meta leader. A CI
+// run (2026-11-26) saw a new stream's creation go unanswered for the whole
+// request_timeout (30 s); the SDK now asks again, with a short wait per try,
+// until the budget is spent. Here the cluster loses its quorum (two of three
+// nodes SIGKILLed) while the client creates a topic and its group, and gets it
+// back 3 s later (both nodes restarted): both calls succeed, within their one request_timeout.
+// With one try per call (the SDK before), this failed with errc::timeout.
+TEST_CASE("nats: creating a topic and a group waits out a cluster without a meta leader", "[e2e][nats]") {
+  Engine engine("nats");
+  // On node 0 only, which stays up; one server in the URL makes R1 streams,
+  // which two nodes can place.
+  herald::ClientOptions options;
+  options.broker = engine.cluster->node_url(0);
+  options.request_timeout = 60s;  // a restart under ASan, beside other tests, can take 30 s
+  herald::Client client(options);
+  REQUIRE_FALSE(client.WaitConnected(10s));
+  engine.cluster->Kill(1);
+  engine.cluster->Kill(2);
+
+  std::error_code created, subscribed;
+  std::atomic<int> received{0};
+  std::thread admin([&] {
+    created = client.CreateTopic("leaderless");
+    if (!created) {
+      subscribed = client.Subscribe({.topic = "leaderless", .group = "g"}, [&](const herald::Delivery& d) {
+        d.ack();
+        ++received;
+      });
+    }
+  });
+  std::this_thread::sleep_for(3s);  // the first tries meet a cluster without quorum
+  // Both back: with one of them still down, the leader may place the new R1
+  // stream on that node (it does not know yet that it is gone), and then no
+  // answer comes however often it is asked.
+  engine.cluster->Restart(1);
+  engine.cluster->Restart(2);
+  admin.join();
+  INFO(engine.LogTail());
+  REQUIRE_FALSE(created);
+  REQUIRE_FALSE(subscribed);
+  herald::TopicInfo info;
+  REQUIRE_FALSE(client.DescribeTopic("leaderless", &info));
+  REQUIRE_FALSE(client.PublishSync("leaderless", Msg("after")).error);
+  CHECK(Eventually([&] { return received == 1; }, 20s));
 }
 
 TEST_CASE("both backends: unsubscribing hands a member's unacked messages to another at once",

@@ -118,7 +118,7 @@ class NatsBackend final : public Backend {
     sub->topic = o.topic;
     sub->group = o.group;
     GroupPolicy policy;
-    if (auto ec = EnsureGroup(core_->js, o, &policy)) return ec;
+    if (auto ec = EnsureGroup(*core_, o, &policy)) return ec;
     sub->SetPolicy(std::move(policy));
 
     jsSubOptions so;
@@ -197,7 +197,13 @@ class NatsBackend final : public Backend {
     std::string stream = StreamName(name);
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&si, core_->js, stream.c_str(), nullptr, &jerr);
+    natsStatus s = core_->RepeatableAdmin(
+        [&](jsOptions* o, jsErrCode* e) {
+          if (si) jsStreamInfo_Destroy(si);
+          si = nullptr;
+          return js_GetStreamInfo(&si, core_->js, stream.c_str(), o, e);
+        },
+        &jerr);
     if (s != NATS_OK) {
       if (si) jsStreamInfo_Destroy(si);
       return FromNats(s, jerr);

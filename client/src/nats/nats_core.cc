@@ -11,6 +11,12 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::chrono::milliseconds kDefaultRetentionAge = 7 * 24h;
+// One try of a repeatable admin request: long enough for a loaded cluster to
+// answer (a new R3 stream under ASan took more than 2 s), short enough to
+// leave several tries in the default request_timeout (30 s).
+constexpr std::chrono::milliseconds kAdminTryWait = 5s;
+// Between tries that were answered "not now", so they do not spin.
+constexpr std::chrono::milliseconds kAdminRetryPause = 200ms;
 
 }  // namespace
 
@@ -57,6 +63,11 @@ std::error_code FromNats(natsStatus s, jsErrCode jerr) {
     case NATS_INVALID_ARG: return make_error_code(errc::invalid_argument);
     default: return make_error_code(errc::internal);
   }
+}
+
+bool TransientAdminFailure(natsStatus s, jsErrCode jerr) {
+  if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS) return true;
+  return jerr == JSClusterNotAvailErr || jerr == JSClusterNotLeaderErr;
 }
 
 natsStatus BuildMsg(natsMsg** out, const std::string& subject, const Message& m) {
@@ -118,15 +129,37 @@ Core::~Core() {
   if (nc) natsConnection_Destroy(nc);
 }
 
+natsStatus Core::RepeatableAdmin(const std::function<natsStatus(jsOptions*, jsErrCode*)>& request,
+                                 jsErrCode* jerr) const {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(admin_wait_ms);
+  for (int attempt = 1;; ++attempt) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = std::max<int64_t>(1, std::min(left, kAdminTryWait).count());
+    *jerr = static_cast<jsErrCode>(0);
+    const auto sent = Clock::now();
+    natsStatus s = request(&o, jerr);
+    if (!TransientAdminFailure(s, *jerr) || Clock::now() >= deadline) return s;
+    spdlog::warn("herald client (nats): admin request try {} failed ({}, js error {}), asking again", attempt,
+                 natsStatus_GetText(s), static_cast<int>(*jerr));
+    // An answered "not now" comes fast: pause so the tries do not spin.
+    if (Clock::now() - sent < kAdminRetryPause) std::this_thread::sleep_for(kAdminRetryPause);
+  }
+}
+
 std::error_code Core::EnsureStream(const std::string& topic, const Retention* retention, bool* created) {
   std::string name = StreamName(topic);
-  jsOptions admin;
-  jsOptions_Init(&admin);
-  admin.Wait = admin_wait_ms;
-  jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &admin, &jerr);
-  if (si) jsStreamInfo_Destroy(si);
+  natsStatus s = RepeatableAdmin(
+      [&](jsOptions* o, jsErrCode* e) {
+        jsStreamInfo* si = nullptr;
+        natsStatus st = js_GetStreamInfo(&si, js, name.c_str(), o, e);
+        if (si) jsStreamInfo_Destroy(si);
+        return st;
+      },
+      &jerr);
   if (s == NATS_OK) {
     if (created) *created = false;
     return {};
@@ -144,9 +177,16 @@ std::error_code Core::EnsureStream(const std::string& topic, const Retention* re
   cfg.MaxAge = r.max_age.count() > 0 ? Ns(r.max_age) : 0;
   cfg.MaxBytes = r.max_bytes > 0 ? static_cast<int64_t>(r.max_bytes) : -1;
   cfg.MaxMsgs = r.max_messages > 0 ? static_cast<int64_t>(r.max_messages) : -1;
-  jerr = static_cast<jsErrCode>(0);
-  s = js_AddStream(&si, js, &cfg, &admin, &jerr);
-  if (si) jsStreamInfo_Destroy(si);
+  // Adding a stream again with the same config is answered OK, so a try
+  // whose answer was lost after the stream was made is harmless.
+  s = RepeatableAdmin(
+      [&](jsOptions* o, jsErrCode* e) {
+        jsStreamInfo* si = nullptr;
+        natsStatus st = js_AddStream(&si, js, &cfg, o, e);
+        if (si) jsStreamInfo_Destroy(si);
+        return st;
+      },
+      &jerr);
   if (s == NATS_OK || jerr == JSStreamNameExistErr) {
     if (created) *created = (s == NATS_OK);
     return {};

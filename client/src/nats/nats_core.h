@@ -84,6 +84,19 @@ struct Core {
 
   // Creates the stream of `topic` if there is none. created: whether it did.
   std::error_code EnsureStream(const std::string& topic, const Retention* retention, bool* created);
+
+  // Runs an admin request that is safe to repeat (a look, or a creation that
+  // JetStream accepts again with the same config) until it gets an answer
+  // other than "no answer yet", or admin_wait_ms is spent. Each try waits at
+  // most kAdminTryWait for its answer. Why: a JetStream cluster may drop an
+  // API request while it is loaded or changing leaders, and then the caller
+  // waits out its whole budget for a reply that never comes (a CI run: a new
+  // stream on a 3-node cluster got no answer in 30 s; asked again, it would).
+  natsStatus RepeatableAdmin(const std::function<natsStatus(jsOptions*, jsErrCode*)>& request, jsErrCode* jerr) const;
 };
+
+// Whether an admin answer means "ask again": no answer in time, no JetStream
+// listening yet, or the cluster's "temporarily unavailable" / "no leader".
+bool TransientAdminFailure(natsStatus s, jsErrCode jerr);
 
 }  // namespace herald::client_detail::nats

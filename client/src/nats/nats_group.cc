@@ -126,14 +126,21 @@ GroupPolicy GroupPolicy::Of(const jsConsumerConfig& c) {
   return p;
 }
 
-std::error_code EnsureGroup(jsCtx* js, const SubscribeOptions& o, GroupPolicy* policy) {
+std::error_code EnsureGroup(const Core& core, const SubscribeOptions& o, GroupPolicy* policy) {
+  jsCtx* js = core.js;
   std::string stream = StreamName(o.topic);
   std::string durable = StreamName(o.group);
   // Twice at most: another member may make the consumer between our look and our add.
   for (int attempt = 0; attempt < 2; ++attempt) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&ci, js, stream.c_str(), durable.c_str(), nullptr, &jerr);
+    natsStatus s = core.RepeatableAdmin(
+        [&](jsOptions* opts, jsErrCode* e) {
+          if (ci) jsConsumerInfo_Destroy(ci);
+          ci = nullptr;
+          return js_GetConsumerInfo(&ci, js, stream.c_str(), durable.c_str(), opts, e);
+        },
+        &jerr);
     if (s == NATS_OK) {
       std::error_code ec = Update(js, stream, *ci, o, policy);
       jsConsumerInfo_Destroy(ci);
@@ -164,9 +171,16 @@ std::error_code EnsureGroup(jsCtx* js, const SubscribeOptions& o, GroupPolicy* p
     std::string description;
     std::vector<int64_t> backoff;
     Apply(p, &description, &backoff, &cc);
-    jerr = static_cast<jsErrCode>(0);
-    s = js_AddConsumer(&ci, js, stream.c_str(), &cc, nullptr, &jerr);
-    if (ci) jsConsumerInfo_Destroy(ci);
+    // JetStream answers OK to the same consumer added again, so a try whose
+    // answer was lost after the consumer was made is harmless.
+    s = core.RepeatableAdmin(
+        [&](jsOptions* opts, jsErrCode* e) {
+          jsConsumerInfo* added = nullptr;
+          natsStatus st = js_AddConsumer(&added, js, stream.c_str(), &cc, opts, e);
+          if (added) jsConsumerInfo_Destroy(added);
+          return st;
+        },
+        &jerr);
     if (s == NATS_OK) {
       *policy = p;
       return {};

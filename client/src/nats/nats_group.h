@@ -29,6 +29,7 @@
 #include <nats/nats.h>
 
 #include "herald/client.h"
+#include "nats/nats_core.h"
 
 namespace herald::client_detail::nats {
 
@@ -48,6 +49,6 @@ struct GroupPolicy {
 // Makes the group's consumer, or updates it to what `o` asks for; *policy:
 // the group's policy afterwards. A change JetStream refuses fails with
 // errc::invalid_argument (logged with JetStream's reason).
-std::error_code EnsureGroup(jsCtx* js, const SubscribeOptions& o, GroupPolicy* policy);
+std::error_code EnsureGroup(const Core& core, const SubscribeOptions& o, GroupPolicy* policy);
 
 }  // namespace herald::client_detail::nats
