@@ -103,6 +103,12 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
   std::vector<uint64_t> numbers;
   for (const std::string& name : names) {
     if (uint64_t n = NumberOf(name)) numbers.push_back(n);
+    // An earlier run's file kept for recycling: its old records may carry
+    // indexes above this run's, so it is not written over (journal.h).
+    if (name.ends_with(".log.free")) {
+      rocksdb::IOStatus d = fs.DeleteFile(options_.dir + "/" + name, rocksdb::IOOptions(), nullptr);
+      if (!d.ok()) return d;
+    }
   }
   std::sort(numbers.begin(), numbers.end());
   if (!numbers.empty()) next_number_ = numbers.back() + 1;
@@ -116,6 +122,7 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
     std::size_t pos = 0;
     uint64_t records = 0;
     bool hole = false;
+    bool old_record = false;  // the records of this use of a recycled file end here
     while (data.size() - pos >= kHeaderBytes) {
       const char* h = data.data() + pos;
       codec::Reader header(std::string_view(h, kHeaderBytes));
@@ -127,7 +134,11 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
       const uint32_t head_crc = crc32c::Extend(0, h + 4, kHeaderBytes - 4);
       if (crc32c::Extend(head_crc, payload.data(), payload.size()) != crc) break;
       if (have_index && index != next_index_) {
-        hole = true;
+        // After this file's first record, an index below the next one is
+        // an old record of a recycled file, from before its first block was
+        // zeroed: the end of this use's records, not a hole.
+        old_record = records > 0 && index < next_index_;
+        hole = !old_record;
         break;
       }
       if (rocksdb::Status a = apply(payload); !a.ok()) return a;
@@ -152,7 +163,7 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
       *set_aside = true;
       break;
     }
-    if (pos < data.size() && log) {
+    if (pos < data.size() && !old_record && log) {
       const bool zeros = std::all_of(data.begin() + static_cast<std::ptrdiff_t>(pos), data.end(),
                                      [](char c) { return c == 0; });
       if (!zeros) log->warn("journal: {} ends with {} bytes that are no whole record (a torn write)",
@@ -171,15 +182,48 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
 rocksdb::Status Journal::OpenNewFile() {
   const uint64_t number = next_number_++;
   rocksdb::FileOptions file_options;
-  rocksdb::IOStatus s = options_.fs->NewWritableFile(PathOf(number), file_options, &current_, nullptr);
+  rocksdb::IOStatus s;
+  if (free_number_ != 0) {
+    const std::string free_path = FreePathOf(free_number_);
+    s = options_.fs->ReuseWritableFile(PathOf(number), free_path, file_options, &current_, nullptr);
+    AddBytes(-static_cast<int64_t>(free_bytes_));
+    free_number_ = 0;
+    if (!s.ok()) {
+      if (auto log = spdlog::get("storage")) log->warn("journal: recycling {}: {}", free_path, s.ToString());
+      options_.fs->DeleteFile(free_path, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+      current_.reset();
+    }
+  }
+  if (!current_) s = options_.fs->NewWritableFile(PathOf(number), file_options, &current_, nullptr);
   // The new name must survive a crash before any record in it is acknowledged.
   if (s.ok()) s = dir_->Fsync(rocksdb::IOOptions(), nullptr);
   if (!s.ok()) {
     current_.reset();
     return s;
   }
-  files_.push_back(File{number, 0, 0, false});
+  File file;
+  file.number = number;
+  file.recyclable = true;
+  files_.push_back(file);
   return rocksdb::Status::OK();
+}
+
+bool Journal::MakeFree(const File& file) {
+  const std::string path = PathOf(file.number);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  static const std::string kZeros(4096, '\0');  // the first block of any device
+  ssize_t w;
+  do {
+    w = ::pwrite(fd, kZeros.data(), kZeros.size(), 0);
+  } while (w < 0 && errno == EINTR);
+  bool ok = w == static_cast<ssize_t>(kZeros.size()) && ::fdatasync(fd) == 0;
+  ::close(fd);
+  // Renamed only once the zeros are durable: whichever name a crash leaves
+  // it under, the file replays as empty.
+  ok = ok && options_.fs->RenameFile(path, FreePathOf(file.number), rocksdb::IOOptions(), nullptr).ok();
+  if (ok) dir_->Fsync(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  return ok;
 }
 
 rocksdb::Status Journal::WriteRecord(std::string_view record) {
@@ -257,12 +301,20 @@ void Journal::Retire(uint64_t flushed_sequence) {
   while (!files_.empty()) {
     const File& file = files_.front();
     if (file.pending || file.covered_sequence > flushed_sequence) return;
-    if (current_ && files_.size() == 1) {
+    const bool idle = current_ && files_.size() == 1;
+    if (idle) {
       if (file.bytes == 0) return;
       // Every record of the current file is flushed (the database went idle
       // and flushed): close it, so that its space comes back now and not
       // after the next file fills; the next record starts a new one.
       CloseCurrent();
+    }
+    if (!idle && options_.recycle && file.recyclable && free_number_ == 0 && MakeFree(file)) {
+      free_number_ = file.number;
+      free_bytes_ = std::max<uint64_t>(file.bytes, 4096);  // still on the disk
+      AddBytes(static_cast<int64_t>(free_bytes_) - static_cast<int64_t>(file.bytes));
+      files_.pop_front();
+      continue;
     }
     rocksdb::IOStatus s = options_.fs->DeleteFile(PathOf(file.number), rocksdb::IOOptions(), nullptr);
     if (!s.ok() && !s.IsNotFound()) {
@@ -271,6 +323,18 @@ void Journal::Retire(uint64_t flushed_sequence) {
     }
     AddBytes(-static_cast<int64_t>(file.bytes));
     files_.pop_front();
+  }
+  // Nothing left to replay: the database went idle and flushed. A file kept
+  // for recycling goes too, so that the disk space comes back (retention's
+  // promise); the next burst starts on new, prezeroed files.
+  if (free_number_ != 0) {
+    rocksdb::IOStatus s = options_.fs->DeleteFile(FreePathOf(free_number_), rocksdb::IOOptions(), nullptr);
+    if (!s.ok() && !s.IsNotFound()) {
+      if (auto log = spdlog::get("storage")) log->warn("journal: {}", s.ToString());
+      return;
+    }
+    AddBytes(-static_cast<int64_t>(free_bytes_));
+    free_number_ = 0;
   }
 }
 

@@ -22,6 +22,18 @@
 // there on aside as NNN.log.damaged, so that later records never follow a
 // hole. A file is deleted once the database has flushed all its records.
 //
+// Recycling (options.recycle, with --fsync always): one such file is kept,
+// as NNN.log.free, and the next file is written over it under its new name.
+// Writes over existing blocks commit no file size, and fdatasync after an
+// extending write cost 35-50% more (2 MiB direct writes and a sync each:
+// 221-248 MB/s extending, 332-342 overwriting). Before the rename to .free
+// the file's first block is made zeros and synced, so a recycled file never
+// replays what it held before: until its first new record it replays as
+// empty, and after its new records a replay meets either the zeros that end
+// their last block or an old record, whose index is below the new ones
+// (indexes only grow within a run; only files made in this run are
+// recycled, and a .free file left by an earlier run is deleted at open).
+//
 // Thread: one writer (the storage thread) for everything but bytes().
 
 #include <atomic>
@@ -48,6 +60,10 @@ struct JournalOptions {
   // (prezeroed_wal.h), RocksDB's default otherwise.
   std::shared_ptr<rocksdb::FileSystem> fs;
   uint64_t file_bytes = 16u << 20;
+  // Keep one retired file and write the next one over it (above). The file
+  // system's ReuseWritableFile must write from the file's start and cut it at
+  // its length on close, as the prezeroed one's does (prezeroed_wal.h).
+  bool recycle = false;
 };
 
 class Journal {
@@ -90,6 +106,7 @@ class Journal {
     uint64_t bytes = 0;
     uint64_t covered_sequence = 0;  // its records are in the database at or below this
     bool pending = false;           // it has records not covered yet
+    bool recyclable = false;        // made in this run (see "Recycling" above)
   };
 
   explicit Journal(JournalOptions options);
@@ -98,6 +115,10 @@ class Journal {
   rocksdb::Status WriteRecord(std::string_view record);
   rocksdb::Status CloseCurrent();  // syncs, then closes
   std::string PathOf(uint64_t number) const;
+  std::string FreePathOf(uint64_t number) const { return PathOf(number) + ".free"; }
+  // Zeros the retired file's first block, syncs it, and renames it to
+  // FreePathOf; false (and the file is left as it was) on any failure.
+  bool MakeFree(const File& file);
   void AddBytes(int64_t delta);
 
   const JournalOptions options_;
@@ -105,6 +126,8 @@ class Journal {
   std::deque<File> files_;  // oldest first; the back one is current_'s while it is open
   std::unique_ptr<rocksdb::FSWritableFile> current_;
   uint64_t next_number_ = 1;
+  uint64_t free_number_ = 0;  // the file kept for recycling (FreePathOf), 0 if none
+  uint64_t free_bytes_ = 0;
   uint64_t next_index_ = 1;
   uint64_t last_record_start_ = 0;  // in the current file, for Discard
   bool last_record_open_ = false;   // the last Append's record may still be discarded

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <rocksdb/file_system.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -390,6 +391,32 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
     }
     if (fd < 0) return ErrnoStatus("open", name, errno);
     *result = std::make_unique<PrezeroedWalFile>(name, fd, zeroed, options_);
+    return IOStatus::OK();
+  }
+
+  // A log file written again from its start under a new name (the journal's
+  // recycling, journal.h). Every block of it exists, so the log overwrites
+  // them up to the old length, with no zeroing and no size to commit. The
+  // caller has made its first block zeros, so that it replays as empty until
+  // the first new record is written.
+  IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
+                             const rocksdb::FileOptions& file_options,
+                             std::unique_ptr<rocksdb::FSWritableFile>* result,
+                             IODebugContext* dbg) override {
+    if (!IsWalFile(name)) return target()->ReuseWritableFile(name, old_name, file_options, result, dbg);
+    int fd = ::open(old_name.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
+    if (fd < 0 && errno == EINVAL) {  // no direct I/O here: a new file instead
+      ::unlink(old_name.c_str());
+      return NewWritableFile(name, file_options, result, dbg);
+    }
+    if (fd < 0) return ErrnoStatus("open", old_name, errno);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || ::rename(old_name.c_str(), name.c_str()) != 0) {
+      IOStatus s = ErrnoStatus("reuse", old_name, errno);
+      ::close(fd);
+      return s;
+    }
+    *result = std::make_unique<PrezeroedWalFile>(name, fd, AlignDown(static_cast<uint64_t>(st.st_size)), options_);
     return IOStatus::OK();
   }
 

@@ -19,7 +19,9 @@
 // it always did. A replay takes a zero record header for the end of the
 // records (the journal's and RocksDB's log readers both do), so a crash that
 // leaves zeros after the last record recovers like one that does not; Close
-// cuts the file to its length.
+// cuts the file to its length. ReuseWritableFile takes a retired log file
+// (the journal's recycling, journal.h) and writes it again from its start:
+// all of its blocks exist, so no zeros are needed up to its old length.
 //
 // Only for --fsync always: a direct write waits for the device, which every
 // write there does anyway (for its fdatasync); the other modes keep writing

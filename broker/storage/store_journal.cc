@@ -73,6 +73,9 @@ Status Store::OpenJournal() {
   journal_options.fs = options_.fsync == FsyncPolicy::kAlways
                            ? NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default())
                            : rocksdb::FileSystem::Default();
+  // And write each new file over a retired one, so that a burst that
+  // outruns the zeros still overwrites blocks (journal.h: recycling).
+  journal_options.recycle = options_.fsync == FsyncPolicy::kAlways;
   rocksdb::DB* db = db_.get();
   auto apply = [db](std::string_view record) {
     rocksdb::WriteBatch batch{std::string(record)};
