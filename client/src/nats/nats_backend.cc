@@ -316,9 +316,8 @@ class NatsBackend final : public Backend {
         looked = Clock::now();
       }
       GroupPolicy policy = sub->Policy();
-      int batch = static_cast<int>(std::min<uint32_t>(policy.window, 64));
       natsMsgList list{};
-      natsStatus s = FetchSome(sub->sub, batch, &list);
+      natsStatus s = FetchSome(sub->sub, SafeBatch(sub->sub, policy.window), &list);
       if (s != NATS_OK) {
         natsMsgList_Destroy(&list);
         if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND) std::this_thread::sleep_for(100ms);

@@ -49,6 +49,12 @@ natsStatus FetchSome(natsSubscription* sub, int batch, natsMsgList* list) {
   return natsSubscription_FetchRequest(list, sub, &req);
 }
 
+int SafeBatch(natsSubscription* sub, uint32_t window) {
+  int queued = 0;
+  if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK || queued > 0) return 1;
+  return static_cast<int>(std::min<uint32_t>(std::max<uint32_t>(window, 1), 64));
+}
+
 void Subscription::ReturnUnsettled() {
   std::lock_guard lock(mu_);
   closed_ = true;
