@@ -196,6 +196,14 @@ void NatsCluster::Kill(int i) {
   n.pid = -1;
 }
 
+void NatsCluster::Pause(int i) {
+  if (nodes_[i].pid > 0) ::kill(nodes_[i].pid, SIGSTOP);
+}
+
+void NatsCluster::Resume(int i) {
+  if (nodes_[i].pid > 0) ::kill(nodes_[i].pid, SIGCONT);
+}
+
 void NatsCluster::Restart(int i, std::chrono::milliseconds timeout) {
   Kill(i);
   Start(i);

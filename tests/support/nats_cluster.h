@@ -41,6 +41,13 @@ class NatsCluster {
 
   // SIGKILL node i and reap it: no shutdown code runs (a crash).
   void Kill(int i);
+  // SIGSTOP / SIGCONT node i: paused, it keeps its ports, its store and its
+  // place in the cluster but answers nothing (a hung node). Unlike Kill and
+  // Restart, a node paused for seconds cannot lose its port to another
+  // process's connection meanwhile (a CI run under ASan: a node restarted 5 s
+  // after its SIGKILL failed with "address already in use").
+  void Pause(int i);
+  void Resume(int i);
   // Starts node i again (after Kill) on the same ports and store dir, and
   // waits (bounded) until every running node sees a meta leader. It does not
   // wait for /healthz: a restarted node's streams and consumers may take longer
