@@ -15,10 +15,17 @@ using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
 using herald::test::Eventually;
 using herald::test::kRssGrowthFactor;
+using herald::test::kThreadSanitizer;
 using herald::test::RawConnection;
 
 namespace {
 constexpr std::size_t kMiB = 1u << 20;
+// 1 KiB messages published while the slow subscriber stops reading. Under TSan
+// every message costs about ten times the CPU (200,000 took two minutes of a
+// CI run) and its shadow memory puts the RSS bound above what is published, so
+// that build looks for races on this path with less, and the memory bound is
+// checked by the plain and ASan builds.
+constexpr int kBulk = kThreadSanitizer ? 50'000 : 200'000;
 }
 
 TEST_CASE("e2e: a subscriber that stops reading does not grow broker memory or stall others",
@@ -63,12 +70,12 @@ TEST_CASE("e2e: a subscriber that stops reading does not grow broker memory or s
   publish(20'000);  // warm up: memtables, caches and buffers reach their working size
   REQUIRE(Eventually([&] { return fast == 20'000; }, 30s));
   const std::size_t before = broker.RssBytes();
-  publish(200'000);  // 200 MiB more that the slow subscriber should get
-  bool all = Eventually([&] { return fast == 220'000; }, 60s);
+  publish(kBulk);  // 200 MiB more that the slow subscriber should get (plain and ASan builds)
+  bool all = Eventually([&] { return fast == 20'000 + kBulk; }, 60s);
   if (!all) {
     herald::GroupInfo f;
     c.DescribeGroup("t", "fast", &f);
-    FAIL("fast group got " << fast << " of 220000; floor " << f.ack_floor << " in flight " << f.in_flight
+    FAIL("fast group got " << fast << " of " << 20'000 + kBulk << "; floor " << f.ack_floor << " in flight " << f.in_flight
                           << " ready " << f.ready << " cursor " << f.read_cursor << " lag " << f.lag << "\n"
                           << broker.LogTail());
   }
@@ -76,11 +83,11 @@ TEST_CASE("e2e: a subscriber that stops reading does not grow broker memory or s
   INFO("broker RSS " << before / kMiB << " MiB -> " << after / kMiB << " MiB (bound x" << kRssGrowthFactor << ")");
   // Bounded by its limits (2 MiB queued per connection, 2 MiB read-ahead per
   // group, 16 MiB of memtables), not by what the slow subscriber was promised.
-  CHECK(after < before + 48 * kMiB * kRssGrowthFactor);
+  if (!kThreadSanitizer) CHECK(after < before + 48 * kMiB * kRssGrowthFactor);
   herald::GroupInfo g;
   REQUIRE_FALSE(c.DescribeGroup("t", "slow", &g));
-  CHECK(g.in_flight < 220'000);
-  CHECK(g.lag > 100'000);
+  CHECK(g.in_flight < 20'000 + kBulk);
+  CHECK(g.lag > kBulk / 2);
 }
 
 TEST_CASE("e2e: thousands of connections opening and closing leave the broker as it was", "[e2e][limits]") {

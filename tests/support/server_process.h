@@ -70,18 +70,24 @@ class BrokerProcess : public ServerProcess {
 // the slow-subscriber test: plain +4..19 MiB, TSan +44..90 MiB (a CI run failed
 // on the unscaled 48 MiB bound).
 #if defined(__SANITIZE_THREAD__)
+inline constexpr bool kThreadSanitizer = true;
 inline constexpr std::size_t kRssGrowthFactor = 4;
 #elif defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kThreadSanitizer = false;
 inline constexpr std::size_t kRssGrowthFactor = 2;
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
+inline constexpr bool kThreadSanitizer = true;
 inline constexpr std::size_t kRssGrowthFactor = 4;
 #elif __has_feature(address_sanitizer)
+inline constexpr bool kThreadSanitizer = false;
 inline constexpr std::size_t kRssGrowthFactor = 2;
 #else
+inline constexpr bool kThreadSanitizer = false;
 inline constexpr std::size_t kRssGrowthFactor = 1;
 #endif
 #else
+inline constexpr bool kThreadSanitizer = false;
 inline constexpr std::size_t kRssGrowthFactor = 1;
 #endif
 
