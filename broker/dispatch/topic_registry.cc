@@ -8,15 +8,6 @@
 
 namespace herald::broker {
 
-namespace {
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 TopicRegistry::TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
                              std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention)
     : io_(io),
@@ -123,7 +114,7 @@ void TopicRegistry::AppendDeadLetter(uint64_t dlq_id, const std::string& topic_n
       {"x-herald-dlq-delivery-count", std::to_string(letter.delivery_count)},
       {"x-herald-dlq-reason", letter.reason},
   };
-  RecordBatchBuilder builder(1, NowMs(), r.key.size() + r.headers.size() + r.payload.size() + 256);
+  RecordBatchBuilder builder(1, BrokerTimestampMs(), r.key.size() + r.headers.size() + r.payload.size() + 256);
   builder.StartRecord(r.has_key ? &r.key : nullptr, r.header_count + std::size(added));
   ForEachHeader(r.headers, r.header_count,
                 [&](std::string_view name, std::string_view value) { builder.AddHeader(name, value); });

@@ -17,11 +17,6 @@ namespace herald::broker {
 
 namespace {
 
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
                     const std::string& topic_name, uint64_t topic_id, uint32_t count,
                     AppendResult result, std::chrono::steady_clock::time_point received) {
@@ -112,7 +107,7 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
   }
 
   const uint32_t count = messages->size();
-  RecordBatchBuilder builder(count, NowMs(), bytes);
+  RecordBatchBuilder builder(count, BrokerTimestampMs(), bytes);
   for (const wire::Message* m : *messages) {
     std::string_view key = wire::AsStringView(m->key());
     const auto* headers = m->headers();

@@ -1,8 +1,15 @@
 #include "broker/storage/record_batch.h"
 
+#include <chrono>
+
 #include "broker/storage/varint.h"
 
 namespace herald::broker {
+
+int64_t BrokerTimestampMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 std::shared_ptr<const RecordBatch> RecordBatch::Parse(uint64_t base_offset, std::string bytes) {
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch());

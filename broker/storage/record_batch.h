@@ -21,6 +21,10 @@
 
 namespace herald::broker {
 
+// A batch's broker timestamp, and the clock retention by age compares it with:
+// wall-clock milliseconds since the Unix epoch.
+int64_t BrokerTimestampMs();
+
 struct RecordView {
   bool has_key = false;
   std::string_view key;

@@ -4,16 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/storage/record_batch.h"
+
 namespace herald::broker {
 
 namespace {
 
 constexpr std::size_t kIndexChunk = 4096;
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -101,7 +98,7 @@ void RetentionWorker::Run() {
 }
 
 void RetentionWorker::Pass() {
-  const int64_t now = NowMs();
+  const int64_t now = BrokerTimestampMs();
   for (const TopicRecord& topic : store_->Topics()) {
     uint64_t cut = RetentionCut(topic, now, [&](uint64_t from, std::vector<BatchSummary>* out) {
       Status s = store_->ListBatches(topic.id, from, kIndexChunk, out);

@@ -13,6 +13,11 @@ namespace herald::bench {
 
 using Clock = std::chrono::steady_clock;
 
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+inline Clock::duration FromSeconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
 struct BenchOptions {
   std::string broker = "127.0.0.1:7400";  // Herald: HOST:PORT or herald://HOST:PORT
   uint64_t count = 100'000;     // messages per run

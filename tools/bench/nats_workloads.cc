@@ -24,8 +24,6 @@ namespace herald::bench {
 
 namespace {
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 int Replicas(const BenchOptions& o) {
   if (o.replicas > 0) return o.replicas;
   return o.nats_servers.size() >= 3 ? 3 : 1;

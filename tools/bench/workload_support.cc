@@ -10,12 +10,6 @@
 
 namespace herald::bench {
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-Clock::duration FromSeconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
 std::unique_ptr<Client> ConnectClient(const BenchOptions& o, std::string* error) {
   ClientOptions co;
   co.broker = o.broker;

@@ -19,9 +19,6 @@
 
 namespace herald::bench {
 
-double Seconds(Clock::duration d);
-Clock::duration FromSeconds(double s);
-
 // Connects within o.connect_timeout_s; on failure returns null and says why in *error.
 std::unique_ptr<Client> ConnectClient(const BenchOptions& o, std::string* error);
 
