@@ -21,10 +21,10 @@ using herald::test::RawConnection;
 namespace {
 constexpr std::size_t kMiB = 1u << 20;
 // 1 KiB messages published while the slow subscriber stops reading. Under TSan
-// every message costs about ten times the CPU (200,000 took two minutes of a
-// CI run) and its shadow memory puts the RSS bound above what is published, so
-// that build looks for races on this path with less, and the memory bound is
-// checked by the plain and ASan builds.
+// every message costs about ten times the CPU (200,000 took two minutes in a
+// local run of .ci/run) and its shadow memory puts the RSS bound above what is
+// published, so that build looks for races on this path with less, and the
+// memory bound is checked by the plain and ASan builds.
 constexpr int kBulk = kThreadSanitizer ? 50'000 : 200'000;
 }
 
@@ -75,8 +75,8 @@ TEST_CASE("e2e: a subscriber that stops reading does not grow broker memory or s
   if (!all) {
     herald::GroupInfo f;
     c.DescribeGroup("t", "fast", &f);
-    FAIL("fast group got " << fast << " of " << 20'000 + kBulk << "; floor " << f.ack_floor << " in flight " << f.in_flight
-                          << " ready " << f.ready << " cursor " << f.read_cursor << " lag " << f.lag << "\n"
+    FAIL("fast group got " << fast << " of " << 20'000 + kBulk << "; floor " << f.ack_floor << " in flight "
+                          << f.in_flight << " ready " << f.ready << " cursor " << f.read_cursor << " lag " << f.lag << "\n"
                           << broker.LogTail());
   }
   const std::size_t after = broker.RssBytes();

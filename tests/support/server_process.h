@@ -70,26 +70,21 @@ class BrokerProcess : public ServerProcess {
 // the slow-subscriber test: plain +4..19 MiB, TSan +44..90 MiB (a CI run failed
 // on the unscaled 48 MiB bound).
 #if defined(__SANITIZE_THREAD__)
-inline constexpr bool kThreadSanitizer = true;
-inline constexpr std::size_t kRssGrowthFactor = 4;
+inline constexpr bool kThreadSanitizer = true, kAddressSanitizer = false;
 #elif defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kThreadSanitizer = false;
-inline constexpr std::size_t kRssGrowthFactor = 2;
+inline constexpr bool kThreadSanitizer = false, kAddressSanitizer = true;
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-inline constexpr bool kThreadSanitizer = true;
-inline constexpr std::size_t kRssGrowthFactor = 4;
+inline constexpr bool kThreadSanitizer = true, kAddressSanitizer = false;
 #elif __has_feature(address_sanitizer)
-inline constexpr bool kThreadSanitizer = false;
-inline constexpr std::size_t kRssGrowthFactor = 2;
+inline constexpr bool kThreadSanitizer = false, kAddressSanitizer = true;
 #else
-inline constexpr bool kThreadSanitizer = false;
-inline constexpr std::size_t kRssGrowthFactor = 1;
+inline constexpr bool kThreadSanitizer = false, kAddressSanitizer = false;
 #endif
 #else
-inline constexpr bool kThreadSanitizer = false;
-inline constexpr std::size_t kRssGrowthFactor = 1;
+inline constexpr bool kThreadSanitizer = false, kAddressSanitizer = false;
 #endif
+inline constexpr std::size_t kRssGrowthFactor = kThreadSanitizer ? 4 : kAddressSanitizer ? 2 : 1;
 
 // Polls `pred` every `step` until it holds or `timeout` passes (NATS' checkFor).
 template <class Pred>
