@@ -1,6 +1,7 @@
 #include "broker/storage/journal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <rocksdb/file_system.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -22,28 +23,44 @@ constexpr std::size_t kHeaderBytes = 16;  // crc32c, length, index
 // a larger one goes out as two writes rather than one more copy of megabytes.
 constexpr std::size_t kCopyLimit = 256u << 10;
 constexpr const char* kSuffix = ".log";
+constexpr const char* kSegmentSuffix = ".seg";
+constexpr std::size_t kDigits = 20;
 
-// The header of `payload` as record number `index`: its CRC covers the
-// length, the index and the payload.
-std::string EncodeHeader(std::string_view payload, uint64_t index) {
+std::size_t TotalSize(std::span<const std::string_view> pieces) {
+  std::size_t n = 0;
+  for (std::string_view p : pieces) n += p.size();
+  return n;
+}
+
+// The header of the record made of `pieces`, as record number `index`: its
+// CRC covers the length, the index and the payload.
+std::string EncodeHeader(std::span<const std::string_view> pieces, uint64_t index) {
   std::string tail;
-  codec::PutFixed32(&tail, static_cast<uint32_t>(payload.size()));
+  codec::PutFixed32(&tail, static_cast<uint32_t>(TotalSize(pieces)));
   codec::PutFixed64(&tail, index);
+  uint32_t crc = crc32c::Value(tail);
+  for (std::string_view p : pieces) crc = crc32c::Extend(crc, p.data(), p.size());
   std::string header;
-  codec::PutFixed32(&header, crc32c::Extend(crc32c::Value(tail), payload.data(), payload.size()));
+  codec::PutFixed32(&header, crc);
   return header + tail;
 }
 
-// The number of a journal file's name ("00000000000000000042.log"), or 0.
-uint64_t NumberOf(const std::string& name) {
-  const std::size_t digits = name.size() - std::min(name.size(), std::strlen(kSuffix));
-  if (digits == 0 || !name.ends_with(kSuffix)) return 0;
+// The number of a journal file's name ("00000000000000000042.log", and the
+// same with .seg, .log.free or .log.damaged), or 0; *suffix: what follows it.
+uint64_t NumberOf(const std::string& name, std::string_view* suffix) {
+  if (name.size() <= kDigits) return 0;
   uint64_t n = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
+  for (std::size_t i = 0; i < kDigits; ++i) {
     if (name[i] < '0' || name[i] > '9') return 0;
     n = n * 10 + static_cast<uint64_t>(name[i] - '0');
   }
+  *suffix = std::string_view(name).substr(kDigits);
   return n;
+}
+
+std::string NameOf(uint64_t number) {
+  std::string digits = std::to_string(number);
+  return std::string(kDigits - std::min<std::size_t>(kDigits, digits.size()), '0') + digits;
 }
 
 rocksdb::Status ReadWholeFile(const std::string& path, std::string* out) {
@@ -72,9 +89,28 @@ Journal::Journal(JournalOptions options) : options_(std::move(options)) {}
 
 Journal::~Journal() { CloseCurrent(); }
 
-std::string Journal::PathOf(uint64_t number) const {
-  std::string digits = std::to_string(number);
-  return options_.dir + "/" + std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits + kSuffix;
+std::string Journal::PathOf(uint64_t number) const { return options_.dir + "/" + NameOf(number) + kSuffix; }
+
+std::string Journal::SegmentPathOf(uint64_t number) const {
+  return options_.dir + "/" + NameOf(number) + kSegmentSuffix;
+}
+
+std::vector<std::string> Journal::PathsOf(const std::string& dir, uint64_t number) {
+  const std::string base = dir + "/" + NameOf(number);
+  return {base + kSuffix, base + kSegmentSuffix, base + kSuffix + ".damaged"};
+}
+
+uint64_t Journal::replay_bytes() const {
+  uint64_t n = 0;
+  for (const File& f : files_)
+    if (!f.segment) n += f.bytes;
+  return n;
+}
+
+std::vector<uint64_t> Journal::FileNumbers() const {
+  std::vector<uint64_t> out;
+  for (const File& f : files_) out.push_back(f.number);
+  return out;
 }
 
 void Journal::AddBytes(int64_t delta) {
@@ -102,16 +138,34 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
   if (!listed.ok()) return listed;
   std::vector<uint64_t> numbers;
   for (const std::string& name : names) {
-    if (uint64_t n = NumberOf(name)) numbers.push_back(n);
+    std::string_view suffix;
+    const uint64_t n = NumberOf(name, &suffix);
+    if (n == 0) continue;
+    next_number_ = std::max(next_number_, n + 1);  // any suffix: a number is never given twice
+    if (suffix == kSuffix) numbers.push_back(n);
+    if (suffix == kSegmentSuffix) {
+      File segment;
+      segment.number = n;
+      segment.segment = true;
+      struct stat st {};
+      if (::stat((options_.dir + "/" + name).c_str(), &st) != 0) {
+        return rocksdb::Status::IOError("stat " + name, std::strerror(errno));
+      }
+      segment.bytes = static_cast<uint64_t>(st.st_size);
+      // Holes punched in an earlier run (Punch) count as given back.
+      segment.punched = segment.bytes - std::min(segment.bytes, static_cast<uint64_t>(st.st_blocks) * 512);
+      files_.push_back(segment);
+      AddBytes(static_cast<int64_t>(segment.bytes - segment.punched));
+    }
     // An earlier run's file kept for recycling: its old records may carry
     // indexes above this run's, so it is not written over (journal.h).
-    if (name.ends_with(".log.free")) {
+    if (suffix == std::string_view(".log.free")) {
       rocksdb::IOStatus d = fs.DeleteFile(options_.dir + "/" + name, rocksdb::IOOptions(), nullptr);
       if (!d.ok()) return d;
     }
   }
   std::sort(numbers.begin(), numbers.end());
-  if (!numbers.empty()) next_number_ = numbers.back() + 1;
+  std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
 
   auto log = spdlog::get("storage");
   bool have_index = false;  // next_index_ holds the index the next record must have
@@ -176,6 +230,9 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
     files_.push_back(file);
     AddBytes(static_cast<int64_t>(file.bytes));
   }
+  // Segments are made oldest first, so they precede every replayed file;
+  // keep the deque in number order all the same.
+  std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
   return rocksdb::Status::OK();
 }
 
@@ -205,6 +262,7 @@ rocksdb::Status Journal::OpenNewFile() {
   file.number = number;
   file.recyclable = true;
   files_.push_back(file);
+  current_number_.store(number, std::memory_order_release);
   return rocksdb::Status::OK();
 }
 
@@ -226,39 +284,54 @@ bool Journal::MakeFree(const File& file) {
   return ok;
 }
 
-rocksdb::Status Journal::WriteRecord(std::string_view record) {
+rocksdb::Status Journal::WriteRecord(std::span<const std::string_view> pieces) {
   rocksdb::IOOptions io;
-  const std::string header = EncodeHeader(record, next_index_);
-  if (record.size() <= kCopyLimit) {
+  const std::string header = EncodeHeader(pieces, next_index_);
+  if (TotalSize(pieces) <= kCopyLimit) {
     scratch_.assign(header);
-    scratch_.append(record);
+    for (std::string_view p : pieces) scratch_.append(p);
     return current_->Append(rocksdb::Slice(scratch_), io, nullptr);
   }
   rocksdb::IOStatus s = current_->Append(rocksdb::Slice(header), io, nullptr);
-  if (s.ok()) s = current_->Append(rocksdb::Slice(record.data(), record.size()), io, nullptr);
+  for (std::string_view p : pieces) {
+    if (!s.ok()) break;
+    if (!p.empty()) s = current_->Append(rocksdb::Slice(p.data(), p.size()), io, nullptr);
+  }
   return s;
 }
 
-rocksdb::Status Journal::Append(std::string_view record) {
-  last_record_open_ = false;
+rocksdb::Status Journal::Prepare(Position* next) {
   // A full file is closed here rather than after its last record, so that
   // Discard can still take that record back.
   if (current_ && files_.back().bytes >= options_.file_bytes) CloseCurrent();
   if (!current_) {
     if (rocksdb::Status s = OpenNewFile(); !s.ok()) return s;
   }
+  next->file = files_.back().number;
+  next->offset = files_.back().bytes + kHeaderBytes;
+  return rocksdb::Status::OK();
+}
+
+rocksdb::Status Journal::Append(std::span<const std::string_view> pieces, const Position* expect) {
+  last_record_open_ = false;
+  Position at;
+  if (rocksdb::Status s = Prepare(&at); !s.ok()) return s;
+  if (expect && !(at == *expect)) {
+    return rocksdb::Status::Aborted("journal: the record would not start where it was prepared");
+  }
   File& file = files_.back();
-  rocksdb::Status s = WriteRecord(record);
+  rocksdb::Status s = WriteRecord(pieces);
   if (!s.ok()) {
     // Part of the record may be in the file; nothing may follow it there.
     CloseCurrent();
     return s;
   }
+  const std::size_t size = kHeaderBytes + TotalSize(pieces);
   last_record_start_ = file.bytes;
   last_record_open_ = true;
-  file.bytes += kHeaderBytes + record.size();
+  file.bytes += size;
   file.pending = true;
-  AddBytes(static_cast<int64_t>(kHeaderBytes + record.size()));
+  AddBytes(static_cast<int64_t>(size));
   ++next_index_;
   return s;
 }
@@ -297,37 +370,99 @@ void Journal::Covered(uint64_t sequence) {
   }
 }
 
-void Journal::Retire(uint64_t flushed_sequence) {
-  while (!files_.empty()) {
-    const File& file = files_.front();
-    if (file.pending || file.covered_sequence > flushed_sequence) return;
-    const bool idle = current_ && files_.size() == 1;
-    if (idle) {
-      if (file.bytes == 0) return;
-      // Every record of the current file is flushed (the database went idle
-      // and flushed): close it, so that its space comes back now and not
-      // after the next file fills; the next record starts a new one.
-      CloseCurrent();
+bool Journal::Punch(uint64_t number, uint64_t offset, uint64_t length) {
+  auto it = std::find_if(files_.begin(), files_.end(), [&](const File& f) { return f.number == number; });
+  if (it == files_.end()) return true;  // gone already
+  if (!it->segment) return false;
+  constexpr uint64_t kBlock = 4096;
+  const uint64_t first = (offset + kBlock - 1) / kBlock * kBlock;
+  const uint64_t last = (offset + length) / kBlock * kBlock;
+  if (last <= first) return true;
+  int fd = ::open(SegmentPathOf(number).c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  const bool ok = ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(first),
+                              static_cast<off_t>(last - first)) == 0;
+  ::close(fd);
+  // A file system without holes keeps the blocks until the whole file goes.
+  if (ok) {
+    it->punched += last - first;
+    AddBytes(-static_cast<int64_t>(last - first));
+  }
+  return true;
+}
+
+bool Journal::MakeSegment(File& file) {
+  const std::string path = PathOf(file.number);
+  if (!options_.fs->RenameFile(path, SegmentPathOf(file.number), rocksdb::IOOptions(), nullptr).ok()) {
+    return false;
+  }
+  // Not synced: a crash that loses the rename leaves the file replayed at
+  // the next start, which applies what is already there once more.
+  file.segment = true;
+  return true;
+}
+
+bool Journal::Remove(const File& file, bool may_recycle) {
+  if (may_recycle && !file.segment && options_.recycle && file.recyclable && free_number_ == 0 &&
+      MakeFree(file)) {
+    free_number_ = file.number;
+    free_bytes_ = std::max<uint64_t>(file.bytes, 4096);  // still on the disk
+    AddBytes(static_cast<int64_t>(free_bytes_) - static_cast<int64_t>(file.bytes));
+    return true;
+  }
+  const std::string path = file.segment ? SegmentPathOf(file.number) : PathOf(file.number);
+  rocksdb::IOStatus s = options_.fs->DeleteFile(path, rocksdb::IOOptions(), nullptr);
+  if (!s.ok() && !s.IsNotFound()) {
+    if (auto log = spdlog::get("storage")) log->warn("journal: {}", s.ToString());
+    return false;
+  }
+  AddBytes(-static_cast<int64_t>(file.bytes - file.punched));
+  return true;
+}
+
+void Journal::Retire(uint64_t flushed_sequence, const std::function<bool(uint64_t)>& holds_live,
+                     const std::function<void(uint64_t)>& removed) {
+  auto live = [&](uint64_t number) { return holds_live && holds_live(number); };
+  bool frontier = true;  // every file before this one is flushed
+  for (auto it = files_.begin(); it != files_.end();) {
+    File& file = *it;
+    if (!file.segment) {
+      frontier = frontier && !file.pending && file.covered_sequence <= flushed_sequence;
+      if (!frontier) break;  // replayed files follow in order: none further is flushed
+      const bool idle = current_ && std::next(it) == files_.end();
+      if (idle) {
+        if (file.bytes == 0) break;
+        // Every record of the current file is flushed (the database went
+        // idle and flushed): close it, so that its space comes back now and
+        // not after the next file fills; the next record starts a new one.
+        CloseCurrent();
+      }
+      if (live(file.number)) {
+        if (!MakeSegment(file)) break;
+        ++it;
+        continue;
+      }
+      if (!Remove(file, /*may_recycle=*/!idle)) break;
+    } else {
+      if (live(file.number)) {
+        ++it;
+        continue;
+      }
+      if (!Remove(file, /*may_recycle=*/false)) {
+        ++it;
+        continue;
+      }
     }
-    if (!idle && options_.recycle && file.recyclable && free_number_ == 0 && MakeFree(file)) {
-      free_number_ = file.number;
-      free_bytes_ = std::max<uint64_t>(file.bytes, 4096);  // still on the disk
-      AddBytes(static_cast<int64_t>(free_bytes_) - static_cast<int64_t>(file.bytes));
-      files_.pop_front();
-      continue;
-    }
-    rocksdb::IOStatus s = options_.fs->DeleteFile(PathOf(file.number), rocksdb::IOOptions(), nullptr);
-    if (!s.ok() && !s.IsNotFound()) {
-      if (auto log = spdlog::get("storage")) log->warn("journal: {}", s.ToString());
-      return;
-    }
-    AddBytes(-static_cast<int64_t>(file.bytes));
-    files_.pop_front();
+    const uint64_t number = file.number;
+    it = files_.erase(it);
+    if (removed) removed(number);
   }
   // Nothing left to replay: the database went idle and flushed. A file kept
   // for recycling goes too, so that the disk space comes back (retention's
   // promise); the next burst starts on new, prezeroed files.
-  if (free_number_ != 0) {
+  const bool replays_nothing =
+      std::all_of(files_.begin(), files_.end(), [](const File& f) { return f.segment; });
+  if (replays_nothing && free_number_ != 0) {
     rocksdb::IOStatus s = options_.fs->DeleteFile(FreePathOf(free_number_), rocksdb::IOOptions(), nullptr);
     if (!s.ok() && !s.IsNotFound()) {
       if (auto log = spdlog::get("storage")) log->warn("journal: {}", s.ToString());
@@ -350,6 +485,7 @@ rocksdb::Status Journal::CloseCurrent() {
     if (auto log = spdlog::get("storage")) log->warn("journal: closing a file: {}", s.ToString());
   }
   current_.reset();
+  current_number_.store(0, std::memory_order_release);
   return s;
 }
 

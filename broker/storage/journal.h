@@ -34,15 +34,28 @@
 // (indexes only grow within a run; only files made in this run are
 // recycled, and a .free file left by an earlier run is deleted at open).
 //
-// Thread: one writer (the storage thread) for everything but bytes().
+// Segments: a record may also carry the bytes of stored batches, which the
+// database then refers to by location (batch_location.h) instead of holding
+// them. A file whose records are all flushed is no longer replayed; if it
+// still holds batches the store needs (Retire's holds_live), it is renamed
+// NNN.seg and kept, and deleted (or recycled) once it holds none. Segments
+// are made oldest first, so the files still replayed (.log) always follow
+// them, and the index rule above holds among those. File numbers are never
+// given twice in one directory, whatever a file's suffix, so a location stays
+// unambiguous.
+//
+// Thread: one writer (the storage thread) for everything but bytes() and
+// current_file().
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rocksdb/status.h>
 
@@ -66,9 +79,21 @@ struct JournalOptions {
   bool recycle = false;
 };
 
+// Where the payload of a record starts: its file's number, and the byte in it.
+struct JournalPosition {
+  uint64_t file = 0;
+  uint64_t offset = 0;
+  bool operator==(const JournalPosition&) const = default;
+};
+
 class Journal {
  public:
   using Apply = std::function<rocksdb::Status(std::string_view record)>;
+  using Position = JournalPosition;
+
+  // The names file `number` may have in `dir`, the likeliest first: replayed
+  // (.log), kept for its batches (.seg), or set aside after a hole.
+  static std::vector<std::string> PathsOf(const std::string& dir, uint64_t number);
 
   // Opens the journal in options.dir (created if missing) and passes every
   // intact record there to `apply`, in order. *set_aside is true if records
@@ -84,7 +109,13 @@ class Journal {
 
   // Writes one record (to the page cache or, with direct I/O, the device).
   // After a failure the record is not replayed.
-  rocksdb::Status Append(std::string_view record);
+  rocksdb::Status Append(std::string_view record) { return Append({&record, 1}, nullptr); }
+  // The record is the pieces one after another. With `expect`, fails unless
+  // the record starts there (as Prepare said).
+  rocksdb::Status Append(std::span<const std::string_view> pieces, const Position* expect);
+  // Opens the file the next Append will write (a new one if the current one
+  // is full) and says where that record's payload will start.
+  rocksdb::Status Prepare(Position* next);
   // Makes every appended record durable.
   rocksdb::Status Sync();
   // The last appended record must not be replayed (the database refused it).
@@ -92,13 +123,28 @@ class Journal {
   // Every record appended or replayed so far is in the database at or below
   // `sequence` (RocksDB's sequence number after applying them).
   void Covered(uint64_t sequence);
-  // Deletes the files whose records are all flushed: those covered at or
-  // below `flushed_sequence` (the current one too, which it closes).
-  void Retire(uint64_t flushed_sequence);
+  // The files whose records are all flushed (those covered at or below
+  // `flushed_sequence`; the current one too, which it closes) are no longer
+  // replayed: kept as segments while holds_live(number) says so, deleted
+  // otherwise. Segments holds_live no longer claims are deleted as well.
+  // `removed` hears of every file deleted or recycled.
+  void Retire(uint64_t flushed_sequence, const std::function<bool(uint64_t)>& holds_live = {},
+              const std::function<void(uint64_t)>& removed = {});
   // Syncs and closes the current file; the next Append starts a new one.
   rocksdb::Status Close();
 
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }  // any thread
+  // Gives back the disk blocks wholly inside [offset, offset + length) of a
+  // segment (batches nothing refers to any more), as a hole. False if the
+  // file is not a segment (yet): a replayed file must stay whole, or its
+  // records would fail their CRC.
+  bool Punch(uint64_t number, uint64_t offset, uint64_t length);
+  // Bytes of the files a start would replay (not segments).
+  uint64_t replay_bytes() const;
+  // The numbers of the files it has, segments included.
+  std::vector<uint64_t> FileNumbers() const;
+  // The file being written, 0 if none (any thread).
+  uint64_t current_file() const { return current_number_.load(std::memory_order_acquire); }
 
  private:
   struct File {
@@ -107,15 +153,22 @@ class Journal {
     uint64_t covered_sequence = 0;  // its records are in the database at or below this
     bool pending = false;           // it has records not covered yet
     bool recyclable = false;        // made in this run (see "Recycling" above)
+    bool segment = false;           // flushed, kept for its batches (NNN.seg)
+    uint64_t punched = 0;           // bytes given back as holes (segments only)
   };
 
   explicit Journal(JournalOptions options);
   rocksdb::Status Replay(const Apply& apply, bool* set_aside);
   rocksdb::Status OpenNewFile();
-  rocksdb::Status WriteRecord(std::string_view record);
+  rocksdb::Status WriteRecord(std::span<const std::string_view> pieces);
   rocksdb::Status CloseCurrent();  // syncs, then closes
   std::string PathOf(uint64_t number) const;
   std::string FreePathOf(uint64_t number) const { return PathOf(number) + ".free"; }
+  std::string SegmentPathOf(uint64_t number) const;
+  // Renames a flushed file to SegmentPathOf; false (left as it was) on failure.
+  bool MakeSegment(File& file);
+  // Deletes (or recycles) the file; false if it could not be deleted.
+  bool Remove(const File& file, bool may_recycle);
   // Zeros the retired file's first block, syncs it, and renames it to
   // FreePathOf; false (and the file is left as it was) on any failure.
   bool MakeFree(const File& file);
@@ -133,6 +186,7 @@ class Journal {
   bool last_record_open_ = false;   // the last Append's record may still be discarded
   std::string scratch_;             // header and payload of a small record, written at once
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> current_number_{0};
 };
 
 }  // namespace herald::broker

@@ -10,6 +10,8 @@
 //                 "start/" topic_id(8)                  -> first offset kept (after truncation)
 //                 "bytes/" topic_id(8)                  -> stored batch bytes of the topic (u64)
 //                 "next_topic_id"                       -> u64
+//                 "seg/" file(8) topic_id(8)           -> end offset (u64) of the topic's last
+//                                                          batch in that journal file
 // The index holds a few bytes per batch, so retention and timestamp lookups
 // scan it instead of the batches themselves.
 
@@ -56,6 +58,13 @@ inline std::string ProducerKey(uint64_t topic_id, uint64_t producer_id) {
 inline std::string TopicMetaKey(std::string_view name) { return "topic/" + std::string(name); }
 inline std::string TopicStartKey(uint64_t topic_id) { return "start/" + TopicPrefix(topic_id); }
 inline std::string TopicBytesKey(uint64_t topic_id) { return "bytes/" + TopicPrefix(topic_id); }
+inline std::string SegmentKey(uint64_t file, uint64_t topic_id) {
+  std::string k = "seg/";
+  PutBigEndian64(&k, file);
+  PutBigEndian64(&k, topic_id);
+  return k;
+}
+inline constexpr std::string_view kSegmentPrefix = "seg/";
 inline constexpr std::string_view kTopicMetaPrefix = "topic/";
 inline constexpr std::string_view kNextTopicIdKey = "next_topic_id";
 

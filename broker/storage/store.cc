@@ -8,7 +8,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
+#include "broker/storage/batch_location.h"
+#include "broker/storage/crc32c.h"
 #include "broker/storage/journal.h"  // the journal_ member goes with the store
+#include "broker/storage/journal_reader.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/rocksdb_setup.h"
 #include "broker/storage/store_internal.h"
@@ -38,7 +41,15 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
 // Nothing of the staged state becomes visible unless the write succeeds.
 class Store::Commit {
  public:
-  explicit Commit(Store& store) : store_(store), batch_(*store.commit_batch_) { batch_.Clear(); }
+  explicit Commit(Store& store)
+      : store_(store), batch_(*store.commit_batch_), batches_(store.commit_batches_) {
+    batch_.Clear();
+    batches_.assign(kBatchRecordPrefixBytes, '\0');
+    // First, so that a file number given again after a restart that emptied
+    // the journal keeps the keys this commit puts for it.
+    stale_keys_ = store_.stale_segment_keys_.size();
+    for (std::size_t i = 0; i < stale_keys_; ++i) batch_.Delete(store_.meta_cf_, store_.stale_segment_keys_[i]);
+  }
 
   void AddAppend(AppendOp& op) {
     AppendRequest& req = op.request;
@@ -71,11 +82,25 @@ class Store::Commit {
       batch_.Put(store_.producers_cf_, keys::ProducerKey(req.topic_id, req.producer_id),
                  EncodeProducer(sp.last_sequence, req.base_sequence, next));
     }
+    if (!prepared_) {
+      // The batches go into this commit's journal record; their log keys
+      // say where (batch_location.h), so the record's position is needed now.
+      prepare_status_ = store_.journal_->Prepare(&position_);
+      prepared_ = true;
+    }
+    BatchLocation location;
+    location.file = position_.file;
+    location.offset = position_.offset + batches_.size();
+    location.length = static_cast<uint32_t>(req.batch.size());
+    location.crc = crc32c::Value(req.batch);
+    location.count = req.count;
+    location.timestamp_ms = RecordBatch::PeekTimestamp(req.batch);
+    batches_.append(req.batch);
     std::string key = keys::LogKey(req.topic_id, next);
     batch_.Put(store_.index_cf_, key,
-               EncodeSummary(req.count, static_cast<uint32_t>(req.batch.size()),
-                             RecordBatch::PeekTimestamp(req.batch)));
-    batch_.Put(store_.log_cf_, key, req.batch);
+               EncodeSummary(req.count, location.length, location.timestamp_ms));
+    batch_.Put(store_.log_cf_, key, location.Encode());
+    segment_ends_[req.topic_id] = next + req.count;
     next_offsets_[req.topic_id] = next + req.count;
     added_bytes_[req.topic_id] += req.batch.size();
     sync_ |= store_.options_.fsync == FsyncPolicy::kAlways;
@@ -102,13 +127,26 @@ class Store::Commit {
   // Writes the batch, publishes the staged state, then runs every callback.
   void Finish() {
     StageTopicBytes();
+    StageSegmentEnds();
     Status status;
     if (batch_.Count() > 0 && !store_.EnsureWritable(&status)) {
       // The database refuses writes since a failure (disk full, I/O error):
       // fail fast without touching it, until a resume succeeds.
+    } else if (!prepare_status_.ok()) {
+      status = StorageError(prepare_status_, "write");
+      store_.write_failing_.store(true, std::memory_order_relaxed);
+      spdlog::get("storage")->error("group commit: no journal file to write: {}", prepare_status_.ToString());
     } else if (batch_.Count() > 0) {
       auto started = std::chrono::steady_clock::now();
-      rocksdb::Status s = store_.WriteJournaled(batch_, sync_);
+      const bool with_batches = batches_.size() > kBatchRecordPrefixBytes;
+      if (with_batches) {
+        std::string prefix;
+        codec::PutFixed32(&prefix, kBatchRecordMagic);
+        codec::PutFixed32(&prefix, static_cast<uint32_t>(batches_.size() - kBatchRecordPrefixBytes));
+        batches_.replace(0, kBatchRecordPrefixBytes, prefix);
+      }
+      rocksdb::Status s = store_.WriteJournaled(batch_, sync_, with_batches ? &batches_ : nullptr,
+                                                with_batches ? &position_ : nullptr);
       if (sync_ && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
       store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
       if (!s.ok()) {
@@ -146,6 +184,14 @@ class Store::Commit {
     AppendResult result;
   };
 
+  // Which topics' batches the journal file holds rides in the same write
+  // (store.h: segment_topics_), so that a restart knows which files to keep.
+  void StageSegmentEnds() {
+    for (const auto& [topic_id, end] : segment_ends_) {
+      batch_.Put(store_.meta_cf_, keys::SegmentKey(position_.file, topic_id), keys::TopicPrefix(end));
+    }
+  }
+
   // Each topic's byte count rides in the same write as its batches, so that
   // a restart reads one key instead of summing the whole index.
   void StageTopicBytes() {
@@ -177,6 +223,13 @@ class Store::Commit {
         if (it != store_.topics_.end()) it->second.bytes += bytes;
       }
     }
+    auto& segment = store_.segment_topics_;
+    for (const auto& [topic_id, end] : segment_ends_) {
+      uint64_t& kept = segment[position_.file][topic_id];
+      kept = std::max(kept, end);
+    }
+    auto& stale = store_.stale_segment_keys_;
+    stale.erase(stale.begin(), stale.begin() + static_cast<std::ptrdiff_t>(stale_keys_));
     for (auto& [key, sp] : producers_) {
       ProducerState& state = store_.LoadProducer(key);
       state.last_sequence = sp.last_sequence;
@@ -189,6 +242,12 @@ class Store::Commit {
 
   Store& store_;
   rocksdb::WriteBatch& batch_;  // the store's, reused: see Store::commit_batch_
+  std::string& batches_;        // the store's, reused: see Store::commit_batches_
+  bool prepared_ = false;
+  rocksdb::Status prepare_status_;
+  JournalPosition position_;
+  std::unordered_map<uint64_t, uint64_t> segment_ends_;  // topic -> end offset in this commit
+  std::size_t stale_keys_ = 0;  // of store_.stale_segment_keys_, deleted by this commit
   bool sync_ = false;
   std::unordered_map<uint64_t, uint64_t> next_offsets_;
   std::unordered_map<uint64_t, uint64_t> added_bytes_;
@@ -202,6 +261,8 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
   store->commit_batch_ = store->NewCommitBatch();
+  store->commit_batches_.reserve(options.max_commit_bytes + kBatchRecordPrefixBytes);
+  store->reader_ = std::make_unique<JournalReader>(options.data_dir + "/journal");
 
   RocksDbSetup setup = MakeRocksDbSetup(options);
   store->ListenForFlushes(&setup.db);
@@ -216,6 +277,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->index_cf_ = store->handles_[RocksDbSetup::kIndex];
 
   if (Status journal = store->OpenJournal(); !journal.ok()) return journal;
+  store->LoadSegments();
 
   Status loaded = store->LoadTopics();
   if (!loaded.ok()) return loaded;
@@ -289,7 +351,7 @@ Status Store::LoadTopicLog(TopicState* t) {
     t->earliest_offset = std::max(start, keys::GetBigEndian64(log->key().ToStringView().substr(8)));
     log->SeekToLast();
     uint64_t base = keys::GetBigEndian64(log->key().ToStringView().substr(8));
-    uint32_t count = RecordBatch::PeekCount(log->value().ToStringView());
+    uint32_t count = FactsOfLogValue(log->value().ToStringView()).count;
     if (count == 0) return Status(wire::ErrorCode::StorageError, "corrupt batch in " + t->name);
     t->next_offset = std::max(start, base + count);
   }
@@ -438,6 +500,10 @@ void Store::ProcessAll(std::deque<Op>& ops) {
   // A single batch above max_commit_bytes makes its own commit: do not keep
   // the buffer it grew for the next thousand small ones.
   if (commit_batch_->Data().capacity() > CommitBatchReserve()) commit_batch_ = NewCommitBatch();
+  if (commit_batches_.capacity() > options_.max_commit_bytes + kBatchRecordPrefixBytes) {
+    std::string().swap(commit_batches_);
+    commit_batches_.reserve(options_.max_commit_bytes + kBatchRecordPrefixBytes);
+  }
 }
 
 std::size_t Store::CommitBatchReserve() const {
@@ -489,6 +555,8 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
     }
     id = it->second;
   }
+  DeadRanges dead;
+  if (Status ranges = RangesOfBatches(id, kUnknownOffset, &dead); !ranges.ok()) return op.done(ranges);
   std::string lo = keys::TopicPrefix(id), hi = keys::TopicPrefix(id + 1);
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, keys::TopicMetaKey(op.name));
@@ -522,6 +590,11 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
     topics_.erase(id);
   }
   std::erase_if(producers_, [id](const auto& p) { return p.first.topic_id == id; });
+  segments_dirty_ = true;
+  for (auto& [file, ranges] : dead) {
+    auto& pending = dead_ranges_[file];
+    pending.insert(pending.end(), ranges.begin(), ranges.end());
+  }
   op.done(Status::Ok());
 }
 

@@ -40,6 +40,8 @@ class WriteBatch;
 namespace herald::broker {
 
 class Journal;
+class JournalReader;
+struct JournalPosition;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 
@@ -220,7 +222,11 @@ class Store {
   bool FlushedSinceRetire() const;  // a flush completed since RetireJournal looked
   // Every write of the database: into the journal (synced if asked), then
   // into RocksDB.
-  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync);
+  // With `batches` (a record prefix and the batches, store_internal.h), they
+  // go into the same journal record, which must start at *at.
+  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync,
+                                 const std::string* batches = nullptr,
+                                 const JournalPosition* at = nullptr);
   void MaybeSyncJournal(bool force);
   // The sequence number at or below which every write is in SST files.
   uint64_t FlushedSequence() const;
@@ -228,6 +234,18 @@ class Store {
   uint64_t SumOverFamilies(const std::string& property) const;
   // After flushes, deletes the journal files they made redundant.
   void RetireJournal();
+  // Journal files kept for their batches (batch_location.h): which topics'
+  // batches each holds, read from the meta family at start.
+  void LoadSegments();
+  void RetireFlushedFiles();             // journal_->Retire with the two below
+  bool HoldsLiveBatches(uint64_t file);  // storage thread
+  void SegmentRemoved(uint64_t file);    // storage thread
+  // Syncs the journal file being written (any thread: a flush's, before it
+  // makes locations of batches in that file durable).
+  void SyncJournalForFlush();
+  // A read of a located batch failed: true if the batch is gone meanwhile
+  // (retention, purge, topic deletion) rather than damaged.
+  bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
   std::size_t CommitBatchReserve() const;
   std::unique_ptr<rocksdb::WriteBatch> NewCommitBatch() const;
 
@@ -235,6 +253,25 @@ class Store {
   std::shared_ptr<FlushListener> flushes_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Journal> journal_;  // storage thread (and Open, ~Store)
+  std::unique_ptr<JournalReader> reader_;  // any thread
+  // The storage thread's buffer for the batches of one commit's journal
+  // record, reserved once like commit_batch_.
+  std::string commit_batches_;
+  // Journal file -> topic -> end offset of its last batch there; a file holds
+  // live batches while a topic in it has not moved its start past that.
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint64_t>> segment_topics_;  // storage thread
+  // Byte ranges of removed batches, per journal file, to punch out of it
+  // once it is a segment (Journal::Punch).
+  using DeadRanges = std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>>;
+  DeadRanges dead_ranges_;  // storage thread
+  // Adds the ranges of the located batches of `topic_id` below offset
+  // `before` to *out (read before a removal, added to dead_ranges_ after).
+  Status RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* out) const;
+  void PunchDeadRanges();  // storage thread
+  // "seg/" keys of removed files, deleted by the next commit.
+  std::vector<std::string> stale_segment_keys_;  // storage thread
+  bool segments_dirty_ = true;  // a topic's start moved or one was deleted: sweep the segments
+  std::atomic<uint64_t> journal_file_written_{0};  // for SyncJournalForFlush
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
@@ -254,7 +291,7 @@ class Store {
   std::deque<Op> queue_;          // GUARDED_BY(mu_)
   bool stopping_ = false;         // GUARDED_BY(mu_)
   // Topic states are written by the storage thread and read by Topics().
-  std::mutex topics_mu_;
+  mutable std::mutex topics_mu_;
   std::unordered_map<uint64_t, TopicState> topics_;        // GUARDED_BY(topics_mu_)
   std::unordered_map<std::string, uint64_t> topic_ids_;   // GUARDED_BY(topics_mu_)
   uint64_t next_topic_id_ = 1;                            // storage thread only

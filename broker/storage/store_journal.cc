@@ -1,14 +1,18 @@
 // The store's side of its journal (journal.h): opening and replaying it,
 // writing through it, syncing it, and deleting its files as RocksDB's flushes
-// make them redundant.
+// make them redundant, or keeping them as segments while they hold batches
+// (batch_location.h) of a topic that has not moved its start past them.
 
 #include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/listener.h>
+#include <fcntl.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "broker/storage/journal.h"
+#include "broker/storage/journal_reader.h"
 #include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
@@ -30,7 +34,10 @@ constexpr uint64_t kJournalFlushBytes = 64u << 20;
 // bound per family.
 class Store::FlushListener final : public rocksdb::EventListener {
  public:
-  explicit FlushListener(std::function<void()> on_flush) : on_flush_(std::move(on_flush)) {}
+  FlushListener(std::function<void()> on_flush_begin, std::function<void()> on_flush)
+      : on_flush_begin_(std::move(on_flush_begin)), on_flush_(std::move(on_flush)) {}
+
+  void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { on_flush_begin_(); }
 
   void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo& info) override {
     {
@@ -49,6 +56,7 @@ class Store::FlushListener final : public rocksdb::EventListener {
   uint64_t flushes() const { return flushes_.load(std::memory_order_acquire); }
 
  private:
+  const std::function<void()> on_flush_begin_;
   const std::function<void()> on_flush_;
   mutable std::mutex mu_;
   std::unordered_map<uint32_t, uint64_t> flushed_;
@@ -57,10 +65,11 @@ class Store::FlushListener final : public rocksdb::EventListener {
 
 void Store::ListenForFlushes(rocksdb::DBOptions* db_options) {
   // A flush may free journal files: wake the storage thread to see.
-  flushes_ = std::make_shared<FlushListener>([this] {
-    { std::lock_guard lock(mu_); }
-    cv_.notify_one();
-  });
+  flushes_ = std::make_shared<FlushListener>([this] { SyncJournalForFlush(); },
+                                             [this] {
+                                               { std::lock_guard lock(mu_); }
+                                               cv_.notify_one();
+                                             });
   db_options->listeners.push_back(flushes_);
 }
 
@@ -78,7 +87,9 @@ Status Store::OpenJournal() {
   journal_options.recycle = options_.fsync == FsyncPolicy::kAlways;
   rocksdb::DB* db = db_.get();
   auto apply = [db](std::string_view record) {
-    rocksdb::WriteBatch batch{std::string(record)};
+    std::string_view write_batch = WriteBatchOfRecord(record);
+    if (write_batch.empty()) return rocksdb::Status::Corruption("journal record with a bad batch prefix");
+    rocksdb::WriteBatch batch{std::string(write_batch)};
     rocksdb::WriteOptions wo;
     wo.disableWAL = true;
     return db->Write(wo, &batch);
@@ -96,7 +107,9 @@ void Store::CloseJournal() {
   // Flushed memtables leave the journal nothing to replay at the next start.
   rocksdb::Status synced = journal_->Close();
   if (!synced.ok()) spdlog::get("storage")->error("journal sync failed: {}", synced.ToString());
-  if (db_->Flush(rocksdb::FlushOptions(), handles_).ok()) journal_->Retire(FlushedSequence());
+  if (db_->Flush(rocksdb::FlushOptions(), handles_).ok()) {
+    RetireFlushedFiles();
+  }
   journal_.reset();
 }
 
@@ -112,8 +125,12 @@ void Store::MaybeSyncJournal(bool force) {
   last_sync_ = now;
 }
 
-rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync) {
-  rocksdb::Status s = journal_->Append(batch.Data());
+rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync, const std::string* batches,
+                                      const JournalPosition* at) {
+  const std::string_view pieces[] = {batches ? std::string_view(*batches) : std::string_view(),
+                                     batch.Data()};
+  rocksdb::Status s = batches ? journal_->Append(pieces, at) : journal_->Append(batch.Data());
+  journal_file_written_.store(journal_->current_file(), std::memory_order_release);
   if (s.ok() && sync) s = journal_->Sync();
   if (s.ok()) {
     rocksdb::WriteOptions wo;
@@ -136,14 +153,16 @@ rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync) {
 }
 
 void Store::RetireJournal() {
-  if (const uint64_t flushes = flushes_->flushes(); flushes != retired_at_flush_) {
+  if (const uint64_t flushes = flushes_->flushes(); flushes != retired_at_flush_ || segments_dirty_) {
     retired_at_flush_ = flushes;
-    journal_->Retire(FlushedSequence());
+    segments_dirty_ = false;
+    RetireFlushedFiles();
+    PunchDeadRanges();
   }
   // Families that see few writes rarely fill a memtable, and each keeps the
   // journal files holding its writes. Past a bound, flush them all, as
   // RocksDB's max_total_wal_size did: a start replays no more than this.
-  const uint64_t bytes = journal_->bytes();
+  const uint64_t bytes = journal_->replay_bytes();
   if (bytes < kJournalFlushBytes) {
     forced_flush_at_bytes_ = 0;
   } else if (bytes >= forced_flush_at_bytes_ + kJournalFlushBytes / 4) {
@@ -153,6 +172,69 @@ void Store::RetireJournal() {
     rocksdb::Status s = db_->Flush(fo, handles_);
     if (!s.ok()) spdlog::get("storage")->warn("flush for the journal's sake: {}", s.ToString());
     forced_flush_at_bytes_ = bytes;
+  }
+}
+
+void Store::LoadSegments() {
+  std::vector<uint64_t> files = journal_->FileNumbers();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  for (it->Seek(keys::kSegmentPrefix); it->Valid(); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    std::string_view value = it->value().ToStringView();
+    if (!key.starts_with(keys::kSegmentPrefix)) break;
+    if (key.size() != keys::kSegmentPrefix.size() + 16 || value.size() != 8) continue;
+    const uint64_t file = keys::GetBigEndian64(key.substr(keys::kSegmentPrefix.size()));
+    const uint64_t topic = keys::GetBigEndian64(key.substr(keys::kSegmentPrefix.size() + 8));
+    if (std::find(files.begin(), files.end(), file) == files.end()) {
+      // The file went, and a crash came before the next commit deleted this.
+      stale_segment_keys_.push_back(std::string(key));
+      continue;
+    }
+    segment_topics_[file][topic] = keys::GetBigEndian64(value);
+  }
+  segments_dirty_ = true;  // the first retire sweeps segments no topic needs any more
+}
+
+void Store::RetireFlushedFiles() {
+  journal_->Retire(
+      FlushedSequence(), [this](uint64_t file) { return HoldsLiveBatches(file); },
+      [this](uint64_t file) { SegmentRemoved(file); });
+}
+
+bool Store::HoldsLiveBatches(uint64_t file) {
+  auto it = segment_topics_.find(file);
+  if (it == segment_topics_.end()) return false;
+  std::lock_guard lock(topics_mu_);
+  for (const auto& [topic_id, end] : it->second) {
+    auto t = topics_.find(topic_id);
+    if (t != topics_.end() && t->second.earliest_offset < end) return true;
+  }
+  return false;
+}
+
+void Store::SegmentRemoved(uint64_t file) {
+  reader_->Forget(file);
+  auto it = segment_topics_.find(file);
+  if (it == segment_topics_.end()) return;
+  for (const auto& [topic_id, end] : it->second) stale_segment_keys_.push_back(keys::SegmentKey(file, topic_id));
+  segment_topics_.erase(it);
+}
+
+void Store::SyncJournalForFlush() {
+  // With --fsync always every record is synced before it is acknowledged.
+  // Otherwise a flush is about to make locations durable whose batches may
+  // still be only in the page cache: sync the file being written first
+  // (files before it were synced as they closed), so that a power loss never
+  // leaves a location without its batch.
+  if (options_.fsync == FsyncPolicy::kAlways) return;
+  const uint64_t file = journal_file_written_.load(std::memory_order_acquire);
+  if (file == 0) return;
+  for (const std::string& path : Journal::PathsOf(options_.data_dir + "/journal", file)) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::fdatasync(fd) != 0) spdlog::get("storage")->warn("journal sync before a flush failed: {}", errno);
+    ::close(fd);
+    return;
   }
 }
 

@@ -5,7 +5,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "broker/storage/batch_location.h"
 #include "broker/storage/journal.h"
+#include "broker/storage/journal_reader.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
 
@@ -18,10 +20,8 @@ Status Store::RebuildIndex(uint64_t topic_id) {
   std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
   rocksdb::WriteBatch batch;
   for (log->SeekToFirst(); log->Valid(); log->Next()) {
-    std::string_view value = log->value().ToStringView();
-    batch.Put(index_cf_, log->key(),
-              EncodeSummary(RecordBatch::PeekCount(value), static_cast<uint32_t>(value.size()),
-                            RecordBatch::PeekTimestamp(value)));
+    const StoredBatchFacts facts = FactsOfLogValue(log->value().ToStringView());
+    batch.Put(index_cf_, log->key(), EncodeSummary(facts.count, facts.bytes, facts.timestamp_ms));
   }
   if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
   rocksdb::Status s = WriteJournaled(batch, true);
@@ -51,6 +51,10 @@ void Store::ApplyTruncate(TruncateOp& op) {
   if (!index->status().ok()) return op.done(StorageError(index->status(), "scan index"), {}, false);
   if (new_earliest <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
 
+  DeadRanges dead;
+  if (Status ranges = RangesOfBatches(op.topic_id, new_earliest, &dead); !ranges.ok()) {
+    return op.done(ranges, {}, false);
+  }
   std::string lo = keys::LogKey(op.topic_id, 0), hi = keys::LogKey(op.topic_id, new_earliest);
   rocksdb::WriteBatch batch;
   batch.DeleteRange(log_cf_, lo, hi);
@@ -68,7 +72,49 @@ void Store::ApplyTruncate(TruncateOp& op) {
     state.bytes -= std::min(state.bytes, removed_bytes);
     t = state;
   }
+  segments_dirty_ = true;  // journal files may hold no live batch any more
+  for (auto& [file, ranges] : dead) {
+    auto& pending = dead_ranges_[file];
+    pending.insert(pending.end(), ranges.begin(), ranges.end());
+  }
   op.done(Status::Ok(), t, false);
+}
+
+Status Store::RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* out) const {
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
+  const std::string end = keys::LogKey(topic_id, before);
+  for (log->SeekToFirst(); log->Valid() && log->key().compare(end) < 0; log->Next()) {
+    if (auto location = BatchLocation::Decode(log->value().ToStringView())) {
+      (*out)[location->file].emplace_back(location->offset, location->length);
+    }
+  }
+  return log->status().ok() ? Status::Ok() : StorageError(log->status(), "scan log");
+}
+
+void Store::PunchDeadRanges() {
+  for (auto it = dead_ranges_.begin(); it != dead_ranges_.end();) {
+    auto& ranges = it->second;
+    // Adjacent batches make one range, so that the blocks they share go too.
+    std::sort(ranges.begin(), ranges.end());
+    std::vector<std::pair<uint64_t, uint64_t>> merged;
+    for (const auto& [offset, length] : ranges) {
+      if (!merged.empty() && merged.back().first + merged.back().second >= offset) {
+        merged.back().second = std::max(merged.back().first + merged.back().second, offset + length) -
+                               merged.back().first;
+      } else {
+        merged.emplace_back(offset, length);
+      }
+    }
+    bool punched = true;
+    for (const auto& [offset, length] : merged) punched = journal_->Punch(it->first, offset, length) && punched;
+    if (punched) {
+      it = dead_ranges_.erase(it);
+    } else {
+      ranges = std::move(merged);  // not a segment yet: once it is
+      ++it;
+    }
+  }
 }
 
 Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
@@ -84,9 +130,30 @@ Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
   it->SeekForPrev(keys::LogKey(topic_id, from_offset));
   if (!it->Valid()) it->Seek(keys::LogKey(topic_id, from_offset));
   std::size_t bytes = 0, messages = 0;
+  std::string located;
   for (; it->Valid() && bytes < max_bytes && messages < max_messages; it->Next()) {
     uint64_t base = keys::GetBigEndian64(it->key().ToStringView().substr(8));
-    auto batch = RecordBatch::Parse(base, it->value().ToString());
+    std::string_view value = it->value().ToStringView();
+    std::shared_ptr<const RecordBatch> batch;
+    if (BatchLocation::IsLocation(value)) {
+      auto location = BatchLocation::Decode(value);
+      if (!location) {
+        return Status(wire::ErrorCode::StorageError,
+                      fmt::format("corrupt batch location at offset {} of topic {}", base, topic_id));
+      }
+      if (location->count != 0 && base + location->count <= from_offset) continue;
+      rocksdb::Status read = reader_->Read(*location, &located);
+      if (!read.ok()) {
+        // Retention may have removed the batch, and its file with it, since
+        // the iterator was made: then the read ends here, as at the log's end.
+        if (BatchRemoved(topic_id, base + location->count)) break;
+        return StorageError(read, fmt::format("read batch at offset {} of topic {}", base, topic_id));
+      }
+      batch = RecordBatch::Parse(base, std::move(located));
+      located = std::string();
+    } else {
+      batch = RecordBatch::Parse(base, it->value().ToString());
+    }
     if (!batch) {
       return Status(wire::ErrorCode::StorageError,
                     fmt::format("corrupt batch at offset {} of topic {}", base, topic_id));
@@ -113,6 +180,12 @@ Status Store::ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
     ++n;
   }
   return it->status().ok() ? Status::Ok() : StorageError(it->status(), "scan index");
+}
+
+bool Store::BatchRemoved(uint64_t topic_id, uint64_t end_offset) const {
+  std::lock_guard lock(topics_mu_);
+  auto t = topics_.find(topic_id);
+  return t == topics_.end() || t->second.earliest_offset >= end_offset;
 }
 
 uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
