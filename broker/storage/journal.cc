@@ -166,6 +166,25 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
   }
   std::sort(numbers.begin(), numbers.end());
   std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
+  // Segments are made oldest first: a replayed file below the newest segment
+  // was flushed, and only its rename was lost. Replaying it would put its old
+  // values over newer flushed ones, and its records would not join the next
+  // replayed file's (a hole): it becomes the segment it was.
+  if (!files_.empty()) {
+    const uint64_t newest_segment = files_.back().number;
+    while (!numbers.empty() && numbers.front() < newest_segment) {
+      File file;
+      file.number = numbers.front();
+      rocksdb::IOStatus sized = fs.GetFileSize(PathOf(file.number), rocksdb::IOOptions(), &file.bytes, nullptr);
+      if (!sized.ok() || !MakeSegment(file)) {
+        return rocksdb::Status::IOError("journal: cannot make " + PathOf(file.number) + " the segment it was");
+      }
+      files_.push_back(file);
+      AddBytes(static_cast<int64_t>(file.bytes));
+      numbers.erase(numbers.begin());
+    }
+    std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
+  }
 
   auto log = spdlog::get("storage");
   bool have_index = false;  // next_index_ holds the index the next record must have
@@ -396,8 +415,9 @@ bool Journal::MakeSegment(File& file) {
   if (!options_.fs->RenameFile(path, SegmentPathOf(file.number), rocksdb::IOOptions(), nullptr).ok()) {
     return false;
   }
-  // Not synced: a crash that loses the rename leaves the file replayed at
-  // the next start, which applies what is already there once more.
+  // Synced, so that no later rename or deletion is on the disk without it
+  // (Replay also mends a lost one: a .log below the newest .seg).
+  dir_->Fsync(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
   file.segment = true;
   return true;
 }

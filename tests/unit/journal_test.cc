@@ -312,3 +312,107 @@ TEST_CASE("journal: a retired file is written again as the next one, and replays
   CHECK(JournalFiles(dir, ".free").empty());
   CHECK(journal->bytes() == 0);
 }
+
+TEST_CASE("journal: a record in pieces starts where Prepare said, and its bytes can be read back there") {
+  herald::test::TempDir dir;
+  const JournalOptions options = Options(dir, 4096);
+  std::unique_ptr<Journal> journal;
+  Replay(options, &journal);
+  std::vector<std::pair<JournalPosition, std::string>> placed;
+  for (int i = 0; i < 12; ++i) {
+    JournalPosition at;
+    REQUIRE(journal->Prepare(&at).ok());
+    const std::string head = "head-" + std::to_string(i), body = Record(i, 700);
+    const std::string_view pieces[] = {head, body};
+    REQUIRE(journal->Append(pieces, &at).ok());
+    placed.emplace_back(JournalPosition{at.file, at.offset + head.size()}, body);
+    journal->Covered(static_cast<uint64_t>(i + 1));
+  }
+  REQUIRE(journal->Sync().ok());
+  // A record may not start anywhere else than prepared.
+  JournalPosition wrong;
+  REQUIRE(journal->Prepare(&wrong).ok());
+  wrong.offset += 1;
+  const std::string_view one[] = {"x"};
+  CHECK(journal->Append(one, &wrong).IsAborted());
+  for (const auto& [at, body] : placed) {
+    std::ifstream f(Journal::PathsOf(options.dir, at.file).front(), std::ios::binary);
+    REQUIRE(f.good());
+    f.seekg(static_cast<std::streamoff>(at.offset));
+    std::string got(body.size(), '\0');
+    f.read(got.data(), static_cast<std::streamsize>(got.size()));
+    CHECK(got == body);
+  }
+  journal.reset();
+  std::vector<std::string> replayed = Replay(options, &journal);
+  REQUIRE(replayed.size() == 12);
+  CHECK(replayed[3] == "head-3" + Record(3, 700));
+}
+
+TEST_CASE("journal: flushed files that hold live batches are kept as segments, not replayed, and punched") {
+  herald::test::TempDir dir;
+  const JournalOptions options = Options(dir, 16u << 10);
+  std::vector<uint64_t> numbers;
+  {
+    std::unique_ptr<Journal> journal;
+    Replay(options, &journal);
+    for (int i = 0; i < 40; ++i) {
+      REQUIRE(journal->Append(Record(i, 4000)).ok());
+      journal->Covered(static_cast<uint64_t>(i + 1));
+    }
+    numbers = journal->FileNumbers();
+    REQUIRE(numbers.size() >= 3);
+    // All flushed; the first and the last file hold live batches.
+    std::vector<uint64_t> removed;
+    auto live = [&](uint64_t n) { return n == numbers.front() || n == numbers.back(); };
+    journal->Retire(40, live, [&](uint64_t n) { removed.push_back(n); });
+    CHECK(JournalFiles(dir).empty());                 // nothing to replay
+    CHECK(JournalFiles(dir, ".seg").size() == 2);    // the current file too, closed
+    CHECK(removed.size() == numbers.size() - 2);
+    CHECK(journal->replay_bytes() == 0);
+    // A segment gives back whole blocks of a dead range; a replayed file never.
+    const uint64_t before = journal->bytes();
+    CHECK(journal->Punch(numbers.front(), 100, 9000));  // blocks 4096..8191 lie wholly inside
+    CHECK(journal->bytes() == before - 4096);
+    // A record after them starts a new file, replayed until it is flushed.
+    REQUIRE(journal->Append(Record(99, 100)).ok());
+    REQUIRE(journal->Sync().ok());
+    CHECK_FALSE(journal->Punch(journal->current_file(), 0, 8192));
+  }
+  std::unique_ptr<Journal> journal;
+  CHECK(Replay(options, &journal) == std::vector<std::string>{Record(99, 100)});
+  CHECK(journal->FileNumbers().size() == 3);
+  journal->Covered(1);
+  journal->Retire(1, [&](uint64_t n) { return n == numbers.back(); });
+  CHECK(JournalFiles(dir, ".seg").size() == 1);
+  CHECK(JournalFiles(dir).empty());
+  // Numbers are not given again while any file has them, segments included.
+  REQUIRE(journal->Append("next").ok());
+  CHECK(journal->current_file() > numbers.back() + 1);
+}
+
+TEST_CASE("journal: a lost rename to a segment is mended at open, not replayed over newer state") {
+  herald::test::TempDir dir;
+  const JournalOptions options = Options(dir, 8u << 10);
+  {
+    std::unique_ptr<Journal> journal;
+    Replay(options, &journal);
+    for (int i = 0; i < 12; ++i) {
+      REQUIRE(journal->Append(Record(i, 3000)).ok());
+      journal->Covered(static_cast<uint64_t>(i + 1));
+    }
+    journal->Retire(12, [](uint64_t) { return true; });
+    REQUIRE(journal->Append(Record(50, 10)).ok());
+    REQUIRE(journal->Sync().ok());
+  }
+  auto segments = JournalFiles(dir, ".seg");
+  REQUIRE(segments.size() >= 3);
+  // A crash that kept the newer renames but not the first one.
+  fs::path first = segments.front();
+  fs::rename(first, fs::path(first).replace_extension(".log"));
+  std::unique_ptr<Journal> journal;
+  bool set_aside = true;
+  CHECK(Replay(options, &journal, &set_aside) == std::vector<std::string>{Record(50, 10)});
+  CHECK_FALSE(set_aside);
+  CHECK(JournalFiles(dir, ".seg").size() == segments.size());
+}
