@@ -591,10 +591,7 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   }
   std::erase_if(producers_, [id](const auto& p) { return p.first.topic_id == id; });
   segments_dirty_ = true;
-  for (auto& [file, ranges] : dead) {
-    auto& pending = dead_ranges_[file];
-    pending.insert(pending.end(), ranges.begin(), ranges.end());
-  }
+  AddDeadRanges(std::move(dead));
   op.done(Status::Ok());
 }
 

@@ -267,6 +267,9 @@ class Store {
   // Adds the ranges of the located batches of `topic_id` below offset
   // `before` to *out (read before a removal, added to dead_ranges_ after).
   Status RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* out) const;
+  // Adds ranges read by RangesOfBatches to dead_ranges_ once the removal is
+  // written, merging adjacent ones (a topic's batches mostly are).
+  void AddDeadRanges(DeadRanges dead);
   void PunchDeadRanges();  // storage thread
   // "seg/" keys of removed files, deleted by the next commit.
   std::vector<std::string> stale_segment_keys_;  // storage thread

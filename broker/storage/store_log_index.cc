@@ -73,10 +73,7 @@ void Store::ApplyTruncate(TruncateOp& op) {
     t = state;
   }
   segments_dirty_ = true;  // journal files may hold no live batch any more
-  for (auto& [file, ranges] : dead) {
-    auto& pending = dead_ranges_[file];
-    pending.insert(pending.end(), ranges.begin(), ranges.end());
-  }
+  AddDeadRanges(std::move(dead));
   op.done(Status::Ok(), t, false);
 }
 
@@ -92,28 +89,31 @@ Status Store::RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* ou
   return log->status().ok() ? Status::Ok() : StorageError(log->status(), "scan log");
 }
 
-void Store::PunchDeadRanges() {
-  for (auto it = dead_ranges_.begin(); it != dead_ranges_.end();) {
-    auto& ranges = it->second;
+void Store::AddDeadRanges(DeadRanges dead) {
+  for (auto& [file, ranges] : dead) {
+    auto& pending = dead_ranges_[file];
+    pending.insert(pending.end(), ranges.begin(), ranges.end());
     // Adjacent batches make one range, so that the blocks they share go too.
-    std::sort(ranges.begin(), ranges.end());
-    std::vector<std::pair<uint64_t, uint64_t>> merged;
-    for (const auto& [offset, length] : ranges) {
-      if (!merged.empty() && merged.back().first + merged.back().second >= offset) {
-        merged.back().second = std::max(merged.back().first + merged.back().second, offset + length) -
-                               merged.back().first;
+    std::sort(pending.begin(), pending.end());
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      auto& last = pending[kept];
+      if (i > 0 && last.first + last.second >= pending[i].first) {
+        last.second = std::max(last.first + last.second, pending[i].first + pending[i].second) - last.first;
       } else {
-        merged.emplace_back(offset, length);
+        pending[i > 0 ? ++kept : kept] = pending[i];
       }
     }
+    pending.resize(pending.empty() ? 0 : kept + 1);
+  }
+}
+
+void Store::PunchDeadRanges() {
+  for (auto it = dead_ranges_.begin(); it != dead_ranges_.end();) {
     bool punched = true;
-    for (const auto& [offset, length] : merged) punched = journal_->Punch(it->first, offset, length) && punched;
-    if (punched) {
-      it = dead_ranges_.erase(it);
-    } else {
-      ranges = std::move(merged);  // not a segment yet: once it is
-      ++it;
-    }
+    for (const auto& [offset, length] : it->second) punched = journal_->Punch(it->first, offset, length) && punched;
+    // Not a segment yet: its ranges wait until it is.
+    it = punched ? dead_ranges_.erase(it) : std::next(it);
   }
 }
 
