@@ -281,13 +281,23 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 
   Status loaded = store->LoadTopics();
   if (!loaded.ok()) return loaded;
-  store->last_sync_ = std::chrono::steady_clock::now();
   store->thread_ = std::thread([s = store.get()] { s->Run(); });
+  if (options.fsync == FsyncPolicy::kInterval) {
+    store->syncer_ = std::thread([s = store.get()] { s->RunIntervalSyncer(); });
+  }
   *out = std::move(store);
   return Status::Ok();
 }
 
 Store::~Store() {
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard lock(syncer_mu_);
+      syncer_stopping_ = true;
+    }
+    syncer_cv_.notify_one();
+    syncer_.join();
+  }
   if (thread_.joinable()) {
     {
       std::lock_guard lock(mu_);
@@ -446,11 +456,7 @@ void Store::Run() {
     {
       std::unique_lock lock(mu_);
       if (queue_.empty() && !stopping_) {
-        if (options_.fsync == FsyncPolicy::kInterval && journal_dirty_) {
-          cv_.wait_for(lock, options_.fsync_interval, [&] { return !queue_.empty() || stopping_ || flushed(); });
-        } else {
-          cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || flushed(); });
-        }
+        cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || flushed(); });
       }
       if (queue_.empty() && stopping_) return;
       // One commit takes up to max_commit_bytes of batches (at least one op):
@@ -469,7 +475,6 @@ void Store::Run() {
     }
     ProcessAll(ops);
     ops.clear();
-    MaybeSyncJournal(false);
     RetireJournal();
   }
 }

@@ -227,7 +227,11 @@ class Store {
   rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync,
                                  const std::string* batches = nullptr,
                                  const JournalPosition* at = nullptr);
-  void MaybeSyncJournal(bool force);
+  // --fsync interval: a thread of its own fdatasyncs the journal file being
+  // written every fsync_interval, if it was written since. The storage
+  // thread did it between commits before, and every commit that came during
+  // the sync waited for it: those were the interval latency run's p99.
+  void RunIntervalSyncer();
   // The sequence number at or below which every write is in SST files.
   uint64_t FlushedSequence() const;
   // A RocksDB integer property summed over every column family.
@@ -240,9 +244,11 @@ class Store {
   void RetireFlushedFiles();             // journal_->Retire with the two below
   bool HoldsLiveBatches(uint64_t file);  // storage thread
   void SegmentRemoved(uint64_t file);    // storage thread
-  // Syncs the journal file being written (any thread: a flush's, before it
-  // makes locations of batches in that file durable).
-  void SyncJournalForFlush();
+  // Syncs the journal file being written, through a descriptor of its own
+  // (any thread: a flush's, before it makes locations of batches in that
+  // file durable, and RunIntervalSyncer's). Files before it were synced as
+  // they closed.
+  void SyncJournalFile();
   // A read of a located batch failed: true if the batch is gone meanwhile
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
@@ -300,12 +306,15 @@ class Store {
   uint64_t next_topic_id_ = 1;                            // storage thread only
 
   std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_;  // storage thread
-  bool journal_dirty_ = false;                                                 // storage thread
   uint64_t forced_flush_at_bytes_ = 0;                                         // storage thread
   uint64_t retired_at_flush_ = 0;  // the flush count when the journal last retired files; storage thread
-  std::chrono::steady_clock::time_point last_sync_;                            // storage thread
 
   std::thread thread_;
+  std::thread syncer_;  // RunIntervalSyncer, with --fsync interval only
+  std::mutex syncer_mu_;
+  std::condition_variable syncer_cv_;
+  bool syncer_stopping_ = false;                  // GUARDED_BY(syncer_mu_)
+  std::atomic<bool> journal_unsynced_{false};  // a write not synced yet (set by the storage thread)
 };
 
 }  // namespace herald::broker

@@ -3,13 +3,16 @@
 // make them redundant, or keeping them as segments while they hold batches
 // (batch_location.h) of a topic that has not moved its start past them.
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/listener.h>
-#include <fcntl.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "broker/storage/journal.h"
 #include "broker/storage/journal_reader.h"
@@ -65,7 +68,11 @@ class Store::FlushListener final : public rocksdb::EventListener {
 
 void Store::ListenForFlushes(rocksdb::DBOptions* db_options) {
   // A flush may free journal files: wake the storage thread to see.
-  flushes_ = std::make_shared<FlushListener>([this] { SyncJournalForFlush(); },
+  // With --fsync always every record is synced before it is acknowledged.
+  // Otherwise a flush is about to make locations durable whose batches may
+  // still be only in the page cache: sync them first, so that a power loss
+  // never leaves a location without its batch.
+  flushes_ = std::make_shared<FlushListener>([this] { if (options_.fsync != FsyncPolicy::kAlways) SyncJournalFile(); },
                                              [this] {
                                                { std::lock_guard lock(mu_); }
                                                cv_.notify_one();
@@ -115,14 +122,11 @@ void Store::CloseJournal() {
 
 bool Store::FlushedSinceRetire() const { return flushes_->flushes() != retired_at_flush_; }
 
-void Store::MaybeSyncJournal(bool force) {
-  if (!journal_dirty_ || options_.fsync != FsyncPolicy::kInterval) return;
-  auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_sync_ < options_.fsync_interval) return;
-  rocksdb::Status s = journal_->Sync();
-  if (!s.ok()) spdlog::get("storage")->error("journal sync failed: {}", s.ToString());
-  journal_dirty_ = false;
-  last_sync_ = now;
+void Store::RunIntervalSyncer() {
+  std::unique_lock lock(syncer_mu_);
+  while (!syncer_cv_.wait_for(lock, options_.fsync_interval, [this] { return syncer_stopping_; })) {
+    if (journal_unsynced_.exchange(false, std::memory_order_acq_rel)) SyncJournalFile();
+  }
 }
 
 rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync, const std::string* batches,
@@ -143,12 +147,7 @@ rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync, con
     return s;
   }
   journal_->Covered(db_->GetLatestSequenceNumber());
-  if (sync) {
-    journal_dirty_ = false;
-    last_sync_ = std::chrono::steady_clock::now();
-  } else {
-    journal_dirty_ = true;
-  }
+  if (!sync) journal_unsynced_.store(true, std::memory_order_release);
   return s;
 }
 
@@ -220,19 +219,13 @@ void Store::SegmentRemoved(uint64_t file) {
   segment_topics_.erase(it);
 }
 
-void Store::SyncJournalForFlush() {
-  // With --fsync always every record is synced before it is acknowledged.
-  // Otherwise a flush is about to make locations durable whose batches may
-  // still be only in the page cache: sync the file being written first
-  // (files before it were synced as they closed), so that a power loss never
-  // leaves a location without its batch.
-  if (options_.fsync == FsyncPolicy::kAlways) return;
+void Store::SyncJournalFile() {
   const uint64_t file = journal_file_written_.load(std::memory_order_acquire);
   if (file == 0) return;
   for (const std::string& path : Journal::PathsOf(options_.data_dir + "/journal", file)) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    if (::fdatasync(fd) != 0) spdlog::get("storage")->warn("journal sync before a flush failed: {}", errno);
+    if (::fdatasync(fd) != 0) spdlog::get("storage")->error("journal sync failed: {}", std::strerror(errno));
     ::close(fd);
     return;
   }
