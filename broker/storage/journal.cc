@@ -18,7 +18,7 @@ namespace herald::broker {
 
 namespace {
 
-constexpr std::size_t kHeaderBytes = 16;  // crc32c, length, index
+constexpr std::size_t kHeaderBytes = Journal::kRecordHeaderBytes;  // crc32c, length, index
 // A record up to this size is copied behind its header and written at once;
 // a larger one goes out as two writes rather than one more copy of megabytes.
 constexpr std::size_t kCopyLimit = 256u << 10;
@@ -331,15 +331,33 @@ rocksdb::Status Journal::Prepare(Position* next) {
   return rocksdb::Status::OK();
 }
 
+rocksdb::Status Journal::AppendFramed(std::string* framed, const Position* expect) {
+  return Append({}, expect, framed);
+}
+
 rocksdb::Status Journal::Append(std::span<const std::string_view> pieces, const Position* expect) {
+  return Append(pieces, expect, nullptr);
+}
+
+rocksdb::Status Journal::Append(std::span<const std::string_view> pieces, const Position* expect,
+                                std::string* framed) {
   last_record_open_ = false;
+  const std::string_view framed_payload =
+      framed ? std::string_view(*framed).substr(kHeaderBytes) : std::string_view();
+  if (framed) pieces = {&framed_payload, 1};
   Position at;
   if (rocksdb::Status s = Prepare(&at); !s.ok()) return s;
   if (expect && !(at == *expect)) {
     return rocksdb::Status::Aborted("journal: the record would not start where it was prepared");
   }
   File& file = files_.back();
-  rocksdb::Status s = WriteRecord(pieces);
+  rocksdb::Status s;
+  if (framed) {
+    framed->replace(0, kHeaderBytes, EncodeHeader(pieces, next_index_));
+    s = current_->Append(rocksdb::Slice(*framed), rocksdb::IOOptions(), nullptr);
+  } else {
+    s = WriteRecord(pieces);
+  }
   if (!s.ok()) {
     // Part of the record may be in the file; nothing may follow it there.
     CloseCurrent();

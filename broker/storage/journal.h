@@ -113,6 +113,11 @@ class Journal {
   // The record is the pieces one after another. With `expect`, fails unless
   // the record starts there (as Prepare said).
   rocksdb::Status Append(std::span<const std::string_view> pieces, const Position* expect);
+  // The record is (*framed)[kRecordHeaderBytes..]: its header is written
+  // into the room left for it in front, and the whole goes out as one
+  // write, with no copy (the store's commits of batches, megabytes each).
+  static constexpr std::size_t kRecordHeaderBytes = 16;
+  rocksdb::Status AppendFramed(std::string* framed, const Position* expect);
   // Opens the file the next Append will write (a new one if the current one
   // is full) and says where that record's payload will start.
   rocksdb::Status Prepare(Position* next);
@@ -161,6 +166,9 @@ class Journal {
   rocksdb::Status Replay(const Apply& apply, bool* set_aside);
   rocksdb::Status OpenNewFile();
   rocksdb::Status WriteRecord(std::span<const std::string_view> pieces);
+  // Append's and AppendFramed's body: with `framed`, pieces are its payload.
+  rocksdb::Status Append(std::span<const std::string_view> pieces, const Position* expect,
+                         std::string* framed);
   rocksdb::Status CloseCurrent();  // syncs, then closes
   std::string PathOf(uint64_t number) const;
   std::string FreePathOf(uint64_t number) const { return PathOf(number) + ".free"; }

@@ -4,6 +4,7 @@
 #include <rocksdb/file_system.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,29 @@ int WriteAt(int fd, const char* data, std::size_t n, uint64_t offset) {
     data += w;
     n -= static_cast<std::size_t>(w);
     offset += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+// Writes all of the two pieces at offset (buffered: no alignment needed);
+// returns 0 or an errno.
+int WriteTwoAt(int fd, const char* a, std::size_t a_size, const char* b, std::size_t b_size,
+               uint64_t offset) {
+  iovec iov[2] = {{const_cast<char*>(a), a_size}, {const_cast<char*>(b), b_size}};
+  int first = 0;
+  while (first < 2) {
+    ssize_t w = ::pwritev(fd, iov + first, 2 - first, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    if (w == 0) return EIO;
+    offset += static_cast<uint64_t>(w);
+    for (std::size_t left = static_cast<std::size_t>(w); left > 0 && first < 2;) {
+      const std::size_t take = std::min(left, iov[first].iov_len);
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
+      iov[first].iov_len -= take;
+      left -= take;
+      if (iov[first].iov_len == 0) ++first;
+    }
   }
   return 0;
 }
@@ -121,6 +145,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   ~PrezeroedWalFile() override { CloseFile(); }
 
   IOStatus Append(const rocksdb::Slice& data, const IOOptions&, IODebugContext*) override {
+    if (data.size() >= kBufferedFrom) return AppendBuffered(data.data(), data.size());
     // Large appends (a commit of a pipelined burst: up to 2 MiB) go out in
     // writes of at most kMaxWriteBytes, so that the bounce buffer of every
     // open WAL stays that small.
@@ -211,6 +236,47 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   }
 
  private:
+  // Appends of this size or more (the commits of a pipelined burst) go
+  // through the page cache. A direct write waits for the device, and so the
+  // storage thread waited for two: the write, then fdatasync's cache flush
+  // (1.8 MB commits: 5.9 ms writing, 3.7 ms syncing, 190 MB/s in all). A
+  // buffered write returns once copied, and fdatasync writes the pages out
+  // with the device's queue full: 1 KiB publish 219-234k msg/s against
+  // 155-159k. A small commit waits less for a direct write than for a
+  // buffered one and its writeback (latency p50 ~480-590 us against
+  // 745-785 at 10k msg/s), so small appends stay direct.
+  static constexpr std::size_t kBufferedFrom = 128u << 10;
+
+  // Writes data[0, n) after the log's end through a second, buffered
+  // descriptor. A later direct write of the last block writes the kernel's
+  // dirty pages first and drops them (the kernel keeps a file's buffered
+  // and direct views coherent), and rewrites the bytes they held, which the
+  // buffer keeps as the partial last block.
+  IOStatus AppendBuffered(const char* data, std::size_t n) {
+    if (buffered_fd_ < 0) {
+      buffered_fd_ = ::open(name_.c_str(), O_WRONLY | O_CLOEXEC);
+      if (buffered_fd_ < 0) return ErrnoStatus("open", name_, errno);
+    }
+    const uint64_t size = size_.load(std::memory_order_relaxed);
+    const uint64_t start = AlignDown(size);
+    const std::size_t head = size - start;
+    const uint64_t end = size + n;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return claim_end_ == claim_start_ || claim_start_ >= AlignUp(end); });
+      writing_to_ = std::max(writing_to_, AlignUp(end));
+    }
+    // From the start of the partial last block, so that its page need not
+    // be read from the device first.
+    if (int err = WriteTwoAt(buffered_fd_, buffer_.data(), head, data, n, start)) {
+      return ErrnoStatus("write", name_, err);
+    }
+    size_.store(end, std::memory_order_relaxed);
+    const std::size_t tail = end - AlignDown(end);  // < kBlock <= n
+    std::memcpy(buffer_.data(), data + n - tail, tail);
+    return IOStatus::OK();
+  }
+
   // Writes data[0, n) after the log's end as whole blocks: the partial last
   // block written before (kept at the front of buffer_), the new bytes, and
   // zeros to the block's end. REQUIRES: the blocks fit in kMaxWriteBytes.
@@ -296,6 +362,8 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
     // may wait for their memtables' flush): its buffers go now.
     buffer_ = AlignedBuffer();
     zeros_ = AlignedBuffer();
+    if (buffered_fd_ >= 0) ::close(buffered_fd_);
+    buffered_fd_ = -1;
     if (fd_ < 0) return IOStatus::OK();
     // Cut the zeros: a closed log ends with its last record.
     IOStatus status;
@@ -308,6 +376,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
 
   const std::string name_;
   int fd_;
+  int buffered_fd_ = -1;  // AppendBuffered's, opened at its first use
   const PrezeroedWalOptions options_;
   // Bytes of log written: the file's length once closed. Written by the
   // appending thread only; atomic because GetFileSize may come from another.

@@ -44,7 +44,7 @@ class Store::Commit {
   explicit Commit(Store& store)
       : store_(store), batch_(*store.commit_batch_), batches_(store.commit_batches_) {
     batch_.Clear();
-    batches_.assign(kBatchRecordPrefixBytes, '\0');
+    batches_.assign(kRecordStart, '\0');
     // First, so that a file number given again after a restart that emptied
     // the journal keeps the keys this commit puts for it.
     stale_keys_ = store_.stale_segment_keys_.size();
@@ -90,7 +90,7 @@ class Store::Commit {
     }
     BatchLocation location;
     location.file = position_.file;
-    location.offset = position_.offset + batches_.size();
+    location.offset = position_.offset + (batches_.size() - Journal::kRecordHeaderBytes);
     location.length = static_cast<uint32_t>(req.batch.size());
     location.crc = crc32c::Value(req.batch);
     location.count = req.count;
@@ -138,12 +138,15 @@ class Store::Commit {
       spdlog::get("storage")->error("group commit: no journal file to write: {}", prepare_status_.ToString());
     } else if (batch_.Count() > 0) {
       auto started = std::chrono::steady_clock::now();
-      const bool with_batches = batches_.size() > kBatchRecordPrefixBytes;
+      const bool with_batches = batches_.size() > kRecordStart;
       if (with_batches) {
+        // The journal record: its header's room, the prefix, the batches,
+        // then the WriteBatch (store_internal.h), written as one.
         std::string prefix;
         codec::PutFixed32(&prefix, kBatchRecordMagic);
-        codec::PutFixed32(&prefix, static_cast<uint32_t>(batches_.size() - kBatchRecordPrefixBytes));
-        batches_.replace(0, kBatchRecordPrefixBytes, prefix);
+        codec::PutFixed32(&prefix, static_cast<uint32_t>(batches_.size() - kRecordStart));
+        batches_.replace(Journal::kRecordHeaderBytes, kBatchRecordPrefixBytes, prefix);
+        batches_.append(batch_.Data());
       }
       rocksdb::Status s = store_.WriteJournaled(batch_, sync_, with_batches ? &batches_ : nullptr,
                                                 with_batches ? &position_ : nullptr);
@@ -242,7 +245,10 @@ class Store::Commit {
 
   Store& store_;
   rocksdb::WriteBatch& batch_;  // the store's, reused: see Store::commit_batch_
-  std::string& batches_;        // the store's, reused: see Store::commit_batches_
+  // The store's, reused (Store::commit_batches_): room for the journal
+  // record's header and the prefix, then the batches.
+  static constexpr std::size_t kRecordStart = Journal::kRecordHeaderBytes + kBatchRecordPrefixBytes;
+  std::string& batches_;
   bool prepared_ = false;
   rocksdb::Status prepare_status_;
   JournalPosition position_;
@@ -261,7 +267,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
   store->commit_batch_ = store->NewCommitBatch();
-  store->commit_batches_.reserve(options.max_commit_bytes + kBatchRecordPrefixBytes);
+  store->commit_batches_.reserve(store->CommitRecordReserve());
   store->reader_ = std::make_unique<JournalReader>(options.data_dir + "/journal");
 
   RocksDbSetup setup = MakeRocksDbSetup(options);
@@ -505,14 +511,20 @@ void Store::ProcessAll(std::deque<Op>& ops) {
   // A single batch above max_commit_bytes makes its own commit: do not keep
   // the buffer it grew for the next thousand small ones.
   if (commit_batch_->Data().capacity() > CommitBatchReserve()) commit_batch_ = NewCommitBatch();
-  if (commit_batches_.capacity() > options_.max_commit_bytes + kBatchRecordPrefixBytes) {
+  if (commit_batches_.capacity() > CommitRecordReserve()) {
     std::string().swap(commit_batches_);
-    commit_batches_.reserve(options_.max_commit_bytes + kBatchRecordPrefixBytes);
+    commit_batches_.reserve(CommitRecordReserve());
   }
 }
 
 std::size_t Store::CommitBatchReserve() const {
   return options_.max_commit_bytes + options_.max_commit_bytes / 8;  // values plus keys and headers
+}
+
+std::size_t Store::CommitRecordReserve() const {
+  // The batches, and their WriteBatch of locations and summaries (~130
+  // bytes a batch) behind them.
+  return options_.max_commit_bytes + options_.max_commit_bytes / 8 + (64u << 10);
 }
 
 std::unique_ptr<rocksdb::WriteBatch> Store::NewCommitBatch() const {

@@ -222,10 +222,10 @@ class Store {
   bool FlushedSinceRetire() const;  // a flush completed since RetireJournal looked
   // Every write of the database: into the journal (synced if asked), then
   // into RocksDB.
-  // With `batches` (a record prefix and the batches, store_internal.h), they
-  // go into the same journal record, which must start at *at.
-  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync,
-                                 const std::string* batches = nullptr,
+  // With `record`, the journal record is that instead (Journal::AppendFramed:
+  // room for its header, the prefix, the batches, then `batch`'s bytes;
+  // store_internal.h), and must start at *at.
+  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync, std::string* record = nullptr,
                                  const JournalPosition* at = nullptr);
   // --fsync interval: a thread of its own fdatasyncs the journal file being
   // written every fsync_interval, if it was written since. The storage
@@ -253,6 +253,7 @@ class Store {
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
   std::size_t CommitBatchReserve() const;
+  std::size_t CommitRecordReserve() const;
   std::unique_ptr<rocksdb::WriteBatch> NewCommitBatch() const;
 
   StoreOptions options_;

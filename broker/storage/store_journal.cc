@@ -129,11 +129,9 @@ void Store::RunIntervalSyncer() {
   }
 }
 
-rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync, const std::string* batches,
+rocksdb::Status Store::WriteJournaled(rocksdb::WriteBatch& batch, bool sync, std::string* record,
                                       const JournalPosition* at) {
-  const std::string_view pieces[] = {batches ? std::string_view(*batches) : std::string_view(),
-                                     batch.Data()};
-  rocksdb::Status s = batches ? journal_->Append(pieces, at) : journal_->Append(batch.Data());
+  rocksdb::Status s = record ? journal_->AppendFramed(record, at) : journal_->Append(batch.Data());
   journal_file_written_.store(journal_->current_file(), std::memory_order_release);
   if (s.ok() && sync) s = journal_->Sync();
   if (s.ok()) {
