@@ -25,7 +25,10 @@
 //
 // Only for --fsync always: a direct write waits for the device, which every
 // write there does anyway (for its fdatasync); the other modes keep writing
-// into the page cache. A file system without O_DIRECT (tmpfs) gets RocksDB's
+// into the page cache. Appends of 128 KiB or more (a burst's group commits)
+// go through the page cache here too, over the same zeros: fdatasync then
+// writes them out with the device's queue full, where a direct write and
+// the sync after it made two waits (prezeroed_wal.cc: kBufferedFrom). A file system without O_DIRECT (tmpfs) gets RocksDB's
 // plain files.
 
 #include <cstddef>
