@@ -195,8 +195,8 @@ class Store {
       return std::hash<uint64_t>()(k.topic_id * 0x9E3779B97F4A7C15ull ^ k.producer_id);
     }
   };
-  class Commit;         // one group commit in progress (store.cc)
-  class FlushListener;  // what RocksDB has flushed, per column family (store.cc)
+  class Commit;         // one group commit in progress (store_commit.cc)
+  class FlushListener;  // what RocksDB has flushed, per column family (store_journal.cc)
 
   Store() = default;
   Status LoadTopics();
