@@ -165,13 +165,14 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
     }
   }
   std::sort(numbers.begin(), numbers.end());
-  std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
   // Segments are made oldest first: a replayed file below the newest segment
   // was flushed, and only its rename was lost. Replaying it would put its old
   // values over newer flushed ones, and its records would not join the next
   // replayed file's (a hole): it becomes the segment it was.
-  if (!files_.empty()) {
-    const uint64_t newest_segment = files_.back().number;
+  if (!files_.empty()) {  // only segments so far
+    const uint64_t newest_segment =
+        std::max_element(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; })
+            ->number;
     while (!numbers.empty() && numbers.front() < newest_segment) {
       File file;
       file.number = numbers.front();
@@ -183,7 +184,6 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
       AddBytes(static_cast<int64_t>(file.bytes));
       numbers.erase(numbers.begin());
     }
-    std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
   }
 
   auto log = spdlog::get("storage");
@@ -249,8 +249,8 @@ rocksdb::Status Journal::Replay(const Apply& apply, bool* set_aside) {
     files_.push_back(file);
     AddBytes(static_cast<int64_t>(file.bytes));
   }
-  // Segments are made oldest first, so they precede every replayed file;
-  // keep the deque in number order all the same.
+  // Oldest first: the segments (listed in directory order), then the files
+  // replayed.
   std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.number < b.number; });
   return rocksdb::Status::OK();
 }
@@ -461,12 +461,11 @@ bool Journal::Remove(const File& file, bool may_recycle) {
 void Journal::Retire(uint64_t flushed_sequence, const std::function<bool(uint64_t)>& holds_live,
                      const std::function<void(uint64_t)>& removed) {
   auto live = [&](uint64_t number) { return holds_live && holds_live(number); };
-  bool frontier = true;  // every file before this one is flushed
   for (auto it = files_.begin(); it != files_.end();) {
     File& file = *it;
     if (!file.segment) {
-      frontier = frontier && !file.pending && file.covered_sequence <= flushed_sequence;
-      if (!frontier) break;  // replayed files follow in order: none further is flushed
+      // Replayed files are in order: none after one not flushed is flushed.
+      if (file.pending || file.covered_sequence > flushed_sequence) break;
       const bool idle = current_ && std::next(it) == files_.end();
       if (idle) {
         if (file.bytes == 0) break;

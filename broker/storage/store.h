@@ -281,7 +281,7 @@ class Store {
   // "seg/" keys of removed files, deleted by the next commit.
   std::vector<std::string> stale_segment_keys_;  // storage thread
   bool segments_dirty_ = true;  // a topic's start moved or one was deleted: sweep the segments
-  std::atomic<uint64_t> journal_file_written_{0};  // for SyncJournalForFlush
+  std::atomic<uint64_t> journal_file_written_{0};  // for SyncJournalFile (journal_ is the storage thread's)
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
