@@ -21,6 +21,13 @@ struct BrokerConfig {
 
   uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   uint32_t max_payload_bytes = wire::kDefaultMaxPayloadBytes;
+  // One Publish, decoded: its record bytes (keys, headers, payloads and their
+  // length fields, as stored) and its message count. FlatBuffers lets a
+  // messages vector point many times at one Message, so a small frame can
+  // name far more than it holds: every reference is counted, and the limits
+  // are checked before anything is built.
+  uint32_t max_publish_bytes = wire::kDefaultMaxPublishBytes;
+  uint32_t max_publish_messages = wire::kDefaultMaxPublishMessages;
 
   GroupLimits groups;                     // windows, ack deadlines, read-ahead, max deliveries
   // Retention of a topic created without its own (CreateTopic without retention).

@@ -36,6 +36,9 @@ struct TextFlags {
   std::string retention_bytes;
   std::string retention_interval;
   std::string idle_timeout;
+  std::string max_publish_bytes;
+  std::string max_group_unacked_bytes;
+  std::string max_unacked_bytes;
   std::vector<std::string> backoff;
   uint32_t window = 0;
   uint32_t ack_deadline_ms = 0;
@@ -65,6 +68,18 @@ const CLI::Validator kSize(
       return "'" + text + "' is not a size (e.g. 4096, 512MiB, 10GB)";
     },
     "SIZE");
+
+// A size within [low, high] bytes.
+CLI::Validator kSizeRange(uint64_t low, uint64_t high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        auto size = wire::ParseSize(text);
+        if (size && *size >= low && *size <= high) return {};
+        return "'" + text + "' is not a size from " + wire::FormatSize(low) + " to " +
+               wire::FormatSize(high) + " (e.g. 512KiB, 4MiB)";
+      },
+      "SIZE");
+}
 
 // One step of --default-backoff; the wire carries each step as u32 milliseconds.
 const CLI::Validator kBackoffStep(
@@ -99,8 +114,27 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest accepted payload")
       ->check(CLI::Range(1u, 256u << 20))
       ->capture_default_str();
+  app.add_option("--max-publish-bytes", t.max_publish_bytes,
+                 "largest Publish, decoded: keys, headers and payloads of all its messages")
+      ->check(kSizeRange(1024, 256u << 20))
+      ->capture_default_str();
+  app.add_option("--max-publish-messages", config.max_publish_messages, "most messages in one Publish")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   app.add_option("--default-window", t.window, "unacked messages per member unless it asks")
       ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--max-window", config.groups.max_window,
+                 "unacked messages per member at most, whatever it asks")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--max-group-unacked-bytes", t.max_group_unacked_bytes,
+                 "payload bytes a group's members may hold unacked (at least one message)")
+      ->check(kSizeRange(1024, 1ull << 40))
+      ->capture_default_str();
+  app.add_option("--max-unacked-bytes", t.max_unacked_bytes,
+                 "payload bytes all groups together may hold unacked (each group at least one message)")
+      ->check(kSizeRange(1024, 1ull << 40))
       ->capture_default_str();
   app.add_option("--default-ack-deadline-ms", t.ack_deadline_ms, "ack deadline unless a member asks")
       ->check(CLI::Range(10u, 86'400'000u))
@@ -167,6 +201,9 @@ void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
   config.default_retention.max_bytes = *wire::ParseSize(t.retention_bytes);
   config.retention_interval = *wire::ParseDuration(t.retention_interval);
   config.idle_timeout = *wire::ParseDuration(t.idle_timeout);
+  config.max_publish_bytes = static_cast<uint32_t>(*wire::ParseSize(t.max_publish_bytes));
+  config.groups.max_group_unacked_bytes = *wire::ParseSize(t.max_group_unacked_bytes);
+  config.groups.max_unacked_bytes = *wire::ParseSize(t.max_unacked_bytes);
   config.groups.default_backoff.clear();
   for (const auto& step : t.backoff)
     if (!step.empty()) config.groups.default_backoff.push_back(*wire::ParseDuration(step));
@@ -222,6 +259,9 @@ int main(int argc, char** argv) {
   text.retention_bytes = herald::wire::FormatSize(config.default_retention.max_bytes);
   text.retention_interval = herald::wire::FormatDuration(config.retention_interval);
   text.idle_timeout = herald::wire::FormatDuration(config.idle_timeout);
+  text.max_publish_bytes = herald::wire::FormatSize(config.max_publish_bytes);
+  text.max_group_unacked_bytes = herald::wire::FormatSize(config.groups.max_group_unacked_bytes);
+  text.max_unacked_bytes = herald::wire::FormatSize(config.groups.max_unacked_bytes);
   for (auto step : config.groups.default_backoff) text.backoff.push_back(herald::wire::FormatDuration(step));
 
   CLI::App app{"brokerd: the Herald message broker"};

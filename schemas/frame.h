@@ -17,6 +17,20 @@ inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr std::size_t kLengthPrefixBytes = 4;
 inline constexpr uint32_t kDefaultMaxFrameBytes = 4u << 20;    // 4 MiB
 inline constexpr uint32_t kDefaultMaxPayloadBytes = 1u << 20;  // 1 MiB
+// One Publish, decoded (HelloOk announces the broker's values).
+inline constexpr uint32_t kDefaultMaxPublishBytes = 4u << 20;   // 4 MiB
+inline constexpr uint32_t kDefaultMaxPublishMessages = 65'536;
+// A Nack's reason is cut to this many bytes (at a UTF-8 character boundary):
+// the broker keeps it with every message it names until they are settled.
+inline constexpr std::size_t kMaxNackReasonBytes = 1024;
+
+// `text` cut to at most `max` bytes without splitting a UTF-8 character.
+inline std::string_view TruncateUtf8(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
 
 // An encoded frame, prefix included, ready for the socket. Owns its memory.
 using EncodedFrame = flatbuffers::DetachedBuffer;

@@ -12,11 +12,13 @@ constexpr std::size_t kReadChunkMessages = 4096;
 }
 
 ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
-                             const GroupPosition& position, const GroupLimits& limits)
+                             const GroupPosition& position, const GroupLimits& limits,
+                             UnackedBudget* budget)
     : io_(io),
       log_(log),
       name_(std::move(name)),
       limits_(limits),
+      budget_(budget),
       max_deliveries_(position.max_deliveries != 0 ? position.max_deliveries
                                                    : limits.default_max_deliveries),
       skipped_(position.skipped),
@@ -44,6 +46,10 @@ ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string na
   }
 }
 
+ConsumerGroup::~ConsumerGroup() {
+  if (budget_ != nullptr) budget_->Give(unacked_bytes_);
+}
+
 void ConsumerGroup::SetPolicy(uint32_t max_deliveries,
                               std::vector<std::chrono::milliseconds> backoff) {
   if (max_deliveries != 0 && max_deliveries != max_deliveries_) {
@@ -62,7 +68,7 @@ uint64_t ConsumerGroup::AddMember(std::weak_ptr<SubscriberSink> sink, uint32_t s
   m.id = next_member_id_++;
   m.sink = std::move(sink);
   m.subscription_id = subscription_id;
-  m.window = window != 0 ? window : limits_.default_window;
+  m.window = std::min(window != 0 ? window : limits_.default_window, limits_.max_window);
   m.ack_deadline = ack_deadline.count() != 0 ? ack_deadline : limits_.default_ack_deadline;
   members_.push_back(std::move(m));
   SchedulePump();
@@ -80,8 +86,7 @@ void ConsumerGroup::RemoveMember(uint64_t member_id) {
   for (const auto& [offset, f] : in_flight_)
     if (f.member_id == member_id) orphaned.push_back(offset);
   for (uint64_t offset : orphaned) {
-    auto node = in_flight_.extract(offset);
-    Requeue(offset, std::move(node.mapped()), {}, Backoff::kNone);
+    Requeue(offset, TakeInFlight(in_flight_.find(offset)), {}, Backoff::kNone);
   }
   SchedulePump();
 }
@@ -90,7 +95,7 @@ void ConsumerGroup::Close() {
   closed_ = true;
   members_.clear();
   key_owner_.clear();
-  in_flight_.clear();
+  while (!in_flight_.empty()) TakeInFlight(in_flight_.begin());
   ready_.clear();
   ready_bytes_ = 0;
   dead_lettering_.clear();
@@ -100,7 +105,7 @@ bool ConsumerGroup::Reset(uint64_t start) {
   if (!members_.empty()) return false;
   ++generation_;
   key_owner_.clear();
-  in_flight_.clear();
+  while (!in_flight_.empty()) TakeInFlight(in_flight_.begin());
   ready_.clear();
   ready_bytes_ = 0;
   dead_lettering_.clear();
@@ -108,6 +113,36 @@ bool ConsumerGroup::Reset(uint64_t start) {
   ack_floor_ = cursor_ = std::clamp(start, log_->earliest(), log_->end());
   dirty_ = true;
   return true;
+}
+
+std::size_t ConsumerGroup::HeldBytes(const MessageRef& message, const NackReason& reason) {
+  return message.record().payload.size() + (reason ? reason->size() : 0);
+}
+
+ConsumerGroup::InFlight ConsumerGroup::TakeInFlight(InFlightMap::iterator it) {
+  InFlight f = std::move(it->second);
+  in_flight_.erase(it);
+  const std::size_t held = HeldBytes(f.message, f.last_reason);
+  unacked_bytes_ -= held;
+  if (budget_ != nullptr) budget_->Give(held);
+  return f;
+}
+
+bool ConsumerGroup::RoomForUnacked(std::size_t bytes) {
+  // One message always goes out, so a message above the limits still flows.
+  if (in_flight_.empty()) return true;
+  if (unacked_bytes_ + bytes > limits_.max_group_unacked_bytes) return false;  // an ack pumps again
+  if (budget_ == nullptr || budget_->Fits(bytes)) return true;
+  if (!waiting_for_budget_) {
+    waiting_for_budget_ = true;
+    budget_->Wait([weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->waiting_for_budget_ = false;
+        self->SchedulePump();
+      }
+    });
+  }
+  return false;
 }
 
 ConsumerGroup::Member* ConsumerGroup::FindMember(uint64_t member_id) {
@@ -124,7 +159,7 @@ void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, std::chrono::millisec
     delay = backoff_[std::min<std::size_t>(f.delivery_count, backoff_.size()) - 1];
   }
   Clock::time_point not_before = delay.count() > 0 ? Clock::now() + delay : Clock::time_point{};
-  ready_bytes_ += f.message.record().payload.size();
+  ready_bytes_ += HeldBytes(f.message, f.last_reason);
   // The key stays owned by this offset: later messages of the key wait for it.
   ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before,
                                std::move(f.last_reason)});
@@ -140,7 +175,7 @@ void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
   }
   // The key stays owned until the dead letter is stored: order per key holds.
   dead_lettering_.insert(offset);
-  DeadLetter letter{f.message, name_, f.delivery_count, f.last_reason};
+  DeadLetter letter{f.message, name_, f.delivery_count, f.last_reason ? *f.last_reason : std::string()};
   dead_letter_sink_(std::move(letter), [self = shared_from_this(), offset, f = std::move(f),
                                          generation = generation_](bool stored) mutable {
     if (self->closed_ || generation != self->generation_) return;
@@ -154,7 +189,7 @@ void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
       // Keep the message; it is tried again (and comes back here) after a pause.
       spdlog::get("dispatch")->error("group {}: offset {} could not be dead-lettered; retrying",
                                      self->name_, offset);
-      self->ready_bytes_ += f.message.record().payload.size();
+      self->ready_bytes_ += HeldBytes(f.message, f.last_reason);
       self->ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count - 1,
                                          Clock::now() + std::chrono::seconds(1),
                                          std::move(f.last_reason)});
@@ -189,15 +224,15 @@ void ConsumerGroup::AdvanceFloor() {
 void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
   if (closed_) return;
   for (uint64_t offset : offsets) {
-    if (auto f = in_flight_.find(offset); f != in_flight_.end()) {
-      if (Member* m = FindMember(f->second.member_id)) --m->in_flight;
-      ReleaseKey(f->second.message);
-      in_flight_.erase(f);
+    if (auto it = in_flight_.find(offset); it != in_flight_.end()) {
+      InFlight f = TakeInFlight(it);
+      if (Member* m = FindMember(f.member_id)) --m->in_flight;
+      ReleaseKey(f.message);
       MarkAcked(offset);
     } else if (auto r = ready_.find(offset); r != ready_.end()) {
       // A late ack for a message already queued for redelivery: it was
       // processed after all, so it need not go out again.
-      ready_bytes_ -= r->second.message.record().payload.size();
+      ready_bytes_ -= HeldBytes(r->second.message, r->second.last_reason);
       ReleaseKey(r->second.message);
       ready_.erase(r);
       MarkAcked(offset);
@@ -209,11 +244,14 @@ void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
 void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
                          std::string_view reason) {
   if (closed_) return;
+  // One copy of the reason for every offset of this nack.
+  NackReason shared = reason.empty() ? nullptr : std::make_shared<const std::string>(reason);
   for (uint64_t offset : offsets) {
-    auto node = in_flight_.extract(offset);
-    if (node.empty()) continue;
-    if (!reason.empty()) node.mapped().last_reason = std::string(reason);
-    Requeue(offset, std::move(node.mapped()), delay, Backoff::kApply);
+    auto it = in_flight_.find(offset);
+    if (it == in_flight_.end()) continue;
+    InFlight f = TakeInFlight(it);
+    if (shared) f.last_reason = shared;
+    Requeue(offset, std::move(f), delay, Backoff::kApply);
   }
   SchedulePump();
 }
@@ -236,8 +274,7 @@ void ConsumerGroup::Tick(Clock::time_point now) {
   for (const auto& [offset, f] : in_flight_)
     if (f.deadline <= now) expired.push_back(offset);
   for (uint64_t offset : expired) {
-    auto node = in_flight_.extract(offset);
-    Requeue(offset, std::move(node.mapped()), {}, Backoff::kApply);
+    Requeue(offset, TakeInFlight(in_flight_.find(offset)), {}, Backoff::kApply);
     due = true;
   }
   for (const auto& [offset, r] : ready_) {
@@ -325,7 +362,7 @@ void ConsumerGroup::Fill() {
     ++cursor_;
     if (index < acked_.size() && acked_[index]) continue;  // acked before a restart
     if (acked_.size() <= index) acked_.resize(index + 1, 0);
-    ready_bytes_ += message.record().payload.size();
+    ready_bytes_ += HeldBytes(message, nullptr);
     ready_.emplace_hint(ready_.end(), offset, Ready{std::move(message), 0, {}});
   }
 }
@@ -363,6 +400,8 @@ void ConsumerGroup::Pump() {
           continue;
         }
       }
+      const std::size_t held = HeldBytes(r.message, r.last_reason);
+      if (!RoomForUnacked(held)) break;
       Member* m = NextMemberWithRoom();
       if (m == nullptr) break;
       uint64_t offset = it->first;
@@ -374,7 +413,9 @@ void ConsumerGroup::Pump() {
       delivered_bytes_ += record.payload.size();
       in_flight_.emplace(offset, InFlight{std::move(r.message), count, m->id, now + m->ack_deadline,
                                           std::move(r.last_reason)});
-      ready_bytes_ -= record.payload.size();
+      ready_bytes_ -= held;
+      unacked_bytes_ += held;
+      if (budget_ != nullptr) budget_->Take(held);
       it = ready_.erase(it);
       progress = true;
     }

@@ -16,8 +16,10 @@
 //              message of the key may go out only if it is that offset or the
 //              key has no owner (per-key order)
 //   dead_lettering_ on its way to the dead-letter topic (still unacked)
-// Memory is bounded: ready_ by count and bytes, in_flight_ by member windows,
-// acked_ by kMaxAckGap offsets.
+// Memory is bounded: ready_ by count and bytes, in_flight_ by member windows
+// (clamped to max_window) and by payload bytes, per group and across groups
+// (UnackedBudget), acked_ by max_ack_gap offsets. A nack's reason is stored
+// once for all its offsets and counted with them.
 //
 // Redelivery policy: a message that comes back (nack, expired deadline,
 // member gone) after max_deliveries deliveries is handed to the dead-letter
@@ -41,6 +43,7 @@
 #include <asio/io_context.hpp>
 
 #include "broker/dispatch/subscriber_sink.h"
+#include "broker/dispatch/unacked_budget.h"
 #include "broker/storage/group_position.h"
 #include "broker/storage/topic_log.h"
 
@@ -48,6 +51,12 @@ namespace herald::broker {
 
 struct GroupLimits {
   uint32_t default_window = 1000;
+  uint32_t max_window = 10'000;              // a member asking for more gets this
+  // Payload bytes (and nack reasons) a group's members hold unacked; one
+  // message always goes out, however large. The broker-wide sum is bounded
+  // by max_unacked_bytes (UnackedBudget, owned by the registry).
+  std::size_t max_group_unacked_bytes = 8u << 20;
+  std::size_t max_unacked_bytes = 64u << 20;
   std::chrono::milliseconds default_ack_deadline{30'000};
   uint64_t max_ack_gap = 100'000;            // offsets between floor and read cursor
   std::size_t max_ready_bytes = 2u << 20;    // payload bytes read ahead (memory per group)
@@ -78,6 +87,8 @@ struct DeadLetter {
   uint32_t delivery_count = 0;
   std::string reason;  // of the last nack, if any
 };
+// A nack's reason, shared by every offset of that nack.
+using NackReason = std::shared_ptr<const std::string>;
 // Stores the dead letter durably, then calls done(true) on the I/O thread
 // (done(false) if it could not).
 using DeadLetterSink = std::function<void(DeadLetter, std::function<void(bool stored)> done)>;
@@ -86,9 +97,11 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // *log must outlive the group (both belong to one Topic).
+  // *log must outlive the group (both belong to one Topic), and so must
+  // *budget, the broker-wide bound on unacked bytes (nullptr: none).
   ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name, const GroupPosition& position,
-                const GroupLimits& limits);
+                const GroupLimits& limits, UnackedBudget* budget = nullptr);
+  ~ConsumerGroup();
 
   const std::string& name() const { return name_; }
   void set_dead_letter_sink(DeadLetterSink sink) { dead_letter_sink_ = std::move(sink); }
@@ -139,19 +152,27 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
     MessageRef message;
     uint32_t delivery_count = 0;  // deliveries so far
     Clock::time_point not_before{};
-    std::string last_reason;
+    NackReason last_reason;
   };
   struct InFlight {
     MessageRef message;
     uint32_t delivery_count;
     uint64_t member_id;
     Clock::time_point deadline;
-    std::string last_reason;
+    NackReason last_reason;
   };
+  using InFlightMap = std::pmr::unordered_map<uint64_t, InFlight>;
   enum class Backoff { kApply, kNone };
 
   void SchedulePump();
   void Pump();
+  // What a message and its reason cost in ready_bytes_ and unacked_bytes_.
+  static std::size_t HeldBytes(const MessageRef& message, const NackReason& reason);
+  // Whether a message of `bytes` may go out now within the unacked limits;
+  // if the broker-wide budget is what stops it, the group waits for it.
+  bool RoomForUnacked(std::size_t bytes);
+  // Out of in_flight_ (acked, nacked, expired or orphaned): its bytes come back.
+  InFlight TakeInFlight(InFlightMap::iterator it);
   void Fill();
   Member* NextMemberWithRoom();
   // Back to ready_ (or to the dead-letter sink after max deliveries).
@@ -179,7 +200,10 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   std::pmr::unsynchronized_pool_resource node_pool_;
   std::pmr::map<uint64_t, Ready> ready_{&node_pool_};  // ordered: lowest offset first
   std::size_t ready_bytes_ = 0;
-  std::pmr::unordered_map<uint64_t, InFlight> in_flight_{&node_pool_};
+  InFlightMap in_flight_{&node_pool_};
+  std::size_t unacked_bytes_ = 0;  // HeldBytes of in_flight_
+  UnackedBudget* budget_;
+  bool waiting_for_budget_ = false;
   std::pmr::unordered_map<std::string_view, uint64_t> key_owner_{&node_pool_};  // views into owned messages
   std::set<uint64_t> dead_lettering_;
 

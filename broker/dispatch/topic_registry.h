@@ -35,6 +35,7 @@ class TopicRegistry {
   Topic* Find(const std::string& name);
   Topic* FindById(uint64_t id);
   const std::map<std::string, std::unique_ptr<Topic>>& topics() const { return topics_; }
+  const UnackedBudget& unacked_budget() const { return unacked_budget_; }
 
   Topic* Add(const TopicRecord& record);
   // Removes the topic and closes its groups.
@@ -62,6 +63,8 @@ class TopicRegistry {
   Store* store_;
   RetentionPolicy dead_letter_retention_;
   GroupLimits limits_;
+  // Every group's unacked bytes; declared before topics_ so that it outlives the groups.
+  UnackedBudget unacked_budget_;
   std::size_t tail_cache_bytes_;
   std::map<std::string, std::unique_ptr<Topic>> topics_;
 };

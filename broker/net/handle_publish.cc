@@ -8,6 +8,7 @@
 
 #include "broker/metrics/broker_metrics.h"
 #include "broker/net/handler_support.h"
+#include "broker/net/publish_measure.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
 #include "broker/storage/record_batch.h"
@@ -77,33 +78,11 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
 
   // Check everything before encoding anything: a refused batch stores nothing.
   std::size_t bytes = 0;
-  for (const wire::Message* m : *messages) {
-    if (m == nullptr) {
-      session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "null message"});
-      return;
-    }
-    std::size_t payload = m->payload() ? m->payload()->size() : 0;
-    if (payload > ctx.config.max_payload_bytes) {
-      session.SendError(request_id, {wire::ErrorCode::PayloadTooLarge,
-                                     fmt::format("payload of {} bytes is above the limit of {}",
-                                                 payload, ctx.config.max_payload_bytes)});
-      return;
-    }
-    // The batch is allocated once at its exact size: it stays in memory
-    // until committed, and then in the topic's tail cache.
-    const std::string_view key = wire::AsStringView(m->key());
-    const auto* headers = m->headers();
-    bytes += RecordBatchBuilder::RecordBytes(m->key() ? &key : nullptr, headers ? headers->size() : 0, payload);
-    if (headers) {
-      for (const wire::Header* h : *headers) {
-        if (h == nullptr || h->name() == nullptr) {
-          session.FailAndClose(request_id,
-                               {wire::ErrorCode::MalformedFrame, "header without a name"});
-          return;
-        }
-        bytes += RecordBatchBuilder::HeaderBytes(h->name()->size(), h->value() ? h->value()->size() : 0);
-      }
-    }
+  const PublishLimits limits{ctx.config.max_payload_bytes, ctx.config.max_publish_bytes,
+                             ctx.config.max_publish_messages};
+  if (Status s = MeasurePublish(*messages, limits, &bytes); !s.ok()) {
+    if (s.code() == wire::ErrorCode::MalformedFrame) return session.FailAndClose(request_id, s);
+    return session.SendError(request_id, s);
   }
 
   const uint32_t count = messages->size();

@@ -123,8 +123,10 @@ void HandleAck(Session& session, BrokerContext&, uint64_t request_id, const wire
 void HandleNack(Session& session, BrokerContext&, uint64_t request_id, const wire::Nack& request) {
   ConsumerGroup* group = GroupToSettle(session, request_id, request);
   if (group == nullptr) return;
+  const std::string_view reason = request.reason() ? request.reason()->string_view() : std::string_view();
   group->Nack({request.offsets()->data(), request.offsets()->size()},
-              std::chrono::milliseconds(request.delay_ms()), request.reason() ? request.reason()->string_view() : std::string_view());
+              std::chrono::milliseconds(request.delay_ms()),
+              wire::TruncateUtf8(reason, wire::kMaxNackReasonBytes));
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 

@@ -45,7 +45,8 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
   session.Send(wire::FinishFrame(
       fbb, request_id,
       wire::CreateHelloOk(fbb, wire::kProtocolVersion, version, ctx.config.max_frame_bytes,
-                          ctx.config.max_payload_bytes, principal_name)));
+                          ctx.config.max_payload_bytes, principal_name,
+                          ctx.config.max_publish_bytes, ctx.config.max_publish_messages)));
 }
 
 // Calls handle(session, ctx, request_id, *body) if the union holds a value of

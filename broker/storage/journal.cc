@@ -345,6 +345,12 @@ rocksdb::Status Journal::Append(std::span<const std::string_view> pieces, const 
   const std::string_view framed_payload =
       framed ? std::string_view(*framed).substr(kHeaderBytes) : std::string_view();
   if (framed) pieces = {&framed_payload, 1};
+  // The header holds the length in 32 bits: a longer record is refused, never wrapped.
+  if (TotalSize(pieces) > kMaxRecordBytes) {
+    return rocksdb::Status::InvalidArgument(
+        "journal: a record of " + std::to_string(TotalSize(pieces)) + " bytes is above the limit of " +
+        std::to_string(kMaxRecordBytes));
+  }
   Position at;
   if (rocksdb::Status s = Prepare(&at); !s.ok()) return s;
   if (expect && !(at == *expect)) {

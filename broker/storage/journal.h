@@ -107,6 +107,10 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
+  // A record's length is stored in 32 bits; a longer one is refused
+  // (InvalidArgument) before anything is written.
+  static constexpr std::size_t kMaxRecordBytes = 0xffff'ffffu;
+
   // Writes one record (to the page cache or, with direct I/O, the device).
   // After a failure the record is not replayed.
   rocksdb::Status Append(std::string_view record) { return Append({&record, 1}, nullptr); }

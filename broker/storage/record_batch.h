@@ -37,6 +37,11 @@ class RecordBatch {
  public:
   static constexpr uint8_t kFormat = 1;
   static constexpr std::size_t kHeaderBytes = 1 + 4 + 8;
+  // The largest batch the storage layer takes: its location and summary
+  // keep its length in 32 bits, and a journal record (also 32 bits) must
+  // hold it next to the rest of its group commit. The broker's publish
+  // limit (at most 256 MiB) keeps far below it.
+  static constexpr std::size_t kMaxBytes = 1u << 30;
 
   // Parses a stored value; nullptr if it is corrupt.
   static std::shared_ptr<const RecordBatch> Parse(uint64_t base_offset, std::string bytes);

@@ -186,6 +186,15 @@ Status Store::LoadGroups(std::vector<GroupRecord>* groups) {
 }
 
 void Store::Append(AppendRequest request, AppendDone done) {
+  // Refused here, not wrapped in a 32-bit length further down.
+  if (request.batch.size() > RecordBatch::kMaxBytes || request.count == 0 ||
+      RecordBatch::PeekCount(request.batch) != request.count) {
+    AppendResult refused;
+    refused.status = Status(wire::ErrorCode::InvalidArgument,
+                            fmt::format("a batch of {} bytes and {} messages cannot be stored (at most {} bytes)",
+                                        request.batch.size(), request.count, RecordBatch::kMaxBytes));
+    return done(std::move(refused));
+  }
   Enqueue(AppendOp{std::move(request), std::move(done)});
 }
 void Store::CreateTopic(std::string name, RetentionPolicy retention, TopicDone done) {

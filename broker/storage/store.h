@@ -130,6 +130,10 @@ class Store {
   using TopicDone = std::function<void(Status, TopicRecord, bool created)>;
   using Done = std::function<void(Status)>;
 
+  // done(result) runs on the storage thread once the batch is stored (or not);
+  // a batch the stored format cannot hold (above RecordBatch::kMaxBytes, or
+  // whose count disagrees with its header) is refused at once, on the
+  // caller's thread, and nothing of it is queued.
   void Append(AppendRequest request, AppendDone done);
   // An existing topic keeps its retention (create is idempotent).
   void CreateTopic(std::string name, RetentionPolicy retention, TopicDone done);

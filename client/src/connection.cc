@@ -231,6 +231,9 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
     const auto* ok = frame->body_as_HelloOk();
     if (ok == nullptr) co_return finish(make_error_code(errc::protocol_violation));
     principal_ = ok->principal() ? ok->principal()->str() : "";
+    max_publish_bytes_ = ok->max_publish_bytes() != 0 ? ok->max_publish_bytes() : wire::kDefaultMaxPublishBytes;
+    max_publish_messages_ =
+        ok->max_publish_messages() != 0 ? ok->max_publish_messages() : wire::kDefaultMaxPublishMessages;
     co_return finish({});
   }
 }

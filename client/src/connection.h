@@ -73,6 +73,10 @@ class Connection {
   bool connected() const { return connected_; }
   // HelloOk's principal from the latest handshake.
   const std::string& principal() const { return principal_; }
+  // HelloOk's limits of one Publish (the protocol's defaults before the first
+  // handshake, or from a broker that does not announce them).
+  uint32_t max_publish_bytes() const { return max_publish_bytes_; }
+  uint32_t max_publish_messages() const { return max_publish_messages_; }
   uint64_t NextRequestId() { return next_request_id_++; }
 
   void Request(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
@@ -120,6 +124,8 @@ class Connection {
   bool connected_ = false;
   bool stopped_ = false;
   std::string principal_;
+  uint32_t max_publish_bytes_ = wire::kDefaultMaxPublishBytes;
+  uint32_t max_publish_messages_ = wire::kDefaultMaxPublishMessages;
   std::error_code refused_;        // set while the broker refuses us (see refusal.h)
   RefusalDetail attempt_;          // what the latest attempt learned, for the log
   bool closed_hint_logged_ = false;

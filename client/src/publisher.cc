@@ -1,5 +1,6 @@
 #include "publisher.h"
 
+#include <algorithm>
 #include <random>
 
 #include <asio/post.hpp>
@@ -69,11 +70,15 @@ void Publisher::Drain() {
     }
     it->second.push_back(std::move(p));
   }
+  // SizeOf is at least what a message decodes to on the broker, so batches
+  // packed by it stay within the broker's publish limits too.
+  const std::size_t max_bytes = std::min<std::size_t>(options_.max_batch_bytes, connection_.max_publish_bytes());
+  const std::size_t max_messages = connection_.max_publish_messages();
   for (auto& [topic, items] : by_topic) {
     std::vector<Pending> batch;
     std::size_t bytes = 0;
     for (auto& p : items) {
-      if (!batch.empty() && bytes + p.bytes > options_.max_batch_bytes) {
+      if (!batch.empty() && (bytes + p.bytes > max_bytes || batch.size() >= max_messages)) {
         SendBatch(topic, std::move(batch));
         batch = {};
         bytes = 0;

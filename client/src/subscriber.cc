@@ -185,7 +185,9 @@ void Subscriber::FlushAcks() {
 
 void Subscriber::QueueNack(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset,
                            std::chrono::milliseconds delay, const std::string& reason) {
-  QueueAfterAcks(binding, [offset, delay, reason](uint32_t broker_id) {
+  // The broker keeps at most kMaxNackReasonBytes of it: send no more.
+  std::string cut(wire::TruncateUtf8(reason, wire::kMaxNackReasonBytes));
+  QueueAfterAcks(binding, [offset, delay, reason = std::move(cut)](uint32_t broker_id) {
     flatbuffers::FlatBufferBuilder fbb(128);
     std::vector<uint64_t> offsets{offset};
     auto vec = fbb.CreateVector(offsets);

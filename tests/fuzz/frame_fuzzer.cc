@@ -12,9 +12,12 @@
 //   * wire::VerifyFrame runs on it, and a verified frame has every field read
 //     the way the broker's handlers (broker/net/handle_*.cc) and the SDK
 //     (client/src: admin.cc, connection.cc, wire_convert.cc) read it;
-//   * a Publish that the broker would accept is encoded into a record batch
+//   * a Publish that the broker would accept (broker/net/publish_measure.cc,
+//     HandlePublish's limits) is encoded into a record batch
 //     (broker/storage/record_batch.cc, as HandlePublish does) and parsed back:
-//     it must round-trip.
+//     it must round-trip, and decode to exactly the bytes measured, within
+//     the publish limit (a messages vector that points many times at one
+//     message pays for each reference).
 // The raw stream is also parsed as a stored record batch (values read back
 // from RocksDB): a corrupt one must be refused, never crash.
 //
@@ -33,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/net/publish_measure.h"
 #include "broker/storage/record_batch.h"
 #include "schemas/frame.h"
 #include "schemas/frame_buffer.h"
@@ -99,19 +103,13 @@ void WalkPublish(const wire::Publish& request) {
   if (!wire::IsValidName(request.topic()->str()) || messages->size() == 0) return;
   Use(request.producer_id());
   Use(request.base_sequence());
+  // The broker's own measure, with its default limits (a frame limit of 4
+  // MiB allows frames that name far more than that).
+  const broker::PublishLimits limits;
   std::size_t bytes = 0;
-  for (const wire::Message* m : *messages) {
-    if (m == nullptr) return;
-    std::size_t payload = m->payload() ? m->payload()->size() : 0;
-    if (payload > wire::kDefaultMaxPayloadBytes) return;  // PayloadTooLarge
-    bytes += payload + 16 + (m->key() ? m->key()->size() : 0);
-    if (const auto* headers = m->headers()) {
-      for (const wire::Header* h : *headers) {
-        if (h == nullptr || h->name() == nullptr) return;  // MalformedFrame
-        bytes += h->name()->size() + (h->value() ? h->value()->size() : 0) + 4;
-      }
-    }
-  }
+  if (!broker::MeasurePublish(*messages, limits, &bytes).ok()) return;  // refused, nothing built
+  CHECK(bytes <= limits.max_publish_bytes);
+  CHECK(messages->size() <= limits.max_publish_messages);
 
   const uint32_t count = messages->size();
   const int64_t timestamp = 1'700'000'000'000 + count;
@@ -127,6 +125,9 @@ void WalkPublish(const wire::Publish& request) {
     builder.FinishRecord(wire::AsStringView(m->payload()));
   }
   std::string encoded = builder.Finish();
+  // What was accepted decodes to exactly what was measured: every record the
+  // batch holds was paid for, shared references included.
+  CHECK(encoded.size() == broker::RecordBatch::kHeaderBytes + bytes);
   CHECK(broker::RecordBatch::PeekCount(encoded) == count);
   CHECK(broker::RecordBatch::PeekTimestamp(encoded) == timestamp);
   auto batch = broker::RecordBatch::Parse(42, encoded);

@@ -74,6 +74,20 @@ std::string Publish(uint64_t id, const std::string& topic, int messages, bool he
   return Bytes(FinishFrame(fbb, id, CreatePublish(fbb, t, producer, producer ? 1 : 0, v)));
 }
 
+// A Publish whose messages vector points `references` times at one message
+// (and whose headers vector points twice at one header): far more decoded
+// than the frame holds.
+std::string SharedPublish(uint64_t id, int references, std::size_t payload_bytes) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto header = CreateHeader(fbb, fbb.CreateString("h"), CreateBytes(fbb, "v"));
+  std::vector<flatbuffers::Offset<Header>> hs{header, header};
+  auto message = CreateMessage(fbb, 0, fbb.CreateVector(hs), CreateBytes(fbb, std::string(payload_bytes, 'p')));
+  std::vector<flatbuffers::Offset<Message>> msgs(references, message);
+  auto t = fbb.CreateString("orders");
+  auto v = fbb.CreateVector(msgs);
+  return Bytes(FinishFrame(fbb, id, CreatePublish(fbb, t, 0, 0, v)));
+}
+
 template <class Make>
 std::string Frame(uint64_t id, Make make) {
   flatbuffers::FlatBufferBuilder fbb;
@@ -115,6 +129,7 @@ void FrameSeeds() {
   Write("frame", "hello_bad_version.bin", Stream({Hello(1, 99)}));
   Write("frame", "publish_one.bin", Stream({hello, Publish(2, "orders", 1, false, 0)}));
   Write("frame", "publish_batch_headers.bin", Stream({hello, Publish(2, "orders", 4, true, 7)}, {3, 50}, 0));
+  Write("frame", "publish_shared_messages.bin", Stream({hello, SharedPublish(2, 300, 16 << 10)}));
   Write("frame", "publish_bad_topic.bin", Stream({hello, Publish(2, "no/such topic", 1, false, 0)}));
   Write("frame", "create_topic.bin", Stream({hello, [] {
                                                 flatbuffers::FlatBufferBuilder fbb;

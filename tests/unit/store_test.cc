@@ -368,3 +368,23 @@ TEST_CASE("store: a crash image with nothing flushed recovers every completed wr
   CHECK(all[99] == "m99");
   CHECK(Append(*store, id, {"next"}).base_offset == 100);
 }
+
+TEST_CASE("store: a batch whose count disagrees with its header is refused before it is queued",
+          "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  const uint64_t id = CreateTopic(*store, "t").id;
+  for (uint32_t count : {0u, 1u, 3u}) {
+    AppendRequest req{id, 0, 0, count, Batch({"a", "b"})};
+    AppendResult result;
+    bool called = false;
+    store->Append(std::move(req), [&](AppendResult r) {  // refused at once, on this thread
+      result = std::move(r);
+      called = true;
+    });
+    REQUIRE(called);
+    CHECK(result.status.code() == ErrorCode::InvalidArgument);
+  }
+  // Nothing took an offset: the next batch starts at 0.
+  CHECK(Append(*store, id, {"x"}).base_offset == 0);
+}

@@ -100,7 +100,7 @@ struct SubscribeOptions {
   std::string topic;
   std::string group;
   StartPosition start = StartFrom::earliest;  // only used when the group is new
-  uint32_t window = 0;                     // max unacked messages to this member; 0 = broker default
+  uint32_t window = 0;  // max unacked messages to this member; 0 = broker default (1,000; at most 10,000)
   std::chrono::milliseconds ack_deadline{0};  // 0 = broker default (30 s)
   // Group policy; 0 / empty: the group keeps what it has (a new group gets the
   // broker's defaults: 10 deliveries, no backoff). A message delivered
@@ -121,8 +121,8 @@ class Delivery {
   Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg);
   const ReceivedMessage& message() const { return *msg_; }
   void ack() const;
-  // delay 0: the group's backoff decides. The reason is kept with the message
-  // if it ends up in the dead-letter topic.
+  // delay 0: the group's backoff decides. The reason (its first 1,024 bytes)
+  // is kept with the message if it ends up in the dead-letter topic.
   void nack(std::chrono::milliseconds delay = std::chrono::milliseconds{0},
             const std::string& reason = {}) const;
   // "Still working": the ack deadline starts again from now.
