@@ -107,6 +107,7 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   }
   StoreOptions store_options;
   store_options.data_dir = config.data_dir;
+  store_options.disk_reserve_bytes = config.disk_reserve_bytes;
   store_options.fsync = config.fsync;
   store_options.fsync_interval = config.fsync_interval;
   store_options.legacy_retention = config.default_retention;

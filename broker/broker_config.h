@@ -15,6 +15,9 @@ namespace herald::broker {
 struct BrokerConfig {
   std::string listen = "127.0.0.1:7400";  // HOST:PORT, [V6]:PORT; port 0 = any free port
   std::string data_dir = "herald-data";
+  // A file of this size kept in the data dir, deleted to start on a full disk
+  // (broker/storage/disk_reserve.h); 0: none.
+  uint64_t disk_reserve_bytes = 8u << 20;
   std::string port_file;                  // written (atomically) with the bound port
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{100};

@@ -39,6 +39,7 @@ struct TextFlags {
   std::string max_publish_bytes;
   std::string max_group_unacked_bytes;
   std::string max_unacked_bytes;
+  std::string disk_reserve_bytes;
   std::vector<std::string> backoff;
   uint32_t window = 0;
   uint32_t ack_deadline_ms = 0;
@@ -95,6 +96,10 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--data-dir", config.data_dir, "directory of the RocksDB database")->capture_default_str();
+  app.add_option("--disk-reserve-bytes", t.disk_reserve_bytes,
+                 "kept free in the data dir and given up to start on a full disk; 0 = none")
+      ->check(kSizeRange(0, 1ull << 30))
+      ->capture_default_str();
   app.add_option("--fsync", t.fsync, "when the write-ahead log is fsynced before acks")
       ->check(CLI::IsMember({"always", "interval", "never"}))
       ->capture_default_str();
@@ -202,6 +207,7 @@ void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
   config.retention_interval = *wire::ParseDuration(t.retention_interval);
   config.idle_timeout = *wire::ParseDuration(t.idle_timeout);
   config.max_publish_bytes = static_cast<uint32_t>(*wire::ParseSize(t.max_publish_bytes));
+  config.disk_reserve_bytes = *wire::ParseSize(t.disk_reserve_bytes);
   config.groups.max_group_unacked_bytes = *wire::ParseSize(t.max_group_unacked_bytes);
   config.groups.max_unacked_bytes = *wire::ParseSize(t.max_unacked_bytes);
   config.groups.default_backoff.clear();
@@ -260,6 +266,7 @@ int main(int argc, char** argv) {
   text.retention_interval = herald::wire::FormatDuration(config.retention_interval);
   text.idle_timeout = herald::wire::FormatDuration(config.idle_timeout);
   text.max_publish_bytes = herald::wire::FormatSize(config.max_publish_bytes);
+  text.disk_reserve_bytes = herald::wire::FormatSize(config.disk_reserve_bytes);
   text.max_group_unacked_bytes = herald::wire::FormatSize(config.groups.max_group_unacked_bytes);
   text.max_unacked_bytes = herald::wire::FormatSize(config.groups.max_unacked_bytes);
   for (auto step : config.groups.default_backoff) text.backoff.push_back(herald::wire::FormatDuration(step));

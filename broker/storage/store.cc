@@ -6,9 +6,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include "broker/storage/batch_location.h"
+#include "broker/storage/disk_reserve.h"
 #include "broker/storage/journal.h"  // the journal_ member goes with the store
 #include "broker/storage/journal_reader.h"
 #include "broker/storage/key_codec.h"
@@ -33,10 +33,18 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->commit_batches_.reserve(store->CommitRecordReserve());
   store->reader_ = std::make_unique<JournalReader>(options.data_dir + "/journal");
 
+  // Opening writes (a MANIFEST, an OPTIONS file, flushed memtables of the
+  // journal's replay): on a full disk the reserve makes the room for it.
+  store->reserve_ = std::make_unique<DiskReserve>(options.data_dir, options.disk_reserve_bytes);
+  store->reserve_->ReleaseIfShort(options.disk_reserve_bytes);
+
   RocksDbSetup setup = MakeRocksDbSetup(options);
   store->ListenForFlushes(&setup.db);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(setup.db, options.data_dir, setup.families, &store->handles_, &raw);
+  if (s.IsNoSpace() && store->reserve_->Release()) {
+    s = rocksdb::DB::Open(setup.db, options.data_dir, setup.families, &store->handles_, &raw);
+  }
   if (!s.ok()) return StorageError(s, "open " + options.data_dir);
   store->db_.reset(raw);
   store->meta_cf_ = store->handles_[RocksDbSetup::kMeta];
@@ -50,6 +58,12 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 
   Status loaded = store->LoadTopics();
   if (!loaded.ok()) return loaded;
+  // Without its reserve (a full disk, or the first start) the broker takes no
+  // writes until the reserve is back and two commits fit (EnsureWritable).
+  if (!store->reserve_->Restore(2 * options.max_commit_bytes)) {
+    store->write_failing_.store(true, std::memory_order_relaxed);
+    store->resume_error_ = store->NoSpaceError();
+  }
   store->thread_ = std::thread([s = store.get()] { s->Run(); });
   if (options.fsync == FsyncPolicy::kInterval) {
     store->syncer_ = std::thread([s = store.get()] { s->RunIntervalSyncer(); });
@@ -348,15 +362,11 @@ bool Store::EnsureWritable(Status* why) {
   last_resume_attempt_ = now;
   // A journal write that failed for want of space would fit now into the
   // spare file's zeros, a megabyte, and fail again past it: writes resume
-  // once the disk has room for two full commits.
-  struct statvfs disk {};
+  // once the disk has room for two full commits, and for the reserve first
+  // if it was used (disk_reserve.h).
   const uint64_t room = 2 * options_.max_commit_bytes;
-  if (::statvfs(options_.data_dir.c_str(), &disk) == 0 &&
-      static_cast<uint64_t>(disk.f_bavail) * disk.f_frsize < room) {
-    resume_error_ = Status(wire::ErrorCode::StorageError,
-                           fmt::format("storage unavailable: less than {} bytes free on the data "
-                                       "directory's disk; retrying",
-                                       room));
+  if (!reserve_->Restore(room) || DiskReserve::FreeBytes(options_.data_dir) < room) {
+    resume_error_ = NoSpaceError();
     *why = resume_error_;
     return false;
   }
@@ -371,6 +381,13 @@ bool Store::EnsureWritable(Status* why) {
   write_failing_.store(false, std::memory_order_relaxed);
   spdlog::get("storage")->info("storage writable again");
   return true;
+}
+
+Status Store::NoSpaceError() const {
+  const uint64_t room = 2 * options_.max_commit_bytes + (reserve_->present() ? 0 : reserve_->bytes());
+  return Status(wire::ErrorCode::StorageError,
+                fmt::format("storage unavailable: less than {} bytes free on the data directory's disk; "
+                            "retrying", room));
 }
 
 Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {

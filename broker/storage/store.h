@@ -39,6 +39,7 @@ class WriteBatch;
 
 namespace herald::broker {
 
+class DiskReserve;
 class Journal;
 class JournalReader;
 struct JournalPosition;
@@ -68,6 +69,9 @@ struct StoreOptions {
   std::size_t block_cache_bytes = 8u << 20;
   // Batch bytes in one group commit (one write, one fsync).
   std::size_t max_commit_bytes = 2u << 20;
+  // Kept free in the data directory so that the broker can start on a full
+  // disk (disk_reserve.h); 0: none.
+  uint64_t disk_reserve_bytes = 8u << 20;
   // Called on the storage thread with the duration of every synced write.
   std::function<void(std::chrono::nanoseconds)> on_sync;
 };
@@ -216,6 +220,8 @@ class Store {
   // Storage thread: true if writes may be tried; after a failed write it
   // tries db->Resume() at most every kResumeInterval, else sets *why.
   bool EnsureWritable(Status* why);
+  // Why writes wait: the room they need is not free on the disk.
+  Status NoSpaceError() const;
   static constexpr std::chrono::milliseconds kResumeInterval{200};
   // The journal (store_journal.cc). ListenForFlushes: before DB::Open;
   // OpenJournal replays it into the open database; CloseJournal flushes the
@@ -265,6 +271,7 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Journal> journal_;  // storage thread (and Open, ~Store)
   std::unique_ptr<JournalReader> reader_;  // any thread
+  std::unique_ptr<DiskReserve> reserve_;   // Open, then the storage thread
   // The storage thread's buffer for the batches of one commit's journal
   // record, reserved once like commit_batch_.
   std::string commit_batches_;
