@@ -127,7 +127,7 @@ void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, std::chrono::millisec
   ready_bytes_ += f.message.record().payload.size();
   // The key stays owned by this offset: later messages of the key wait for it.
   ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before,
-                               std::move(f.last_reason)});
+                               std::move(f.last_reason), f.member_id});
 }
 
 void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
@@ -186,15 +186,17 @@ void ConsumerGroup::AdvanceFloor() {
   }
 }
 
-void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
+void ConsumerGroup::Ack(uint64_t member_id, std::span<const uint64_t> offsets) {
   if (closed_) return;
   for (uint64_t offset : offsets) {
     if (auto f = in_flight_.find(offset); f != in_flight_.end()) {
-      if (Member* m = FindMember(f->second.member_id)) --m->in_flight;
+      if (f->second.member_id != member_id) continue;
+      if (Member* m = FindMember(member_id)) --m->in_flight;
       ReleaseKey(f->second.message);
       in_flight_.erase(f);
       MarkAcked(offset);
-    } else if (auto r = ready_.find(offset); r != ready_.end()) {
+    } else if (auto r = ready_.find(offset);
+               r != ready_.end() && r->second.last_member_id == member_id) {
       // A late ack for a message already queued for redelivery: it was
       // processed after all, so it need not go out again.
       ready_bytes_ -= r->second.message.record().payload.size();
@@ -206,25 +208,26 @@ void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
   SchedulePump();
 }
 
-void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
-                         std::string_view reason) {
+void ConsumerGroup::Nack(uint64_t member_id, std::span<const uint64_t> offsets,
+                         std::chrono::milliseconds delay, std::string_view reason) {
   if (closed_) return;
   for (uint64_t offset : offsets) {
-    auto node = in_flight_.extract(offset);
-    if (node.empty()) continue;
+    auto held = in_flight_.find(offset);
+    if (held == in_flight_.end() || held->second.member_id != member_id) continue;
+    auto node = in_flight_.extract(held);
     if (!reason.empty()) node.mapped().last_reason = std::string(reason);
     Requeue(offset, std::move(node.mapped()), delay, Backoff::kApply);
   }
   SchedulePump();
 }
 
-void ConsumerGroup::ExtendDeadline(std::span<const uint64_t> offsets) {
+void ConsumerGroup::ExtendDeadline(uint64_t member_id, std::span<const uint64_t> offsets) {
   if (closed_) return;
   Clock::time_point now = Clock::now();
   for (uint64_t offset : offsets) {
     auto it = in_flight_.find(offset);
-    if (it == in_flight_.end()) continue;
-    Member* m = FindMember(it->second.member_id);
+    if (it == in_flight_.end() || it->second.member_id != member_id) continue;
+    Member* m = FindMember(member_id);
     it->second.deadline = now + (m ? m->ack_deadline : limits_.default_ack_deadline);
   }
 }

@@ -214,9 +214,9 @@ void Session::AddSubscription(uint32_t subscription_id, std::shared_ptr<Consumer
   subscriptions_[subscription_id] = {std::move(group), member_id};
 }
 
-ConsumerGroup* Session::FindSubscription(uint32_t subscription_id) {
+const Session::Subscription* Session::FindSubscription(uint32_t subscription_id) const {
   auto it = subscriptions_.find(subscription_id);
-  return it == subscriptions_.end() ? nullptr : it->second.group.get();
+  return it == subscriptions_.end() ? nullptr : &it->second;
 }
 
 bool Session::RemoveSubscription(uint32_t subscription_id) {

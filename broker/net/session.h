@@ -89,10 +89,14 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   void EndRequest(std::size_t bytes);
 
   // Subscriptions of this connection (client-visible id -> group member).
+  struct Subscription {
+    std::shared_ptr<ConsumerGroup> group;
+    uint64_t member_id;  // settlements of this subscription act as this member
+  };
   uint32_t NextSubscriptionId() { return next_subscription_id_++; }
   void AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
                        uint64_t member_id);
-  ConsumerGroup* FindSubscription(uint32_t subscription_id);
+  const Subscription* FindSubscription(uint32_t subscription_id) const;
   bool RemoveSubscription(uint32_t subscription_id);
 
   // SubscriberSink
@@ -100,11 +104,6 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   void Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery> batch) override;
 
  private:
-  struct Subscription {
-    std::shared_ptr<ConsumerGroup> group;
-    uint64_t member_id;
-  };
-
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   bool ReadPaused() const;
