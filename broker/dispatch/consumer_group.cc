@@ -162,7 +162,7 @@ void ConsumerGroup::Requeue(uint64_t offset, InFlight&& f, std::chrono::millisec
   ready_bytes_ += HeldBytes(f.message, f.last_reason);
   // The key stays owned by this offset: later messages of the key wait for it.
   ready_.emplace(offset, Ready{std::move(f.message), f.delivery_count, not_before,
-                               std::move(f.last_reason)});
+                               std::move(f.last_reason), f.member_id});
 }
 
 void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
@@ -221,15 +221,17 @@ void ConsumerGroup::AdvanceFloor() {
   }
 }
 
-void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
+void ConsumerGroup::Ack(uint64_t member_id, std::span<const uint64_t> offsets) {
   if (closed_) return;
   for (uint64_t offset : offsets) {
     if (auto it = in_flight_.find(offset); it != in_flight_.end()) {
+      if (it->second.member_id != member_id) continue;
       InFlight f = TakeInFlight(it);
-      if (Member* m = FindMember(f.member_id)) --m->in_flight;
+      if (Member* m = FindMember(member_id)) --m->in_flight;
       ReleaseKey(f.message);
       MarkAcked(offset);
-    } else if (auto r = ready_.find(offset); r != ready_.end()) {
+    } else if (auto r = ready_.find(offset);
+               r != ready_.end() && r->second.last_member_id == member_id) {
       // A late ack for a message already queued for redelivery: it was
       // processed after all, so it need not go out again.
       ready_bytes_ -= HeldBytes(r->second.message, r->second.last_reason);
@@ -241,14 +243,14 @@ void ConsumerGroup::Ack(std::span<const uint64_t> offsets) {
   SchedulePump();
 }
 
-void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
-                         std::string_view reason) {
+void ConsumerGroup::Nack(uint64_t member_id, std::span<const uint64_t> offsets,
+                         std::chrono::milliseconds delay, std::string_view reason) {
   if (closed_) return;
   // One copy of the reason for every offset of this nack.
   NackReason shared = reason.empty() ? nullptr : std::make_shared<const std::string>(reason);
   for (uint64_t offset : offsets) {
     auto it = in_flight_.find(offset);
-    if (it == in_flight_.end()) continue;
+    if (it == in_flight_.end() || it->second.member_id != member_id) continue;
     InFlight f = TakeInFlight(it);
     if (shared) f.last_reason = shared;
     Requeue(offset, std::move(f), delay, Backoff::kApply);
@@ -256,13 +258,13 @@ void ConsumerGroup::Nack(std::span<const uint64_t> offsets, std::chrono::millise
   SchedulePump();
 }
 
-void ConsumerGroup::ExtendDeadline(std::span<const uint64_t> offsets) {
+void ConsumerGroup::ExtendDeadline(uint64_t member_id, std::span<const uint64_t> offsets) {
   if (closed_) return;
   Clock::time_point now = Clock::now();
   for (uint64_t offset : offsets) {
     auto it = in_flight_.find(offset);
-    if (it == in_flight_.end()) continue;
-    Member* m = FindMember(it->second.member_id);
+    if (it == in_flight_.end() || it->second.member_id != member_id) continue;
+    Member* m = FindMember(member_id);
     it->second.deadline = now + (m ? m->ack_deadline : limits_.default_ack_deadline);
   }
 }

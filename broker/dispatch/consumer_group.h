@@ -113,11 +113,16 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
                      std::chrono::milliseconds ack_deadline);
   // The member's in-flight messages go back to the group for redelivery.
   void RemoveMember(uint64_t member_id);
-  void Ack(std::span<const uint64_t> offsets);
-  void Nack(std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
+  // Settlements count only for offsets `member_id` holds: an offset in flight
+  // with another member, or with none, is left alone, so one member cannot
+  // settle (and so skip) what the group handed to another. The exception is
+  // a late ack of the member that held an offset before it came back for
+  // redelivery: it was processed after all, and need not go out again.
+  void Ack(uint64_t member_id, std::span<const uint64_t> offsets);
+  void Nack(uint64_t member_id, std::span<const uint64_t> offsets, std::chrono::milliseconds delay,
             std::string_view reason = {});
   // The deadlines of these in-flight offsets start again from now.
-  void ExtendDeadline(std::span<const uint64_t> offsets);
+  void ExtendDeadline(uint64_t member_id, std::span<const uint64_t> offsets);
   // Moves an idle group to `start` (forgets everything read or acked).
   // False if the group has members.
   bool Reset(uint64_t start);
@@ -153,6 +158,7 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
     uint32_t delivery_count = 0;  // deliveries so far
     Clock::time_point not_before{};
     NackReason last_reason;
+    uint64_t last_member_id = 0;  // who held it before it came back; 0: nobody yet
   };
   struct InFlight {
     MessageRef message;

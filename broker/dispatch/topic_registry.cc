@@ -81,13 +81,7 @@ void TopicRegistry::DeleteGroup(Topic* topic, const std::string& name,
 
 void TopicRegistry::StoreDeadLetter(const std::string& topic_name, DeadLetter letter,
                                     std::function<void(bool)> done) {
-  const std::string dlq_name = topic_name + ".dlq";
-  if (!wire::IsValidName(dlq_name)) {
-    spdlog::get("dispatch")->error("topic {}: no dead-letter topic possible ('{}' is not a valid "
-                                   "name); offset {} stays with group {}",
-                                   topic_name, dlq_name, letter.message.offset(), letter.group);
-    return done(false);
-  }
+  const std::string dlq_name = wire::DeadLetterTopicName(topic_name);
   if (Topic* dlq = Find(dlq_name)) return AppendDeadLetter(dlq->id(), topic_name, letter, std::move(done));
   // First dead letter of this topic: create TOPIC.dlq, an ordinary topic.
   store_->CreateTopic(dlq_name, dead_letter_retention_,

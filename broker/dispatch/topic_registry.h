@@ -53,7 +53,8 @@ class TopicRegistry {
 
  private:
   // The dead-letter path of every group: append the letter to TOPIC.dlq
-  // (created on first use) with headers naming where it came from.
+  // (wire::DeadLetterTopicName; created on first use) with headers naming
+  // where it came from.
   void StoreDeadLetter(const std::string& topic_name, DeadLetter letter,
                        std::function<void(bool)> done);
   void AppendDeadLetter(uint64_t dlq_id, const std::string& topic_name, const DeadLetter& letter,

@@ -8,6 +8,7 @@
 
 #include "broker/broker_config.h"
 #include "broker/dispatch/topic_registry.h"
+#include "broker/net/producer_claims.h"
 #include "broker/storage/store.h"
 
 namespace asio::ssl {
@@ -32,6 +33,7 @@ struct BrokerContext {
   const Principals* principals = nullptr;  // auth on: who may connect, and their ACLs
   asio::ssl::context* tls = nullptr;     // TLS on: every connection is TLS
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  ProducerClaims producer_claims;        // which connection publishes with each producer id
 };
 
 }  // namespace herald::broker

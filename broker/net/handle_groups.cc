@@ -17,17 +17,18 @@ struct GroupTarget {
   std::shared_ptr<ConsumerGroup> group;
 };
 
-// The topic and group a request names, or nullopt after replying.
-// The principal needs `permission` on the group's name.
+// The topic and group a request names, or nullopt after replying. The
+// principal needs `access` on both (AuthorizeGroup), checked before anything
+// is looked up.
 template <class Request>
 std::optional<GroupTarget> RequireGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
-                                        const Request& request, Permission permission,
+                                        const Request& request, GroupAccess access,
                                         const char* what) {
   auto topic_name = RequireName(session, request_id, request.topic(), NameKind::kTopic);
   if (!topic_name) return std::nullopt;
   auto group_name = RequireName(session, request_id, request.group(), NameKind::kGroup);
   if (!group_name) return std::nullopt;
-  if (!Authorize(session, request_id, permission, *group_name, what)) return std::nullopt;
+  if (!AuthorizeGroup(session, request_id, access, *topic_name, *group_name, what)) return std::nullopt;
   Topic* topic = RequireTopic(session, ctx, request_id, *topic_name);
   if (topic == nullptr) return std::nullopt;
   auto group = topic->FindGroup(*group_name);
@@ -49,7 +50,7 @@ Status Busy(const ConsumerGroup& group, const char* action) {
 
 void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request, Permission::kGroup, "describe group");
+  auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kDescribe, "describe group");
   if (!target) return;
   flatbuffers::FlatBufferBuilder fbb(256);
   session.Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *target->topic, *target->group)));
@@ -57,7 +58,7 @@ void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_
 
 void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::ResetGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request, Permission::kAdmin, "reset group");
+  auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kAdminister, "reset group");
   if (!target) return;
   ConsumerGroup& group = *target->group;
   uint64_t start = ResolveStart(ctx, *target->topic, request.start(), request.offset(),
@@ -86,7 +87,7 @@ void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
 
 void HandleDeleteGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                        const wire::DeleteGroup& request) {
-  auto target = RequireGroup(session, ctx, request_id, request, Permission::kAdmin, "delete group");
+  auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kAdminister, "delete group");
   if (!target) return;
   if (target->group->has_members()) return session.SendError(request_id, Busy(*target->group, "delete"));
   spdlog::get("broker")->info("{} deleted group {} of topic {}", session.who(),

@@ -2,6 +2,7 @@
 // storage thread, reply once it is durable, then let the topic's groups see it.
 
 #include <chrono>
+#include <limits>
 
 #include <asio/post.hpp>
 #include <fmt/format.h>
@@ -74,6 +75,22 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
     session.SendError(request_id,
                       {wire::ErrorCode::InvalidArgument, "sequences start at 1 with a producer id"});
     return;
+  }
+  // The last sequence of the batch must fit: a wrapped one would be stored
+  // below base_sequence and make every later batch of the producer look new.
+  if (request.producer_id() != 0 &&
+      request.base_sequence() > std::numeric_limits<uint64_t>::max() - (messages->size() - 1)) {
+    session.SendError(request_id, {wire::ErrorCode::InvalidArgument,
+                                   "the batch's last sequence is above 2^64-1"});
+    return;
+  }
+  if (request.producer_id() != 0) {
+    if (Status claim = session.ClaimProducerId(request.producer_id()); !claim.ok()) {
+      // Closing on a conflict keeps the producer's order: nothing this
+      // connection pipelined behind the refused batch is stored before it.
+      if (claim.code() == wire::ErrorCode::ProducerIdInUse) return session.FailAndClose(request_id, claim);
+      return session.SendError(request_id, claim);
+    }
   }
 
   // Check everything before encoding anything: a refused batch stores nothing.

@@ -94,47 +94,49 @@ void HandleUnsubscribe(Session& session, BrokerContext&, uint64_t request_id,
 
 namespace {
 
-// The group an Ack or Nack settles messages of, or nullptr after dealing with
-// a request that lacks its offsets or names no subscription of this connection.
+// The subscription (group and member) an Ack or Nack settles messages for, or
+// nullptr after dealing with a request that lacks its offsets or names no
+// subscription of this connection.
 template <class Request>
-ConsumerGroup* GroupToSettle(Session& session, uint64_t request_id, const Request& request) {
+const Session::Subscription* SubscriptionToSettle(Session& session, uint64_t request_id,
+                                                  const Request& request) {
   if (request.offsets() == nullptr) {
     session.FailAndClose(request_id, {wire::ErrorCode::MalformedFrame, "Ack and Nack need offsets"});
     return nullptr;
   }
-  ConsumerGroup* group = session.FindSubscription(request.subscription_id());
+  const Session::Subscription* sub = session.FindSubscription(request.subscription_id());
   // Settlements may race an Unsubscribe; only a caller that asked for a reply hears of it.
-  if (group == nullptr && request_id != 0) {
+  if (sub == nullptr && request_id != 0) {
     session.SendError(request_id, {wire::ErrorCode::SubscriptionNotFound,
                                    fmt::format("no subscription {}", request.subscription_id())});
   }
-  return group;
+  return sub;
 }
 
 }  // namespace
 
 void HandleAck(Session& session, BrokerContext&, uint64_t request_id, const wire::Ack& request) {
-  ConsumerGroup* group = GroupToSettle(session, request_id, request);
-  if (group == nullptr) return;
-  group->Ack({request.offsets()->data(), request.offsets()->size()});
+  const Session::Subscription* sub = SubscriptionToSettle(session, request_id, request);
+  if (sub == nullptr) return;
+  sub->group->Ack(sub->member_id, {request.offsets()->data(), request.offsets()->size()});
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 
 void HandleNack(Session& session, BrokerContext&, uint64_t request_id, const wire::Nack& request) {
-  ConsumerGroup* group = GroupToSettle(session, request_id, request);
-  if (group == nullptr) return;
+  const Session::Subscription* sub = SubscriptionToSettle(session, request_id, request);
+  if (sub == nullptr) return;
   const std::string_view reason = request.reason() ? request.reason()->string_view() : std::string_view();
-  group->Nack({request.offsets()->data(), request.offsets()->size()},
-              std::chrono::milliseconds(request.delay_ms()),
-              wire::TruncateUtf8(reason, wire::kMaxNackReasonBytes));
+  sub->group->Nack(sub->member_id, {request.offsets()->data(), request.offsets()->size()},
+                   std::chrono::milliseconds(request.delay_ms()),
+                   wire::TruncateUtf8(reason, wire::kMaxNackReasonBytes));
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 
 void HandleExtendDeadline(Session& session, BrokerContext&, uint64_t request_id,
                           const wire::ExtendDeadline& request) {
-  ConsumerGroup* group = GroupToSettle(session, request_id, request);
-  if (group == nullptr) return;
-  group->ExtendDeadline({request.offsets()->data(), request.offsets()->size()});
+  const Session::Subscription* sub = SubscriptionToSettle(session, request_id, request);
+  if (sub == nullptr) return;
+  sub->group->ExtendDeadline(sub->member_id, {request.offsets()->data(), request.offsets()->size()});
   if (request_id != 0) session.Send(wire::EncodeOk(request_id));
 }
 

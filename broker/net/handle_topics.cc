@@ -15,10 +15,9 @@ namespace herald::broker {
 
 namespace {
 
-
 void SendTopicInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic) {
   flatbuffers::FlatBufferBuilder fbb(512);
-  session.Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, ctx, topic)));
+  session.Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, ctx, topic, session)));
 }
 
 std::string Describe(const RetentionPolicy& r) {
@@ -137,7 +136,7 @@ void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id)
   for (const auto& [name, topic] : ctx.registry.topics()) {
     const Principal* principal = session.principal();
     if (principal == nullptr || principal->acl.AllowsAnyOnTopic(name))
-      topics.push_back(BuildTopicInfo(fbb, ctx, *topic));
+      topics.push_back(BuildTopicInfo(fbb, ctx, *topic, session));
   }
   auto vec = fbb.CreateVector(topics);
   session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec)));

@@ -33,18 +33,48 @@ std::optional<std::string> RequireName(Session& session, uint64_t request_id,
   return name;
 }
 
-bool Authorize(Session& session, uint64_t request_id, Permission p, std::string_view name,
-               const char* request) {
-  if (session.Allows(p, name)) return true;
+namespace {
+
+// Replies NotAuthorized and logs the denial (the first few per connection, then
+// one in 1,000). `needs` names the permissions that would have allowed it.
+void Deny(Session& session, uint64_t request_id, const char* request, std::string_view name,
+          std::string_view needs) {
   if (session.CountDenial()) {
     spdlog::get("net")->warn("session {} ({}): denied {} on '{}': no {} permission ({} denials on this connection)",
-                             session.id(), session.who(), request, name, PermissionName(p),
-                             session.denials());
+                             session.id(), session.who(), request, name, needs, session.denials());
   }
   session.SendError(request_id, {wire::ErrorCode::NotAuthorized,
                                  fmt::format("not authorized: {} on '{}' needs the {} permission",
-                                             request, name, PermissionName(p))});
+                                             request, name, needs)});
+}
+
+}  // namespace
+
+bool Authorize(Session& session, uint64_t request_id, Permission p, std::string_view name,
+               const char* request) {
+  if (session.Allows(p, name)) return true;
+  Deny(session, request_id, request, name, PermissionName(p));
   return false;
+}
+
+bool AuthorizeGroup(Session& session, uint64_t request_id, GroupAccess access,
+                    std::string_view topic, std::string_view group, const char* request) {
+  const Principal* principal = session.principal();
+  if (principal == nullptr) return true;
+  if (!principal->acl.AllowsGroupTopic(topic)) {
+    Deny(session, request_id, request, topic, "subscribe or admin");
+    return false;
+  }
+  if (!principal->acl.AllowsGroup(access, group)) {
+    Deny(session, request_id, request, group, GroupAccessNeeds(access));
+    return false;
+  }
+  return true;
+}
+
+bool MayDescribeGroup(const Session& session, std::string_view topic, std::string_view group) {
+  const Principal* principal = session.principal();
+  return principal == nullptr || principal->acl.AllowsGroupOf(GroupAccess::kDescribe, topic, group);
 }
 
 Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
@@ -113,9 +143,12 @@ flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuild
 }
 
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    BrokerContext& ctx, Topic& topic) {
+                                                    BrokerContext& ctx, Topic& topic,
+                                                    const Session& viewer) {
   std::vector<flatbuffers::Offset<wire::GroupInfo>> groups;
-  for (const auto& [name, group] : topic.groups()) groups.push_back(BuildGroupInfo(fbb, topic, *group));
+  for (const auto& [name, group] : topic.groups()) {
+    if (MayDescribeGroup(viewer, topic.name(), name)) groups.push_back(BuildGroupInfo(fbb, topic, *group));
+  }
   std::optional<TopicRecord> record = ctx.store.FindTopic(topic.id());
   auto name = fbb.CreateString(topic.name());
   auto group_vec = fbb.CreateVector(groups);

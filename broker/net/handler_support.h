@@ -33,6 +33,13 @@ Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
 // look the name up, so a refusal says nothing about whether the name exists.
 bool Authorize(Session& session, uint64_t request_id, Permission p, std::string_view name,
                const char* request);
+// The same for a group operation, which needs a right on the topic and one on
+// the group (Acl::AllowsGroupOf). Checked before either is looked up, so a
+// refusal reads the same whether or not the topic or group exists.
+bool AuthorizeGroup(Session& session, uint64_t request_id, GroupAccess access,
+                    std::string_view topic, std::string_view group, const char* request);
+// Whether the connection may see this group's state (no reply either way).
+bool MayDescribeGroup(const Session& session, std::string_view topic, std::string_view group);
 
 // The offset a start position means in this topic's log now.
 uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
@@ -44,8 +51,11 @@ flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuil
 
 flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
                                                     Topic& topic, const ConsumerGroup& group);
+// Lists only the groups `viewer` may describe: the topic's other groups, their
+// names and positions, are not the viewer's business.
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    BrokerContext& ctx, Topic& topic);
+                                                    BrokerContext& ctx, Topic& topic,
+                                                    const Session& viewer);
 
 // One stored message as a wire Delivery; *scratch is reused between calls.
 flatbuffers::Offset<wire::Delivery> BuildDelivery(

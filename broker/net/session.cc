@@ -9,6 +9,7 @@
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/metrics/broker_metrics.h"
@@ -69,6 +70,7 @@ void Session::Start() {
 
 void Session::StopReading() {
   stop_reading_ = true;
+  ReleaseProducerIds();
   asio::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
   read_resume_.cancel();
@@ -76,6 +78,7 @@ void Session::StopReading() {
 
 void Session::CloseWhenFlushed() {
   stop_reading_ = true;
+  ReleaseProducerIds();
   close_after_flush_ = true;
   write_wake_.cancel();
 }
@@ -83,6 +86,7 @@ void Session::CloseWhenFlushed() {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
+  ReleaseProducerIds();
   spdlog::get("net")->info("session {} ({}): closed ({} subscriptions)", id_, who(), subscriptions_.size());
   asio::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -116,6 +120,7 @@ void Session::FailAndClose(uint64_t request_id, const Status& status) {
   SendError(request_id, status);
   close_after_flush_ = true;
   stop_reading_ = true;
+  ReleaseProducerIds();
   write_wake_.cancel();
 }
 
@@ -209,14 +214,35 @@ bool Session::ReadPaused() const {
          out_bytes_ >= 2 * ctx_.config.max_outgoing_bytes;
 }
 
+Status Session::ClaimProducerId(uint64_t producer_id) {
+  const bool new_here = std::find(producer_ids_.begin(), producer_ids_.end(), producer_id) ==
+                        producer_ids_.end();
+  if (!new_here) return Status::Ok();
+  if (producer_ids_.size() >= kMaxProducerIds) {
+    return {wire::ErrorCode::InvalidArgument,
+            fmt::format("a connection may publish with at most {} producer ids", kMaxProducerIds)};
+  }
+  if (!ctx_.producer_claims.Claim(producer_id, id_)) {
+    return {wire::ErrorCode::ProducerIdInUse,
+            fmt::format("producer id {} is in use by another connection", producer_id)};
+  }
+  producer_ids_.push_back(producer_id);
+  return Status::Ok();
+}
+
+void Session::ReleaseProducerIds() {
+  for (uint64_t producer_id : producer_ids_) ctx_.producer_claims.Release(producer_id, id_);
+  producer_ids_.clear();
+}
+
 void Session::AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
                               uint64_t member_id) {
   subscriptions_[subscription_id] = {std::move(group), member_id};
 }
 
-ConsumerGroup* Session::FindSubscription(uint32_t subscription_id) {
+const Session::Subscription* Session::FindSubscription(uint32_t subscription_id) const {
   auto it = subscriptions_.find(subscription_id);
-  return it == subscriptions_.end() ? nullptr : it->second.group.get();
+  return it == subscriptions_.end() ? nullptr : &it->second;
 }
 
 bool Session::RemoveSubscription(uint32_t subscription_id) {
@@ -279,6 +305,7 @@ asio::awaitable<void> Session::ReadLoop() {
             close_after_flush_ = true;
             write_wake_.cancel();
           }
+          ReleaseProducerIds();
           co_return;
         }
         in_.Commit(n);

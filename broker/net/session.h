@@ -84,15 +84,25 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // the reason, then closes; before a TLS handshake, just closes.
   void Reject(const Status& status);
 
+  // Binds `producer_id` to this connection (ProducerClaims) until it stops
+  // being read. ProducerIdInUse if another connection holds it;
+  // InvalidArgument if this one holds kMaxProducerIds ids already.
+  static constexpr std::size_t kMaxProducerIds = 1024;
+  Status ClaimProducerId(uint64_t producer_id);
+
   // Requests waiting for storage; the read loop pauses above the limits.
   void BeginRequest(std::size_t bytes);
   void EndRequest(std::size_t bytes);
 
   // Subscriptions of this connection (client-visible id -> group member).
+  struct Subscription {
+    std::shared_ptr<ConsumerGroup> group;
+    uint64_t member_id;  // settlements of this subscription act as this member
+  };
   uint32_t NextSubscriptionId() { return next_subscription_id_++; }
   void AddSubscription(uint32_t subscription_id, std::shared_ptr<ConsumerGroup> group,
                        uint64_t member_id);
-  ConsumerGroup* FindSubscription(uint32_t subscription_id);
+  const Subscription* FindSubscription(uint32_t subscription_id) const;
   bool RemoveSubscription(uint32_t subscription_id);
 
   // SubscriberSink
@@ -100,11 +110,6 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   void Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery> batch) override;
 
  private:
-  struct Subscription {
-    std::shared_ptr<ConsumerGroup> group;
-    uint64_t member_id;
-  };
-
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   bool ReadPaused() const;
@@ -116,6 +121,10 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // last_read_, and a firing timer re-arms for what is left.
   void ArmIdleTimer();
   bool Idle() const;
+  // Once no further request of this connection will be handled, its producer
+  // ids are free for a reconnecting producer: what it has in flight is
+  // deduplicated by the store, which handles appends in order.
+  void ReleaseProducerIds();
 
   wire::ByteStream stream_;
   BrokerContext& ctx_;
@@ -149,6 +158,7 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
 
   std::unordered_map<uint32_t, Subscription> subscriptions_;
   uint32_t next_subscription_id_ = 1;
+  std::vector<uint64_t> producer_ids_;  // held in ctx_.producer_claims
 };
 
 }  // namespace herald::broker

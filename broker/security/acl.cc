@@ -55,4 +55,17 @@ bool Acl::AllowsAnyOnTopic(std::string_view topic) const {
          Allows(Permission::kAdmin, topic);
 }
 
+bool Acl::AllowsGroupTopic(std::string_view topic) const {
+  return Allows(Permission::kSubscribe, topic) || Allows(Permission::kAdmin, topic);
+}
+
+bool Acl::AllowsGroup(GroupAccess access, std::string_view group) const {
+  if (Allows(Permission::kAdmin, group)) return true;
+  return access == GroupAccess::kDescribe && Allows(Permission::kGroup, group);
+}
+
+const char* GroupAccessNeeds(GroupAccess access) {
+  return access == GroupAccess::kDescribe ? "groups or admin" : "admin";
+}
+
 }  // namespace herald::broker

@@ -7,6 +7,11 @@
 //   admin     topics and groups it may create, alter, purge, reset and delete;
 //             the broker status needs admin "*"
 //
+// A group reads one topic, so every group operation needs a right on the
+// topic as well as on the group (AllowsGroupOf): without it, a principal
+// trusted with group "g*" on one topic could reset or read the groups of
+// every topic.
+//
 // A pattern is a name ("comment-created"), a prefix ending in '*'
 // ("comment-*", any name that starts with "comment-"), or "*" (every name).
 // Nothing is allowed that no pattern matches.
@@ -20,7 +25,13 @@ namespace herald::broker {
 
 enum class Permission { kPublish, kSubscribe, kGroup, kAdmin };
 
+// What a group operation does to the group: see it (DescribeGroup, the groups
+// a TopicInfo lists), or change it (ResetGroup, DeleteGroup).
+enum class GroupAccess { kDescribe, kAdminister };
+
 const char* PermissionName(Permission p);
+// The permissions that allow `access` on a group, for messages ("groups or admin").
+const char* GroupAccessNeeds(GroupAccess access);
 
 class NamePattern {
  public:
@@ -46,6 +57,15 @@ class Acl {
   bool Allows(Permission p, std::string_view name) const;
   // Any permission at all on this topic: enough to see it in lists and describe it.
   bool AllowsAnyOnTopic(std::string_view topic) const;
+  // The topic side of a group operation: subscribe (the principal reads the
+  // topic) or admin on the topic.
+  bool AllowsGroupTopic(std::string_view topic) const;
+  // The group side: groups or admin on the group to describe it, admin to change it.
+  bool AllowsGroup(GroupAccess access, std::string_view group) const;
+  // Both sides: whether this principal may do `access` on `group` of `topic`.
+  bool AllowsGroupOf(GroupAccess access, std::string_view topic, std::string_view group) const {
+    return AllowsGroupTopic(topic) && AllowsGroup(access, group);
+  }
 
  private:
   std::vector<NamePattern>& Patterns(Permission p);

@@ -93,8 +93,9 @@ void Connection::ExpireRequests(Clock::time_point now) {
       continue;
     }
     ReplyFn reply = std::move(it->second.reply);
+    std::error_code why = it->second.last_error ? it->second.last_error : make_error_code(errc::timeout);
     it = waiting_.erase(it);
-    reply(make_error_code(errc::timeout), nullptr);
+    reply(why, nullptr);
   }
 }
 
@@ -347,6 +348,14 @@ void Connection::Dispatch(const wire::Frame& frame) {
   }
   auto it = waiting_.find(frame.request_id());
   if (it == waiting_.end()) return;  // timed out already
+  const auto* err = frame.body_as_ErrorReply();
+  if (it->second.resend && err != nullptr && err->code() == wire::ErrorCode::ProducerIdInUse) {
+    // The broker closes this connection too; what we sent after this publish
+    // was not stored, so all of it is sent again on the next connection.
+    it->second.last_error = make_error_code(errc::producer_id_in_use);
+    Disconnect(it->second.last_error);
+    return;
+  }
   ReplyFn reply = std::move(it->second.reply);
   waiting_.erase(it);
   reply({}, &frame);

@@ -8,6 +8,12 @@
 // request-id order, so publishes keep their order). The others fail with
 // errc::not_connected when their connection is lost.
 //
+// A publish refused with ProducerIdInUse (the broker still holds this client's
+// producer id for an older connection it has not yet seen close) is handled
+// like a lost connection: the connection is dropped, and after a reconnect it
+// goes out again with everything behind it, in order, until its deadline
+// (then it fails with errc::producer_id_in_use).
+//
 // A refusal (refusal.h: a refused token, a failed TLS handshake) fails every
 // waiting request with its error, and new requests at once, until a handshake
 // succeeds; meanwhile the connection retries every reconnect_backoff_max.
@@ -93,6 +99,7 @@ class Connection {
     Clock::time_point deadline;
     bool resend;
     bool sent = false;
+    std::error_code last_error;  // why its latest attempt failed; reported at the deadline
   };
 
   asio::awaitable<void> ConnectLoop();

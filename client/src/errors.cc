@@ -30,6 +30,7 @@ class HeraldCategory : public std::error_category {
       case errc::group_busy: return "group has members";
       case errc::authentication_failed: return "authentication failed";
       case errc::not_authorized: return "not authorized";
+      case errc::producer_id_in_use: return "producer id in use by another connection";
       case errc::not_connected: return "not connected to the broker";
       case errc::timeout: return "timed out";
       case errc::client_closed: return "client closed";

@@ -111,6 +111,9 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
     messages.push_back(wire::CreateMessage(fbb, key, header_vec, wire::CreateBytes(fbb, m.payload)));
   }
   uint64_t base_sequence = 0;
+  // Sequences start at 1 and grow by one per message; the broker refuses a
+  // batch whose last one would pass 2^64-1, which this never reaches (it
+  // would take 58,000 years at 10 million messages a second).
   if (producer_id_ != 0) {
     uint64_t& next = next_sequence_.try_emplace(topic, 1).first->second;
     base_sequence = next;

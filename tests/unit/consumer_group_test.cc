@@ -1,5 +1,6 @@
 #include "broker/dispatch/consumer_group.h"
 
+#include <algorithm>
 #include <future>
 #include <map>
 
@@ -105,11 +106,11 @@ TEST_CASE("consumer_group: a member never holds more than its window", "[unit][c
   f.Append(std::vector<std::string>(50, ""));
   auto group = f.Group();
   auto a = std::make_shared<RecordingSink>();
-  group->AddMember(a, 1, /*window=*/10, 30s);
+  uint64_t member = group->AddMember(a, 1, /*window=*/10, 30s);
   f.Run();
   REQUIRE(a->got.size() == 10);
   std::vector<uint64_t> first = a->Offsets();
-  group->Ack(first);
+  group->Ack(member, first);
   f.Run();
   CHECK(a->got.size() == 20);
   CHECK(group->Stats().ack_floor == 10);
@@ -136,15 +137,17 @@ TEST_CASE("consumer_group: a key's next message waits for the ack of the previou
   f.Append({"k1", "k1", "k2", "", "k1", "k2"});
   auto group = f.Group();
   auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
-  group->AddMember(a, 1, 1000, 30s);
-  group->AddMember(b, 2, 1000, 30s);
+  uint64_t member_a = group->AddMember(a, 1, 1000, 30s);
+  uint64_t member_b = group->AddMember(b, 2, 1000, 30s);
   f.Run();
   // First round: the first message of each key plus the keyless one.
   std::map<uint64_t, bool> out;
   for (auto o : a->Offsets()) out[o] = true;
   for (auto o : b->Offsets()) out[o] = true;
   CHECK(out == std::map<uint64_t, bool>{{0, true}, {2, true}, {3, true}});
-  group->Ack(std::vector<uint64_t>{0});
+  const std::vector<uint64_t> a_held = a->Offsets();
+  const bool a_holds_0 = std::find(a_held.begin(), a_held.end(), 0) != a_held.end();
+  group->Ack(a_holds_0 ? member_a : member_b, std::vector<uint64_t>{0});
   f.Run();
   for (auto o : a->Offsets()) out[o] = true;
   for (auto o : b->Offsets()) out[o] = true;
@@ -158,17 +161,62 @@ TEST_CASE("consumer_group: a nacked keyed message goes out again before its key'
   f.Append({"k", "k"});
   auto group = f.Group();
   auto a = std::make_shared<RecordingSink>();
-  group->AddMember(a, 1, 1000, 30s);
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
   f.Run();
   REQUIRE(a->Offsets() == std::vector<uint64_t>{0});
-  group->Nack(std::vector<uint64_t>{0}, 0ms);
+  group->Nack(member, std::vector<uint64_t>{0}, 0ms);
   f.Run();
   REQUIRE(a->got.size() == 2);
   CHECK(a->got[1] == std::make_pair(uint64_t{0}, uint32_t{2}));  // redelivered, count 2
-  group->Ack(std::vector<uint64_t>{0});
+  group->Ack(member, std::vector<uint64_t>{0});
   f.Run();
   REQUIRE(a->got.size() == 3);
   CHECK(a->got[2].first == 1);
+}
+
+TEST_CASE("consumer_group: a member cannot settle what another member holds, or what nobody holds", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(6, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
+  uint64_t member_a = group->AddMember(a, 1, /*window=*/2, 50ms);
+  uint64_t member_b = group->AddMember(b, 2, /*window=*/2, 50ms);
+  f.Run();
+  const auto delivered = ConsumerGroup::Clock::now();
+  REQUIRE(a->got.size() == 2);
+  REQUIRE(b->got.size() == 2);
+  REQUIRE(group->Stats().ready == 2);  // read, handed to nobody yet
+  const std::vector<uint64_t> a_held = a->Offsets();
+  std::vector<uint64_t> unheld;
+  for (uint64_t o = 0; o < 6; ++o) {
+    auto in = [o](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), o) != v.end(); };
+    if (!in(a_held) && !in(b->Offsets())) unheld.push_back(o);
+  }
+  REQUIRE(unheld.size() == 2);
+  // The clock moves on, so that an extension made now would be seen in the deadlines.
+  for (int spins = 0; spins < 1'000'000 && ConsumerGroup::Clock::now() <= delivered; ++spins) {
+  }
+
+  group->Ack(member_b, a_held);
+  group->Ack(member_b, unheld);
+  group->Nack(member_b, a_held, 0ms);
+  group->ExtendDeadline(member_b, a_held);
+  f.Run();
+  CHECK(group->Stats().ack_floor == 0);
+  CHECK(group->Stats().in_flight == 4);
+  CHECK(group->Stats().ready == 2);
+  CHECK(a->got.size() == 2);  // no redelivery from b's nack
+  CHECK(b->got.size() == 2);
+
+  // b's extension did not count: a's deliveries expire at their own deadline.
+  group->Tick(delivered + 50ms);
+  CHECK(group->Stats().in_flight == 0);
+  REQUIRE(group->Stats().ready == 6);
+  // Back for redelivery, they are a's to ack late, still not b's.
+  group->Ack(member_b, a_held);
+  CHECK(group->Stats().ready == 6);
+  group->Ack(member_a, a_held);
+  CHECK(group->Stats().ready == 4);
 }
 
 TEST_CASE("consumer_group: a leaving member's messages go to the others", "[unit][consumer_group]") {
@@ -211,9 +259,9 @@ TEST_CASE("consumer_group: the position resumes without redelivering acked messa
   {
     auto group = f.Group();
     auto a = std::make_shared<RecordingSink>();
-    group->AddMember(a, 1, 1000, 30s);
+    uint64_t member = group->AddMember(a, 1, 1000, 30s);
     f.Run();
-    group->Ack(std::vector<uint64_t>{0, 1, 3, 5});
+    group->Ack(member, std::vector<uint64_t>{0, 1, 3, 5});
     CHECK(group->TakeDirty());
     saved = group->Position();
     CHECK(saved.ack_floor == 2);
@@ -288,16 +336,16 @@ TEST_CASE("consumer_group: after max deliveries a message goes to the dead-lette
     pending.push_back(std::move(done));
   });
   auto a = std::make_shared<RecordingSink>();
-  group->AddMember(a, 1, 1000, 30s);
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
   f.Run();
   // Offset 1 (same key as 0) waits for 0; offset 2 goes out at once.
   REQUIRE(a->Offsets() == std::vector<uint64_t>{0, 2});
-  group->Ack(std::vector<uint64_t>{2});
+  group->Ack(member, std::vector<uint64_t>{2});
   const uint64_t poison[] = {0};
-  group->Nack(poison, 0ms, "first");
+  group->Nack(member, poison, 0ms, "first");
   f.Run();
   REQUIRE(a->got.back() == std::pair<uint64_t, uint32_t>{0, 2});
-  group->Nack(poison, 0ms, "second");
+  group->Nack(member, poison, 0ms, "second");
   f.Run();
   REQUIRE(letters.size() == 1);
   CHECK(letters[0].message.offset() == 0);
@@ -311,7 +359,7 @@ TEST_CASE("consumer_group: after max deliveries a message goes to the dead-lette
   f.Run();
   CHECK(a->got.back().first == 1);
   CHECK(group->Stats().dead_lettered == 1);
-  group->Ack(std::vector<uint64_t>{1});
+  group->Ack(member, std::vector<uint64_t>{1});
   CHECK(group->Stats().ack_floor == 3);
   CHECK(group->Stats().lag == 0);
   CHECK(group->Position().dead_lettered == 1);
@@ -329,10 +377,10 @@ TEST_CASE("consumer_group: a dead letter that cannot be stored stays with the gr
     done(false);
   });
   auto a = std::make_shared<RecordingSink>();
-  group->AddMember(a, 1, 1000, 30s);
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
   f.Run();
   const uint64_t offsets[] = {0};
-  group->Nack(offsets, 0ms, "bad");
+  group->Nack(member, offsets, 0ms, "bad");
   f.Run();
   CHECK(attempts == 1);
   CHECK(group->Stats().ready == 1);  // back for another try after a pause
@@ -362,7 +410,7 @@ TEST_CASE("consumer_group: reset needs an idle group and forgets what was read",
   auto a = std::make_shared<RecordingSink>();
   uint64_t member = group->AddMember(a, 1, 1000, 30s);
   f.Run();
-  group->Ack(a->Offsets());
+  group->Ack(member, a->Offsets());
   CHECK_FALSE(group->Reset(0));
   group->RemoveMember(member);
   REQUIRE(group->Reset(2));

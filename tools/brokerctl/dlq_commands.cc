@@ -14,6 +14,7 @@
 
 #include "brokerctl.h"
 #include "output.h"
+#include "schemas/names.h"
 
 namespace herald::ctl {
 
@@ -21,7 +22,7 @@ namespace {
 
 constexpr const char* kDlqHeaderPrefix = "x-herald-dlq-";
 
-std::string DlqTopic(const std::string& topic) { return topic + ".dlq"; }
+std::string DlqTopic(const std::string& topic) { return wire::DeadLetterTopicName(topic); }
 
 // The message as its producer sent it: key, payload and headers without the
 // broker's x-herald-dlq-* ones.

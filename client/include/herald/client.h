@@ -49,7 +49,11 @@ struct ClientOptions {
   // A publish or admin request still unanswered after this fails with errc::timeout.
   std::chrono::milliseconds request_timeout{30000};
   // Tags every publish with a producer id and sequence numbers so that
-  // publishes re-sent after a reconnect are not stored twice.
+  // publishes re-sent after a reconnect are not stored twice. The broker
+  // binds the id to one connection at a time: a reconnect it receives before
+  // it has seen the old connection go is refused, and the client retries on
+  // new connections; a publish still refused at request_timeout fails with
+  // errc::producer_id_in_use.
   bool idempotent = true;
   // Publishes waiting to be sent or acknowledged; above this, Publish fails
   // at once with errc::buffer_full.

@@ -30,6 +30,7 @@ enum class errc {
   group_busy = 18,            // the group has members
   authentication_failed = 19,  // the broker has auth on and refused the token (or its absence)
   not_authorized = 20,         // the principal's ACL does not allow this on this topic or group
+  producer_id_in_use = 21,     // another live connection publishes with this client's producer id
 
   // Client-side conditions.
   not_connected = 1000,      // no broker connection within the time allowed

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "schemas/names.h"
+
 namespace herald::client_detail::nats {
 
 std::vector<Header> ReadHeaders(natsMsg* msg, std::optional<std::string>* key) {
@@ -67,7 +69,7 @@ void Subscription::ReturnUnsettled() {
 }
 
 bool Subscription::DeadLetter(const ReceivedMessage& m, const std::string& reason) {
-  std::string dlq = topic + ".dlq";
+  std::string dlq = wire::DeadLetterTopicName(topic);
   if (!dlq_ready) {
     std::error_code ec = core->EnsureStream(dlq, nullptr, nullptr);
     if (ec) {
