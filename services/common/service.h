@@ -17,6 +17,8 @@
 #include <rocksdb/db.h>
 
 #include "herald/client.h"
+#include "http_limits.h"
+#include "http_server.h"
 
 namespace herald::services {
 
@@ -30,11 +32,14 @@ struct ServiceFlags {
   std::string broker_token;  // empty: the SDK reads $HERALD_TOKEN
   bool broker_tls = false;   // --broker-tls-ca implies it
   std::string broker_tls_ca;
+  HttpLimits http;
 };
 
 // Adds --listen, --data-dir, --broker and --port-file with the given defaults,
-// and --broker-token, --broker-tls and --broker-tls-ca.
+// and --broker-token, --broker-tls and --broker-tls-ca, and AddHttpFlags.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
+// Adds --http-header-timeout-ms, --http-body-timeout-ms and --http-max-threads.
+void AddHttpFlags(CLI::App& app, HttpLimits* limits);
 
 // The service's broker client options: `base` (its client name and timeouts)
 // with the broker's address, token and TLS settings taken from the flags.
@@ -72,11 +77,9 @@ void BlockStopSignals();
 
 // Serves `server` on `listen` until SIGINT/SIGTERM; returns the exit code.
 // With a port file, the bound port is written there (atomically) once bound.
-int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
+int Serve(HttpServer& server, const std::string& listen, const std::string& name,
           const std::string& port_file = "");
 
-// Unknown routes and bodies too large get JSON errors like every other reply.
-void AddJsonErrors(httplib::Server& server);
 // Adds GET /healthz.
 void AddHealthz(httplib::Server& server, const std::string& name);
 
