@@ -32,14 +32,18 @@ void AddressOf(int fd, bool peer, std::string& ip, int& port) {
 
 }  // namespace
 
-bool ConnectionStream::WaitFor(short events, Clock::time_point deadline) const {
+bool ConnectionStream::WaitFor(short events, Clock::time_point deadline, bool* stopped) const {
+  constexpr long long kStopCheckMs = 100;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left < 0) left = 0;
     pollfd p{fd_, events, 0};
-    int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 60'000)));
+    int rc = ::poll(&p, 1, static_cast<int>(std::clamp<long long>(left, 0, kStopCheckMs)));
     if (rc > 0) return true;  // ready, or an error/hang-up the next call reports
     if (rc < 0 && errno != EINTR) return false;
+    if (server_stopping_ && server_stopping_()) {
+      if (stopped) *stopped = true;
+      return false;
+    }
     if (rc == 0 && Clock::now() >= deadline) return false;
   }
 }
@@ -82,8 +86,9 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, budget_));
   while (buffered_begin_ == buffered_end_) {
-    if (!WaitFor(POLLIN, deadline_)) {
-      failure_ = Failure::kTimedOut;
+    bool stopped = false;
+    if (!WaitFor(POLLIN, deadline_, &stopped)) {
+      failure_ = stopped ? Failure::kServerStopping : Failure::kTimedOut;
       return -1;
     }
     ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);

@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <httplib.h>
@@ -22,9 +23,12 @@ namespace herald::services {
 
 class ConnectionStream final : public httplib::Stream {
  public:
-  enum class Failure { kNone, kTimedOut, kHeadersTooLarge };
+  enum class Failure { kNone, kTimedOut, kHeadersTooLarge, kServerStopping };
 
-  ConnectionStream(int fd, const HttpLimits& limits) : fd_(fd), limits_(limits) {}
+  // `server_stopping` is asked every 100 ms while a read or write waits, so
+  // that stopping the server does not wait out a slow client's deadlines.
+  ConnectionStream(int fd, const HttpLimits& limits, std::function<bool()> server_stopping)
+      : fd_(fd), limits_(limits), server_stopping_(std::move(server_stopping)) {}
 
   // Waits up to the idle timeout for the next request to start; false if it
   // did not, or the peer closed or failed.
@@ -56,11 +60,13 @@ class ConnectionStream final : public httplib::Stream {
   enum class Phase { kIdle, kHeaders, kBody };
   using Clock = std::chrono::steady_clock;
 
-  // Polls for `events` until `deadline`; true if ready.
-  bool WaitFor(short events, Clock::time_point deadline) const;
+  // Polls for `events` until `deadline`; true if ready, false on timeout
+  // (or when the server stops: *stopped is then set, if given).
+  bool WaitFor(short events, Clock::time_point deadline, bool* stopped = nullptr) const;
 
   int fd_;
   HttpLimits limits_;
+  std::function<bool()> server_stopping_;
   Phase phase_ = Phase::kIdle;
   Clock::time_point deadline_{};
   uint64_t budget_ = 0;  // bytes httplib may still read in this phase

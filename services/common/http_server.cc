@@ -80,6 +80,8 @@ void HttpServer::ReplyErrorForStatus(httplib::Response& res) const {
       case ConnectionStream::Failure::kHeadersTooLarge:
         return ReplyError(res, 431, "headers_too_large",
                           "request line and headers above " + std::to_string(limits_.max_header_bytes >> 10) + " KiB");
+      case ConnectionStream::Failure::kServerStopping:
+        return ReplyError(res, 503, "stopping", "the service is stopping");
       case ConnectionStream::Failure::kNone:
         break;
     }
@@ -92,7 +94,7 @@ void HttpServer::ReplyErrorForStatus(httplib::Response& res) const {
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
-  ConnectionStream stream(sock, limits_);
+  ConnectionStream stream(sock, limits_, [this] { return svr_sock_ == INVALID_SOCKET; });
   CurrentRequest request{&stream, std::nullopt};
   current = &request;
   bool ok = false, unread_input = false;
