@@ -9,7 +9,7 @@
 #include "connection_stream.h"
 #include "elastic_thread_pool.h"
 #include "request_framing.h"
-#include "service.h"
+#include "json_reply.h"
 
 namespace herald::services {
 

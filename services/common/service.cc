@@ -81,15 +81,6 @@ std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-void ReplyJson(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
-void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
-  ReplyJson(res, status, {{"error", message}, {"code", code}});
-}
-
 std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res) {
   if (req.body.size() > kMaxBodyBytes) {
     ReplyError(res, 413, "body_too_large", "request body above 64 KiB");

@@ -19,6 +19,7 @@
 #include "herald/client.h"
 #include "http_limits.h"
 #include "http_server.h"
+#include "json_reply.h"
 
 namespace herald::services {
 
@@ -47,10 +48,6 @@ ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base)
 
 // Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);
-
-// JSON replies. Errors are {"error": "<message>", "code": "<code>"}.
-void ReplyJson(httplib::Response& res, int status, const json& body);
-void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message);
 
 // Parses a JSON object body, or replies 400/413/415 and returns nullopt.
 std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res);
