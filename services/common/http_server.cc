@@ -8,8 +8,8 @@
 
 #include "connection_stream.h"
 #include "elastic_thread_pool.h"
-#include "request_framing.h"
 #include "json_reply.h"
+#include "request_framing.h"
 
 namespace herald::services {
 

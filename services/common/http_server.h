@@ -7,12 +7,14 @@
 //   reads the chunked body and ignores the length);
 // - wait 5 s for a 413 (httplib reads and discards the whole oversized body
 //   first);
-// - send headers of any size (only each line is bounded).
+// - send headers of any size (a line's length is checked once it is whole);
+// - keep a POST without Content-Length reading until the client closes.
 // It overrides httplib's per-connection loop (process_and_close_socket, a
 // virtual httplib's SSLServer overrides the same way) to read through a
 // ConnectionStream, decide each request's framing from its headers before
 // the body, and close a connection whose request was not read to its end.
-// Every reply carries the security headers (kSecurityHeaders).
+// Every reply carries the security headers: nosniff, DENY framing, no
+// referrer and kContentSecurityPolicy.
 
 #include <cstdint>
 #include <string>
