@@ -36,13 +36,23 @@ int main(int argc, char** argv) {
   app.add_option("--post-service", posts, "HOST:PORT")->capture_default_str();
   app.add_option("--notification-service", notifications, "HOST:PORT")->capture_default_str();
   app.add_option("--port-file", port_file, "write the bound HTTP port to this file");
+  HttpLimits http;
+  AddHttpFlags(app, &http);
   CLI11_PARSE(app, argc, argv);
 
   const std::string id = "([A-Za-z0-9_-]{1,64})";
-  httplib::Server server;
+  HttpServer server(http);
   AddHealthz(server, "api-gateway");
+  // The page's script and style are files of their own, not inline, so that
+  // the Content-Security-Policy can allow only what the gateway serves.
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(MainPageHtml(), "text/html; charset=utf-8");
+  });
+  server.Get("/main.js", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MainPageScript(), "text/javascript; charset=utf-8");
+  });
+  server.Get("/main.css", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MainPageStyle(), "text/css; charset=utf-8");
   });
   server.Post("/api/posts", [&](const httplib::Request& req, httplib::Response& res) {
     if (ParseObject(req, res)) Forward(posts, req, res, "/posts");

@@ -6,17 +6,7 @@ const std::string& MainPageHtml() {
   static const std::string page = R"HTML(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Herald blog</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222}
- h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
- form.new{display:grid;gap:.4em;margin:1em 0 2em;padding:1em;background:#f6f6f6;border-radius:8px}
- input,textarea,button{font:inherit;padding:.35em .5em}
- .card{border:1px solid #ddd;border-radius:10px;padding:1em 1.2em;margin:1em 0}
- .card h2{margin:.1em 0} .meta{color:#666;font-size:.9em} .count{font-weight:600}
- .comments{list-style:none;padding:0} .comments li{padding:.2em 0;border-top:1px solid #eee}
- .comments button{margin-left:.5em;font-size:.8em}
- form.comment{display:flex;gap:.4em;margin-top:.5em} form.comment input{flex:1}
-</style></head><body>
+<link rel="stylesheet" href="/main.css"></head><body>
 <h1>Herald blog</h1><p class="sub">Comment counts arrive through Herald events.</p>
 <form class="new" id="new-post">
  <input name="author" placeholder="Your name" required maxlength="100">
@@ -25,8 +15,27 @@ const std::string& MainPageHtml() {
  <button>Publish post</button>
 </form>
 <main id="posts"><p>Loading…</p></main>
-<script>
-const esc = s => String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
+<script src="/main.js"></script></body></html>
+)HTML";
+  return page;
+}
+
+const std::string& MainPageStyle() {
+  static const std::string style = R"CSS( body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222}
+ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+ form.new{display:grid;gap:.4em;margin:1em 0 2em;padding:1em;background:#f6f6f6;border-radius:8px}
+ input,textarea,button{font:inherit;padding:.35em .5em}
+ .card{border:1px solid #ddd;border-radius:10px;padding:1em 1.2em;margin:1em 0}
+ .card h2{margin:.1em 0} .meta{color:#666;font-size:.9em} .count{font-weight:600}
+ .comments{list-style:none;padding:0} .comments li{padding:.2em 0;border-top:1px solid #eee}
+ .comments button{margin-left:.5em;font-size:.8em}
+ form.comment{display:flex;gap:.4em;margin-top:.5em} form.comment input{flex:1}
+)CSS";
+  return style;
+}
+
+const std::string& MainPageScript() {
+  static const std::string script = R"JS(const esc = s => String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const open = new Set();
 async function api(method, path, body) {
   const r = await fetch(path, {method, headers: {'Content-Type': 'application/json'}, body: body && JSON.stringify(body)});
@@ -76,9 +85,8 @@ document.addEventListener('submit', async e => {
   document.activeElement.blur(); render();
 });
 render(); setInterval(() => render().catch(() => {}), 1000);
-</script></body></html>
-)HTML";
-  return page;
+)JS";
+  return script;
 }
 
 }  // namespace herald::services

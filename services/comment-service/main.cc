@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     });
   }, &stop);
 
-  httplib::Server server;
+  HttpServer server(flags.http);
   AddHealthz(server, "comment-service");
   server.Post(R"(/posts/([^/]+)/comments)", [&](const httplib::Request& req, httplib::Response& res) {
     std::string post_id = req.matches[1];

@@ -40,6 +40,25 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_flag("--broker-tls", flags->broker_tls, "connect to brokerd with TLS (system CAs)");
   app.add_option("--broker-tls-ca", flags->broker_tls_ca,
                  "PEM file of the CAs that sign brokerd's certificate (implies --broker-tls)");
+  AddHttpFlags(app, &flags->http);
+}
+
+void AddHttpFlags(CLI::App& app, HttpLimits* limits) {
+  auto ms = [](std::chrono::milliseconds* out) {
+    return [out](int64_t value) { *out = std::chrono::milliseconds(value); };
+  };
+  app.add_option_function<int64_t>("--http-header-timeout-ms", ms(&limits->header_timeout),
+                                   "an HTTP request's line and headers must arrive within this (default " +
+                                       std::to_string(limits->header_timeout.count()) + ")")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  app.add_option_function<int64_t>("--http-body-timeout-ms", ms(&limits->body_timeout),
+                                   "an HTTP request's body must arrive within this after its headers (default " +
+                                       std::to_string(limits->body_timeout.count()) + ")")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  app.add_option("--http-max-threads", limits->max_threads,
+                 "HTTP connections served at once; more wait for a free thread")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
 }
 
 ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base) {
@@ -60,15 +79,6 @@ std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {
     std::exit(1);
   }
   return std::unique_ptr<rocksdb::DB>(db);
-}
-
-void ReplyJson(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
-void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
-  ReplyJson(res, status, {{"error", message}, {"code", code}});
 }
 
 std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res) {
@@ -122,15 +132,6 @@ int64_t NowMs() {
 
 std::string Rfc3339(int64_t ms) { return wire::FormatRfc3339(ms); }
 
-void AddJsonErrors(httplib::Server& server) {
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler already wrote its own error
-    if (res.status == 404) return ReplyError(res, 404, "not_found", "no such route");
-    if (res.status == 413) return ReplyError(res, 413, "body_too_large", "request body above 64 KiB");
-    ReplyError(res, res.status, "http_error", "request failed");
-  });
-}
-
 std::thread RetryInBackground(std::string what, std::function<bool()> step, const std::atomic<bool>* stop) {
   return std::thread([what = std::move(what), step = std::move(step), stop] {
     while (!stop->load()) {
@@ -155,7 +156,7 @@ void BlockStopSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
+int Serve(HttpServer& server, const std::string& listen, const std::string& name,
           const std::string& port_file) {
   std::string host;
   uint16_t port = 0;
@@ -163,12 +164,6 @@ int Serve(httplib::Server& server, const std::string& listen, const std::string&
     std::fprintf(stderr, "%s: --listen '%s' is not HOST:PORT\n", name.c_str(), listen.c_str());
     return 2;
   }
-  server.set_payload_max_length(kMaxBodyBytes);
-  AddJsonErrors(server);
-  server.set_keep_alive_timeout(1);
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    ReplyError(res, 500, "internal", "unexpected error");
-  });
   // SIGINT/SIGTERM are taken by a thread of their own, which stops the server
   // (main() blocked them before starting any thread: BlockStopSignals()).
   BlockStopSignals();
@@ -182,7 +177,7 @@ int Serve(httplib::Server& server, const std::string& listen, const std::string&
     server.stop();
   });
   waiter.detach();
-  int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  int bound = server.Bind(host, port);
   if (bound < 0) {
     std::fprintf(stderr, "%s: cannot listen on %s\n", name.c_str(), listen.c_str());
     return 1;

@@ -17,6 +17,9 @@
 #include <rocksdb/db.h>
 
 #include "herald/client.h"
+#include "http_limits.h"
+#include "http_server.h"
+#include "json_reply.h"
 
 namespace herald::services {
 
@@ -30,11 +33,14 @@ struct ServiceFlags {
   std::string broker_token;  // empty: the SDK reads $HERALD_TOKEN
   bool broker_tls = false;   // --broker-tls-ca implies it
   std::string broker_tls_ca;
+  HttpLimits http;
 };
 
 // Adds --listen, --data-dir, --broker and --port-file with the given defaults,
-// and --broker-token, --broker-tls and --broker-tls-ca.
+// and --broker-token, --broker-tls and --broker-tls-ca, and AddHttpFlags.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
+// Adds --http-header-timeout-ms, --http-body-timeout-ms and --http-max-threads.
+void AddHttpFlags(CLI::App& app, HttpLimits* limits);
 
 // The service's broker client options: `base` (its client name and timeouts)
 // with the broker's address, token and TLS settings taken from the flags.
@@ -42,10 +48,6 @@ ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base)
 
 // Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);
-
-// JSON replies. Errors are {"error": "<message>", "code": "<code>"}.
-void ReplyJson(httplib::Response& res, int status, const json& body);
-void ReplyError(httplib::Response& res, int status, const std::string& code, const std::string& message);
 
 // Parses a JSON object body, or replies 400/413/415 and returns nullopt.
 std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& res);
@@ -72,11 +74,9 @@ void BlockStopSignals();
 
 // Serves `server` on `listen` until SIGINT/SIGTERM; returns the exit code.
 // With a port file, the bound port is written there (atomically) once bound.
-int Serve(httplib::Server& server, const std::string& listen, const std::string& name,
+int Serve(HttpServer& server, const std::string& listen, const std::string& name,
           const std::string& port_file = "");
 
-// Unknown routes and bodies too large get JSON errors like every other reply.
-void AddJsonErrors(httplib::Server& server);
 // Adds GET /healthz.
 void AddHealthz(httplib::Server& server, const std::string& name);
 

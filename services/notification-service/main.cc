@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                              on_comment);
   }, &stop);
 
-  httplib::Server server;
+  HttpServer server(flags.http);
   AddHealthz(server, "notification-service");
   server.Get("/notifications", [&](const httplib::Request& req, httplib::Response& res) {
     std::string user = req.get_param_value("user");

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     return !client.Subscribe({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
   }, &stop);
 
-  httplib::Server server;
+  HttpServer server(flags.http);
   AddHealthz(server, "post-service");
   server.Post("/posts", [&](const httplib::Request& req, httplib::Response& res) {
     auto body = ParseObject(req, res);
