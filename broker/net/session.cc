@@ -22,6 +22,11 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxGatherFrames = 64;
 constexpr std::size_t kMaxDeliverFrameBytes = 1u << 20;
+// Read buffer to start with: before Hello just enough for one Hello (it grows
+// to wire::kMaxHelloFrameBytes at most), after it room for many small frames
+// per read.
+constexpr std::size_t kHelloReadBufferBytes = 512;
+constexpr std::size_t kReadBufferBytes = 64u << 10;
 
 // Logs an exception that escaped a session coroutine instead of dropping it.
 auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
@@ -42,7 +47,7 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
     : stream_(ctx.tls ? wire::ByteStream(std::move(socket), *ctx.tls) : wire::ByteStream(std::move(socket))),
       ctx_(ctx),
       id_(id),
-      in_(ctx.config.max_frame_bytes),
+      in_(wire::kMaxHelloFrameBytes, kHelloReadBufferBytes),
       read_resume_(ctx.io),
       stall_timer_(ctx.io),
       idle_timer_(ctx.io),
@@ -65,6 +70,13 @@ void Session::Start() {
   auto self = shared_from_this();
   asio::co_spawn(ctx_.io, ReadLoop(), LogEscape(self, "read"));
   asio::co_spawn(ctx_.io, WriteLoop(), LogEscape(self, "write"));
+}
+
+void Session::set_handshaken(std::string client_name, const Principal* principal) {
+  handshaken_ = true;
+  client_name_ = std::move(client_name);
+  principal_ = principal;
+  in_.SetLimits(ctx_.config.max_frame_bytes, kReadBufferBytes);
 }
 
 void Session::StopReading() {
@@ -290,8 +302,10 @@ asio::awaitable<void> Session::ReadLoop() {
         co_return;
       case wire::FrameBuffer::Result::kTooLarge:
         FailAndClose(0, {wire::ErrorCode::FrameTooLarge,
-                         fmt::format("frame of {} bytes is above the limit of {}", length,
-                                     ctx_.config.max_frame_bytes)});
+                         handshaken_ ? fmt::format("frame of {} bytes is above the limit of {}", length,
+                                                   ctx_.config.max_frame_bytes)
+                                     : fmt::format("frame of {} bytes is above the limit of {} before Hello",
+                                                   length, wire::kMaxHelloFrameBytes)});
         co_return;
       case wire::FrameBuffer::Result::kFrame:
         break;
