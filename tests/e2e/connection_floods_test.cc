@@ -47,6 +47,10 @@ struct AuthBroker {
   std::unique_ptr<BrokerProcess> broker;
 };
 
+bool IsError(const wire::Frame* frame, wire::ErrorCode code) {
+  return frame != nullptr && frame->body_as_ErrorReply() != nullptr && frame->body_as_ErrorReply()->code() == code;
+}
+
 std::vector<std::unique_ptr<RawConnection>> Connect(uint16_t port, int count) {
   std::vector<std::unique_ptr<RawConnection>> raws;
   for (int i = 0; i < count; ++i) raws.push_back(std::make_unique<RawConnection>(port));
@@ -62,26 +66,28 @@ TEST_CASE("e2e: frames announced but not sent do not grow the broker's memory", 
   REQUIRE_FALSE(admin.CreateTopic("t"));
 
   SECTION("before Hello: above the pre-Hello limit, refused at once") {
-    RawConnection just_above(port);
-    const uint32_t length = wire::kMaxHelloFrameBytes + 1;
-    const uint8_t prefix[] = {uint8_t(length), uint8_t(length >> 8), uint8_t(length >> 16), uint8_t(length >> 24)};
-    REQUIRE(just_above.SendBytes(prefix, sizeof prefix));
-    CHECK(ErrorOf(just_above.ReadFrame()) == wire::ErrorCode::FrameTooLarge);
-    CHECK(just_above.ClosedByPeer());
-
     const std::size_t before = b.broker->RssBytes();
     auto raws = Connect(port, kAnnouncers);
     for (auto& raw : raws) REQUIRE(raw->SendBytes(kPrefix4MiB, sizeof kPrefix4MiB));
-    CHECK(ErrorOf(raws.back()->ReadFrame()) == wire::ErrorCode::FrameTooLarge);
+    CHECK(IsError(raws.back()->ReadFrame(), wire::ErrorCode::FrameTooLarge));
     const std::size_t after = b.broker->RssBytes();
-    INFO("RSS before " << before / kMiB << " MiB, after " << after / kMiB << " MiB");
-    CHECK(after < before + kRssBound);
+    {
+      INFO("RSS before " << before / kMiB << " MiB, after " << after / kMiB << " MiB");
+      CHECK(after < before + kRssBound);
+    }
     for (auto& raw : raws) {
       if (!raw->ClosedByPeer()) {
         FAIL_CHECK("a connection that announced 4 MiB before Hello was left open");
         break;
       }
     }
+
+    RawConnection just_above(port);
+    const uint32_t length = wire::kMaxHelloFrameBytes + 1;
+    const uint8_t prefix[] = {uint8_t(length), uint8_t(length >> 8), uint8_t(length >> 16), uint8_t(length >> 24)};
+    REQUIRE(just_above.SendBytes(prefix, sizeof prefix));
+    CHECK(IsError(just_above.ReadFrame(), wire::ErrorCode::FrameTooLarge));
+    CHECK(just_above.ClosedByPeer());
   }
   SECTION("after Hello: the buffer follows the bytes that arrive") {
     auto raws = Connect(port, kAnnouncers);
@@ -102,18 +108,25 @@ TEST_CASE("e2e: frames announced but not sent do not grow the broker's memory", 
 
 TEST_CASE("e2e: sockets that never send Hello cannot lock out a client with a token", "[e2e][limits]") {
   constexpr int kMaxPending = 20, kIdle = 60;
-  AuthBroker b({"--max-connections", "10", "--max-pending-connections", std::to_string(kMaxPending)});
+  // The idle sockets would hold their slots for a minute: longer than the client waits.
+  AuthBroker b({"--max-connections", "10", "--max-pending-connections", std::to_string(kMaxPending),
+                "--handshake-timeout-ms", "60000"});
   const uint16_t port = b.broker->port();
   auto idle = Connect(port, kIdle);
-  // The oldest pending connections were closed to make room for newer ones.
-  CHECK(ErrorOf(idle.front()->ReadFrame()) == wire::ErrorCode::TooManyConnections);
-  CHECK(idle.front()->ClosedByPeer());
-  REQUIRE(Eventually([&] { return idle[kIdle - kMaxPending - 1]->ClosedByPeer(10ms); }, 5s, 10ms));
-
-  herald::Client client({.broker = b.broker->address(), .token = b.token});
+  // The broker accepts in connect order: the client's connection comes after the idle ones.
+  herald::Client client({.broker = b.broker->address(), .request_timeout = 5s, .token = b.token});
   REQUIRE_FALSE(client.CreateTopic("t"));
   CHECK_FALSE(client.PublishSync("t", {.payload = "in despite the flood"}).error);
-  // The newest idle ones are still open: only what the limit needs was closed.
+
+  // The oldest pending connections were closed to make room for newer ones...
+  CHECK(IsError(idle.front()->ReadFrame(), wire::ErrorCode::TooManyConnections));
+  for (int i = 0; i <= kIdle - kMaxPending; ++i) {
+    if (!idle[i]->ClosedByPeer()) {
+      FAIL_CHECK("pending connection " << i << " of " << kIdle << " was not closed");
+      break;
+    }
+  }
+  // ...and only as many as the limit needs: the newest are still open.
   CHECK_FALSE(idle.back()->ClosedByPeer(10ms));
 }
 
@@ -139,7 +152,9 @@ TEST_CASE("e2e: out of file descriptors the broker backs off instead of spinning
   const std::size_t logged = broker.LogBytes() - log_before;
   INFO("CPU " << cpu << " s, log " << logged << " bytes in the window");
   CHECK(cpu < 0.5);  // a spinning accept loop uses a whole core: about 2 s
-  CHECK(logged < 16u << 10);  // at most a line a second, not one per failed accept
+  // A line a second, not one per failed accept (plus the Hellos of the last
+  // connections accepted; a spinning loop logs megabytes).
+  CHECK(logged < 64u << 10);
 
   raws.clear();  // descriptors come back: the connections waiting in the backlog are served
   herald::Client late({.broker = broker.address()});
