@@ -38,9 +38,12 @@ FrameBuffer::Result FrameBuffer::Next(std::span<const uint8_t>* frame, uint32_t*
   const uint8_t* start = data() + begin_;
   if (reinterpret_cast<std::uintptr_t>(start) % 8 != 0) {
     // Frames whose size is not a multiple of 8 shift the ones after them.
-    if (aligned_.size() < (total + 7) / 8) aligned_.resize((total + 7) / 8);
-    std::memcpy(aligned_.data(), start, total);
-    start = reinterpret_cast<const uint8_t*>(aligned_.data());
+    if (aligned_capacity_ < total) {
+      aligned_capacity_ = (total + 7) / 8 * 8;
+      aligned_ = std::make_unique_for_overwrite<uint64_t[]>(aligned_capacity_ / 8);
+    }
+    std::memcpy(aligned_.get(), start, total);
+    start = reinterpret_cast<const uint8_t*>(aligned_.get());
   }
   *frame = std::span<const uint8_t>(start, total);
   // The frame stays in place until the next call; consume it lazily.
@@ -64,7 +67,10 @@ std::span<uint8_t> FrameBuffer::Space() {
   if (begin_ == end_) {
     begin_ = end_ = 0;
     if (capacity_ > initial_bytes_ * kShrinkFactor) Reallocate(initial_bytes_);
-    if (aligned_.size() * 8 > initial_bytes_ * kShrinkFactor) aligned_ = {};
+    if (aligned_capacity_ > initial_bytes_ * kShrinkFactor) {
+      aligned_.reset();
+      aligned_capacity_ = 0;
+    }
   }
   if (capacity_ < initial_bytes_) Reallocate(initial_bytes_);
   // The frame at begin_ needs `want` bytes in all; until its prefix is here, 4.
@@ -76,7 +82,7 @@ std::span<uint8_t> FrameBuffer::Space() {
   }
   if (end_ == capacity_) {
     // The frame's bytes fill the buffer (so want > capacity_): double it,
-    // but never past the frame. A prefix alone moves nothing.
+    // but never past the frame.
     Reallocate(std::min(2 * capacity_, std::max(want, capacity_ + 1)));
   }
   return {data() + end_, capacity_ - end_};

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <vector>
 
 namespace herald::wire {
 
@@ -58,7 +57,8 @@ class FrameBuffer {
   std::size_t end_ = 0;       // one past the last byte read
   std::size_t need_ = 0;      // bytes the frame at begin_ needs in all (0: unknown)
   // A frame that does not start on an 8-byte boundary is copied here first.
-  std::vector<uint64_t> aligned_;
+  std::unique_ptr<uint64_t[]> aligned_;
+  std::size_t aligned_capacity_ = 0;  // bytes
 };
 
 }  // namespace herald::wire
