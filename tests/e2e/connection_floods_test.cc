@@ -136,13 +136,13 @@ TEST_CASE("e2e: out of file descriptors the broker backs off instead of spinning
   constexpr uint64_t kOpenFiles = 128;
   constexpr int kConnections = 200;
   BrokerProcess broker({}, {.open_files = kOpenFiles});
-  CHECK(broker.LogTail().find("file descriptor limit (128) is below") != std::string::npos);
+  CHECK(broker.LogTail(1 << 20).find("file descriptor limit (128) is below") != std::string::npos);
   herald::Client client({.broker = broker.address()});
   REQUIRE_FALSE(client.CreateTopic("t"));
 
   auto raws = Connect(broker.port(), kConnections);  // the kernel's backlog takes what brokerd cannot
   for (auto& raw : raws) REQUIRE(raw->SendHello());
-  REQUIRE(Eventually([&] { return broker.LogTail().find("accept failed") != std::string::npos; }, 10s, 10ms));
+  REQUIRE(Eventually([&] { return broker.LogTail(1 << 20).find("accept failed") != std::string::npos; }, 10s, 10ms));
 
   const double cpu_before = broker.CpuSeconds();
   const std::size_t log_before = broker.LogBytes();
