@@ -28,6 +28,11 @@ constexpr std::size_t kMaxDeliverFrameBytes = 1u << 20;
 constexpr std::size_t kHelloReadBufferBytes = 512;
 constexpr std::size_t kReadBufferBytes = 64u << 10;
 
+// Before Hello: the protocol's pre-Hello limit, or --max-frame-bytes if lower.
+uint32_t MaxHelloFrameBytes(const BrokerConfig& config) {
+  return std::min(wire::kMaxHelloFrameBytes, config.max_frame_bytes);
+}
+
 // Logs an exception that escaped a session coroutine instead of dropping it.
 auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
   return [session, loop](std::exception_ptr e) {
@@ -47,7 +52,7 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
     : stream_(ctx.tls ? wire::ByteStream(std::move(socket), *ctx.tls) : wire::ByteStream(std::move(socket))),
       ctx_(ctx),
       id_(id),
-      in_(wire::kMaxHelloFrameBytes, kHelloReadBufferBytes),
+      in_(MaxHelloFrameBytes(ctx.config), kHelloReadBufferBytes),
       read_resume_(ctx.io),
       stall_timer_(ctx.io),
       idle_timer_(ctx.io),
@@ -305,7 +310,7 @@ asio::awaitable<void> Session::ReadLoop() {
                          handshaken_ ? fmt::format("frame of {} bytes is above the limit of {}", length,
                                                    ctx_.config.max_frame_bytes)
                                      : fmt::format("frame of {} bytes is above the limit of {} before Hello",
-                                                   length, wire::kMaxHelloFrameBytes)});
+                                                   length, MaxHelloFrameBytes(ctx_.config))});
         co_return;
       case wire::FrameBuffer::Result::kFrame:
         break;
