@@ -56,7 +56,10 @@ struct BrokerConfig {
   // nothing for this long is closed (TimedOut): it holds a connection slot
   // for nothing. Subscribers are exempt, they wait for deliveries. 0 = never.
   std::chrono::milliseconds idle_timeout{10 * 60'000};
+  // Connections past Hello. Those still before it count separately, against
+  // max_pending_connections: at that limit a new one closes the oldest.
   uint32_t max_connections = 10'000;
+  uint32_t max_pending_connections = 256;
 
   // Security. auth_file: principals with token hashes and ACLs
   // (broker/security/principals.h); empty = auth off, every client may do

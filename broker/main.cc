@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/fd_limit.h"
 #include "broker/logging.h"
 #include "broker/version.h"
 #include "schemas/units.h"
@@ -154,7 +155,11 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
                  "close connections without subscriptions that send nothing this long; 0 = never")
       ->check(kDuration)
       ->capture_default_str();
-  app.add_option("--max-connections", config.max_connections, "refuse connections above this many")
+  app.add_option("--max-connections", config.max_connections, "refuse connections past Hello above this many")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--max-pending-connections", config.max_pending_connections,
+                 "connections that have not sent Hello yet; above this many the oldest is closed")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
   app.add_option("--default-retention-age", t.retention_age,
@@ -302,6 +307,7 @@ int main(int argc, char** argv) {
   ApplyTextFlags(text, config);
   SetLogLevel(spdlog::level::from_str(text.log_level));
   SetLogFormat(*ParseLogFormat(text.log_format));
+  RaiseDescriptorLimit(DescriptorsNeeded(config));
 
   std::unique_ptr<Broker> broker;
   Status s = Broker::Open(config, &broker);

@@ -17,6 +17,9 @@ inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr std::size_t kLengthPrefixBytes = 4;
 inline constexpr uint32_t kDefaultMaxFrameBytes = 4u << 20;    // 4 MiB
 inline constexpr uint32_t kDefaultMaxPayloadBytes = 1u << 20;  // 1 MiB
+// Until its Hello succeeds a connection is unauthenticated, and its frames may
+// be at most this large: a Hello with a 256-bit token is about 150 bytes.
+inline constexpr uint32_t kMaxHelloFrameBytes = 4u << 10;  // 4 KiB
 // One Publish, decoded (HelloOk announces the broker's values).
 inline constexpr uint32_t kDefaultMaxPublishBytes = 4u << 20;   // 4 MiB
 inline constexpr uint32_t kDefaultMaxPublishMessages = 65'536;

@@ -38,6 +38,10 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
     }
   }
   out.Gauge("herald_connections", "Open client connections", ctx.listener ? double(ctx.listener->OpenSessions()) : 0);
+  out.Gauge("herald_pending_connections", "Open connections that have not completed Hello yet",
+            ctx.listener ? double(ctx.listener->PendingSessions()) : 0);
+  out.Gauge("herald_unacked_bytes", "Payload bytes every group's members hold unacked (--max-unacked-bytes)",
+            double(ctx.registry.unacked_budget().used()));
   if (ctx.principals != nullptr) {
     out.Counter("herald_authentication_failures_total", "Connections refused for a missing or unknown token",
                 double(m->authentication_failures));

@@ -1,5 +1,7 @@
 #include "broker/net/listener.h"
 
+#include <cerrno>
+
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
@@ -11,7 +13,22 @@
 
 namespace herald::broker {
 
-Listener::Listener(BrokerContext& ctx) : ctx_(ctx), acceptor_(ctx.io) {}
+namespace {
+
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kFailureLogInterval = std::chrono::seconds(1);
+
+// Accept failures that last until the process (or system) frees something.
+// (asio's system category does not compare equal to std::errc: match errno.)
+bool OutOfResources(const std::error_code& ec) {
+  if (ec.category() != asio::error::get_system_category()) return false;
+  const int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+}  // namespace
+
+Listener::Listener(BrokerContext& ctx) : ctx_(ctx), acceptor_(ctx.io), backoff_(ctx.io) {}
 
 Status Listener::Bind(const std::string& host_port) {
   std::string host;
@@ -59,6 +76,7 @@ void Listener::Start() {
 void Listener::Stop() {
   asio::error_code ec;
   acceptor_.close(ec);
+  backoff_.cancel();
 }
 
 void Listener::ForEachSession(const std::function<void(Session&)>& fn) {
@@ -73,28 +91,85 @@ uint32_t Listener::OpenSessions() const {
   return open;
 }
 
+uint32_t Listener::AuthenticatedSessions() const {
+  uint32_t authenticated = 0;
+  for (const auto& weak : sessions_)
+    if (auto s = weak.lock(); s && s->handshaken() && !s->closing()) ++authenticated;
+  return authenticated;
+}
+
+uint32_t Listener::PendingSessions() const {
+  uint32_t pending = 0;
+  for (const auto& weak : pending_)
+    if (auto s = weak.lock(); s && !s->handshaken() && !s->closing()) ++pending;
+  return pending;
+}
+
+void Listener::LogAcceptFailure(const std::error_code& ec) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_failure_log_ < kFailureLogInterval) {
+    ++unlogged_failures_;
+    return;
+  }
+  if (unlogged_failures_ > 0) {
+    spdlog::get("net")->warn("accept failed: {} (and {} more failures in the last {} ms)", ec.message(),
+                             unlogged_failures_,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(now - last_failure_log_).count());
+  } else {
+    spdlog::get("net")->warn("accept failed: {}", ec.message());
+  }
+  last_failure_log_ = now;
+  unlogged_failures_ = 0;
+}
+
+void Listener::Admit(std::shared_ptr<Session> session) {
+  uint32_t authenticated = 0;
+  std::erase_if(sessions_, [&](const auto& w) {
+    auto s = w.lock();
+    if (!s || s->closed()) return true;
+    if (s->handshaken() && !s->closing()) ++authenticated;
+    return false;
+  });
+  std::erase_if(pending_, [](const auto& w) {
+    auto s = w.lock();
+    return !s || s->handshaken() || s->closing();
+  });
+  sessions_.push_back(session);
+  session->Start();
+  if (authenticated >= ctx_.config.max_connections) {
+    session->Reject({wire::ErrorCode::TooManyConnections,
+                     fmt::format("the broker is at its limit of {} connections", ctx_.config.max_connections)});
+    return;
+  }
+  if (pending_.size() >= ctx_.config.max_pending_connections) {
+    // The oldest has had the longest to send its Hello (see the header).
+    if (auto oldest = pending_.front().lock()) {
+      oldest->Reject({wire::ErrorCode::TooManyConnections,
+                      fmt::format("more than {} connections are waiting for Hello; the oldest is closed",
+                                  ctx_.config.max_pending_connections)});
+    }
+    pending_.pop_front();
+  }
+  pending_.push_back(std::move(session));
+}
+
 asio::awaitable<void> Listener::AcceptLoop() {
   constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
   while (acceptor_.is_open()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
-      // Out of descriptors and the like: log, then keep serving the others.
-      spdlog::get("net")->warn("accept failed: {}", ec.message());
+      LogAcceptFailure(ec);
+      if (OutOfResources(ec)) {
+        // The connection waits in the kernel's backlog. Retrying at once
+        // would fail again at once (the socket stays readable): wait for a
+        // session to close and give back its descriptor.
+        backoff_.expires_after(kAcceptBackoff);
+        co_await backoff_.async_wait(kNoThrow);
+      }
       continue;
     }
-    std::erase_if(sessions_, [](const auto& w) {
-      auto s = w.lock();
-      return !s || s->closed();
-    });
-    auto session = std::make_shared<Session>(std::move(socket), ctx_, next_session_id_++);
-    bool over_limit = sessions_.size() >= ctx_.config.max_connections;
-    sessions_.push_back(session);
-    session->Start();
-    if (over_limit) {
-      session->Reject({wire::ErrorCode::TooManyConnections,
-                       fmt::format("the broker is at its limit of {} connections", ctx_.config.max_connections)});
-    }
+    Admit(std::make_shared<Session>(std::move(socket), ctx_, next_session_id_++));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/metrics/broker_metrics.h"
+#include "broker/net/listener.h"
 #include "broker/net/session.h"
 #include "broker/version.h"
 
@@ -36,6 +37,14 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
                                         "authentication failed: this broker needs a valid token"});
       return;
     }
+  }
+  // Checked here as well as at accept: connections accepted below the limit
+  // may finish their Hello after it was reached.
+  if (ctx.listener != nullptr && ctx.listener->AuthenticatedSessions() >= ctx.config.max_connections) {
+    session.FailAndClose(request_id, {wire::ErrorCode::TooManyConnections,
+                                      fmt::format("the broker is at its limit of {} connections",
+                                                  ctx.config.max_connections)});
+    return;
   }
   session.set_handshaken(std::move(name), principal);
   spdlog::get("net")->info("session {}: hello from {}", session.id(), session.who());

@@ -23,6 +23,16 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxGatherFrames = 64;
 constexpr std::size_t kMaxDeliverFrameBytes = 1u << 20;
+// Read buffer to start with: before Hello just enough for one Hello (it grows
+// to wire::kMaxHelloFrameBytes at most), after it room for many small frames
+// per read.
+constexpr std::size_t kHelloReadBufferBytes = 512;
+constexpr std::size_t kReadBufferBytes = 64u << 10;
+
+// Before Hello: the protocol's pre-Hello limit, or --max-frame-bytes if lower.
+uint32_t MaxHelloFrameBytes(const BrokerConfig& config) {
+  return std::min(wire::kMaxHelloFrameBytes, config.max_frame_bytes);
+}
 
 // Logs an exception that escaped a session coroutine instead of dropping it.
 auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
@@ -43,7 +53,7 @@ Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
     : stream_(ctx.tls ? wire::ByteStream(std::move(socket), *ctx.tls) : wire::ByteStream(std::move(socket))),
       ctx_(ctx),
       id_(id),
-      in_(ctx.config.max_frame_bytes),
+      in_(MaxHelloFrameBytes(ctx.config), kHelloReadBufferBytes),
       read_resume_(ctx.io),
       stall_timer_(ctx.io),
       idle_timer_(ctx.io),
@@ -66,6 +76,13 @@ void Session::Start() {
   auto self = shared_from_this();
   asio::co_spawn(ctx_.io, ReadLoop(), LogEscape(self, "read"));
   asio::co_spawn(ctx_.io, WriteLoop(), LogEscape(self, "write"));
+}
+
+void Session::set_handshaken(std::string client_name, const Principal* principal) {
+  handshaken_ = true;
+  client_name_ = std::move(client_name);
+  principal_ = principal;
+  in_.SetLimits(ctx_.config.max_frame_bytes, kReadBufferBytes);
 }
 
 void Session::StopReading() {
@@ -317,8 +334,10 @@ asio::awaitable<void> Session::ReadLoop() {
         co_return;
       case wire::FrameBuffer::Result::kTooLarge:
         FailAndClose(0, {wire::ErrorCode::FrameTooLarge,
-                         fmt::format("frame of {} bytes is above the limit of {}", length,
-                                     ctx_.config.max_frame_bytes)});
+                         handshaken_ ? fmt::format("frame of {} bytes is above the limit of {}", length,
+                                                   ctx_.config.max_frame_bytes)
+                                     : fmt::format("frame of {} bytes is above the limit of {} before Hello",
+                                                   length, MaxHelloFrameBytes(ctx_.config))});
         co_return;
       case wire::FrameBuffer::Result::kFrame:
         break;

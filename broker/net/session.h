@@ -52,11 +52,11 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   bool closed() const { return closed_; }
   bool handshaken() const { return handshaken_; }
   // After Hello. `principal` is who the token named; nullptr when auth is off.
-  void set_handshaken(std::string client_name, const Principal* principal) {
-    handshaken_ = true;
-    client_name_ = std::move(client_name);
-    principal_ = principal;
-  }
+  // Lifts the read side from the pre-Hello frame limit to --max-frame-bytes.
+  void set_handshaken(std::string client_name, const Principal* principal);
+  // Closed, or closing once its queue is written (refused, failed, or the
+  // client hung up): it no longer counts against the connection limits.
+  bool closing() const { return closed_ || close_after_flush_; }
   const Principal* principal() const { return principal_; }
   // Whether this connection may do `p` on `name`: always when auth is off.
   bool Allows(Permission p, std::string_view name) const {

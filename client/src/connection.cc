@@ -196,7 +196,9 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
   }
 
   flatbuffers::FlatBufferBuilder fbb(192);
-  auto name = fbb.CreateString(options_.client_name);
+  // The broker keeps 64 bytes of the name, and refuses frames above
+  // wire::kMaxHelloFrameBytes before Hello: a long name must not cost the connection.
+  auto name = fbb.CreateString(std::string_view(options_.client_name).substr(0, 256));
   // No token field at all without a token: a broker with auth off ignores it anyway.
   flatbuffers::Offset<flatbuffers::String> token;
   if (!token_.empty()) token = fbb.CreateString(token_);

@@ -187,6 +187,7 @@ TEST_CASE("brokerd config: --print-config output is accepted back by --config", 
   CHECK(Contains(defaults.out, "default-max-deliveries = 10\n"));
   CHECK(Contains(defaults.out, "metrics-listen = \"\"\n"));
   CHECK(Contains(defaults.out, "log-format = \"text\"\n"));
+  CHECK(Contains(defaults.out, "max-pending-connections = 256\n"));
 
   TempDir dir("herald-config");
   auto first = RunBrokerd({"--print-config", "--fsync", "interval", "--default-backoff", "1s,5s,30s",
@@ -215,6 +216,7 @@ TEST_CASE("brokerd config: bad durations and sizes exit 2 naming the flag", "[e2
       {"--default-retention-age", "7 days"}, {"--default-retention-bytes", "lots"},
       {"--retention-interval", "0"},         {"--default-backoff", "1s,soon"},
       {"--default-max-deliveries", "0"},     {"--log-format", "xml"},
+      {"--max-pending-connections", "0"},
   };
   for (const auto& [flag, value] : bad) {
     auto r = RunBrokerd({flag, value, "--print-config"});

@@ -88,6 +88,8 @@ TEST_CASE("e2e: brokerd serves Prometheus metrics and a health check", "[e2e][me
   CHECK(samples[R"(herald_group_redeliveries_total{topic="comment-created",group="post-service"})"] == 0);
   CHECK(samples[R"(herald_group_dead_letters_total{topic="comment-created",group="post-service"})"] == 0);
   CHECK(samples["herald_connections"] >= 1);
+  CHECK(samples.count("herald_unacked_bytes") == 1);
+  CHECK(samples["herald_unacked_bytes"] == 0);  // everything was acked
   CHECK(samples["herald_storage_bytes"] > 0);
   CHECK(samples["herald_memtable_bytes"] > 0);
   CHECK(samples["herald_publish_to_ack_seconds_count"] == 20);

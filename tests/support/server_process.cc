@@ -4,9 +4,11 @@
 
 #include <csignal>
 #include <fstream>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,15 +24,16 @@ std::vector<std::string> BrokerArgs(std::vector<std::string> extra) {
 }
 }  // namespace
 
-BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
-    : ServerProcess(HERALD_BROKERD_PATH, BrokerArgs(std::move(extra_args))) {}
+BrokerProcess::BrokerProcess(std::vector<std::string> extra_args, ProcessLimits limits)
+    : ServerProcess(HERALD_BROKERD_PATH, BrokerArgs(std::move(extra_args)), limits) {}
 
-ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args)
+ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args, ProcessLimits limits)
     : dir_("herald-e2e"),
       binary_(std::move(binary)),
       port_file_(dir_ / "port"),
       log_file_(dir_ / "server.log"),
-      args_(std::move(args)) {
+      args_(std::move(args)),
+      limits_(limits) {
   for (auto& a : args_) {
     for (std::size_t at; (at = a.find("{dir}")) != std::string::npos;) a.replace(at, 5, dir_.str());
   }
@@ -52,6 +55,10 @@ void ServerProcess::Start(const std::string& listen) {
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
+    }
+    if (limits_.open_files > 0) {
+      rlimit nofile{limits_.open_files, limits_.open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(126);
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -113,6 +120,29 @@ std::size_t ServerProcess::RssBytes() const {
   auto at = status.find("VmRSS:");
   if (at == std::string::npos) return 0;
   return std::strtoull(status.c_str() + at + 6, nullptr, 10) * 1024;  // "VmRSS:   1234 kB"
+}
+
+double ServerProcess::CpuSeconds() const {
+  if (pid_ <= 0) return -1;
+  // "pid (comm) state ppid ...": utime and stime are fields 14 and 15, in
+  // clock ticks; comm may hold spaces, so count from the last ')'.
+  std::string stat = ReadFile("/proc/" + std::to_string(pid_) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
+}
+
+std::size_t ServerProcess::LogBytes() const {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(log_file_, ec);
+  return ec ? 0 : static_cast<std::size_t>(size);
 }
 
 std::string ServerProcess::LogTail(std::size_t bytes) const {

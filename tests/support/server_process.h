@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,12 +18,17 @@
 
 namespace herald::test {
 
+// Resource limits a server process starts with; 0 = inherited from the test.
+struct ProcessLimits {
+  uint64_t open_files = 0;  // RLIMIT_NOFILE, soft and hard (so it cannot raise it)
+};
+
 class ServerProcess {
  public:
   // Starts `binary` with `args` (each "{dir}" in them becomes this process's
   // temp dir) plus --listen and --port-file, and waits (bounded) until it
   // listens. REQUIREs success.
-  ServerProcess(std::string binary, std::vector<std::string> args);
+  ServerProcess(std::string binary, std::vector<std::string> args, ProcessLimits limits = {});
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -41,6 +47,10 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   // Resident set size of the process now (VmRSS), in bytes; 0 if unknown.
   std::size_t RssBytes() const;
+  // CPU time the process has used so far (user + system), in seconds; -1 if unknown.
+  double CpuSeconds() const;
+  // Bytes the process has written to its log (stdout and stderr) so far.
+  std::size_t LogBytes() const;
   std::string LogTail(std::size_t bytes = 4000) const;
 
  private:
@@ -51,6 +61,7 @@ class ServerProcess {
   std::string port_file_;
   std::string log_file_;
   std::vector<std::string> args_;
+  ProcessLimits limits_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };
@@ -58,7 +69,7 @@ class ServerProcess {
 // The broker: brokerd with its data in the temp dir.
 class BrokerProcess : public ServerProcess {
  public:
-  explicit BrokerProcess(std::vector<std::string> extra_args = {});
+  explicit BrokerProcess(std::vector<std::string> extra_args = {}, ProcessLimits limits = {});
 };
 
 // How many times more resident memory the same work takes in this build, for

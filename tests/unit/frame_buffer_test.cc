@@ -1,5 +1,6 @@
 #include "schemas/frame_buffer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <catch2/catch.hpp>
@@ -77,6 +78,70 @@ TEST_CASE("frame_buffer: a length above the limit or of zero is refused before a
   std::memset(space.data(), 0, 4);
   zero.Commit(4);
   CHECK(zero.Next(&frame, &length) == FrameBuffer::Result::kEmptyFrame);
+}
+
+TEST_CASE("frame_buffer: grows with the bytes that arrive, not with the length a prefix announces",
+          "[unit][frame]") {
+  constexpr uint32_t kAnnounced = 4u << 20;
+  constexpr std::size_t kInitial = 64u << 10;
+  FrameBuffer in(kAnnounced, kInitial);
+  std::span<const uint8_t> frame;
+  uint32_t length = 0;
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kNeedMore);
+  auto space = in.Space();
+  const uint8_t prefix[] = {0, 0, 0x40, 0};  // 4 MiB, little-endian
+  std::memcpy(space.data(), prefix, sizeof prefix);
+  in.Commit(sizeof prefix);
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kNeedMore);
+  // Only the prefix arrived: the room offered is what the buffer had.
+  CHECK(in.Space().size() <= kInitial);
+
+  // As the body arrives the buffer doubles, never past twice what arrived.
+  std::size_t arrived = sizeof prefix;
+  while (arrived < kLengthPrefixBytes + kAnnounced) {
+    space = in.Space();
+    CHECK(arrived + space.size() <= std::max(kInitial, 2 * arrived));
+    std::size_t n = std::min(space.size(), kLengthPrefixBytes + kAnnounced - arrived);
+    std::memset(space.data(), 0, n);
+    in.Commit(n);
+    arrived += n;
+    if (arrived < kLengthPrefixBytes + kAnnounced) REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kNeedMore);
+  }
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kFrame);
+  CHECK(frame.size() == kLengthPrefixBytes + kAnnounced);
+  // Once the large frame is taken, the memory it needed is given back.
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kNeedMore);
+  CHECK(in.Space().size() <= kInitial);
+}
+
+TEST_CASE("frame_buffer: SetLimits applies to the frames not yet taken", "[unit][frame]") {
+  auto a = PublishFrame(1, "a"), b = PublishFrame(2, std::string(3000, 'b'));
+  std::string stream(reinterpret_cast<const char*>(a.data()), a.size());
+  stream.append(reinterpret_cast<const char*>(b.data()), b.size());
+  FrameBuffer in(1024, 256);
+  auto space = in.Space();
+  std::size_t n = std::min(space.size(), stream.size());
+  std::memcpy(space.data(), stream.data(), n);
+  in.Commit(n);
+  std::span<const uint8_t> frame;
+  uint32_t length = 0;
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kFrame);
+  // The second frame is above the first limit; the larger one admits it.
+  REQUIRE(in.Next(&frame, &length) == FrameBuffer::Result::kTooLarge);
+  in.SetLimits(1u << 20, 64u << 10);
+  std::size_t at = n;
+  for (;;) {
+    auto r = in.Next(&frame, &length);
+    if (r == FrameBuffer::Result::kFrame) break;
+    REQUIRE(r == FrameBuffer::Result::kNeedMore);
+    REQUIRE(at < stream.size());
+    space = in.Space();
+    std::size_t m = std::min(space.size(), stream.size() - at);
+    std::memcpy(space.data(), stream.data() + at, m);
+    in.Commit(m);
+    at += m;
+  }
+  CHECK(VerifyFrame(frame.data(), frame.size())->request_id() == 2);
 }
 
 TEST_CASE("frame: garbage and truncated frames fail verification", "[unit][frame]") {

@@ -43,7 +43,7 @@ struct ClientOptions {
   // for IPv6) for brokerd; "nats://HOST:PORT[,HOST:PORT...]" for a NATS JetStream
   // server or cluster (client/NATS.md: the mapping, and what differs there).
   std::string broker = "127.0.0.1:7400";
-  std::string client_name = "herald-client";
+  std::string client_name = "herald-client";  // for the broker's logs; the first 256 bytes are sent
   std::chrono::milliseconds reconnect_backoff_min{50};
   std::chrono::milliseconds reconnect_backoff_max{2000};
   // A publish or admin request still unanswered after this fails with errc::timeout.
