@@ -40,14 +40,20 @@ Topic* TopicRegistry::Find(const std::string& name) {
 }
 
 Topic* TopicRegistry::FindById(uint64_t id) {
-  for (auto& [name, topic] : topics_)
-    if (topic->id() == id) return topic.get();
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 Topic* TopicRegistry::Add(const TopicRecord& record) {
   auto& slot = topics_[record.name];
-  if (!slot || slot->id() != record.id) slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
+  if (!slot || slot->id() != record.id) {
+    if (slot) {
+      by_id_.erase(slot->id());
+      group_count_ -= slot->groups().size();
+    }
+    slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
+    by_id_[record.id] = slot.get();
+  }
   return slot.get();
 }
 
@@ -55,6 +61,8 @@ void TopicRegistry::Remove(const std::string& name) {
   auto it = topics_.find(name);
   if (it == topics_.end()) return;
   for (auto& [group_name, group] : it->second->groups()) group->Close();
+  group_count_ -= it->second->groups().size();
+  by_id_.erase(it->second->id());
   topics_.erase(it);
 }
 
@@ -65,12 +73,14 @@ std::shared_ptr<ConsumerGroup> TopicRegistry::NewGroup(Topic* topic, const std::
                                                                  std::function<void(bool)> done) {
     StoreDeadLetter(topic_name, std::move(letter), std::move(done));
   });
+  if (topic->FindGroup(name) == nullptr) ++group_count_;
   topic->AddGroup(group);
   return group;
 }
 
 void TopicRegistry::DeleteGroup(Topic* topic, const std::string& name,
                                 std::function<void(Status)> done) {
+  if (topic->FindGroup(name) != nullptr) --group_count_;
   topic->RemoveGroup(name);
   store_->DeleteGroup(topic->id(), name, [this, done = std::move(done)](Status s) {
     asio::post(io_, [done, s = std::move(s)] { done(s); });

@@ -30,10 +30,11 @@ struct ServiceFlags {
   std::string broker_token;  // empty: the SDK reads $HERALD_TOKEN
   bool broker_tls = false;   // --broker-tls-ca implies it
   std::string broker_tls_ca;
+  bool broker_allow_plaintext_token = false;  // ClientOptions::allow_plaintext_token
 };
 
 // Adds --listen, --data-dir, --broker and --port-file with the given defaults,
-// and --broker-token, --broker-tls and --broker-tls-ca.
+// and --broker-token, --broker-tls, --broker-tls-ca and --broker-allow-plaintext-token.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
 
 // The service's broker client options: `base` (its client name and timeouts)

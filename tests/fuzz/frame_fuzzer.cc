@@ -308,6 +308,7 @@ void WalkReply(const wire::Frame& frame) {
             Use(info.name);
           }
         }
+        Use(b->next());
       }
       break;
     case Body::GroupInfo:
