@@ -1,9 +1,11 @@
 // ListTopics: one page of topics in name order.
 //
-// A request costs the I/O thread O(page), not O(topics): the registry is
-// ordered by name, so the page starts with one lookup, and the loop below stops
-// at whichever bound it reaches first. Every other connection waits while it
-// runs, so each bound is what keeps a listing of many topics from stalling them.
+// A request costs the I/O thread O(page), not O(topics): every other
+// connection waits while it runs. The registry is ordered by name, and the
+// topics a principal may see are, per pattern of its ACL, one contiguous run of
+// that order (a name, or every name with a prefix), so a page merges those runs
+// from the cursor on and never looks at a topic the principal cannot see. That
+// also keeps `next` to names the principal may see.
 
 #include <algorithm>
 #include <string>
@@ -23,9 +25,37 @@ constexpr uint32_t kMaxPageTopics = 1'000;
 // time), so a page also stops once it holds this many groups; a topic is never
 // split, so one topic with more groups still makes a page of its own.
 constexpr std::size_t kMaxPageGroups = 1'000;
-// With auth on, a principal may see few of the names it passes over; looking
-// at them is cheap but not free, so a page also ends after this many names.
-constexpr std::size_t kMaxPageScanned = 10'000;
+
+using TopicMap = std::map<std::string, std::unique_ptr<Topic>>;
+
+// The topics one pattern matches, after a cursor, in name order.
+class PatternRun {
+ public:
+  PatternRun(const TopicMap& all, const NamePattern& pattern, const std::string& after)
+      : all_(all), pattern_(pattern) {
+    if (!pattern.is_prefix()) {
+      it_ = pattern.text() > after ? all.find(pattern.text()) : all.end();
+    } else {
+      it_ = after < pattern.text() ? all.lower_bound(pattern.text()) : all.upper_bound(after);
+    }
+    Settle();
+  }
+  bool done() const { return it_ == all_.end(); }
+  TopicMap::const_iterator current() const { return it_; }
+  void Advance() {
+    it_ = pattern_.is_prefix() ? std::next(it_) : all_.end();
+    Settle();
+  }
+
+ private:
+  // Past the prefix's run: done.
+  void Settle() {
+    if (it_ != all_.end() && !pattern_.Matches(it_->first)) it_ = all_.end();
+  }
+  const TopicMap& all_;
+  const NamePattern& pattern_;
+  TopicMap::const_iterator it_;
+};
 
 }  // namespace
 
@@ -33,31 +63,45 @@ void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::ListTopics& request) {
   const uint32_t limit =
       request.limit() == 0 ? kDefaultPageTopics : std::min(request.limit(), kMaxPageTopics);
-  const auto& all = ctx.registry.topics();
   // `after` is a position: it need not name a topic (one deleted since, or any string).
-  auto it = request.after() != nullptr ? all.upper_bound(request.after()->str()) : all.begin();
+  const std::string after = request.after() != nullptr ? request.after()->str() : std::string();
   // With auth on, a principal sees the topics it has some permission on.
   const Principal* principal = session.principal();
+  const std::vector<NamePattern> patterns =
+      principal != nullptr ? principal->acl.TopicPatterns() : std::vector{NamePattern::Everything()};
+  const TopicMap& all = ctx.registry.topics();
+  std::vector<PatternRun> runs;
+  runs.reserve(patterns.size());
+  for (const NamePattern& p : patterns) runs.emplace_back(all, p, after);
 
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
-  std::size_t groups = 0, scanned = 0;
+  std::size_t groups = 0;
   const std::string* last = nullptr;
-  for (; it != all.end() && topics.size() < limit && groups < kMaxPageGroups &&
-         scanned < kMaxPageScanned;
-       ++it, ++scanned) {
-    const auto& [name, topic] = *it;
-    last = &name;
-    if (principal != nullptr && !principal->acl.AllowsAnyOnTopic(name)) continue;
-    topics.push_back(BuildTopicInfo(fbb, ctx, *topic));
-    groups += topic->groups().size();
+  bool more = false;
+  for (;;) {
+    // The next visible topic: the smallest name any run is at.
+    auto next = all.end();
+    for (const PatternRun& r : runs) {
+      if (!r.done() && (next == all.end() || r.current()->first < next->first)) next = r.current();
+    }
+    if (next == all.end()) break;
+    if (topics.size() >= limit || groups >= kMaxPageGroups) {
+      more = true;
+      break;
+    }
+    topics.push_back(BuildTopicInfo(fbb, ctx, *next->second));
+    groups += next->second->groups().size();
+    last = &next->first;
+    // Every run at this name moves on (patterns may overlap).
+    for (PatternRun& r : runs) {
+      if (!r.done() && r.current() == next) r.Advance();
+    }
   }
-  // Stopped by a bound with names left: the client continues after the last
-  // name looked at, whether or not this principal could see it.
-  flatbuffers::Offset<flatbuffers::String> next;
-  if (it != all.end() && last != nullptr) next = fbb.CreateString(*last);
+  flatbuffers::Offset<flatbuffers::String> next_cursor;
+  if (more && last != nullptr) next_cursor = fbb.CreateString(*last);
   auto vec = fbb.CreateVector(topics);
-  session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec, next)));
+  session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec, next_cursor)));
 }
 
 }  // namespace herald::broker

@@ -55,4 +55,11 @@ bool Acl::AllowsAnyOnTopic(std::string_view topic) const {
          Allows(Permission::kAdmin, topic);
 }
 
+std::vector<NamePattern> Acl::TopicPatterns() const {
+  std::vector<NamePattern> all = publish_;
+  all.insert(all.end(), subscribe_.begin(), subscribe_.end());
+  all.insert(all.end(), admin_.begin(), admin_.end());
+  return all;
+}
+
 }  // namespace herald::broker

@@ -27,12 +27,21 @@ class NamePattern {
   // nullopt unless `text` is a valid name, a valid name prefix followed by
   // '*', or "*".
   static std::optional<NamePattern> Parse(std::string_view text);
+  // "*": every name.
+  static NamePattern Everything() {
+    NamePattern p;
+    p.prefix_ = true;
+    return p;
+  }
 
   bool Matches(std::string_view name) const {
     return prefix_ ? name.starts_with(text_) : name == text_;
   }
   // As written in the file ("comment-*").
   std::string ToString() const { return prefix_ ? text_ + "*" : text_; }
+  // The name, or the prefix without its '*' ("" for "*").
+  const std::string& text() const { return text_; }
+  bool is_prefix() const { return prefix_; }
 
  private:
   std::string text_;     // the name, or the prefix without its '*'
@@ -46,6 +55,9 @@ class Acl {
   bool Allows(Permission p, std::string_view name) const;
   // Any permission at all on this topic: enough to see it in lists and describe it.
   bool AllowsAnyOnTopic(std::string_view topic) const;
+  // The patterns AllowsAnyOnTopic looks at (publish, subscribe, admin), so a
+  // listing can visit just the topics they match.
+  std::vector<NamePattern> TopicPatterns() const;
 
  private:
   std::vector<NamePattern>& Patterns(Permission p);

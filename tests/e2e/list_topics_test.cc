@@ -11,14 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "herald/client.h"
+#include "schemas/token.h"
 #include "tests/support/command.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
 using herald::test::RawConnection;
 using herald::test::RunBrokerctl;
+using herald::test::TempDir;
 namespace wire = herald::wire;
 
 namespace {
@@ -58,6 +61,23 @@ struct RawPage {
   std::string next;
 };
 
+// ops may do anything; reader has some permission on t-00050..t-00059 (two
+// overlapping patterns) and on t-00999, and on nothing else.
+struct Principals {
+  TempDir dir;
+  std::string ops = wire::NewToken();
+  std::string reader = wire::NewToken();
+  std::string path = dir / "principals.toml";
+
+  Principals() {
+    auto hash = [](const std::string& t) { return wire::FormatTokenHash(wire::HashToken(t)); };
+    herald::test::WriteFile(
+        path, "[principals.ops]\ntoken = \"" + hash(ops) + "\"\nadmin = [\"*\"]\n" +
+                  "[principals.reader]\ntoken = \"" + hash(reader) + "\"\n" +
+                  "subscribe = [\"t-0005*\"]\nadmin = [\"t-00055\", \"t-0005*\"]\npublish = [\"t-00999\"]\n");
+  }
+};
+
 RawPage ListRaw(RawConnection& raw, const char* after, uint32_t limit) {
   flatbuffers::FlatBufferBuilder fbb(64);
   auto a = after ? fbb.CreateString(after) : flatbuffers::Offset<flatbuffers::String>();
@@ -77,9 +97,10 @@ RawPage ListRaw(RawConnection& raw, const char* after, uint32_t limit) {
 }  // namespace
 
 TEST_CASE("e2e: ListTopics pages through over a thousand topics in name order", "[e2e][list]") {
-  BrokerProcess broker;
+  Principals principals;
+  BrokerProcess broker({"--auth-file", principals.path});
   RawConnection raw(broker.port());
-  REQUIRE(raw.Handshake());
+  REQUIRE(raw.Handshake(principals.ops));
   CreateTopics(raw, kTopics);
 
   {
@@ -95,7 +116,7 @@ TEST_CASE("e2e: ListTopics pages through over a thousand topics in name order", 
 
   {
     INFO("small pages list every topic exactly once, in order");
-    herald::Client client({.broker = broker.address()});
+    herald::Client client({.broker = broker.address(), .token = principals.ops});
     std::vector<std::string> seen;
     herald::TopicPage page;
     std::string after;
@@ -134,23 +155,44 @@ TEST_CASE("e2e: ListTopics pages through over a thousand topics in name order", 
   }
 
   {
+    INFO("with auth on, pages and cursors hold only the topics the principal may see");
+    RawConnection as_reader(broker.port());
+    REQUIRE(as_reader.Handshake(principals.reader));
+    std::vector<std::string> seen;
+    std::string after;
+    for (int requests = 0; requests < 10; ++requests) {
+      RawPage page = ListRaw(as_reader, after.c_str(), 3);
+      CHECK(page.names.size() <= 3);
+      seen.insert(seen.end(), page.names.begin(), page.names.end());
+      if (page.next.empty()) break;
+      CHECK(page.next == page.names.back());  // a name it may see, never one it may not
+      after = page.next;
+    }
+    std::vector<std::string> expected;
+    for (int i = 50; i < 60; ++i) expected.push_back(TopicName(i));
+    expected.push_back(TopicName(999));
+    CHECK(seen == expected);
+    CHECK(ListRaw(as_reader, "t-00059", 5).names == std::vector<std::string>{TopicName(999)});
+  }
+
+  {
     INFO("brokerctl lists everything by default, one page with --limit/--after");
-    auto all = RunBrokerctl(broker.address(), "topic list");
+    auto all = RunBrokerctl(broker.address(), "--token " + principals.ops + " topic list");
     REQUIRE(all.exit_code == 0);
     CHECK(std::count(all.out.begin(), all.out.end(), '\n') == kTopics + 1);  // and the header
     CHECK(all.out.find(TopicName(kTopics - 1)) != std::string::npos);
 
-    auto page = RunBrokerctl(broker.address(), "topic list --limit 2 --after t-00900");
+    auto page = RunBrokerctl(broker.address(), "--token " + principals.ops + " topic list --limit 2 --after t-00900");
     REQUIRE(page.exit_code == 0);
     CHECK(page.out.find(TopicName(901)) != std::string::npos);
     CHECK(page.out.find(TopicName(902)) != std::string::npos);
     CHECK(page.out.find(TopicName(903)) == std::string::npos);
     CHECK(page.out.find("next page: --after t-00902") != std::string::npos);
-    auto last = RunBrokerctl(broker.address(), "topic list --limit 5 --after t-01098");
+    auto last = RunBrokerctl(broker.address(), "--token " + principals.ops + " topic list --limit 5 --after t-01098");
     REQUIRE(last.exit_code == 0);
     CHECK(last.out.find("(last page)") != std::string::npos);
 
-    auto json = RunBrokerctl(broker.address(), "topic list --limit 2 --json");
+    auto json = RunBrokerctl(broker.address(), "--token " + principals.ops + " topic list --limit 2 --json");
     REQUIRE(json.exit_code == 0);
     auto doc = nlohmann::json::parse(json.out);
     CHECK(doc["topics"].size() == 2);

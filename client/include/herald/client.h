@@ -181,7 +181,7 @@ struct TopicInfo {
 struct TopicPage {
   std::vector<TopicInfo> topics;
   // Pass as `after` to get the next page; empty: no topics follow. A page may
-  // hold fewer topics than asked for (even none) and still have a `next`.
+  // hold fewer topics than asked for and still have a `next`.
   std::string next;
 };
 
