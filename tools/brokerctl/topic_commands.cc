@@ -70,7 +70,8 @@ void AddList(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<Args>();
   auto* cmd = topic->add_subcommand(
       "list", "list topics in name order with their offsets, sizes and groups: all of them, or "
-              "with --limit/--after one page and the cursor of the next");
+              "with --limit/--after one page and the cursor of the next (--json: "
+              "{\"topics\": [...], \"next\": NAME, \"\" after the last page})");
   auto* limit = cmd->add_option(
       "--limit", args->limit,
       "one page of at most N topics (0: the broker's default, 100; at most 1,000)");
