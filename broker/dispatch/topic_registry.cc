@@ -49,6 +49,7 @@ Topic* TopicRegistry::Add(const TopicRecord& record) {
   if (!slot || slot->id() != record.id) {
     if (slot) {
       by_id_.erase(slot->id());
+      with_groups_.erase(slot.get());
       group_count_ -= slot->groups().size();
     }
     slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
@@ -63,6 +64,7 @@ void TopicRegistry::Remove(const std::string& name) {
   for (auto& [group_name, group] : it->second->groups()) group->Close();
   group_count_ -= it->second->groups().size();
   by_id_.erase(it->second->id());
+  with_groups_.erase(it->second.get());
   topics_.erase(it);
 }
 
@@ -75,6 +77,7 @@ std::shared_ptr<ConsumerGroup> TopicRegistry::NewGroup(Topic* topic, const std::
   });
   if (topic->FindGroup(name) == nullptr) ++group_count_;
   topic->AddGroup(group);
+  with_groups_.insert(topic);
   return group;
 }
 
@@ -82,6 +85,7 @@ void TopicRegistry::DeleteGroup(Topic* topic, const std::string& name,
                                 std::function<void(Status)> done) {
   if (topic->FindGroup(name) != nullptr) --group_count_;
   topic->RemoveGroup(name);
+  if (topic->groups().empty()) with_groups_.erase(topic);
   store_->DeleteGroup(topic->id(), name, [this, done = std::move(done)](Status s) {
     asio::post(io_, [done, s = std::move(s)] { done(s); });
   });
@@ -149,12 +153,12 @@ void TopicRegistry::AppendDeadLetter(uint64_t dlq_id, const std::string& topic_n
 }
 
 void TopicRegistry::Tick(ConsumerGroup::Clock::time_point now) {
-  for (auto& [name, topic] : topics_)
+  for (Topic* topic : with_groups_)
     for (auto& [group_name, group] : topic->groups()) group->Tick(now);
 }
 
 void TopicRegistry::StorePositions(bool sync) {
-  for (auto& [name, topic] : topics_) {
+  for (Topic* topic : with_groups_) {
     for (auto& [group_name, group] : topic->groups()) {
       if (!group->TakeDirty()) continue;
       store_->PutGroup(topic->id(), group_name, group->Position().Encode(), sync, nullptr);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -71,6 +72,10 @@ class TopicRegistry {
   std::map<std::string, std::unique_ptr<Topic>> topics_;
   // Storage callbacks, retention and dead letters name topics by id.
   std::unordered_map<uint64_t, Topic*> by_id_;
+  // The topics that have groups: the periodic passes (Tick, StorePositions)
+  // visit only these, since walking every topic of a broker with many stalls
+  // the I/O thread several times a second.
+  std::unordered_set<Topic*> with_groups_;
   std::size_t group_count_ = 0;
 };
 
