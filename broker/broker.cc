@@ -147,10 +147,8 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   if (!s.ok()) return s;
 
   auto endpoint = b->listener_->local_endpoint();
-  std::size_t groups = 0;
-  for (const auto& [name, topic] : b->registry_->topics()) groups += topic->groups().size();
   spdlog::get("broker")->info("data dir {}: {} topics, {} groups, fsync {}", config.data_dir,
-                              b->registry_->topics().size(), groups,
+                              b->registry_->topics().size(), b->registry_->group_count(),
                               config.fsync == FsyncPolicy::kAlways     ? "always"
                               : config.fsync == FsyncPolicy::kInterval ? "interval"
                                                                        : "never");

@@ -41,14 +41,21 @@ Topic* TopicRegistry::Find(const std::string& name) {
 }
 
 Topic* TopicRegistry::FindById(uint64_t id) {
-  for (auto& [name, topic] : topics_)
-    if (topic->id() == id) return topic.get();
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 Topic* TopicRegistry::Add(const TopicRecord& record) {
   auto& slot = topics_[record.name];
-  if (!slot || slot->id() != record.id) slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
+  if (!slot || slot->id() != record.id) {
+    if (slot) {
+      by_id_.erase(slot->id());
+      with_groups_.erase(slot.get());
+      group_count_ -= slot->groups().size();
+    }
+    slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
+    by_id_[record.id] = slot.get();
+  }
   return slot.get();
 }
 
@@ -56,6 +63,9 @@ void TopicRegistry::Remove(const std::string& name) {
   auto it = topics_.find(name);
   if (it == topics_.end()) return;
   for (auto& [group_name, group] : it->second->groups()) group->Close();
+  group_count_ -= it->second->groups().size();
+  by_id_.erase(it->second->id());
+  with_groups_.erase(it->second.get());
   topics_.erase(it);
 }
 
@@ -67,13 +77,17 @@ std::shared_ptr<ConsumerGroup> TopicRegistry::NewGroup(Topic* topic, const std::
                                                                  std::function<void(bool)> done) {
     StoreDeadLetter(topic_name, std::move(letter), std::move(done));
   });
+  if (topic->FindGroup(name) == nullptr) ++group_count_;
   topic->AddGroup(group);
+  with_groups_.insert(topic);
   return group;
 }
 
 void TopicRegistry::DeleteGroup(Topic* topic, const std::string& name,
                                 std::function<void(Status)> done) {
+  if (topic->FindGroup(name) != nullptr) --group_count_;
   topic->RemoveGroup(name);
+  if (topic->groups().empty()) with_groups_.erase(topic);
   store_->DeleteGroup(topic->id(), name, [this, done = std::move(done)](Status s) {
     asio::post(io_, [done, s = std::move(s)] { done(s); });
   });
@@ -135,12 +149,12 @@ void TopicRegistry::AppendDeadLetter(uint64_t dlq_id, const std::string& topic_n
 }
 
 void TopicRegistry::Tick(ConsumerGroup::Clock::time_point now) {
-  for (auto& [name, topic] : topics_)
+  for (Topic* topic : with_groups_)
     for (auto& [group_name, group] : topic->groups()) group->Tick(now);
 }
 
 void TopicRegistry::StorePositions(bool sync) {
-  for (auto& [name, topic] : topics_) {
+  for (Topic* topic : with_groups_) {
     for (auto& [group_name, group] : topic->groups()) {
       if (!group->TakeDirty()) continue;
       store_->PutGroup(topic->id(), group_name, group->Position().Encode(), sync, nullptr);

@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -34,8 +36,12 @@ class TopicRegistry {
 
   Topic* Find(const std::string& name);
   Topic* FindById(uint64_t id);
+  // Ordered by name: a listing pages with upper_bound in O(log n + page).
   const std::map<std::string, std::unique_ptr<Topic>>& topics() const { return topics_; }
   const UnackedBudget& unacked_budget() const { return unacked_budget_; }
+  // Groups of every topic, kept as they come and go so that status need not
+  // walk every topic to count them.
+  std::size_t group_count() const { return group_count_; }
 
   Topic* Add(const TopicRecord& record);
   // Removes the topic and closes its groups.
@@ -68,6 +74,13 @@ class TopicRegistry {
   UnackedBudget unacked_budget_;
   std::size_t tail_cache_bytes_;
   std::map<std::string, std::unique_ptr<Topic>> topics_;
+  // Storage callbacks, retention and dead letters name topics by id.
+  std::unordered_map<uint64_t, Topic*> by_id_;
+  // The topics that have groups: the periodic passes (Tick, StorePositions)
+  // visit only these, since walking every topic of a broker with many stalls
+  // the I/O thread several times a second.
+  std::unordered_set<Topic*> with_groups_;
+  std::size_t group_count_ = 0;
 };
 
 }  // namespace herald::broker

@@ -11,8 +11,6 @@ namespace herald::broker {
 void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) {
   // Status covers the whole broker: with auth on, it is for admins of everything.
   if (!Authorize(session, request_id, Permission::kAdmin, "*", "status")) return;
-  uint32_t groups = 0;
-  for (const auto& [name, topic] : ctx.registry.topics()) groups += static_cast<uint32_t>(topic->groups().size());
   auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - ctx.started);
   flatbuffers::FlatBufferBuilder fbb(256);
@@ -21,7 +19,8 @@ void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) 
   session.Send(wire::FinishFrame(
       fbb, request_id,
       wire::CreateStatusInfo(fbb, version, static_cast<uint64_t>(uptime.count()), data_dir,
-                             static_cast<uint32_t>(ctx.registry.topics().size()), groups,
+                             static_cast<uint32_t>(ctx.registry.topics().size()),
+                             static_cast<uint32_t>(ctx.registry.group_count()),
                              ctx.listener ? ctx.listener->OpenSessions() : 0,
                              ctx.store.StorageBytes())));
 }

@@ -1,5 +1,6 @@
 // Topic administration: create (idempotent), alter retention, purge, delete,
-// list, describe. Every change is logged with the connection that asked.
+// describe (listing pages: handle_list_topics.cc). Every change is logged
+// with the connection that asked.
 
 #include <asio/post.hpp>
 #include <fmt/format.h>
@@ -127,19 +128,6 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
       self->Send(wire::EncodeOk(request_id));
     });
   });
-}
-
-void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id) {
-  flatbuffers::FlatBufferBuilder fbb(1024);
-  std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
-  // With auth on, a principal sees the topics it has some permission on.
-  for (const auto& [name, topic] : ctx.registry.topics()) {
-    const Principal* principal = session.principal();
-    if (principal == nullptr || principal->acl.AllowsAnyOnTopic(name))
-      topics.push_back(BuildTopicInfo(fbb, ctx, *topic, session));
-  }
-  auto vec = fbb.CreateVector(topics);
-  session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec)));
 }
 
 void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,

@@ -97,7 +97,7 @@ void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame)
     case Body::DeleteTopic:
       return WithBody<wire::DeleteTopic>(session, ctx, frame, HandleDeleteTopic);
     case Body::ListTopics:
-      return HandleListTopics(session, ctx, frame.request_id());
+      return WithBody<wire::ListTopics>(session, ctx, frame, HandleListTopics);
     case Body::DescribeTopic:
       return WithBody<wire::DescribeTopic>(session, ctx, frame, HandleDescribeTopic);
     case Body::Subscribe:

@@ -27,13 +27,15 @@ void HandleCreateTopic(Session& session, BrokerContext& ctx, uint64_t request_id
                        const wire::CreateTopic& request);
 void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                        const wire::DeleteTopic& request);
-void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id);
 void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeTopic& request);
 void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::AlterTopic& request);
 void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::PurgeTopic& request);
+// handle_list_topics.cc
+void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id,
+                      const wire::ListTopics& request);
 // handle_groups.cc
 void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                          const wire::DescribeGroup& request);

@@ -68,4 +68,11 @@ const char* GroupAccessNeeds(GroupAccess access) {
   return access == GroupAccess::kDescribe ? "groups or admin" : "admin";
 }
 
+std::vector<NamePattern> Acl::TopicPatterns() const {
+  std::vector<NamePattern> all = publish_;
+  all.insert(all.end(), subscribe_.begin(), subscribe_.end());
+  all.insert(all.end(), admin_.begin(), admin_.end());
+  return all;
+}
+
 }  // namespace herald::broker

@@ -38,12 +38,21 @@ class NamePattern {
   // nullopt unless `text` is a valid name, a valid name prefix followed by
   // '*', or "*".
   static std::optional<NamePattern> Parse(std::string_view text);
+  // "*": every name.
+  static NamePattern Everything() {
+    NamePattern p;
+    p.prefix_ = true;
+    return p;
+  }
 
   bool Matches(std::string_view name) const {
     return prefix_ ? name.starts_with(text_) : name == text_;
   }
   // As written in the file ("comment-*").
   std::string ToString() const { return prefix_ ? text_ + "*" : text_; }
+  // The name, or the prefix without its '*' ("" for "*").
+  const std::string& text() const { return text_; }
+  bool is_prefix() const { return prefix_; }
 
  private:
   std::string text_;     // the name, or the prefix without its '*'
@@ -66,6 +75,9 @@ class Acl {
   bool AllowsGroupOf(GroupAccess access, std::string_view topic, std::string_view group) const {
     return AllowsGroupTopic(topic) && AllowsGroup(access, group);
   }
+  // The patterns AllowsAnyOnTopic looks at (publish, subscribe, admin), so a
+  // listing can visit just the topics they match.
+  std::vector<NamePattern> TopicPatterns() const;
 
  private:
   std::vector<NamePattern>& Patterns(Permission p);

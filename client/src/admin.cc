@@ -65,22 +65,25 @@ std::error_code HeraldBackend::DeleteTopic(const std::string& name) {
       ReadOk);
 }
 
-std::error_code HeraldBackend::ListTopics(std::vector<TopicInfo>* topics) {
+std::error_code HeraldBackend::ListTopics(const std::string& after, uint32_t limit,
+                                          TopicPage* page) {
   return Call(
       [&](uint64_t id) {
-        flatbuffers::FlatBufferBuilder fbb(64);
-        return wire::FinishFrame(fbb, id, wire::CreateListTopics(fbb));
+        flatbuffers::FlatBufferBuilder fbb(64 + after.size());
+        auto a = fbb.CreateString(after);
+        return wire::FinishFrame(fbb, id, wire::CreateListTopics(fbb, a, limit));
       },
       [&](const wire::Frame& reply) {
         const auto* list = reply.body_as_TopicList();
         if (!list) return Unexpected();
-        topics->clear();
+        page->topics.clear();
         if (list->topics()) {
           for (const wire::TopicInfo* t : *list->topics()) {
             if (t == nullptr) continue;
-            FillTopicInfo(*t, &topics->emplace_back());
+            FillTopicInfo(*t, &page->topics.emplace_back());
           }
         }
+        page->next = list->next() ? list->next()->str() : std::string();
         return std::error_code();
       });
 }

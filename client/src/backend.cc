@@ -66,7 +66,7 @@ class FailingBackend final : public Backend {
   std::error_code Unsubscribe(SubscriptionId) override { return make_error_code(errc::subscription_not_found); }
   std::error_code CreateTopic(const std::string&, const Retention*, bool*) override { return error_; }
   std::error_code DeleteTopic(const std::string&) override { return error_; }
-  std::error_code ListTopics(std::vector<TopicInfo>*) override { return error_; }
+  std::error_code ListTopics(const std::string&, uint32_t, TopicPage*) override { return error_; }
   std::error_code DescribeTopic(const std::string&, TopicInfo*) override { return error_; }
   std::error_code AlterTopic(const std::string&, const Retention&, TopicInfo*) override { return error_; }
   std::error_code PurgeTopic(const std::string&, TopicInfo*) override { return error_; }

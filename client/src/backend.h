@@ -59,7 +59,8 @@ class Backend {
   virtual std::error_code CreateTopic(const std::string& name, const Retention* retention,
                                       bool* created) = 0;
   virtual std::error_code DeleteTopic(const std::string& name) = 0;
-  virtual std::error_code ListTopics(std::vector<TopicInfo>* topics) = 0;
+  // One page of the listing (Client::ListTopics pages through all of them).
+  virtual std::error_code ListTopics(const std::string& after, uint32_t limit, TopicPage* page) = 0;
   virtual std::error_code DescribeTopic(const std::string& name, TopicInfo* info) = 0;
   virtual std::error_code AlterTopic(const std::string& name, const Retention& retention,
                                      TopicInfo* info) = 0;

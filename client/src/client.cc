@@ -101,7 +101,20 @@ std::error_code Client::DeleteTopic(const std::string& name) {
   return impl_->backend->DeleteTopic(name);
 }
 std::error_code Client::ListTopics(std::vector<TopicInfo>* topics) {
-  return impl_->backend->ListTopics(topics);
+  topics->clear();
+  TopicPage page;
+  std::string after;
+  do {
+    if (std::error_code ec = impl_->backend->ListTopics(after, 0, &page)) return ec;
+    for (TopicInfo& t : page.topics) topics->push_back(std::move(t));
+    // Names only grow from page to page; a cursor that does not would loop forever.
+    if (!page.next.empty() && page.next <= after) return make_error_code(errc::protocol_violation);
+    after = std::move(page.next);
+  } while (!after.empty());
+  return {};
+}
+std::error_code Client::ListTopics(const std::string& after, uint32_t limit, TopicPage* page) {
+  return impl_->backend->ListTopics(after, limit, page);
 }
 std::error_code Client::DescribeTopic(const std::string& name, TopicInfo* info) {
   return impl_->backend->DescribeTopic(name, info);

@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "plaintext_token.h"
 #include "schemas/names.h"
 #include "schemas/tls_context.h"
 
@@ -169,6 +170,8 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
   asio::ip::tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(host_, port_, kNoThrow);
   if (rec) co_return rec;
+  // Before any connect: a refused token must not leave the machine.
+  if (std::error_code pec = CheckPlaintextToken(endpoints)) co_return pec;
   auto stream = tls_ ? std::make_shared<wire::ByteStream>(asio::ip::tcp::socket(io_), *tls_)
                      : std::make_shared<wire::ByteStream>(asio::ip::tcp::socket(io_));
   stream_ = stream;
@@ -239,6 +242,15 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
         ok->max_publish_messages() != 0 ? ok->max_publish_messages() : wire::kDefaultMaxPublishMessages;
     co_return finish({});
   }
+}
+
+std::error_code Connection::CheckPlaintextToken(const asio::ip::tcp::resolver::results_type& endpoints) {
+  std::vector<asio::ip::address> addresses;
+  for (const auto& e : endpoints) addresses.push_back(e.endpoint().address());
+  asio::ip::address offender;
+  if (!RefusesPlaintextToken(options_, !token_.empty(), addresses, &offender)) return {};
+  attempt_.message = DescribePlaintextRefusal(options_.broker, offender);
+  return make_error_code(errc::plaintext_token_refused);
 }
 
 void Connection::Refuse(std::error_code why) {

@@ -108,6 +108,9 @@ class Connection {
   // winding down on it after a disconnect.
   asio::awaitable<void> ReadLoop(uint64_t generation, std::shared_ptr<wire::ByteStream> stream);
   asio::awaitable<void> WriteLoop(uint64_t generation, std::shared_ptr<wire::ByteStream> stream);
+  // errc::plaintext_token_refused (the reason in attempt_) if the token must
+  // not go to these addresses in clear (plaintext_token.h).
+  std::error_code CheckPlaintextToken(const asio::ip::tcp::resolver::results_type& endpoints);
   void Write(FrameBytes frame);
   void Disconnect(std::error_code why);
   void Refuse(std::error_code why);

@@ -38,6 +38,9 @@ class HeraldCategory : public std::error_category {
       case errc::called_from_callback: return "blocking call from a Herald callback";
       case errc::protocol_violation: return "protocol violation by the broker";
       case errc::not_supported: return "not supported by this backend";
+      case errc::plaintext_token_refused:
+        return "token not sent: TLS is off and the broker is not on loopback (use TLS, or allow a "
+               "plaintext token)";
     }
     return "unknown herald error " + std::to_string(value);
   }

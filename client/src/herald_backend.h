@@ -65,7 +65,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
   std::error_code CreateTopic(const std::string& name, const Retention* retention,
                               bool* created) override;
   std::error_code DeleteTopic(const std::string& name) override;
-  std::error_code ListTopics(std::vector<TopicInfo>* topics) override;
+  std::error_code ListTopics(const std::string& after, uint32_t limit, TopicPage* page) override;
   std::error_code DescribeTopic(const std::string& name, TopicInfo* info) override;
   std::error_code AlterTopic(const std::string& name, const Retention& retention,
                              TopicInfo* info) override;

@@ -11,6 +11,7 @@ bool IsRefusal(std::error_code ec) {
   // configuration. A broker that goes away mid-handshake shows up as EOF or
   // stream_truncated (the stream category) instead, and is retried as usual.
   return ec == errc::authentication_failed || ec == errc::invalid_argument ||
+         ec == errc::plaintext_token_refused ||
          ec.category() == asio::error::get_ssl_category();
 }
 
@@ -33,6 +34,7 @@ std::string DescribeRefusal(std::error_code ec, const ClientOptions& options,
         options.tls_ca_file.empty() ? std::string("the system's CA store") : "'" + options.tls_ca_file + "'",
         detail.server_name);
   }
+  if (ec == errc::plaintext_token_refused) return detail.message;  // it says it all
   return fmt::format("cannot connect to {}: {}", options.broker,
                      detail.message.empty() ? ec.message() : detail.message);
 }

@@ -40,6 +40,9 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_flag("--broker-tls", flags->broker_tls, "connect to brokerd with TLS (system CAs)");
   app.add_option("--broker-tls-ca", flags->broker_tls_ca,
                  "PEM file of the CAs that sign brokerd's certificate (implies --broker-tls)");
+  app.add_flag("--broker-allow-plaintext-token", flags->broker_allow_plaintext_token,
+               "send the token without TLS to a broker that is not on loopback (a trusted network)")
+      ->envname("HERALD_ALLOW_PLAINTEXT_TOKEN");
   AddHttpFlags(app, &flags->http);
 }
 
@@ -66,6 +69,7 @@ ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base)
   base.token = flags.broker_token;
   base.tls = flags.broker_tls || !flags.broker_tls_ca.empty();
   base.tls_ca_file = flags.broker_tls_ca;
+  base.allow_plaintext_token = flags.broker_allow_plaintext_token;
   return base;
 }
 

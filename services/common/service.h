@@ -33,11 +33,13 @@ struct ServiceFlags {
   std::string broker_token;  // empty: the SDK reads $HERALD_TOKEN
   bool broker_tls = false;   // --broker-tls-ca implies it
   std::string broker_tls_ca;
+  bool broker_allow_plaintext_token = false;  // ClientOptions::allow_plaintext_token
   HttpLimits http;
 };
 
 // Adds --listen, --data-dir, --broker and --port-file with the given defaults,
-// and --broker-token, --broker-tls and --broker-tls-ca, and AddHttpFlags.
+// --broker-token, --broker-tls, --broker-tls-ca and --broker-allow-plaintext-token,
+// and AddHttpFlags.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
 // Adds --http-header-timeout-ms, --http-body-timeout-ms and --http-max-threads.
 void AddHttpFlags(CLI::App& app, HttpLimits* limits);

@@ -309,6 +309,7 @@ void WalkReply(const wire::Frame& frame) {
             Use(info.name);
           }
         }
+        Use(b->next());
       }
       break;
     case Body::GroupInfo:

@@ -34,6 +34,7 @@ struct GlobalOptions {
   bool tls = false;    // --tls; --tls-ca and --tls-server-name imply it
   std::string tls_ca;
   std::string tls_server_name;
+  bool allow_plaintext_token = false;  // --allow-plaintext-token or $HERALD_ALLOW_PLAINTEXT_TOKEN
 };
 
 // Connects to the broker; on failure prints why and sets *exit_code. Notes

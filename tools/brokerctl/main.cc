@@ -21,8 +21,11 @@ not supported: they exit 8 and say so.
 A broker with auth on needs a token: --token TOKEN, or $HERALD_TOKEN (better:
 command lines are visible to other users). A broker serving TLS needs --tls;
 its certificate must chain to the system's CAs, or to --tls-ca FILE, and name
-the broker's host (or --tls-server-name NAME). 'brokerctl token new' makes a
-token and the principals-file entry for brokerd --auth-file.
+the broker's host (or --tls-server-name NAME). Without TLS a token is sent
+only to a broker on this machine (a loopback address); elsewhere brokerctl
+refuses before connecting (exit 5) unless --allow-plaintext-token (or
+$HERALD_ALLOW_PLAINTEXT_TOKEN=1) says the network is trusted. 'brokerctl token
+new' makes a token and the principals-file entry for brokerd --auth-file.
 Output is a table or "field: value" lines; with --json, one JSON document on
 stdout (consume and tail: one JSON object per message and line). Errors go to
 stderr.
@@ -38,8 +41,8 @@ Exit codes:
   3  cannot connect to the broker (none there, or its TLS certificate does
      not verify)
   4  not found: topic or group
-  5  invalid argument: bad duration, size, timestamp or name, or a refused
-     confirmation
+  5  invalid argument: bad duration, size, timestamp or name, a refused
+     confirmation, or a token that would go in clear (see above)
   6  conflict: the group has members (stop them first)
   7  authentication failed (a missing or unknown token) or not authorized
      (the principal's ACL does not allow the request)
@@ -59,6 +62,7 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   co.tls = options.tls || !options.tls_ca.empty() || !options.tls_server_name.empty();
   co.tls_ca_file = options.tls_ca;
   co.tls_server_name = options.tls_server_name;
+  co.allow_plaintext_token = options.allow_plaintext_token;
   auto client = std::make_unique<Client>(co);
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000));
   if (std::error_code ec = client->WaitConnected(timeout)) {
@@ -69,7 +73,9 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
       // Refused (a token, a certificate): the SDK knows it will not get better.
       std::cerr << "brokerctl: cannot connect to " << options.broker << ": " << ec.message() << "\n";
     }
-    *exit_code = ec == errc::authentication_failed ? kAuth : kCannotConnect;
+    *exit_code = ec == errc::authentication_failed     ? kAuth
+                 : ec == errc::plaintext_token_refused ? kInvalidArgument
+                                                       : kCannotConnect;
     return nullptr;
   }
   return client;
@@ -101,6 +107,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", global.tls_ca, "PEM file of the CAs to trust instead of the system's (implies --tls)");
   app.add_option("--tls-server-name", global.tls_server_name,
                  "the name the broker's certificate must carry; default: the host of --broker (implies --tls)");
+  app.add_flag("--allow-plaintext-token", global.allow_plaintext_token,
+               "send the token without TLS to a broker that is not on loopback (a trusted network)")
+      ->envname("HERALD_ALLOW_PLAINTEXT_TOKEN");
   int exit_code = kOk;
   AddStatusCommand(app, global, &exit_code);
   AddTopicCommands(app, global, &exit_code);

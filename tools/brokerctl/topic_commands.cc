@@ -50,31 +50,69 @@ void AddCreate(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
   });
 }
 
+void PrintTopicTable(const std::vector<TopicInfo>& topics) {
+  Table table({{"TOPIC"}, {"EARLIEST", true}, {"NEXT", true}, {"MESSAGES", true}, {"SIZE", true},
+               {"GROUPS"}});
+  for (const auto& t : topics) {
+    std::string groups;
+    for (const auto& g : t.groups) groups += (groups.empty() ? "" : ",") + g.name;
+    table.Add({t.name, std::to_string(t.earliest_offset), std::to_string(t.next_offset),
+               std::to_string(t.message_count), SizeText(t.bytes), groups.empty() ? "-" : groups});
+  }
+  table.Print(std::cout);
+}
+
 void AddList(CLI::App* topic, const GlobalOptions& global, int* exit_code) {
-  auto* cmd = topic->add_subcommand("list", "list topics with their offsets, sizes and groups");
-  cmd->callback([&global, exit_code] {
+  struct Args {
+    uint32_t limit = 0;
+    std::string after;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = topic->add_subcommand(
+      "list", "list topics in name order with their offsets, sizes and groups: all of them, or "
+              "with --limit/--after one page and the cursor of the next (--json: "
+              "{\"topics\": [...], \"next\": NAME, \"\" after the last page})");
+  auto* limit = cmd->add_option(
+      "--limit", args->limit,
+      "one page of at most N topics (0: the broker's default, 100; at most 1,000)");
+  auto* after = cmd->add_option(
+      "--after", args->after,
+      "one page of the topics named after NAME (the 'next' a previous page printed)");
+  cmd->callback([&global, exit_code, args, limit, after] {
     auto client = Connect(global, exit_code);
     if (!client) return;
-    std::vector<TopicInfo> topics;
-    if (std::error_code ec = client->ListTopics(&topics)) {
+    if (limit->count() == 0 && after->count() == 0) {
+      std::vector<TopicInfo> topics;  // every page, one request each
+      if (std::error_code ec = client->ListTopics(&topics)) {
+        *exit_code = Fail("topic list", ec);
+        return;
+      }
+      if (global.json) {
+        Json doc = Json::array();
+        for (const auto& t : topics) doc.push_back(ToJson(t));
+        PrintJson(doc);
+      } else {
+        PrintTopicTable(topics);
+      }
+      return;
+    }
+    TopicPage page;
+    if (std::error_code ec = client->ListTopics(args->after, args->limit, &page)) {
       *exit_code = Fail("topic list", ec);
       return;
     }
     if (global.json) {
-      Json doc = Json::array();
-      for (const auto& t : topics) doc.push_back(ToJson(t));
+      Json doc = {{"topics", Json::array()}, {"next", page.next}};
+      for (const auto& t : page.topics) doc["topics"].push_back(ToJson(t));
       PrintJson(doc);
       return;
     }
-    Table table({{"TOPIC"}, {"EARLIEST", true}, {"NEXT", true}, {"MESSAGES", true}, {"SIZE", true},
-                 {"GROUPS"}});
-    for (const auto& t : topics) {
-      std::string groups;
-      for (const auto& g : t.groups) groups += (groups.empty() ? "" : ",") + g.name;
-      table.Add({t.name, std::to_string(t.earliest_offset), std::to_string(t.next_offset),
-                 std::to_string(t.message_count), SizeText(t.bytes), groups.empty() ? "-" : groups});
+    PrintTopicTable(page.topics);
+    if (page.next.empty()) {
+      std::cout << "(last page)\n";
+    } else {
+      std::cout << "next page: --after " << page.next << "\n";
     }
-    table.Print(std::cout);
   });
 }
 

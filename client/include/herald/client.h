@@ -19,7 +19,9 @@
 // token in the handshake. A refusal that retrying cannot fix (the broker
 // refused the token: errc::authentication_failed; the TLS handshake failed,
 // e.g. the certificate did not verify: that TLS error; an unreadable CA file
-// or a `broker` that is not HOST:PORT: errc::invalid_argument) is logged once at error
+// or a `broker` that is not HOST:PORT: errc::invalid_argument; a token that
+// would go in clear to a host that is not loopback, see allow_plaintext_token:
+// errc::plaintext_token_refused) is logged once at error
 // level; the client keeps retrying every reconnect_backoff_max, and until a
 // handshake succeeds WaitConnected, publishes, subscribes and admin requests
 // fail at once with that error instead of waiting for their timeout.
@@ -71,6 +73,11 @@ struct ClientOptions {
   bool tls = false;
   std::string tls_ca_file;      // PEM CA certificates to trust; empty = the system's CAs
   std::string tls_server_name;  // the name the certificate must carry; empty = the host part of `broker`
+  // With TLS off, a token is sent only to a broker whose address is loopback
+  // (127.0.0.0/8, ::1; a host name by the addresses it resolves to). Elsewhere
+  // the client refuses, before connecting: errc::plaintext_token_refused.
+  // True: send it in clear anyway (a network that is trusted on purpose).
+  bool allow_plaintext_token = false;
 };
 
 struct PublishResult {
@@ -174,6 +181,14 @@ struct TopicInfo {
   Retention retention;
 };
 
+// One page of a topic listing, in name order.
+struct TopicPage {
+  std::vector<TopicInfo> topics;
+  // Pass as `after` to get the next page; empty: no topics follow. A page may
+  // hold fewer topics than asked for and still have a `next`.
+  std::string next;
+};
+
 struct BrokerStatus {
   std::string broker_version;
   std::chrono::milliseconds uptime{0};
@@ -220,7 +235,13 @@ class Client {
   std::error_code CreateTopic(const std::string& name, const Retention& retention,
                               bool* created = nullptr);
   std::error_code DeleteTopic(const std::string& name);
+  // Every topic (with auth on: that the principal has some permission on), in
+  // name order, asked for page by page so that the broker is never busy long.
   std::error_code ListTopics(std::vector<TopicInfo>* topics);
+  // One page: topics named after `after` ("" = from the first), at most `limit`
+  // of them (0 = the engine's default, 100; more than 1,000 counts as 1,000).
+  // `after` is a position, not a key: it need not name a topic.
+  std::error_code ListTopics(const std::string& after, uint32_t limit, TopicPage* page);
   std::error_code DescribeTopic(const std::string& name, TopicInfo* info);
   std::error_code AlterTopic(const std::string& name, const Retention& retention,
                              TopicInfo* info = nullptr);

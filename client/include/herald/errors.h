@@ -40,6 +40,9 @@ enum class errc {
   called_from_callback = 1004,  // a blocking call from a Herald callback would deadlock
   protocol_violation = 1005,    // the broker sent something this client cannot read
   not_supported = 1006,         // the backend (ClientOptions::broker's scheme) cannot do this
+  // TLS is off, a token is set and the broker is not on loopback: the token
+  // was not sent (ClientOptions::allow_plaintext_token).
+  plaintext_token_refused = 1007,
 };
 
 const std::error_category& herald_category() noexcept;

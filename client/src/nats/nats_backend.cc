@@ -41,6 +41,7 @@
 #include "nats/nats_group.h"
 #include "nats/nats_publisher.h"
 #include "nats/nats_subscription.h"
+#include "plaintext_token.h"
 #include "schemas/names.h"
 
 namespace herald::client_detail {
@@ -168,27 +169,42 @@ class NatsBackend final : public Backend {
     return FromNats(js_DeleteStream(core_->js, StreamName(name).c_str(), nullptr, &jerr), jerr);
   }
 
-  std::error_code ListTopics(std::vector<TopicInfo>* topics) override {
+  // Paged on this side: JetStream's stream list pages by position (offset), not
+  // by name, so the names come from one listing (the library fetches all of
+  // its pages) and only the page's topics pay for their groups (one request
+  // each, the costly part).
+  std::error_code ListTopics(const std::string& after, uint32_t limit, TopicPage* page) override {
     if (auto ec = Blocking()) return ec;
+    constexpr uint32_t kDefaultPage = 100, kMaxPage = 1'000;  // as brokerd's
+    limit = limit == 0 ? kDefaultPage : std::min(limit, kMaxPage);
     jsStreamInfoList* list = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_Streams(&list, core_->js, nullptr, &jerr);
-    topics->clear();
+    page->topics.clear();
+    page->next.clear();
     if (s == NATS_NOT_FOUND) return {};  // no streams at all
     if (s != NATS_OK) return FromNats(s, jerr);
+    std::vector<std::pair<std::string, const jsStreamInfo*>> named;
     for (int i = 0; i < list->Count; ++i) {
       const jsStreamInfo* si = list->List[i];
       // Only the streams this mapping makes: one subject, named StreamName(subject).
       if (!si->Config || si->Config->SubjectsLen != 1) continue;
       std::string topic = si->Config->Subjects[0];
-      if (StreamName(topic) != si->Config->Name) continue;
+      if (topic <= after || StreamName(topic) != si->Config->Name) continue;
+      named.emplace_back(std::move(topic), si);
+    }
+    std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (named.size() > limit) {
+      named.resize(limit);
+      page->next = named.back().first;
+    }
+    for (const auto& [topic, si] : named) {
       TopicInfo info;
       FillTopic(topic, *si, &info);
       AddGroups(topic, &info);
-      topics->push_back(std::move(info));
+      page->topics.push_back(std::move(info));
     }
     jsStreamInfoList_Destroy(list);
-    std::sort(topics->begin(), topics->end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return {};
   }
 
@@ -272,6 +288,11 @@ class NatsBackend final : public Backend {
   }
 
   void Connect(const std::vector<std::string>& servers) {
+    if (std::string why; RefusesPlaintextCredentials(servers, &why)) {
+      spdlog::error("herald client (nats): {}", why);
+      connect_error_ = make_error_code(errc::plaintext_token_refused);
+      return;
+    }
     natsOptions* opts = nullptr;
     natsStatus s = natsOptions_Create(&opts);
     std::vector<const char*> urls;
@@ -283,6 +304,11 @@ class NatsBackend final : public Backend {
     if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
     if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, nullptr, nullptr);
     if (s == NATS_OK && !options_.token.empty()) s = natsOptions_SetToken(opts, options_.token.c_str());
+    if (s == NATS_OK && !options_.tls && !options_.allow_plaintext_token && HasCredentials(servers)) {
+      // A cluster advertises its other servers' addresses, which need not be
+      // loopback; in clear, the credentials go only to the servers checked.
+      s = natsOptions_SetIgnoreDiscoveredServers(opts, true);
+    }
     if (s == NATS_OK && options_.tls) {
       s = natsOptions_SetSecure(opts, true);
       if (s == NATS_OK && !options_.tls_ca_file.empty())
@@ -305,6 +331,41 @@ class NatsBackend final : public Backend {
       connect_error_ = s == NATS_INVALID_ARG || s == NATS_SSL_ERROR ? make_error_code(errc::invalid_argument)
                                                                      : FromNats(s);
     }
+  }
+
+  // A server URL past its scheme, split at the '@' of credentials
+  // (nats://TOKEN@HOST or USER:PASS@HOST), which travel as a token does.
+  struct ServerUrl {
+    bool credentials = false;
+    std::string host;
+  };
+  static ServerUrl ParseServer(std::string_view url) {
+    if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+    ServerUrl out;
+    if (auto at = url.rfind('@'); at != std::string_view::npos) {
+      out.credentials = true;
+      url.remove_prefix(at + 1);
+    }
+    uint16_t port = 0;
+    if (!wire::SplitHostPort(url, &out.host, &port)) out.host = std::string(url);  // NATS's default port
+    if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+      out.host = out.host.substr(1, out.host.size() - 2);
+    }
+    return out;
+  }
+
+  bool HasCredentials(const std::vector<std::string>& servers) const {
+    if (!options_.token.empty()) return true;
+    return std::any_of(servers.begin(), servers.end(), [](const auto& u) { return ParseServer(u).credentials; });
+  }
+
+  // brokerd's rule (plaintext_token.h), for every listed server.
+  bool RefusesPlaintextCredentials(const std::vector<std::string>& servers, std::string* why) const {
+    const bool credentials = HasCredentials(servers);
+    for (const auto& url : servers) {
+      if (RefusesPlaintextTokenTo(options_, credentials, ParseServer(url).host, why)) return true;
+    }
+    return false;
   }
 
   void FetchLoop(const std::shared_ptr<Subscription>& sub, const std::atomic<bool>& stop,
