@@ -1,4 +1,5 @@
 #include "tests/support/raw_connection.h"
+#include "tests/support/loopback_socket.h"
 
 #include <cstring>
 
@@ -13,17 +14,7 @@
 
 namespace herald::test {
 
-RawConnection::RawConnection(uint16_t port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
-}
+RawConnection::RawConnection(uint16_t port) : fd_(ConnectLoopback(port)) {}
 
 RawConnection::~RawConnection() {
   if (fd_ >= 0) ::close(fd_);

@@ -1,4 +1,5 @@
 #include "tests/support/raw_http.h"
+#include "tests/support/loopback_socket.h"
 
 #include <algorithm>
 #include <cctype>
@@ -27,17 +28,7 @@ std::string Trim(const std::string& s) {
 
 }  // namespace
 
-RawHttp::RawHttp(uint16_t port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
-}
+RawHttp::RawHttp(uint16_t port) : fd_(ConnectLoopback(port)) {}
 
 RawHttp::~RawHttp() {
   if (fd_ >= 0) ::close(fd_);
