@@ -13,12 +13,12 @@ constexpr std::size_t kReadChunkMessages = 4096;
 
 ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
                              const GroupPosition& position, const GroupLimits& limits,
-                             UnackedBudget* budget)
+                             std::shared_ptr<UnackedBudget> budget)
     : io_(io),
       log_(log),
       name_(std::move(name)),
       limits_(limits),
-      budget_(budget),
+      budget_(std::move(budget)),
       max_deliveries_(position.max_deliveries != 0 ? position.max_deliveries
                                                    : limits.default_max_deliveries),
       skipped_(position.skipped),
@@ -47,7 +47,9 @@ ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string na
 }
 
 ConsumerGroup::~ConsumerGroup() {
-  if (budget_ != nullptr) budget_->Give(unacked_bytes_);
+  // A closed group gave its bytes back already (and woke the waiting groups);
+  // one destroyed without Close is going with the broker.
+  if (budget_ != nullptr) budget_->Forget(unacked_bytes_);
 }
 
 void ConsumerGroup::SetPolicy(uint32_t max_deliveries,

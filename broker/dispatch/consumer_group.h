@@ -97,10 +97,12 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // *log must outlive the group (both belong to one Topic), and so must
-  // *budget, the broker-wide bound on unacked bytes (nullptr: none).
+  // *log must outlive the group (both belong to one Topic). `budget` is the
+  // broker-wide bound on unacked bytes (nullptr: none); the group shares it,
+  // since a pump still posted to the io_context may hold the group past the
+  // registry that made it.
   ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name, const GroupPosition& position,
-                const GroupLimits& limits, UnackedBudget* budget = nullptr);
+                const GroupLimits& limits, std::shared_ptr<UnackedBudget> budget = nullptr);
   ~ConsumerGroup();
 
   const std::string& name() const { return name_; }
@@ -208,7 +210,7 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   std::size_t ready_bytes_ = 0;
   InFlightMap in_flight_{&node_pool_};
   std::size_t unacked_bytes_ = 0;  // HeldBytes of in_flight_
-  UnackedBudget* budget_;
+  std::shared_ptr<UnackedBudget> budget_;
   bool waiting_for_budget_ = false;
   std::pmr::unordered_map<std::string_view, uint64_t> key_owner_{&node_pool_};  // views into owned messages
   std::set<uint64_t> dead_lettering_;

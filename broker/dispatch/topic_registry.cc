@@ -14,7 +14,7 @@ TopicRegistry::TopicRegistry(asio::io_context& io, Store* store, const GroupLimi
       store_(store),
       dead_letter_retention_(dead_letter_retention),
       limits_(limits),
-      unacked_budget_(limits.max_unacked_bytes),
+      unacked_budget_(std::make_shared<UnackedBudget>(limits.max_unacked_bytes)),
       tail_cache_bytes_(tail_cache_bytes) {}
 
 Status TopicRegistry::Load() {
@@ -72,7 +72,7 @@ void TopicRegistry::Remove(const std::string& name) {
 std::shared_ptr<ConsumerGroup> TopicRegistry::NewGroup(Topic* topic, const std::string& name,
                                                        const GroupPosition& position) {
   auto group = std::make_shared<ConsumerGroup>(io_, &topic->log(), name, position, limits_,
-                                               &unacked_budget_);
+                                               unacked_budget_);
   group->set_dead_letter_sink([this, topic_name = topic->name()](DeadLetter letter,
                                                                  std::function<void(bool)> done) {
     StoreDeadLetter(topic_name, std::move(letter), std::move(done));

@@ -38,7 +38,7 @@ class TopicRegistry {
   Topic* FindById(uint64_t id);
   // Ordered by name: a listing pages with upper_bound in O(log n + page).
   const std::map<std::string, std::unique_ptr<Topic>>& topics() const { return topics_; }
-  const UnackedBudget& unacked_budget() const { return unacked_budget_; }
+  const UnackedBudget& unacked_budget() const { return *unacked_budget_; }
   // Groups of every topic, kept as they come and go so that status need not
   // walk every topic to count them.
   std::size_t group_count() const { return group_count_; }
@@ -70,8 +70,8 @@ class TopicRegistry {
   Store* store_;
   RetentionPolicy dead_letter_retention_;
   GroupLimits limits_;
-  // Every group's unacked bytes; declared before topics_ so that it outlives the groups.
-  UnackedBudget unacked_budget_;
+  // Every group's unacked bytes, shared with the groups (which may outlive the registry).
+  std::shared_ptr<UnackedBudget> unacked_budget_;
   std::size_t tail_cache_bytes_;
   std::map<std::string, std::unique_ptr<Topic>> topics_;
   // Storage callbacks, retention and dead letters name topics by id.

@@ -32,6 +32,9 @@ class UnackedBudget {
     auto waiters = std::exchange(waiters_, {});
     for (auto& wake : waiters) wake();
   }
+  // Returns bytes without waking anyone: for a group destroyed as the broker
+  // shuts down, when nothing may be posted to the io_context any more.
+  void Forget(std::size_t bytes) { used_ -= bytes; }
   // wake() runs once, at the next Give that leaves room.
   void Wait(std::function<void()> wake) { waiters_.push_back(std::move(wake)); }
 
