@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "brokerctl.h"
 #include "output.h"
 
@@ -85,6 +88,10 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
 
 int main(int argc, char** argv) {
   using namespace herald::ctl;
+  // The SDK logs through spdlog's default logger, which writes to stdout; a
+  // warning of a slow broker would land in the middle of a table, a JSON
+  // document or a consumed message. stdout is brokerctl's output alone.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
   GlobalOptions global;
   if (const char* env = std::getenv("HERALD_BROKER")) global.broker = env;
   if (global.broker.empty()) global.broker = "127.0.0.1:7400";
