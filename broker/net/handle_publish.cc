@@ -84,14 +84,6 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
                                    "the batch's last sequence is above 2^64-1"});
     return;
   }
-  if (request.producer_id() != 0) {
-    if (Status claim = session.ClaimProducerId(request.producer_id()); !claim.ok()) {
-      // Closing on a conflict keeps the producer's order: nothing this
-      // connection pipelined behind the refused batch is stored before it.
-      if (claim.code() == wire::ErrorCode::ProducerIdInUse) return session.FailAndClose(request_id, claim);
-      return session.SendError(request_id, claim);
-    }
-  }
 
   // Check everything before encoding anything: a refused batch stores nothing.
   std::size_t bytes = 0;
@@ -100,6 +92,15 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
   if (Status s = MeasurePublish(*messages, limits, &bytes); !s.ok()) {
     if (s.code() == wire::ErrorCode::MalformedFrame) return session.FailAndClose(request_id, s);
     return session.SendError(request_id, s);
+  }
+  // Claimed last: a batch refused by the checks above binds no producer id.
+  if (request.producer_id() != 0) {
+    if (Status claim = session.ClaimProducerId(request.producer_id()); !claim.ok()) {
+      // Closing on a conflict keeps the producer's order: nothing this
+      // connection pipelined behind the refused batch is stored before it.
+      if (claim.code() == wire::ErrorCode::ProducerIdInUse) return session.FailAndClose(request_id, claim);
+      return session.SendError(request_id, claim);
+    }
   }
 
   const uint32_t count = messages->size();
