@@ -48,6 +48,12 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
     out.Counter("herald_requests_denied_total", "Requests refused by a principal's ACL (NotAuthorized)",
                 double(m->requests_denied));
   }
+  out.Gauge("herald_config_last_reload_successful",
+            "1 if the last load of the principals and TLS files (start or SIGHUP) took, 0 if it failed",
+            ctx.last_reload.failed ? 0 : 1);
+  out.Gauge("herald_config_last_reload_timestamp_seconds",
+            "Unix time of the last load of the principals and TLS files (start or SIGHUP)",
+            std::chrono::duration<double>(ctx.last_reload.at.time_since_epoch()).count());
   out.Gauge("herald_storage_bytes", "RocksDB SST files plus write-ahead log", double(ctx.store.StorageBytes()));
   out.Gauge("herald_memtable_bytes", "RocksDB memtables: the ones being written and those waiting for a flush",
             double(ctx.store.MemtableBytes()));
