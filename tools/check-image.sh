@@ -45,6 +45,9 @@ if ((${#need[@]} > 0)); then
 fi
 
 work=$(mktemp -d /tmp/herald-check-image.XXXXXX)
+# The two root file systems (about 1 GB) live in memory: dpkg writes faster
+# there, and removing them is an unmount instead of a minute of rm -rf.
+mount -t tmpfs -o size=4g,mode=0755 herald-check-image "$work"
 build_pid=""
 cleanup() {
   # The build stage's check, if this ends early: its mmdebstrap unmounts what
@@ -55,12 +58,13 @@ cleanup() {
     wait "$build_pid" 2>/dev/null || true
   fi
   # The runtime checks' mounts ended with their namespace; mmdebstrap unmounts
-  # its own. Nothing may be mounted below $work before it is removed.
+  # its own. Nothing else may be mounted below $work when it goes.
   if grep -q " $work/" /proc/mounts; then
     echo "check-image.sh: mounts left below $work; not removing it" >&2
     return
   fi
-  rm -rf "$work"
+  if grep -q " $work " /proc/mounts; then umount "$work"; fi
+  rmdir "$work"
 }
 trap cleanup EXIT
 

@@ -49,7 +49,7 @@ def logical_lines(text):
     lines, current = [], ""
     for raw in text.splitlines():
         stripped = raw.strip()
-        if stripped.startswith("#") or (not stripped and not current):
+        if stripped.startswith("#") or not stripped:
             continue
         if stripped.endswith("\\"):
             current += stripped[:-1] + " "
@@ -101,7 +101,7 @@ def apt_packages(command):
         if not m:
             fail(f"an apt-get RUN may only update, install and remove the lists; cannot reproduce: {part.strip()}")
         if m.group("packages"):
-            packages += m.group("packages").split()
+            packages += [word for word in m.group("packages").split() if not word.startswith("-")]
     if not packages:
         fail(f"an apt-get RUN that installs nothing: {command}")
     return packages

@@ -27,11 +27,11 @@ image_command() {
 # COPY'd --from=build come from REPO's build/ (CI's tools/test.sh made it;
 # the build stage builds into /build), others from the build context. Sets
 # STAGE_WORKDIR and STAGE_USER, and the lists STAGE_VOLUMES, STAGE_EXPOSE,
-# STAGE_COPIED (what COPY put in place) and STAGE_COMPILES.
+# and STAGE_COMPILES.
 replay_stage() {
   local prefix=$1 root=$2 repo=$3
   local -n kinds=${prefix}_STEP_KIND args=${prefix}_STEP_ARG dests=${prefix}_STEP_DEST froms=${prefix}_STEP_FROM
-  STAGE_WORKDIR=/ STAGE_USER=root STAGE_VOLUMES=() STAGE_EXPOSE=() STAGE_COPIED=() STAGE_COMPILES=()
+  STAGE_WORKDIR=/ STAGE_USER=root STAGE_VOLUMES=() STAGE_EXPOSE=() STAGE_COMPILES=()
   local i src dest
   for i in "${!kinds[@]}"; do
     dest=${dests[$i]}
@@ -90,5 +90,4 @@ copy_into() {
   cp -a "$host" "$root$dest" || return 1
   # Docker's COPY gives root the files; the build tree may be someone else's.
   chown -R 0:0 "$root$dest"
-  STAGE_COPIED+=("$dest")
 }

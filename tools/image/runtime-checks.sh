@@ -19,20 +19,23 @@ repo=$2
 source "$repo/tools/image/replay.sh"
 eval "$(/usr/bin/python3 "$repo/tools/image/image_spec.py" dockerfile "$repo/Dockerfile")"
 eval "$(/usr/bin/python3 "$repo/tools/image/image_spec.py" compose "$repo/docker-compose.yml")"
-# Only the settings: the steps were replayed before the namespaces.
-replay_settings() {
-  local i
-  STAGE_WORKDIR=/ STAGE_USER=root STAGE_EXPOSE=() STAGE_COPIED=()
-  for i in "${!RUNTIME_STEP_KIND[@]}"; do
-    case ${RUNTIME_STEP_KIND[$i]} in
-      workdir) STAGE_WORKDIR=${RUNTIME_STEP_ARG[$i]} ;;
-      user) STAGE_USER=${RUNTIME_STEP_ARG[$i]} ;;
-      expose) STAGE_EXPOSE+=("${RUNTIME_STEP_ARG[$i]}") ;;
-      copy) [[ ${RUNTIME_STEP_FROM[$i]} == build ]] && STAGE_COPIED+=("${RUNTIME_STEP_DEST[$i]}") ;;
-    esac
-  done
-}
-replay_settings
+# The settings of the runtime stage (its steps were replayed before the
+# namespaces), and the binaries its COPYs --from=build put in place.
+STAGE_WORKDIR=/ STAGE_USER=root STAGE_EXPOSE=() binaries=()
+for i in "${!RUNTIME_STEP_KIND[@]}"; do
+  case ${RUNTIME_STEP_KIND[$i]} in
+    workdir) STAGE_WORKDIR=${RUNTIME_STEP_ARG[$i]} ;;
+    user) STAGE_USER=${RUNTIME_STEP_ARG[$i]} ;;
+    expose) STAGE_EXPOSE+=("${RUNTIME_STEP_ARG[$i]}") ;;
+    copy)
+      [[ ${RUNTIME_STEP_FROM[$i]} == build ]] || continue
+      dest=${RUNTIME_STEP_DEST[$i]}
+      while IFS= read -r src; do
+        if [[ $dest == */ ]]; then binaries+=("$dest$(basename "$src")"); else binaries+=("$dest"); fi
+      done <<<"${RUNTIME_STEP_ARG[$i]}"
+      ;;
+  esac
+done
 
 logs=$root/tmp/check-logs
 mkdir -p "$logs"
@@ -100,17 +103,6 @@ show_logs() {
 }
 
 # --- 1. every binary -------------------------------------------------------------------------------
-# The binaries COPY'd from the build stage, one per line of its sources.
-binaries=()
-for dest in "${STAGE_COPIED[@]}"; do
-  for i in "${!RUNTIME_STEP_DEST[@]}"; do
-    [[ ${RUNTIME_STEP_DEST[$i]} == "$dest" && ${RUNTIME_STEP_FROM[$i]} == build ]] || continue
-    while IFS= read -r src; do
-      if [[ $dest == */ ]]; then binaries+=("$dest$(basename "$src")"); else binaries+=("$dest"); fi
-    done <<<"${RUNTIME_STEP_ARG[$i]}"
-  done
-done
-mapfile -t binaries < <(printf '%s\n' "${binaries[@]}" | sort -u)
 for bin in "${binaries[@]}"; do
   name=$(basename "$bin")
   missing=$(chroot "$root" ldd "$bin" 2>&1 | grep "not found" || true)
