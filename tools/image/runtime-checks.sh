@@ -42,7 +42,7 @@ mkdir -p "$logs"
 ip link set lo up
 mount -t proc proc "$root/proc"
 
-pids=()
+pids=() names=()
 failures=0
 fail() {
   echo "FAIL: $*" >&2
@@ -69,6 +69,7 @@ start() {
   image_command "$root" "$STAGE_USER" "$STAGE_WORKDIR" "$@"
   "${IMAGE_COMMAND[@]}" >"$logs/$name.log" 2>&1 &
   pids+=($!)
+  names+=("$name")
 }
 
 # eventually SECONDS CMD...: CMD until it succeeds, at most SECONDS.
@@ -81,22 +82,35 @@ eventually() {
   done
 }
 
-# stop_all: SIGTERM to every started process; each must exit 0 within 15 s.
-stop_all() {
-  local pid rc
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    rc=0
-    timeout 15 tail --pid="$pid" -f /dev/null || { kill -KILL "$pid" 2>/dev/null || true; }
-    wait "$pid" || rc=$?
-    ((rc == 0)) || fail "pid $pid exited $rc after SIGTERM"
+# healthy_within SECONDS NAME CMD...: the health check CMD passes within
+# SECONDS, while the process started as NAME still runs.
+healthy_within() {
+  local deadline=$((SECONDS + $1)) name=$2 i pid=""
+  shift 2
+  for i in "${!names[@]}"; do [[ ${names[$i]} != "$name" ]] || pid=${pids[$i]}; done
+  until probe "$@"; do
+    ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.5
   done
-  pids=()
 }
 
-show_logs() {
+# stop_all: SIGTERM to every started process; each must exit 0 within 15 s.
+stop_all() {
+  local i rc
+  for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  for i in "${!pids[@]}"; do
+    rc=0
+    timeout 15 tail --pid="${pids[$i]}" -f /dev/null || { kill -KILL "${pids[$i]}" 2>/dev/null || true; }
+    wait "${pids[$i]}" || rc=$?
+    ((rc == 0)) || fail "${names[$i]} exited $rc (after SIGTERM, or before)"
+  done
+  pids=() names=()
+}
+
+show_logs() {  # the servers' logs (a failed --help is in its FAIL line)
   local f
   for f in "$logs"/*.log; do
+    [[ $f != *-help.log ]] || continue
     echo "--- $(basename "$f") (tail)" >&2
     tail -n 15 "$f" >&2
   done
@@ -132,10 +146,10 @@ if probe "${RUNTIME_HEALTHCHECK[@]}"; then
   fail "HEALTHCHECK passes with nothing running: it checks nothing"
 fi
 start cmd "${RUNTIME_CMD[@]}"
-if eventually 30 probe "${RUNTIME_HEALTHCHECK[@]}"; then
+if healthy_within 30 cmd "${RUNTIME_HEALTHCHECK[@]}"; then
   pass "CMD (${RUNTIME_CMD[*]}) runs as $STAGE_USER; HEALTHCHECK (${RUNTIME_HEALTHCHECK[*]}) failed before, passes now"
 else
-  fail "HEALTHCHECK does not pass within 30 s of CMD"
+  fail "HEALTHCHECK does not pass within 30 s of CMD, or CMD exited"
 fi
 for port in "${STAGE_EXPOSE[@]}"; do
   if timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
@@ -191,10 +205,10 @@ for i in "${!COMPOSE_SERVICES[@]}"; do
 done
 for i in "${!COMPOSE_SERVICES[@]}"; do
   mapfile -d '' -t health < <(health_of "$i")
-  if eventually 30 probe "${health[@]}"; then
+  if healthy_within 30 "${COMPOSE_SERVICES[$i]}" "${health[@]}"; then
     pass "compose ${COMPOSE_SERVICES[$i]}: runs; health check (${health[*]}) failed before, passes now"
   else
-    fail "compose ${COMPOSE_SERVICES[$i]}: health check (${health[*]}) does not pass within 30 s"
+    fail "compose ${COMPOSE_SERVICES[$i]}: health check (${health[*]}) does not pass within 30 s, or the service exited"
   fi
 done
 # The blog's flow through the one published port: a post, a comment on it,
@@ -211,12 +225,12 @@ if [[ -z $gateway ]]; then
 else
   post=$(curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' \
     -d '{"author": "alice", "title": "image check", "content": "text"}' "http://$gateway/api/posts" |
-    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') || post=""
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null) || post=""
   if [[ -n $post ]] && curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' \
     -d '{"author": "bob", "content": "hi"}' "http://$gateway/api/posts/$post/comments" >/dev/null; then
     count_is_one() {
       curl -sf --max-time 5 "http://$gateway/api/posts/$post" |
-        /usr/bin/python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["comment_count"] != 1)'
+        /usr/bin/python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["comment_count"] != 1)' 2>/dev/null
     }
     if eventually 30 count_is_one; then counted=1; fi
   fi
