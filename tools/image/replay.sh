@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tools/check-image.sh and tools/image/runtime-checks.sh: replaying
 # a Dockerfile stage, whose steps tools/image/image_spec.py read, in a root
 # file system that mmdebstrap made, and running commands in it as `docker run`
@@ -17,6 +18,7 @@ image_command() {
   uid=$(chroot "$root" id -u "$user") || return 1
   gid=$(chroot "$root" id -g "$user") || return 1
   home=$(chroot "$root" getent passwd "$user" | cut -d: -f6)
+  # shellcheck disable=SC2034 # the caller runs it
   IMAGE_COMMAND=(chroot --userspec="$uid:$gid" --groups="$gid" "$root"
     /usr/bin/env -i -C "$workdir" PATH="$IMAGE_PATH" HOME="${home:-/}" HOSTNAME=herald "$@")
 }
@@ -26,12 +28,12 @@ image_command() {
 # installs (mmdebstrap made ROOT with those packages) and its compile. Files
 # COPY'd --from=build come from REPO's build/ (CI's tools/test.sh made it;
 # the build stage builds into /build), others from the build context. Sets
-# STAGE_WORKDIR and STAGE_USER, and the lists STAGE_VOLUMES, STAGE_EXPOSE,
-# and STAGE_COMPILES.
+# STAGE_WORKDIR and STAGE_COMPILES (the compile steps, not run). USER, EXPOSE
+# and the commands are settings for the processes: runtime-checks.sh reads them.
 replay_stage() {
   local prefix=$1 root=$2 repo=$3
   local -n kinds=${prefix}_STEP_KIND args=${prefix}_STEP_ARG dests=${prefix}_STEP_DEST froms=${prefix}_STEP_FROM
-  STAGE_WORKDIR=/ STAGE_USER=root STAGE_VOLUMES=() STAGE_EXPOSE=() STAGE_COMPILES=()
+  STAGE_WORKDIR=/ STAGE_COMPILES=()
   local i src dest
   for i in "${!kinds[@]}"; do
     dest=${dests[$i]}
@@ -53,9 +55,8 @@ replay_stage() {
           copy_into "$root" "$repo" "${froms[$i]}" "$src" "$dest" || return 1
         done <<<"${args[$i]}"
         ;;
-      user) STAGE_USER=${args[$i]} ;;
-      volume) STAGE_VOLUMES+=("${args[$i]}"); mkdir -p "$root${args[$i]}" ;;
-      expose) STAGE_EXPOSE+=("${args[$i]}") ;;
+      user | expose) ;;
+      volume) mkdir -p "$root${args[$i]}" ;;
       *) echo "replay_stage: unknown step kind ${kinds[$i]}" >&2; return 1 ;;
     esac
   done
