@@ -78,6 +78,7 @@ void WithBody(Session& session, BrokerContext& ctx, const wire::Frame& frame, Fn
 void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame) {
   using wire::Body;
   const Body type = frame.body_type();
+  if (ctx.metrics != nullptr && type <= Body::MAX) ++ctx.metrics->requests[static_cast<std::size_t>(type)];
   if (type == Body::NONE) {
     session.FailAndClose(frame.request_id(), {wire::ErrorCode::MalformedFrame, "frame has no body"});
     return;

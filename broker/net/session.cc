@@ -142,6 +142,9 @@ void Session::Send(wire::EncodedFrame frame) {
 }
 
 void Session::SendError(uint64_t request_id, const Status& status) {
+  if (ctx_.metrics != nullptr && status.code() <= wire::ErrorCode::MAX) {
+    ++ctx_.metrics->errors[static_cast<std::size_t>(status.code())];
+  }
   Send(wire::EncodeError(request_id, status.code(), status.message()));
 }
 
