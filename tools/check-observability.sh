@@ -3,16 +3,18 @@
 #   rules       promtool check rules and promtool test rules (the unit tests
 #               in deploy/prometheus/herald-alerts.test.yml), promtool check
 #               config of the example prometheus.yml;
-#   dashboards  every deploy/grafana/*.json parses, and its datasources and
-#               $variables resolve (tools/observability/check_dashboard.py);
+#   dashboards  every deploy/grafana/*.json parses, its datasources and
+#               $variables resolve (tools/observability/check_dashboard.py),
+#               and promtool parses each of its queries;
 #   live scrape a real brokerd from build/ on loopback gets traffic from
 #               brokerctl (a topic, publishes, a group that acks, a group
 #               that dead-letters), and every metric name and label the
 #               dashboards and rules read must be in its /metrics
 #               (tools/observability/check_metrics_used.py);
 #   the checks  broken copies of the files (a misspelled metric, an undefined
-#               variable, a wrong label value, a wrong rule test) must fail
-#               them, so a check that stopped looking cannot pass quietly.
+#               variable, a query that is not PromQL, a wrong label value, a
+#               wrong rule test) must fail them, so a check that stopped
+#               looking cannot pass quietly.
 # Installs promtool (Debian's prometheus package) and python3-yaml when they
 # are missing (as root, as CI runs it; otherwise it says what to install).
 # Needs build/broker/brokerd and build/tools/brokerctl/brokerctl (CI's
@@ -70,11 +72,20 @@ promtool check rules "$rules"
 promtool test rules "$rule_tests"
 promtool check config deploy/prometheus/prometheus.yml
 
-step "dashboards: JSON, datasources and variables"
+# check_dashboard DASHBOARD: the JSON parses, its datasources and variables
+# resolve, and promtool parses every query (as a rule file, the one way
+# promtool reads PromQL without a server).
+check_dashboard() {
+  "$python" -m json.tool "$1" >/dev/null || { echo "$1 is not valid JSON" >&2; return 1; }
+  "$python" tools/observability/check_dashboard.py "$1" || return 1
+  "$python" tools/observability/dashboard_as_rules.py "$1" >"$work/dashboard-queries.yml" || return 1
+  promtool check rules "$work/dashboard-queries.yml" >"$work/promtool.out" 2>&1 ||
+    { cat "$work/promtool.out" >&2; return 1; }
+}
+step "dashboards: JSON, datasources and variables, PromQL"
 for d in "${dashboards[@]}"; do
-  "$python" -m json.tool "$d" >/dev/null || fail "$d is not valid JSON"
-  "$python" tools/observability/check_dashboard.py "$d"
-  echo "$d: datasources and variables resolve"
+  check_dashboard "$d" || fail "$d: see above"
+  echo "$d: datasources and variables resolve; promtool parses its $(grep -c 'record:' "$work/dashboard-queries.yml") queries"
 done
 
 step "a live brokerd on loopback"
@@ -113,7 +124,7 @@ for d in "${dashboards[@]}"; do dashboard_args+=(--dashboard "$d"); done
   "${dashboard_args[@]}" --rules "$rules"
 
 step "the checks catch broken copies"
-# expect_failure WHAT CMD...: CMD must fail; prints the first line it gave.
+# expect_failure WHAT CMD...: CMD must fail; prints the first line of its complaint.
 expect_failure() {
   local what=$1
   shift
@@ -121,7 +132,7 @@ expect_failure() {
     cat "$work/out" >&2
     fail "a $what passed the check: $*"
   fi
-  echo "caught a $what: $(grep -m1 -iE 'fail|not|no |error' "$work/out" || head -n1 "$work/out")"
+  echo "caught a $what: $(grep -m1 -vE '^\s*(FAILED:|Checking |Unit Testing:|$)' "$work/out" | sed 's/^ *//' | cut -c1-200)"
 }
 mkdir "$work/broken"
 sed 's/herald_group_lag_messages{/herald_group_lag_message{/' "${dashboards[0]}" >"$work/broken/misspelled.json"
@@ -131,6 +142,8 @@ expect_failure "dashboard with a misspelled metric" \
 sed '0,/topic=~\\"\$topic\\"/s//topic=~\\"$topics\\"/' "${dashboards[0]}" >"$work/broken/variable.json"
 expect_failure "dashboard with an undefined variable" \
   "$python" tools/observability/check_dashboard.py "$work/broken/variable.json"
+sed 's/histogram_quantile(0.5, /histogram_quantile(/' "${dashboards[0]}" >"$work/broken/promql.json"
+expect_failure "dashboard query that is not PromQL" check_dashboard "$work/broken/promql.json"
 sed 's/code="StorageError"/code="StorageErrors"/' "$rules" >"$work/broken/herald-alerts.yml"
 expect_failure "rule with a label value brokerd never exports" \
   "$python" tools/observability/check_metrics_used.py --scrape "$work/metrics.txt" --external "$external" \

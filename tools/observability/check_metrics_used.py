@@ -116,7 +116,7 @@ def main():
     for p in problems:
         print(p, file=sys.stderr)
     print(f"{len(used)} brokerd metric names in {len(queries)} queries"
-          f"{', all in the scrape' if not problems else f'; {len(problems)} problems'}: {' '.join(sorted(used))}")
+          f"{', all in the scrape' if not problems else f'; problems: {len(problems)}'}: {' '.join(sorted(used))}")
     return 1 if problems else 0
 
 
