@@ -139,6 +139,7 @@ sed 's/herald_group_lag_messages{/herald_group_lag_message{/' "${dashboards[0]}"
 expect_failure "dashboard with a misspelled metric" \
   "$python" tools/observability/check_metrics_used.py --scrape "$work/metrics.txt" --external "$external" \
   --dashboard "$work/broken/misspelled.json"
+# shellcheck disable=SC2016 # $topic and $topics are the dashboard's text
 sed '0,/topic=~\\"\$topic\\"/s//topic=~\\"$topics\\"/' "${dashboards[0]}" >"$work/broken/variable.json"
 expect_failure "dashboard with an undefined variable" \
   "$python" tools/observability/check_dashboard.py "$work/broken/variable.json"
