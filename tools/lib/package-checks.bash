@@ -1,5 +1,6 @@
 # The steps of tools/check-packages.sh, sourced by it. They read its globals:
 # packages, unit, broker, metrics_port, work, installed, broker_pid.
+# shellcheck shell=bash disable=SC2154
 
 step() { echo "=== $*"; }
 
@@ -81,7 +82,7 @@ check_package_contents() {
   done
   dpkg-deb --info "$dir"/herald-broker_*.deb conffiles | grep -qx /etc/herald/brokerd.toml ||
     fail "herald-broker does not mark /etc/herald/brokerd.toml as a conffile"
-  echo "herald-broker files:" $(dpkg-deb -c "$dir"/herald-broker_*.deb | awk '$1 !~ /^d/ {print substr($6, 2)}')
+  echo "herald-broker files: $(dpkg-deb -c "$dir"/herald-broker_*.deb | awk '$1 !~ /^d/ {printf " %s", substr($6, 2)}')"
 }
 
 # The packages' paths (files and directories) that exist before they are
@@ -103,6 +104,7 @@ check_installed_broker() {
   IFS=: read -r _ _ uid _ _ home shell <<<"$entry"
   [ "$uid" -lt 1000 ] || fail "herald is not a system user (uid $uid)"
   [ "$home" = /var/lib/herald ] || fail "herald's home is $home, not /var/lib/herald"
+  [[ $shell == */nologin || $shell == */false ]] || fail "herald can log in (shell $shell)"
   getent group herald >/dev/null || fail "postinst made no group herald"
   owner=$(stat -c %U:%G /var/lib/herald 2>/dev/null) || fail "postinst made no /var/lib/herald"
   [ "$owner" = herald:herald ] || fail "/var/lib/herald is owned by $owner, not herald:herald"
@@ -120,7 +122,7 @@ verify_unit() {
   local path=$1 out rc=0 line
   out=$(systemd-analyze verify "$path" 2>&1) || rc=$?
   echo "systemd-analyze verify $path: exit $rc, output: ${out:-(none)}"
-  [ "$rc" -eq 0 ] && [ -z "$out" ] || fail "systemd-analyze verify found problems in $path"
+  if [ "$rc" -ne 0 ] || [ -n "$out" ]; then fail "systemd-analyze verify found problems in $path"; fi
   for line in User=herald 'ExecStart=/usr/bin/brokerd --config /etc/herald/brokerd.toml' StateDirectory=herald \
     Restart=on-failure NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes; do
     grep -qx "$line" "$path" || fail "$path lacks the line $line"
@@ -161,7 +163,7 @@ publish_and_consume() {
   got=$(/usr/bin/brokerctl --broker "$broker" consume "$topic" --group check --count 3 --timeout 10) ||
     fail "brokerctl consume failed"
   [ "$got" = $'one\ntwo\nthree' ] || fail "consumed '$got' instead of one, two, three"
-  echo "brokerctl published 3 messages to $topic and consumed them back:" $got
+  echo "brokerctl published 3 messages to $topic and consumed them back: ${got//$'\n'/ }"
 }
 
 # The data is where the installed config says, and all of it belongs to herald.
