@@ -71,12 +71,12 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # them to compute Depends from: whoever links them needs the development
 # packages of what they link (HeraldConfig.cmake's find_dependency calls and
 # herald.pc's Requires), and so this list, kept in step with those.
-set(_herald_dev_depends libfmt-dev libspdlog-dev libssl-dev libflatbuffers-dev libasio-dev)
+set(_herald_dev_depends libfmt-dev libspdlog-dev libssl-dev)
 if(HERALD_WITH_NATS)
   list(APPEND _herald_dev_depends libnats-dev pkg-config)  # found with pkg-config (libnats)
 endif()
 if(HERALD_WITH_ROCKSDB)
-  list(APPEND _herald_dev_depends librocksdb-dev)
+  list(APPEND _herald_dev_depends librocksdb-dev)  # Herald::rocksdb and Herald::testing
 endif()
 list(JOIN _herald_dev_depends ", " CPACK_DEBIAN_DEV_PACKAGE_DEPENDS)
 set(CPACK_COMPONENT_DEV_DESCRIPTION "Herald client SDK: headers, static libraries, CMake package, pkg-config

@@ -194,6 +194,23 @@ build_and_run_example() {
   run_example "$dir"
 }
 
+# The example's subscriber (a new group, from the start of the topic) must
+# print exactly the messages its publisher sent, in order (they share a key).
+run_example() {
+  local dir=$1 topic=check-packages-example count=20 got want sub_pid rc=0
+  "$dir/herald-example-subscriber" --broker "$broker" --topic "$topic" --count "$count" --group example \
+    >"$dir/subscriber.out" 2>"$dir/subscriber.err" &
+  sub_pid=$!
+  "$dir/herald-example-publisher" --broker "$broker" --topic "$topic" --count "$count" >"$dir/publisher.out" 2>&1 ||
+    fail "herald-example-publisher failed: $(cat "$dir/publisher.out")"
+  wait "$sub_pid" || rc=$?
+  [ "$rc" -eq 0 ] || fail "herald-example-subscriber exited $rc: $(cat "$dir/subscriber.err")"
+  got=$(cat "$dir/subscriber.out")
+  want=$(seq -f 'message-%g' "$count")
+  [ "$got" = "$want" ] || fail "the example's subscriber printed"$'\n'"$got"$'\n'"instead of message-1..message-$count"
+  echo "example: $(cat "$dir/publisher.out"); subscriber: $(cat "$dir/subscriber.err")"
+}
+
 stop_installed_broker() {
   local log=$1 rc=0 i
   kill -TERM "$broker_pid"
