@@ -3,10 +3,10 @@
 # with cpack from build/, installs them with apt on this machine, verifies the
 # systemd unit, runs brokerd as the user herald from the installed config,
 # publishes and consumes with the installed brokerctl, builds examples/pubsub
-# against the installed libherald-dev and runs it, then purges the packages and
-# checks that nothing of them is left. Needs root (it installs packages) and
-# the ports of the installed config, 127.0.0.1:7400 and :9400, free. Exits
-# non-zero on the first failure.
+# against the installed libherald-dev (its CMake package, then herald.pc) and
+# runs it, then purges the packages and checks that nothing of them is left.
+# Needs root (it installs packages) and the installed config's ports,
+# 127.0.0.1:7400 and :9400, free. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo "$0" "$@"; fi
@@ -60,6 +60,7 @@ check_data_dir
 
 step "examples/pubsub against the installed libherald-dev"
 build_and_run_example "$work/example"
+build_and_run_with_pkg_config "$work/pkg-config"
 
 step "brokerd stops on SIGTERM"
 stop_installed_broker "$work/brokerd.log"

@@ -194,6 +194,23 @@ build_and_run_example() {
   run_example "$dir"
 }
 
+# The installed herald.pc, as a plain compiler line: the example's publisher
+# built with it must publish what brokerctl then reads back.
+build_and_run_with_pkg_config() {
+  local dir=$1 topic=check-packages-pkg-config flags got
+  mkdir -p "$dir"
+  flags=$(pkg-config --cflags --libs herald) || fail "pkg-config does not find the installed herald.pc"
+  echo "pkg-config --cflags --libs herald: $flags"
+  # shellcheck disable=SC2086  # the flags are words
+  c++ -std=c++20 -o "$dir/publisher" examples/pubsub/publisher.cc $flags >"$dir/compile.log" 2>&1 ||
+    fail "examples/pubsub/publisher.cc does not build with pkg-config herald:"$'\n'"$(cat "$dir/compile.log")"
+  "$dir/publisher" --broker "$broker" --topic "$topic" --count 5 >/dev/null || fail "the pkg-config publisher failed"
+  got=$(/usr/bin/brokerctl --broker "$broker" consume "$topic" --group check --count 5 --timeout 10 | tr '\n' ' ')
+  [ "$got" = "message-1 message-2 message-3 message-4 message-5 " ] ||
+    fail "brokerctl read '$got' from what the pkg-config publisher sent"
+  echo "pkg-config build of the publisher: brokerctl read back $got"
+}
+
 # The example's subscriber (a new group, from the start of the topic) must
 # print exactly the messages its publisher sent, in order (they share a key).
 run_example() {
