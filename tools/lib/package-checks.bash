@@ -82,7 +82,7 @@ check_package_contents() {
   done
   dpkg-deb --info "$dir"/herald-broker_*.deb conffiles | grep -qx /etc/herald/brokerd.toml ||
     fail "herald-broker does not mark /etc/herald/brokerd.toml as a conffile"
-  echo "herald-broker files: $(dpkg-deb -c "$dir"/herald-broker_*.deb | awk '$1 !~ /^d/ {printf " %s", substr($6, 2)}')"
+  echo "herald-broker files:$(dpkg-deb -c "$dir"/herald-broker_*.deb | awk '$1 !~ /^d/ {printf " %s", substr($6, 2)}')"
 }
 
 # The packages' paths (files and directories) that exist before they are
