@@ -17,7 +17,6 @@
 #include "broker/security/principals.h"
 #include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
-#include "schemas/tls_context.h"
 
 namespace herald::broker {
 
@@ -43,6 +42,8 @@ Broker::Broker(const BrokerConfig& config)
     : config_(config), tick_timer_(io_), position_timer_(io_), drain_timer_(io_) {}
 
 Broker::~Broker() {
+  // A reload in progress finishes reading; what it posts never runs.
+  reload_thread_.join();
   // Sessions and groups go first (they reference the registry and store);
   // the store then completes its queue and closes the database.
   metrics_endpoint_.reset();
@@ -54,27 +55,6 @@ Broker::~Broker() {
 }
 
 namespace {
-
-// Loads the principals file and the TLS certificate, when configured.
-Status LoadSecurity(const BrokerConfig& config, std::unique_ptr<Principals>* principals,
-                    std::shared_ptr<asio::ssl::context>* tls) {
-  if (!config.auth_file.empty()) {
-    Status s = Principals::Load(config.auth_file, principals);
-    if (!s.ok()) return s;
-    if ((*principals)->size() == 0) {
-      spdlog::get("broker")->warn("auth file {} names no principals: no client can connect", config.auth_file);
-    }
-  }
-  if (config.tls_cert.empty() != config.tls_key.empty()) {
-    return {wire::ErrorCode::InvalidArgument, "TLS needs both --tls-cert and --tls-key"};
-  }
-  if (!config.tls_cert.empty()) {
-    std::string error;
-    *tls = wire::MakeServerTlsContext(config.tls_cert, config.tls_key, &error);
-    if (!*tls) return {wire::ErrorCode::InvalidArgument, error};
-  }
-  return Status::Ok();
-}
 
 // Loopback is private to this machine; any other address may be reachable
 // from a network, where an open broker or clear-text tokens are a risk.
@@ -97,8 +77,9 @@ void WarnIfExposed(const BrokerConfig& config, const asio::ip::tcp::endpoint& en
 Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   EnsureLoggers();
   std::unique_ptr<Broker> b(new Broker(config));
-  Status security = LoadSecurity(config, &b->principals_, &b->tls_);
-  if (!security.ok()) return security;
+  SecuritySettings security;
+  Status loaded = LoadSecuritySettings(config, &security);
+  if (!loaded.ok()) return loaded;
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -133,8 +114,8 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
   b->ctx_->listener = b->listener_.get();
   b->ctx_->metrics = &b->metrics_;
-  b->ctx_->principals = b->principals_.get();
-  b->ctx_->tls = b->tls_.get();
+  b->ctx_->principals = std::move(security.principals);
+  b->ctx_->tls = std::move(security.tls);
   if (!config.metrics_listen.empty()) {
     b->metrics_endpoint_ = std::make_unique<metrics::MetricsEndpoint>(b->io_);
     s = b->metrics_endpoint_->Bind(config.metrics_listen);
@@ -160,9 +141,10 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
                               endpoint.address().is_v6()
                                   ? fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port())
                                   : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()),
-                              b->tls_ ? " (TLS)" : "",
-                              b->principals_ ? fmt::format("on ({} principals)", b->principals_->size())
-                                             : std::string("off"));
+                              b->ctx_->tls ? " (TLS)" : "",
+                              b->ctx_->principals
+                                  ? fmt::format("on ({} principals)", b->ctx_->principals->size())
+                                  : std::string("off"));
   WarnIfExposed(config, endpoint);
   *out = std::move(b);
   return Status::Ok();
@@ -193,6 +175,37 @@ void Broker::Stop() {
     listener_->ForEachSession([](Session& s) { s.StopReading(); });
     FinishStopWhenDrained(std::chrono::steady_clock::now() + config_.shutdown_grace);
   });
+}
+
+void Broker::Reload() {
+  asio::post(reload_thread_, [this] {
+    SecuritySettings settings;
+    Status loaded = LoadSecuritySettings(config_, &settings);
+    asio::post(io_, [this, loaded, settings = std::move(settings)]() mutable {
+      ApplyReload(loaded, std::move(settings));
+    });
+  });
+}
+
+void Broker::ApplyReload(const Status& loaded, SecuritySettings settings) {
+  if (stopping_) return;
+  ctx_->last_reload = {std::chrono::system_clock::now(), !loaded.ok(), loaded.ok() ? "" : loaded.message()};
+  if (!loaded.ok()) {
+    spdlog::get("broker")->error("reload failed, the settings in force stay: {}", loaded.message());
+    return;
+  }
+  // Only files are reloaded, never flags: whether auth and TLS are on stays
+  // as the broker started, so each set is replaced by one of its kind.
+  ctx_->tls = std::move(settings.tls);
+  std::size_t closed = 0;
+  if (settings.principals) {
+    ctx_->principals = std::move(settings.principals);
+    listener_->ForEachSession([&](Session& s) { closed += s.Reauthenticate(ctx_->principals) ? 0 : 1; });
+  }
+  spdlog::get("broker")->info("reloaded: auth {}, TLS {}; {} connections closed for revoked tokens",
+                              ctx_->principals ? fmt::format("on ({} principals)", ctx_->principals->size())
+                                               : std::string("off"),
+                              ctx_->tls ? "certificate " + config_.tls_cert : std::string("off"), closed);
 }
 
 void Broker::FinishStopWhenDrained(std::chrono::steady_clock::time_point deadline) {

@@ -4,25 +4,23 @@
 // and the SDK's in-process broker run it on a thread of their own.
 //
 // Thread: Run() runs the I/O context on the calling thread (the broker's one
-// I/O thread); the store adds its storage thread. Stop() may be called from
+// I/O thread); the store adds its storage thread, and reloads read their
+// files on a thread of their own. Stop() and Reload() may be called from
 // any thread.
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <memory>
 
 #include "broker/broker_config.h"
 #include "broker/metrics/broker_metrics.h"
+#include "broker/security/security_settings.h"
 #include "broker/status.h"
-
-namespace asio::ssl {
-class context;
-}
 
 namespace herald::broker {
 
-class Principals;
 class Store;
 class TopicRegistry;
 class Listener;
@@ -47,6 +45,14 @@ class Broker {
   // Graceful stop: no new connections or requests, in-flight publishes finish
   // (up to shutdown_grace), group positions are stored, sessions close.
   void Stop();
+  // Reads the principals file and the TLS certificate and key again (brokerd
+  // does on SIGHUP) and swaps them in without dropping healthy connections:
+  // new connections use the new ones; a live connection keeps going as the
+  // principal its token names now (its rights apply from its next request),
+  // or is closed with AuthenticationFailed if its token names no one. All or
+  // nothing: if any file fails, the settings in force stay and the error is
+  // logged and shown by status and /metrics.
+  void Reload();
 
  private:
   explicit Broker(const BrokerConfig& config);
@@ -54,6 +60,8 @@ class Broker {
   void SchedulePositionStore();
   void FinishStopWhenDrained(std::chrono::steady_clock::time_point deadline);
   void StopWhenSessionsClosed(std::chrono::steady_clock::time_point deadline);
+  // I/O thread: the end of Reload, with what the reload thread read.
+  void ApplyReload(const Status& loaded, SecuritySettings settings);
 
   BrokerConfig config_;
   asio::io_context io_{1};
@@ -61,8 +69,6 @@ class Broker {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicRegistry> registry_;
   std::unique_ptr<RetentionWorker> retention_;
-  std::unique_ptr<Principals> principals_;
-  std::shared_ptr<asio::ssl::context> tls_;
   std::unique_ptr<BrokerContext> ctx_;
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
@@ -70,6 +76,9 @@ class Broker {
   asio::steady_timer position_timer_;
   asio::steady_timer drain_timer_;
   bool stopping_ = false;
+  // Reloads read files here, never on the I/O thread. Declared last: it is
+  // joined first, while everything its posted work touches still exists.
+  asio::thread_pool reload_thread_{1};
 };
 
 }  // namespace herald::broker

@@ -1,5 +1,5 @@
 // brokerd: the Herald broker daemon. Flags (and --config FILE) -> BrokerConfig,
-// then Broker::Run until SIGINT or SIGTERM.
+// then Broker::Run until SIGINT or SIGTERM. SIGHUP reloads the principals and TLS files.
 //
 // Exit codes: 0 after a clean stop (or --help, --version, --print-config),
 // 1 if the broker cannot start, 2 for bad flags or a bad config file.
@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <limits>
 
@@ -324,6 +325,17 @@ int main(int argc, char** argv) {
       spdlog::get("broker")->info("signal {}: stopping", signo);
       broker->Stop();
     });
+    // SIGHUP: read the principals file and the TLS files again.
+    asio::signal_set hangups(broker->io(), SIGHUP);
+    std::function<void()> await_hangup = [&] {
+      hangups.async_wait([&](std::error_code ec, int) {
+        if (ec) return;
+        spdlog::get("broker")->info("signal SIGHUP: reloading the principals and TLS files");
+        broker->Reload();
+        await_hangup();
+      });
+    };
+    await_hangup();
     broker->Run();
   }
   broker.reset();

@@ -57,6 +57,21 @@ EncodedFrame FinishFrame(flatbuffers::FlatBufferBuilder& fbb, uint64_t request_i
   return fbb.Release();
 }
 
+// Whether a client may send `body` (a request), rather than only receive it
+// (a reply or a delivery). PROTOCOL.md's request table, in code.
+constexpr bool IsRequest(Body body) {
+  switch (body) {
+    case Body::Hello: case Body::Publish: case Body::CreateTopic: case Body::DeleteTopic:
+    case Body::ListTopics: case Body::DescribeTopic: case Body::Subscribe: case Body::Unsubscribe:
+    case Body::Ack: case Body::Nack: case Body::AlterTopic: case Body::PurgeTopic:
+    case Body::DescribeGroup: case Body::ResetGroup: case Body::DeleteGroup: case Body::GetStatus:
+    case Body::Fetch: case Body::ExtendDeadline:
+      return true;
+    default:
+      return false;
+  }
+}
+
 EncodedFrame EncodeError(uint64_t request_id, ErrorCode code, std::string_view message);
 EncodedFrame EncodeOk(uint64_t request_id);
 

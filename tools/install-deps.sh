@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
-# Installs everything Herald needs to build, test and benchmark on Debian 12.
-# The README, .ci/run and the Dockerfile all call this one script.
+# Installs what Herald needs on Debian 12 (apt).
+#   tools/install-deps.sh               everything to build, test, fuzz and benchmark
+#                                        (the README and .ci/run)
+#   tools/install-deps.sh --build-only  only what a build with HERALD_BUILD_TESTS=OFF
+#                                        needs: the Dockerfile's build stage
 set -euo pipefail
+
+usage() {
+  echo "usage: $0 [--build-only]" >&2
+  exit 2
+}
+build_only=0
+case $# in
+  0) ;;
+  1) [ "$1" = "--build-only" ] || usage; build_only=1 ;;
+  *) usage ;;
+esac
+
+# Compiler, build tools and every library a find_package or pkg_check_modules
+# of the build asks for.
+packages=(
+  g++ cmake ninja-build pkg-config
+  libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
+  libnats-dev
+)
+if [ "$build_only" -eq 0 ]; then
+  packages+=(
+    ccache make
+    catch2       # the test suite
+    nats-server  # the SDK's NATS JetStream backend, tested against a real cluster
+    clang libclang-rt-14-dev llvm-14  # libFuzzer and clang's sanitizer runtimes
+                                      # (tools/fuzz.sh); llvm-symbolizer, for
+                                      # file:line in sanitizer reports
+    chromium     # the main page is tested in headless Chromium
+  )
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 $SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
-  g++ cmake ninja-build pkg-config ccache make \
-  libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev \
-  libspdlog-dev libfmt-dev catch2 libcpp-httplib-dev nlohmann-json3-dev libssl-dev \
-  libnats-dev nats-server \
-  clang libclang-rt-14-dev llvm-14 \
-  chromium  # the main page is tested in headless Chromium
-# clang + libclang-rt-14-dev: libFuzzer and clang's sanitizer runtimes
-# (tools/fuzz.sh); llvm-14: llvm-symbolizer, for file:line in sanitizer reports.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${packages[@]}"

@@ -35,9 +35,20 @@ class Topic {
   void RemoveGroup(const std::string& name) {
     auto it = groups_.find(name);
     if (it == groups_.end()) return;
+    GroupStats last = it->second->Stats();
+    removed_groups_delivered_.messages += last.delivered;
+    removed_groups_delivered_.bytes += last.delivered_bytes;
     it->second->Close();
     groups_.erase(it);
   }
+  // What groups removed since the broker started had delivered: the topic's
+  // delivery counters add it to the live groups', so that they never go down
+  // when a group goes (Prometheus would read that as a counter reset).
+  struct Delivered {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+  };
+  const Delivered& removed_groups_delivered() const { return removed_groups_delivered_; }
 
   // A batch of this topic is durable: extend the log and wake every group.
   void OnAppended(std::shared_ptr<const RecordBatch> batch) {
@@ -56,6 +67,7 @@ class Topic {
   std::string name_;
   TopicLog log_;
   std::map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
+  Delivered removed_groups_delivered_;
 };
 
 }  // namespace herald::broker

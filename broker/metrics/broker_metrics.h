@@ -7,11 +7,13 @@
 // Thread: the histograms take observations from any thread; topic counters
 // and RenderBrokerMetrics belong to the broker's I/O thread.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
 
 #include "broker/metrics/histogram.h"
+#include "schemas/frame.h"
 
 namespace herald::broker {
 
@@ -27,6 +29,10 @@ struct BrokerMetrics {
   metrics::Histogram fsync;                  // one synced group commit
   uint64_t authentication_failures = 0;      // Hellos refused for their token; I/O thread
   uint64_t requests_denied = 0;              // NotAuthorized replies; I/O thread
+  // Requests by their body type, and error replies by code (the request's
+  // type is not known where a late error is sent, after storage); I/O thread.
+  std::array<uint64_t, static_cast<std::size_t>(wire::Body::MAX) + 1> requests{};
+  std::array<uint64_t, static_cast<std::size_t>(wire::ErrorCode::MAX) + 1> errors{};
 };
 
 std::string RenderBrokerMetrics(BrokerContext& ctx);

@@ -3,6 +3,9 @@
 // the Broker; the registry is touched only on the I/O thread.
 
 #include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include <asio/io_context.hpp>
 
@@ -19,6 +22,13 @@ namespace herald::broker {
 
 class Listener;
 class Principals;
+
+// The last reload of the security settings (SIGHUP), for status and /metrics.
+struct ReloadRecord {
+  std::chrono::system_clock::time_point at;
+  bool failed = false;
+  std::string error;  // why it failed: the file (and line) and what was wrong
+};
 class RetentionWorker;
 struct BrokerMetrics;
 
@@ -30,8 +40,14 @@ struct BrokerContext {
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
   Listener* listener = nullptr;          // for connection counts
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump
-  const Principals* principals = nullptr;  // auth on: who may connect, and their ACLs
-  asio::ssl::context* tls = nullptr;     // TLS on: every connection is TLS
+  // Auth on: who may connect, and their ACLs. A reload swaps in a new set;
+  // sessions keep the principal they were admitted as until Reauthenticate.
+  std::shared_ptr<const Principals> principals;
+  // TLS on: every connection is TLS. New connections take the newest context;
+  // each session holds the one it was accepted with.
+  std::shared_ptr<asio::ssl::context> tls;
+  // When the security settings were last loaded: the start, then each reload.
+  ReloadRecord last_reload{std::chrono::system_clock::now()};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   ProducerClaims producer_claims;        // which connection publishes with each producer id
 };

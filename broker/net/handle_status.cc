@@ -16,13 +16,17 @@ void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) 
   flatbuffers::FlatBufferBuilder fbb(256);
   auto version = fbb.CreateString(kBrokerVersion);
   auto data_dir = fbb.CreateString(ctx.config.data_dir);
+  auto reload_error = fbb.CreateString(ctx.last_reload.error);
+  auto reload_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      ctx.last_reload.at.time_since_epoch());
   session.Send(wire::FinishFrame(
       fbb, request_id,
       wire::CreateStatusInfo(fbb, version, static_cast<uint64_t>(uptime.count()), data_dir,
                              static_cast<uint32_t>(ctx.registry.topics().size()),
                              static_cast<uint32_t>(ctx.registry.group_count()),
                              ctx.listener ? ctx.listener->OpenSessions() : 0,
-                             ctx.store.StorageBytes())));
+                             ctx.store.StorageBytes(), static_cast<int64_t>(reload_ms.count()),
+                             ctx.last_reload.failed, reload_error)));
 }
 
 }  // namespace herald::broker

@@ -24,10 +24,12 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
   // Names are for logs only; keep them short and printable.
   std::string name = hello.client_name() ? hello.client_name()->str().substr(0, 64) : "";
   std::erase_if(name, [](char c) { return c < 0x20 || c > 0x7e; });
-  const Principal* principal = nullptr;
+  std::shared_ptr<const Principal> principal;
   if (ctx.principals != nullptr) {
     std::string_view token = hello.token() ? hello.token()->string_view() : std::string_view{};
-    principal = token.empty() ? nullptr : ctx.principals->Authenticate(token);
+    if (const Principal* p = token.empty() ? nullptr : ctx.principals->Authenticate(token)) {
+      principal = std::shared_ptr<const Principal>(ctx.principals, p);
+    }
     if (principal == nullptr) {
       if (ctx.metrics != nullptr) ++ctx.metrics->authentication_failures;
       // The same answer for a missing and a wrong token: nothing to learn from it.
@@ -76,6 +78,7 @@ void WithBody(Session& session, BrokerContext& ctx, const wire::Frame& frame, Fn
 void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame) {
   using wire::Body;
   const Body type = frame.body_type();
+  if (ctx.metrics != nullptr && type <= Body::MAX) ++ctx.metrics->requests[static_cast<std::size_t>(type)];
   if (type == Body::NONE) {
     session.FailAndClose(frame.request_id(), {wire::ErrorCode::MalformedFrame, "frame has no body"});
     return;

@@ -50,7 +50,8 @@ auto LogEscape(std::shared_ptr<Session> session, const char* loop) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, BrokerContext& ctx, uint64_t id)
-    : stream_(ctx.tls ? wire::ByteStream(std::move(socket), *ctx.tls) : wire::ByteStream(std::move(socket))),
+    : tls_(ctx.tls),
+      stream_(tls_ ? wire::ByteStream(std::move(socket), *tls_) : wire::ByteStream(std::move(socket))),
       ctx_(ctx),
       id_(id),
       in_(MaxHelloFrameBytes(ctx.config), kHelloReadBufferBytes),
@@ -78,11 +79,24 @@ void Session::Start() {
   asio::co_spawn(ctx_.io, WriteLoop(), LogEscape(self, "write"));
 }
 
-void Session::set_handshaken(std::string client_name, const Principal* principal) {
+void Session::set_handshaken(std::string client_name, std::shared_ptr<const Principal> principal) {
   handshaken_ = true;
   client_name_ = std::move(client_name);
-  principal_ = principal;
+  principal_ = std::move(principal);
   in_.SetLimits(ctx_.config.max_frame_bytes, kReadBufferBytes);
+}
+
+bool Session::Reauthenticate(const std::shared_ptr<const Principals>& principals) {
+  if (!principal_ || closing()) return true;
+  const Principal* now = principals ? principals->FindByTokenHash(principal_->token_hash) : nullptr;
+  if (now == nullptr) {
+    spdlog::get("net")->warn("session {}: {}'s token was revoked by a reload: closing", id_, who());
+    FailAndClose(0, {wire::ErrorCode::AuthenticationFailed,
+                     "authentication failed: the broker's principals file no longer accepts this token"});
+    return false;
+  }
+  principal_ = std::shared_ptr<const Principal>(principals, now);
+  return true;
 }
 
 void Session::StopReading() {
@@ -128,6 +142,9 @@ void Session::Send(wire::EncodedFrame frame) {
 }
 
 void Session::SendError(uint64_t request_id, const Status& status) {
+  if (ctx_.metrics != nullptr && status.code() <= wire::ErrorCode::MAX) {
+    ++ctx_.metrics->errors[static_cast<std::size_t>(status.code())];
+  }
   Send(wire::EncodeError(request_id, status.code(), status.message()));
 }
 

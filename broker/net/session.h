@@ -53,11 +53,16 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   bool handshaken() const { return handshaken_; }
   // After Hello. `principal` is who the token named; nullptr when auth is off.
   // Lifts the read side from the pre-Hello frame limit to --max-frame-bytes.
-  void set_handshaken(std::string client_name, const Principal* principal);
+  void set_handshaken(std::string client_name, std::shared_ptr<const Principal> principal);
+  // After a reload swapped in `principals`: binds this connection to the
+  // principal its token names now, whose rights apply from its next request.
+  // If the token names no one any more (the principal was removed or its
+  // token changed), sends AuthenticationFailed and closes; returns false.
+  bool Reauthenticate(const std::shared_ptr<const Principals>& principals);
   // Closed, or closing once its queue is written (refused, failed, or the
   // client hung up): it no longer counts against the connection limits.
   bool closing() const { return closed_ || close_after_flush_; }
-  const Principal* principal() const { return principal_; }
+  const Principal* principal() const { return principal_.get(); }
   // Whether this connection may do `p` on `name`: always when auth is off.
   bool Allows(Permission p, std::string_view name) const {
     return principal_ == nullptr || principal_->acl.Allows(p, name);
@@ -126,12 +131,16 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // deduplicated by the store, which handles appends in order.
   void ReleaseProducerIds();
 
+  // The TLS context this connection was accepted with (a reload may have
+  // replaced ctx_.tls since): it must outlive stream_, so it comes first.
+  std::shared_ptr<asio::ssl::context> tls_;
   wire::ByteStream stream_;
   BrokerContext& ctx_;
   uint64_t id_;
   std::string peer_;
   std::string client_name_;
-  const Principal* principal_ = nullptr;  // owned by ctx_.principals
+  // Shares ownership of the principals set it came from (aliasing).
+  std::shared_ptr<const Principal> principal_;
   uint64_t denials_ = 0;
   bool stream_ready_ = false;  // TLS handshake done (at once without TLS)
   bool handshaken_ = false;

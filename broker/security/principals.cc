@@ -205,7 +205,10 @@ Status Principals::Load(const std::string& path, std::unique_ptr<Principals>* ou
 }
 
 const Principal* Principals::Authenticate(std::string_view token) const {
-  const wire::TokenDigest digest = wire::HashToken(token);
+  return FindByTokenHash(wire::HashToken(token));
+}
+
+const Principal* Principals::FindByTokenHash(const wire::TokenDigest& digest) const {
   const Principal* match = nullptr;
   for (const Principal& p : principals_) {
     // No early exit: every principal costs the same comparison.

@@ -40,6 +40,9 @@ class Principals {
   // with every principal's, each in constant time and without stopping at a
   // match, so the time taken says nothing about which principal (if any) matched.
   const Principal* Authenticate(std::string_view token) const;
+  // The same, for a token already hashed: a reload finds each connection's
+  // principal again by the hash of the token it authenticated with.
+  const Principal* FindByTokenHash(const wire::TokenDigest& digest) const;
 
   std::size_t size() const { return principals_.size(); }
   const std::vector<Principal>& all() const { return principals_; }

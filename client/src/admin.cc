@@ -172,6 +172,10 @@ std::error_code HeraldBackend::Status(BrokerStatus* status) {
         status->groups = s->groups();
         status->connections = s->connections();
         status->storage_bytes = s->storage_bytes();
+        status->last_reload = std::chrono::system_clock::time_point(
+            std::chrono::milliseconds(s->last_reload_ms()));
+        status->last_reload_failed = s->last_reload_failed();
+        status->last_reload_error = s->last_reload_error() ? s->last_reload_error()->str() : "";
         return std::error_code();
       });
 }

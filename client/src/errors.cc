@@ -41,6 +41,9 @@ class HeraldCategory : public std::error_category {
       case errc::plaintext_token_refused:
         return "token not sent: TLS is off and the broker is not on loopback (use TLS, or allow a "
                "plaintext token)";
+      case errc::backend_not_built:
+        return "this libherald was built without the backend the broker URL names (nats:// needs "
+               "HERALD_WITH_NATS=ON)";
     }
     return "unknown herald error " + std::to_string(value);
   }

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <ctime>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include <pthread.h>
@@ -74,6 +75,14 @@ ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base)
 }
 
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {
+  // RocksDB makes the last component only; brokerd makes the whole path, and
+  // a service given the same kind of --data-dir must too.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "cannot create data dir %s: %s\n", dir.c_str(), ec.message().c_str());
+    std::exit(1);
+  }
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* db = nullptr;

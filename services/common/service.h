@@ -48,7 +48,8 @@ void AddHttpFlags(CLI::App& app, HttpLimits* limits);
 // with the broker's address, token and TLS settings taken from the flags.
 ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base);
 
-// Opens (creating) the service's RocksDB; exits the process with a message if it cannot.
+// Opens the service's RocksDB, creating it and the directories above it;
+// exits the process with a message if it cannot.
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir);
 
 // Parses a JSON object body, or replies 400/413/415 and returns nullopt.

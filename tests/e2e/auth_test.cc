@@ -4,18 +4,23 @@
 // its own code, is logged, and leaves the connection usable.
 
 #include <catch2/catch.hpp>
-#include <httplib.h>
 
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/metric_sample.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_certs.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
+using herald::test::CreateTopicFrame;
 using herald::test::ErrorOf;
+using herald::test::MetricSample;
+using herald::test::PublishFrame;
 using herald::test::RawConnection;
+using herald::test::SubscribeFrame;
 namespace wire = herald::wire;
 
 namespace {
@@ -51,46 +56,9 @@ struct AuthBroker {
   BrokerProcess broker{{"--auth-file", WritePrincipals(dir.str(), tokens), "--metrics-listen", "127.0.0.1:0"}};
 };
 
-// The value of one unlabelled sample on the broker's /metrics page (-1 if absent).
-double Metric(const BrokerProcess& broker, const std::string& name) {
-  // The metrics port is in the log line "metrics on http://127.0.0.1:PORT/metrics".
-  std::string log = broker.LogTail(64 * 1024);
-  auto at = log.find("metrics on http://");
-  if (at == std::string::npos) return -1;
-  std::string url = log.substr(at + 18, log.find("/metrics", at) - at - 18);
-  httplib::Client http(url.c_str());
-  auto r = http.Get("/metrics");
-  if (!r || r->status != 200) return -1;
-  auto line = r->body.find("\n" + name + " ");
-  if (line == std::string::npos) return -1;
-  return std::stod(r->body.substr(line + name.size() + 2));
-}
-
 const wire::Frame* Call(RawConnection& raw, const wire::EncodedFrame& frame) {
   REQUIRE(raw.Send(frame));
   return raw.ReadFrame();
-}
-
-wire::EncodedFrame CreateTopic(uint64_t id, const std::string& name) {
-  flatbuffers::FlatBufferBuilder fbb;
-  auto n = fbb.CreateString(name);
-  return wire::FinishFrame(fbb, id, wire::CreateCreateTopic(fbb, n));
-}
-
-wire::EncodedFrame Publish(uint64_t id, const std::string& topic, const std::string& payload) {
-  flatbuffers::FlatBufferBuilder fbb;
-  auto t = fbb.CreateString(topic);
-  auto p = wire::CreateBytes(fbb, payload);
-  std::vector<flatbuffers::Offset<wire::Message>> messages{wire::CreateMessage(fbb, 0, 0, p)};
-  auto m = fbb.CreateVector(messages);
-  return wire::FinishFrame(fbb, id, wire::CreatePublish(fbb, t, 0, 0, m));
-}
-
-wire::EncodedFrame Subscribe(uint64_t id, const std::string& topic, const std::string& group) {
-  flatbuffers::FlatBufferBuilder fbb;
-  auto t = fbb.CreateString(topic);
-  auto g = fbb.CreateString(group);
-  return wire::FinishFrame(fbb, id, wire::CreateSubscribe(fbb, t, g));
 }
 
 template <class Body>
@@ -119,7 +87,7 @@ TEST_CASE("auth: Hello without a valid token is refused and nothing else is serv
     CHECK(herald::test::Eventually([&] {
       return b.broker.LogTail().find("authentication failed for 'raw-test' (no token)") != std::string::npos;
     }));
-    CHECK(Metric(b.broker, "herald_authentication_failures_total") == 1);
+    CHECK(MetricSample(b.broker, "herald_authentication_failures_total") == 1);
   }
   SECTION("an unknown token") {
     RawConnection raw(b.broker.port());
@@ -135,7 +103,7 @@ TEST_CASE("auth: Hello without a valid token is refused and nothing else is serv
   }
   SECTION("a request before Hello") {
     RawConnection raw(b.broker.port());
-    CHECK(ErrorOf(Call(raw, CreateTopic(3, "t"))) == wire::ErrorCode::HandshakeRequired);
+    CHECK(ErrorOf(Call(raw, CreateTopicFrame(3, "t"))) == wire::ErrorCode::HandshakeRequired);
     CHECK(raw.ClosedByPeer());
   }
   SECTION("a valid token names its principal") {
@@ -157,29 +125,29 @@ TEST_CASE("auth: each principal may do what its ACL allows and gets NotAuthorize
   REQUIRE(posts.Handshake(b.tokens.posts));
 
   // Admin: topics are made by ops only.
-  const wire::Frame* r = Call(ops, CreateTopic(1, "comment-created"));
+  const wire::Frame* r = Call(ops, CreateTopicFrame(1, "comment-created"));
   REQUIRE(r != nullptr);
   CHECK(r->body_as_CreateTopicOk() != nullptr);
-  REQUIRE(Call(ops, CreateTopic(2, "orders"))->body_as_CreateTopicOk() != nullptr);
-  CHECK(ErrorOf(Call(comments, CreateTopic(3, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
-  CHECK(ErrorOf(Call(posts, CreateTopic(4, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
+  REQUIRE(Call(ops, CreateTopicFrame(2, "orders"))->body_as_CreateTopicOk() != nullptr);
+  CHECK(ErrorOf(Call(comments, CreateTopicFrame(3, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(posts, CreateTopicFrame(4, "comment-deleted"))) == wire::ErrorCode::NotAuthorized);
 
   // Publish: comment-* for the comment-service; the connection stays open after a denial.
-  CHECK(ErrorOf(Call(comments, Publish(5, "orders", "x"))) == wire::ErrorCode::NotAuthorized);
-  r = Call(comments, Publish(6, "comment-created", "c1"));
+  CHECK(ErrorOf(Call(comments, PublishFrame(5, "orders", "x"))) == wire::ErrorCode::NotAuthorized);
+  r = Call(comments, PublishFrame(6, "comment-created", "c1"));
   REQUIRE(r != nullptr);
   CHECK(r->body_as_PublishOk() != nullptr);
-  CHECK(ErrorOf(Call(posts, Publish(7, "comment-created", "forged"))) == wire::ErrorCode::NotAuthorized);
-  CHECK(ErrorOf(Call(ops, Publish(8, "comment-created", "ops may administer, not publish"))) ==
+  CHECK(ErrorOf(Call(posts, PublishFrame(7, "comment-created", "forged"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(ops, PublishFrame(8, "comment-created", "ops may administer, not publish"))) ==
         wire::ErrorCode::NotAuthorized);
   // A denial says nothing about whether the topic exists.
-  CHECK(ErrorOf(Call(comments, Publish(9, "no-such-topic", "x"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(comments, PublishFrame(9, "no-such-topic", "x"))) == wire::ErrorCode::NotAuthorized);
 
   // Subscribe: the topic needs subscribe, the group needs groups.
-  CHECK(ErrorOf(Call(posts, Subscribe(10, "comment-created", "someone-else"))) == wire::ErrorCode::NotAuthorized);
-  CHECK(ErrorOf(Call(posts, Subscribe(11, "orders", "post-service"))) == wire::ErrorCode::NotAuthorized);
-  CHECK(ErrorOf(Call(comments, Subscribe(12, "comment-created", "post-service"))) == wire::ErrorCode::NotAuthorized);
-  r = Call(posts, Subscribe(13, "comment-created", "post-service"));
+  CHECK(ErrorOf(Call(posts, SubscribeFrame(10, "comment-created", "someone-else"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(posts, SubscribeFrame(11, "orders", "post-service"))) == wire::ErrorCode::NotAuthorized);
+  CHECK(ErrorOf(Call(comments, SubscribeFrame(12, "comment-created", "post-service"))) == wire::ErrorCode::NotAuthorized);
+  r = Call(posts, SubscribeFrame(13, "comment-created", "post-service"));
   REQUIRE(r != nullptr);
   REQUIRE(r->body_as_SubscribeOk() != nullptr);
   r = posts.ReadFrame();
@@ -206,8 +174,8 @@ TEST_CASE("auth: each principal may do what its ACL allows and gets NotAuthorize
   CHECK(ErrorOf(Call(ops, DeleteGroup(19, "comment-created", "post-service"))) == wire::ErrorCode::GroupBusy);
 
   // Every denial was counted, and logged with who and what.
-  CHECK(Metric(b.broker, "herald_requests_denied_total") == 11);
-  CHECK(Metric(b.broker, "herald_authentication_failures_total") == 0);
+  CHECK(MetricSample(b.broker, "herald_requests_denied_total") == 11);
+  CHECK(MetricSample(b.broker, "herald_authentication_failures_total") == 0);
   std::string log = b.broker.LogTail(64 * 1024);
   CHECK(log.find("denied publish on 'orders': no publish permission") != std::string::npos);
   CHECK(log.find("comment-service") != std::string::npos);

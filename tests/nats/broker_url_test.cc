@@ -35,3 +35,11 @@ TEST_CASE("errc::not_supported keeps its number and message", "[unit][backend]")
   CHECK(ec.value() == 1006);
   CHECK(ec.message() == "not supported by this backend");
 }
+
+// What a nats:// URL gets from a libherald built with HERALD_WITH_NATS=OFF
+// (tools/check-sdk-consumers.sh runs such a build).
+TEST_CASE("errc::backend_not_built keeps its number and names the build option", "[unit][backend]") {
+  std::error_code ec = herald::errc::backend_not_built;
+  CHECK(ec.value() == 1008);
+  CHECK(ec.message().find("HERALD_WITH_NATS") != std::string::npos);
+}

@@ -32,7 +32,7 @@ int ExitCodeFor(std::error_code ec) {
   if (ec == errc::group_busy) return kConflict;
   if (ec == errc::authentication_failed || ec == errc::not_authorized) return kAuth;
   if (ec == errc::not_connected) return kCannotConnect;
-  if (ec == errc::not_supported) return kNotSupported;
+  if (ec == errc::not_supported || ec == errc::backend_not_built) return kNotSupported;
   return kFailed;
 }
 

@@ -83,6 +83,10 @@ Json ToJson(const TopicInfo& t) {
           {"groups", groups}};
 }
 
+static int64_t ReloadMs(const BrokerStatus& s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s.last_reload.time_since_epoch()).count();
+}
+
 Json ToJson(const BrokerStatus& s) {
   return {{"broker_version", s.broker_version},
           {"uptime_ms", s.uptime.count()},
@@ -90,7 +94,14 @@ Json ToJson(const BrokerStatus& s) {
           {"topics", s.topics},
           {"groups", s.groups},
           {"connections", s.connections},
-          {"storage_bytes", s.storage_bytes}};
+          {"storage_bytes", s.storage_bytes},
+          {"last_reload", wire::FormatRfc3339(ReloadMs(s))},
+          {"last_reload_failed", s.last_reload_failed},
+          {"last_reload_error", s.last_reload_error}};
+}
+std::string ReloadText(const BrokerStatus& s) {
+  return wire::FormatRfc3339(ReloadMs(s)) +
+         (s.last_reload_failed ? " FAILED, the settings before it are in force: " + s.last_reload_error : " ok");
 }
 
 std::string RetentionText(const Retention& r) {

@@ -20,6 +20,8 @@ Json ToJson(const Retention& r);
 Json ToJson(const GroupInfo& g);
 Json ToJson(const TopicInfo& t);
 Json ToJson(const BrokerStatus& s);
+// "2026-12-06T03:00:00.000Z ok", or "... FAILED, ...: why" for the last reload.
+std::string ReloadText(const BrokerStatus& s);
 
 // "1h 2m 5s": for reading, not for parsing back (rounded to the second).
 std::string DurationText(std::chrono::milliseconds d);

@@ -37,6 +37,7 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
         {"groups", std::to_string(s.groups)},
         {"connections", std::to_string(s.connections)},
         {"storage", SizeText(s.storage_bytes) + " (" + std::to_string(s.storage_bytes) + " bytes)"},
+        {"last reload", ReloadText(s)},
     };
     if (!principal.empty()) fields.insert(fields.begin() + 1, {"principal", principal});
     PrintFields(std::cout, fields);

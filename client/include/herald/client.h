@@ -197,6 +197,11 @@ struct BrokerStatus {
   uint32_t groups = 0;
   uint32_t connections = 0;
   uint64_t storage_bytes = 0;
+  // The broker's last load of its principals and TLS files: at start, then
+  // at each reload (SIGHUP). If it failed, the settings before it are in force.
+  std::chrono::system_clock::time_point last_reload{};
+  bool last_reload_failed = false;
+  std::string last_reload_error;
 };
 
 struct FetchResult {

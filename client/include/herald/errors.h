@@ -43,6 +43,9 @@ enum class errc {
   // TLS is off, a token is set and the broker is not on loopback: the token
   // was not sent (ClientOptions::allow_plaintext_token).
   plaintext_token_refused = 1007,
+  // The broker URL names a backend this libherald was built without (nats://
+  // with HERALD_WITH_NATS=OFF).
+  backend_not_built = 1008,
 };
 
 const std::error_category& herald_category() noexcept;
