@@ -10,7 +10,7 @@
 #   lib/libherald_testing.a               the in-process broker (the broker library inside)
 #   lib/cmake/Herald/*                    HeraldConfig.cmake, version, targets
 #   lib/pkgconfig/herald.pc               pkg-config --cflags --libs herald
-option(HERALD_INSTALL "install rules for the SDK (the dev component)" ${PROJECT_IS_TOP_LEVEL})
+option(HERALD_INSTALL "install rules (the dev, broker and blog components)" ${PROJECT_IS_TOP_LEVEL})
 if(NOT HERALD_INSTALL)
   return()
 endif()
