@@ -28,7 +28,7 @@ enum ExitCode : int {
 
 struct GlobalOptions {
   std::string broker;  // --broker (HOST:PORT, herald://..., nats://...), else $HERALD_BROKER, else 127.0.0.1:7400
-  double connect_timeout_s = 5;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   bool json = false;   // --json: machine-readable output on stdout
   std::string token;   // --token; empty: the SDK reads $HERALD_TOKEN
   bool tls = false;    // --tls; --tls-ca and --tls-server-name imply it

@@ -9,6 +9,8 @@
 
 #include "brokerctl.h"
 #include "output.h"
+#include "parse.h"
+#include "schemas/units.h"
 
 namespace herald::ctl {
 
@@ -67,11 +69,10 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   co.tls_server_name = options.tls_server_name;
   co.allow_plaintext_token = options.allow_plaintext_token;
   auto client = std::make_unique<Client>(co);
-  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000));
-  if (std::error_code ec = client->WaitConnected(timeout)) {
+  if (std::error_code ec = client->WaitConnected(options.connect_timeout)) {
     if (ec == errc::not_connected) {
       std::cerr << "brokerctl: cannot connect to " << options.broker << " within "
-                << options.connect_timeout_s << " s\n";
+                << herald::wire::FormatDuration(options.connect_timeout) << "\n";
     } else {
       // Refused (a token, a certificate): the SDK knows it will not get better.
       std::cerr << "brokerctl: cannot connect to " << options.broker << ": " << ec.message() << "\n";
@@ -105,8 +106,8 @@ int main(int argc, char** argv) {
                  "the broker: HOST:PORT or herald://HOST:PORT (brokerd), or "
                  "nats://HOST:PORT[,HOST:PORT...] (NATS JetStream) (env HERALD_BROKER)")
       ->capture_default_str();
-  app.add_option("--connect-timeout", global.connect_timeout_s, "seconds to wait for the broker")
-      ->capture_default_str();
+  herald::wire::AddDurationFlag(app, "--connect-timeout", &global.connect_timeout, kSecondsFlag,
+                                "how long to wait for the broker (a bare number is seconds)");
   app.add_flag("--json", global.json, "print JSON instead of tables");
   // No default shown for the token: --help must not print a secret.
   app.add_option("--token", global.token, "the principal's token (env HERALD_TOKEN)");
