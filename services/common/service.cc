@@ -63,6 +63,15 @@ void AddHttpFlags(CLI::App& app, HttpLimits* limits) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
 }
 
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
 ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base) {
   base.broker = flags.broker;
   base.token = flags.broker_token;
