@@ -52,6 +52,9 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddDlqCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // `token new` and `token hash` work offline: they never connect.
 void AddTokenCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+// Offline too: prints a completion script made from `app`'s command tree,
+// so register it after every other command.
+void AddCompletionCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 // What `topic purge` and `dlq purge` run (topic_commands.cc): connects, asks
 // "purge N <noun> from TOPIC?" unless `yes`, purges and prints what went.
