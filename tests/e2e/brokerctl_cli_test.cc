@@ -145,6 +145,11 @@ TEST_CASE("brokerctl: an unknown command is named with the closest one, exit 2",
   CommandResult top = RunCommand(kBrokerctl + " grup list");
   CHECK(top.exit_code == 2);
   CHECK(Contains(top.err, "did you mean 'group'?"));
+  // An option brokerctl does not know here may take a value: its value is not called a command.
+  CommandResult misplaced = RunCommand(kBrokerctl + " --timeout 2s consume orders");
+  CHECK(misplaced.exit_code == 2);
+  CHECK_FALSE(Contains(misplaced.err, "unknown command"));
+  CHECK(Contains(misplaced.err, "--timeout"));
 }
 
 TEST_CASE("brokerctl: messages for people carry no wire codes; --json errors do", "[e2e][brokerctl][cli]") {

@@ -69,8 +69,11 @@ std::optional<std::string> UnknownCommandMessage(const CLI::App& root, const std
     if (word == "--") return std::nullopt;
     if (word.size() > 1 && word[0] == '-') {
       // An option's value is not a command: skip it unless given as --name=VALUE.
+      // An unknown option may or may not take one: CLI11's own message names it.
+      if (word.find('=') != std::string::npos) continue;
       const CLI::Option* opt = FindOption(*app, root, word);
-      if (opt != nullptr && opt->get_items_expected_max() > 0) ++i;
+      if (opt == nullptr) return std::nullopt;
+      if (opt->get_items_expected_max() > 0) ++i;
       continue;
     }
     auto subs = Subcommands(*app);
