@@ -9,6 +9,7 @@
 // --connect-timeout 5 is 5 s), so existing command lines and configs keep
 // their meaning.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>

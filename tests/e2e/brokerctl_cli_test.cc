@@ -13,12 +13,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
-using herald::test::BrokerProcess;
-using herald::test::CommandResult;
-using herald::test::RunBrokerctl;
-using herald::test::RunCommand;
-using herald::test::TempDir;
-using herald::test::WriteFile;
+using namespace herald::test;  // BrokerProcess, RunCommand, RunBrokerctl, TempDir, WriteFile
 using nlohmann::json;
 
 namespace {
