@@ -10,11 +10,14 @@
 
 #include "tests/support/command.h"
 #include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 using herald::test::BrokerProcess;
 using herald::test::RunBrokerctl;
 using herald::test::RunCommand;
 using herald::test::ServerProcess;
+using herald::test::TempDir;
+using herald::test::WriteFile;
 
 namespace {
 
@@ -81,4 +84,30 @@ TEST_CASE("flags: a bad duration or size exits 2 naming the flag and the accepte
     CHECK(Contains(r.err, c.flag + ": "));
     CHECK(Contains(r.err, c.expected));
   }
+}
+
+TEST_CASE("flags: brokerd's config file takes the same spellings, and --print-config reads back", "[e2e][flags]") {
+  TempDir dir;
+  const std::string brokerd = HERALD_BROKERD_PATH;
+  WriteFile(dir / "units.toml",
+            "default-ack-deadline-ms = 30s\n"   // a unit, unquoted
+            "max-payload-bytes = \"1MiB\"\n"   // a size the flag did not take before
+            "fsync-interval-ms = 250\n"         // the old integer: milliseconds
+            "frame-timeout-ms = \"2m\"\n");
+  auto printed = RunCommand(brokerd + " --config " + (dir / "units.toml") + " --print-config");
+  REQUIRE(printed.exit_code == 0);
+  CHECK(Contains(printed.out, "default-ack-deadline-ms = \"30s\"\n"));
+  CHECK(Contains(printed.out, "max-payload-bytes = \"1MiB\"\n"));
+  CHECK(Contains(printed.out, "fsync-interval-ms = 250\n"));
+  CHECK(Contains(printed.out, "frame-timeout-ms = \"2m\"\n"));
+  CHECK(Contains(printed.out, "handshake-timeout-ms = \"10s\"\n"));  // a default, in a unit
+  WriteFile(dir / "printed.toml", printed.out);
+  auto again = RunCommand(brokerd + " --config " + (dir / "printed.toml") + " --print-config");
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == printed.out);
+
+  WriteFile(dir / "bad.toml", "default-ack-deadline-ms = 5ms\n");
+  auto bad = RunCommand(brokerd + " --config " + (dir / "bad.toml") + " --print-config");
+  CHECK(bad.exit_code == 2);
+  CHECK(Contains(bad.err, "--default-ack-deadline-ms: 5ms is below the minimum 10ms"));
 }
