@@ -20,6 +20,7 @@
 #include "broker/fd_limit.h"
 #include "broker/logging.h"
 #include "broker/version.h"
+#include "schemas/unit_flags.h"
 #include "schemas/units.h"
 
 namespace herald::broker {
@@ -28,69 +29,31 @@ namespace {
 constexpr int kUsageError = 2;
 constexpr std::size_t kMaxBackoffSteps = 64;  // as many as a stored group position keeps
 
-// Flags whose text is converted after parsing. Keeping the text (not the
-// converted value) in CLI11 is what lets --print-config show "7d", not 604800000.
+// Flags whose text is converted after parsing.
 struct TextFlags {
   std::string fsync = "always";
   std::string log_level = "info";
   std::string log_format = "text";
-  std::string retention_age;
-  std::string retention_bytes;
-  std::string retention_interval;
-  std::string idle_timeout;
-  std::string max_publish_bytes;
-  std::string max_group_unacked_bytes;
-  std::string max_unacked_bytes;
-  std::string disk_reserve_bytes;
   std::vector<std::string> backoff;
   uint32_t window = 0;
-  uint32_t ack_deadline_ms = 0;
-  uint32_t fsync_interval_ms = 0;
-  uint32_t handshake_timeout_ms = 0;
-  uint32_t frame_timeout_ms = 0;
 };
 
-const CLI::Validator kDuration(
-    [](std::string& text) -> std::string {
-      if (wire::ParseDuration(text)) return {};
-      return "'" + text + "' is not a duration (e.g. 250ms, 90s, 15m, 12h, 7d)";
-    },
-    "DURATION");
+using std::chrono::milliseconds;
+constexpr uint64_t kMiB = 1ull << 20;
 
-const CLI::Validator kPositiveDuration(
-    [](std::string& text) -> std::string {
-      auto d = wire::ParseDuration(text);
-      if (d && d->count() > 0) return {};
-      return "'" + text + "' is not a positive duration (e.g. 500ms, 10s, 1m)";
-    },
-    "DURATION");
-
-const CLI::Validator kSize(
-    [](std::string& text) -> std::string {
-      if (wire::ParseSize(text)) return {};
-      return "'" + text + "' is not a size (e.g. 4096, 512MiB, 10GB)";
-    },
-    "SIZE");
-
-// A size within [low, high] bytes.
-CLI::Validator kSizeRange(uint64_t low, uint64_t high) {
-  return CLI::Validator(
-      [low, high](std::string& text) -> std::string {
-        auto size = wire::ParseSize(text);
-        if (size && *size >= low && *size <= high) return {};
-        return "'" + text + "' is not a size from " + wire::FormatSize(low) + " to " +
-               wire::FormatSize(high) + " (e.g. 512KiB, 4MiB)";
-      },
-      "SIZE");
+// The --*-ms flags read a bare number as milliseconds; the others want a unit
+// (a bare 0 is zero in any unit).
+constexpr wire::DurationLimits InMs(milliseconds min, milliseconds max) {
+  return {.bare_unit = milliseconds(1), .min = min, .max = max};
 }
+constexpr wire::DurationLimits WithUnit(milliseconds min) { return {.bare_unit = milliseconds(0), .min = min}; }
 
 // One step of --default-backoff; the wire carries each step as u32 milliseconds.
 const CLI::Validator kBackoffStep(
     [](std::string& text) -> std::string {
       if (text.empty()) return {};  // --default-backoff "" means none
-      auto d = wire::ParseDuration(text);
-      if (d && d->count() <= std::numeric_limits<uint32_t>::max()) return {};
-      return "'" + text + "' is not a backoff step (a duration below 49d, e.g. 1s)";
+      return wire::CheckDurationFlag(
+          text, {.bare_unit = milliseconds(0), .max = milliseconds(std::numeric_limits<uint32_t>::max())});
     },
     "DURATION");
 
@@ -98,16 +61,13 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--data-dir", config.data_dir, "directory of the RocksDB database")->capture_default_str();
-  app.add_option("--disk-reserve-bytes", t.disk_reserve_bytes,
-                 "kept free in the data dir and given up to start on a full disk; 0 = none")
-      ->check(kSizeRange(0, 1ull << 30))
-      ->capture_default_str();
+  wire::AddSizeFlag(app, "--disk-reserve-bytes", &config.disk_reserve_bytes, {.max = 1024 * kMiB},
+                    "kept free in the data dir and given up to start on a full disk; 0 = none");
   app.add_option("--fsync", t.fsync, "when the write-ahead log is fsynced before acks")
       ->check(CLI::IsMember({"always", "interval", "never"}))
       ->capture_default_str();
-  app.add_option("--fsync-interval-ms", t.fsync_interval_ms, "period of --fsync interval")
-      ->check(CLI::Range(1u, 60'000u))
-      ->capture_default_str();
+  wire::AddDurationFlag(app, "--fsync-interval-ms", &config.fsync_interval, InMs(milliseconds(1), std::chrono::minutes(1)),
+                        "period of --fsync interval");
   app.add_option("--port-file", config.port_file, "write the bound port to this file")->capture_default_str();
   app.add_option("--log-level", t.log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -115,16 +75,12 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--log-format", t.log_format, "text, or json: one JSON object per line")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_option("--max-frame-bytes", config.max_frame_bytes, "largest accepted frame")
-      ->check(CLI::Range(1024u, 256u << 20))
-      ->capture_default_str();
-  app.add_option("--max-payload-bytes", config.max_payload_bytes, "largest accepted payload")
-      ->check(CLI::Range(1u, 256u << 20))
-      ->capture_default_str();
-  app.add_option("--max-publish-bytes", t.max_publish_bytes,
-                 "largest Publish, decoded: keys, headers and payloads of all its messages")
-      ->check(kSizeRange(1024, 256u << 20))
-      ->capture_default_str();
+  wire::AddSizeFlag(app, "--max-frame-bytes", &config.max_frame_bytes, {.min = 1024, .max = 256 * kMiB},
+                    "largest accepted frame");
+  wire::AddSizeFlag(app, "--max-payload-bytes", &config.max_payload_bytes, {.min = 1, .max = 256 * kMiB},
+                    "largest accepted payload");
+  wire::AddSizeFlag(app, "--max-publish-bytes", &config.max_publish_bytes, {.min = 1024, .max = 256 * kMiB},
+                    "largest Publish, decoded: keys, headers and payloads of all its messages");
   app.add_option("--max-publish-messages", config.max_publish_messages, "most messages in one Publish")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
@@ -135,27 +91,19 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
                  "unacked messages per member at most, whatever it asks")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
-  app.add_option("--max-group-unacked-bytes", t.max_group_unacked_bytes,
-                 "payload bytes a group's members may hold unacked (at least one message)")
-      ->check(kSizeRange(1024, 1ull << 40))
-      ->capture_default_str();
-  app.add_option("--max-unacked-bytes", t.max_unacked_bytes,
-                 "payload bytes all groups together may hold unacked (each group at least one message)")
-      ->check(kSizeRange(1024, 1ull << 40))
-      ->capture_default_str();
-  app.add_option("--default-ack-deadline-ms", t.ack_deadline_ms, "ack deadline unless a member asks")
-      ->check(CLI::Range(10u, 86'400'000u))
-      ->capture_default_str();
-  app.add_option("--handshake-timeout-ms", t.handshake_timeout_ms, "close connections without Hello after this")
-      ->check(CLI::Range(10u, 3'600'000u))
-      ->capture_default_str();
-  app.add_option("--frame-timeout-ms", t.frame_timeout_ms, "close connections that leave a frame half-sent this long")
-      ->check(CLI::Range(10u, 3'600'000u))
-      ->capture_default_str();
-  app.add_option("--idle-timeout", t.idle_timeout,
-                 "close connections without subscriptions that send nothing this long; 0 = never")
-      ->check(kDuration)
-      ->capture_default_str();
+  wire::AddSizeFlag(app, "--max-group-unacked-bytes", &config.groups.max_group_unacked_bytes,
+                    {.min = 1024, .max = kMiB << 20},
+                    "payload bytes a group's members may hold unacked (at least one message)");
+  wire::AddSizeFlag(app, "--max-unacked-bytes", &config.groups.max_unacked_bytes, {.min = 1024, .max = kMiB << 20},
+                    "payload bytes all groups together may hold unacked (each group at least one message)");
+  wire::AddDurationFlag(app, "--default-ack-deadline-ms", &config.groups.default_ack_deadline,
+                        InMs(milliseconds(10), std::chrono::hours(24)), "ack deadline unless a member asks");
+  wire::AddDurationFlag(app, "--handshake-timeout-ms", &config.handshake_timeout,
+                        InMs(milliseconds(10), std::chrono::hours(1)), "close connections without Hello after this");
+  wire::AddDurationFlag(app, "--frame-timeout-ms", &config.frame_timeout, InMs(milliseconds(10), std::chrono::hours(1)),
+                        "close connections that leave a frame half-sent this long");
+  wire::AddDurationFlag(app, "--idle-timeout", &config.idle_timeout, WithUnit(milliseconds(0)),
+                        "close connections without subscriptions that send nothing this long; 0 = never");
   app.add_option("--max-connections", config.max_connections, "refuse connections past Hello above this many")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
@@ -163,20 +111,18 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
                  "connections that have not sent Hello yet; above this many the oldest is closed")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
-  app.add_option("--default-retention-age", t.retention_age,
-                 "topics created without retention drop messages older than this; 0 = no limit")
-      ->check(kDuration)
-      ->capture_default_str();
-  app.add_option("--default-retention-bytes", t.retention_bytes,
-                 "... and keep at most this many stored bytes per topic; 0 = no limit")
-      ->check(kSize)
-      ->capture_default_str();
+  wire::AddDurationFlag(
+      app, "--default-retention-age",
+      [&config](milliseconds d) { config.default_retention.max_age_ms = static_cast<uint64_t>(d.count()); },
+      milliseconds(config.default_retention.max_age_ms), WithUnit(milliseconds(0)),
+      "topics created without retention drop messages older than this; 0 = no limit");
+  wire::AddSizeFlag(app, "--default-retention-bytes", &config.default_retention.max_bytes, {},
+                    "... and keep at most this many stored bytes per topic; 0 = no limit");
   app.add_option("--default-retention-messages", config.default_retention.max_messages,
                  "... and at most this many messages per topic; 0 = no limit")
       ->capture_default_str();
-  app.add_option("--retention-interval", t.retention_interval, "how often retention limits are enforced")
-      ->check(kPositiveDuration)
-      ->capture_default_str();
+  wire::AddDurationFlag(app, "--retention-interval", &config.retention_interval, WithUnit(milliseconds(1)),
+                        "how often retention limits are enforced");
   app.add_option("--default-max-deliveries", config.groups.default_max_deliveries,
                  "deliveries of a message before a new group dead-letters it")
       ->check(CLI::Range(1u, 1'000'000u))
@@ -199,23 +145,10 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
 
 // Text flags -> config. REQUIRES: the validators above accepted every value.
 void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
-  using std::chrono::milliseconds;
   config.fsync = t.fsync == "always" ? FsyncPolicy::kAlways
                  : t.fsync == "interval" ? FsyncPolicy::kInterval
                                          : FsyncPolicy::kNever;
-  config.fsync_interval = milliseconds(t.fsync_interval_ms);
   config.groups.default_window = t.window;
-  config.groups.default_ack_deadline = milliseconds(t.ack_deadline_ms);
-  config.handshake_timeout = milliseconds(t.handshake_timeout_ms);
-  config.frame_timeout = milliseconds(t.frame_timeout_ms);
-  config.default_retention.max_age_ms = static_cast<uint64_t>(wire::ParseDuration(t.retention_age)->count());
-  config.default_retention.max_bytes = *wire::ParseSize(t.retention_bytes);
-  config.retention_interval = *wire::ParseDuration(t.retention_interval);
-  config.idle_timeout = *wire::ParseDuration(t.idle_timeout);
-  config.max_publish_bytes = static_cast<uint32_t>(*wire::ParseSize(t.max_publish_bytes));
-  config.disk_reserve_bytes = *wire::ParseSize(t.disk_reserve_bytes);
-  config.groups.max_group_unacked_bytes = *wire::ParseSize(t.max_group_unacked_bytes);
-  config.groups.max_unacked_bytes = *wire::ParseSize(t.max_unacked_bytes);
   config.groups.default_backoff.clear();
   for (const auto& step : t.backoff)
     if (!step.empty()) config.groups.default_backoff.push_back(*wire::ParseDuration(step));
@@ -263,18 +196,6 @@ int main(int argc, char** argv) {
   BrokerConfig config;
   TextFlags text;
   text.window = config.groups.default_window;
-  text.ack_deadline_ms = static_cast<uint32_t>(config.groups.default_ack_deadline.count());
-  text.fsync_interval_ms = static_cast<uint32_t>(config.fsync_interval.count());
-  text.handshake_timeout_ms = static_cast<uint32_t>(config.handshake_timeout.count());
-  text.frame_timeout_ms = static_cast<uint32_t>(config.frame_timeout.count());
-  text.retention_age = herald::wire::FormatDuration(std::chrono::milliseconds(config.default_retention.max_age_ms));
-  text.retention_bytes = herald::wire::FormatSize(config.default_retention.max_bytes);
-  text.retention_interval = herald::wire::FormatDuration(config.retention_interval);
-  text.idle_timeout = herald::wire::FormatDuration(config.idle_timeout);
-  text.max_publish_bytes = herald::wire::FormatSize(config.max_publish_bytes);
-  text.disk_reserve_bytes = herald::wire::FormatSize(config.disk_reserve_bytes);
-  text.max_group_unacked_bytes = herald::wire::FormatSize(config.groups.max_group_unacked_bytes);
-  text.max_unacked_bytes = herald::wire::FormatSize(config.groups.max_unacked_bytes);
   for (auto step : config.groups.default_backoff) text.backoff.push_back(herald::wire::FormatDuration(step));
 
   CLI::App app{"brokerd: the Herald message broker"};

@@ -24,6 +24,7 @@ packages=(
   libasio-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev libcli11-dev
   libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   libnats-dev
+  help2man  # the man pages (man/CMakeLists.txt; skipped without it)
 )
 if [ "$build_only" -eq 0 ]; then
   packages+=(

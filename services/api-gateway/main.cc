@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "write the bound HTTP port to this file");
   HttpLimits http;
   AddHttpFlags(app, &http);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
 
   const std::string id = "([A-Za-z0-9_-]{1,64})";
   HttpServer server(http);

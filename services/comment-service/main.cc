@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   AddServiceFlags(app, &flags);
   app.add_option("--post-service", post_service, "HOST:PORT of the post-service (fallback lookups)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
   BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);

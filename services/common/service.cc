@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schemas/names.h"
+#include "schemas/unit_flags.h"
 #include "schemas/units.h"
 
 namespace herald::services {
@@ -48,21 +49,27 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
 }
 
 void AddHttpFlags(CLI::App& app, HttpLimits* limits) {
-  auto ms = [](std::chrono::milliseconds* out) {
-    return [out](int64_t value) { *out = std::chrono::milliseconds(value); };
-  };
-  app.add_option_function<int64_t>("--http-header-timeout-ms", ms(&limits->header_timeout),
-                                   "an HTTP request's line and headers must arrive within this (default " +
-                                       std::to_string(limits->header_timeout.count()) + ")")
-      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
-  app.add_option_function<int64_t>("--http-body-timeout-ms", ms(&limits->body_timeout),
-                                   "an HTTP request's body must arrive within this after its headers (default " +
-                                       std::to_string(limits->body_timeout.count()) + ")")
-      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  // Both flags have always counted milliseconds: a bare number still does.
+  constexpr wire::DurationLimits kTimeout{.bare_unit = std::chrono::milliseconds(1),
+                                          .min = std::chrono::milliseconds(1),
+                                          .max = std::chrono::hours(1)};
+  wire::AddDurationFlag(app, "--http-header-timeout-ms", &limits->header_timeout, kTimeout,
+                        "an HTTP request's line and headers must arrive within this");
+  wire::AddDurationFlag(app, "--http-body-timeout-ms", &limits->body_timeout, kTimeout,
+                        "an HTTP request's body must arrive within this after its headers");
   app.add_option("--http-max-threads", limits->max_threads,
                  "HTTP connections served at once; more wait for a free thread")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+}
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
 }
 
 ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base) {

@@ -44,6 +44,11 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
 // Adds --http-header-timeout-ms, --http-body-timeout-ms and --http-max-threads.
 void AddHttpFlags(CLI::App& app, HttpLimits* limits);
 
+// Parses the command line. nullopt: go on; otherwise exit with the value: 0
+// after --help, 2 (and CLI11's message) for a bad command line, as brokerd
+// and brokerctl do (CLI11's own codes are 100 and up).
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
+
 // The service's broker client options: `base` (its client name and timeouts)
 // with the broker's address, token and TLS settings taken from the flags.
 ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base);

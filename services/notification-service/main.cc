@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   ServiceFlags flags{"127.0.0.1:7413", "notification-service-data"};
   CLI::App app{"notification-service: tells authors about comments on their posts"};
   AddServiceFlags(app, &flags);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
   BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);

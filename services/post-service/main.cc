@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   ServiceFlags flags{"127.0.0.1:7412", "post-service-data"};
   CLI::App app{"post-service: posts and their comment counts"};
   AddServiceFlags(app, &flags);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
   BlockStopSignals();  // before RocksDB and the Client start threads
 
   auto db = OpenDatabase(flags.data_dir);

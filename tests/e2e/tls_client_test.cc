@@ -172,3 +172,23 @@ TEST_CASE("tls: brokerctl connects with --tls-ca and refuses without it", "[e2e]
   CHECK(Clock::now() - start < kFast);
   CHECK(Ctl(b.broker, "--tls topic list").exit_code == 3);  // the system's CAs do not know it either
 }
+
+TEST_CASE("tls: brokerctl reads the CA and the server name from HERALD_TLS_CA and HERALD_TLS_SERVER_NAME",
+          "[e2e][tls][brokerctl]") {
+  TlsBroker b;
+  auto ctl_with_env = [&](const std::string& env) {
+    return RunCommand("env " + env + " " + HERALD_BROKERCTL_PATH + " --broker " + b.broker.address() +
+                      " --connect-timeout 5s topic list");
+  };
+  CHECK(ctl_with_env("HERALD_TLS_CA=" + b.certs.ca_file).exit_code == 0);
+  CHECK(ctl_with_env("HERALD_TLS_CA=" + b.certs.ca_file + " HERALD_TLS_SERVER_NAME=localhost").exit_code == 0);
+  // The variables are used, not ignored: a name the certificate lacks, or the wrong CA, is refused.
+  CommandResult wrong_name =
+      ctl_with_env("HERALD_TLS_CA=" + b.certs.ca_file + " HERALD_TLS_SERVER_NAME=elsewhere.invalid");
+  CHECK(wrong_name.exit_code == 3);
+  CHECK(ctl_with_env("HERALD_TLS_CA=" + b.certs.other_ca_file).exit_code == 3);
+  // A flag beats the variable.
+  CHECK(RunCommand("env HERALD_TLS_CA=" + b.certs.other_ca_file + " " + HERALD_BROKERCTL_PATH + " --broker " +
+                   b.broker.address() + " --tls-ca " + b.certs.ca_file + " topic list")
+            .exit_code == 0);
+}

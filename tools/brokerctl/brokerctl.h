@@ -28,7 +28,7 @@ enum ExitCode : int {
 
 struct GlobalOptions {
   std::string broker;  // --broker (HOST:PORT, herald://..., nats://...), else $HERALD_BROKER, else 127.0.0.1:7400
-  double connect_timeout_s = 5;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   bool json = false;   // --json: machine-readable output on stdout
   std::string token;   // --token; empty: the SDK reads $HERALD_TOKEN
   bool tls = false;    // --tls; --tls-ca and --tls-server-name imply it
@@ -52,6 +52,9 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddDlqCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // `token new` and `token hash` work offline: they never connect.
 void AddTokenCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+// Offline too: prints a completion script made from `app`'s command tree,
+// so register it after every other command.
+void AddCompletionCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 // What `topic purge` and `dlq purge` run (topic_commands.cc): connects, asks
 // "purge N <noun> from TOPIC?" unless `yes`, purges and prints what went.

@@ -1,9 +1,9 @@
-// brokerctl consume TOPIC [--group G] [--from POSITION] [--count N] [--timeout SECONDS]
+// brokerctl consume TOPIC [--group G] [--from POSITION] [--count N] [--timeout DURATION]
 //                   [--format raw|json|hex] [--no-ack] [--max-deliveries N] [--backoff LIST]
 // With --group: consumes as a member of the group, printing each message and
 // acking it after printing (--no-ack: a peek; nothing is acked, and the
 // messages go back to the group when brokerctl leaves it). Exits after N
-// messages, or when --timeout seconds pass without a message.
+// messages, or when --timeout passes without a message.
 // Without --group: reads the topic's history with Fetch from --from up to its
 // current end (or N messages) and exits; no group is created or moved.
 
@@ -24,7 +24,7 @@ namespace {
 struct Args {
   std::string topic, group, from = "earliest", format, max_deliveries, backoff;
   uint64_t count = 0;
-  double timeout_s = 5;
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
   bool no_ack = false;
 };
 
@@ -73,7 +73,7 @@ void ConsumeWithGroup(Client& client, const Args& args, SubscribeOptions so, For
     *exit_code = FailOnTopic(args.topic, "consume " + args.topic, ec);
     return;
   }
-  auto idle = std::chrono::milliseconds(static_cast<int64_t>(args.timeout_s * 1000));
+  auto idle = args.timeout;
   std::unique_lock lock(mu);
   while (!done) {
     if (cv.wait_until(lock, last + idle) == std::cv_status::timeout &&
@@ -115,8 +115,8 @@ void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
                               "starts. ") + kPositionHelp)
       ->capture_default_str();
   cmd->add_option("--count", args->count, "exit after this many messages (0: no limit)");
-  cmd->add_option("--timeout", args->timeout_s, "with --group: exit after this many idle seconds")
-      ->capture_default_str();
+  wire::AddDurationFlag(*cmd, "--timeout", &args->timeout, kSecondsFlag,
+                        "with --group: exit after this long without a message (a bare number is seconds)");
   AddFormatOption(cmd, &args->format);
   cmd->add_flag("--no-ack", args->no_ack,
                 "peek: ack nothing; the messages return to the group when brokerctl leaves")

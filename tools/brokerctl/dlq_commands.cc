@@ -14,6 +14,7 @@
 
 #include "brokerctl.h"
 #include "output.h"
+#include "parse.h"
 #include "schemas/names.h"
 
 namespace herald::ctl {
@@ -49,7 +50,7 @@ struct Replay {
 struct ReplayArgs {
   std::string topic, group;
   uint64_t count = 0;
-  double timeout_s = 5;
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
 };
 
 void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& args, int* exit_code) {
@@ -103,9 +104,9 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
   // Done when the tracking group's position reaches the letters that were
   // there at the start, or it has nothing left (no lag: on NATS JetStream a
   // purged or trimmed stream's sequences need not reach that end), or --count are
-  // replayed, or nothing happens for --timeout seconds (e.g. a republish keeps
+  // replayed, or nothing happens for --timeout (e.g. a republish keeps
   // failing).
-  auto idle = std::chrono::milliseconds(static_cast<int64_t>(args.timeout_s * 1000));
+  auto idle = args.timeout;
   for (;;) {
     {
       std::unique_lock lock(state->mu);
@@ -149,8 +150,8 @@ void AddReplay(CLI::App* parent, const GlobalOptions& global, int* exit_code) {
       ->required();
   cmd->add_option("GROUP", args->group, "the consumer group whose dead letters to replay")->required();
   cmd->add_option("--count", args->count, "replay at most this many (0: all)");
-  cmd->add_option("--timeout", args->timeout_s, "give up after this many seconds without progress")
-      ->capture_default_str();
+  wire::AddDurationFlag(*cmd, "--timeout", &args->timeout, kSecondsFlag,
+                        "give up after this long without progress (a bare number is seconds)");
   cmd->callback([&global, exit_code, args] {
     auto client = Connect(global, exit_code);
     if (!client) return;

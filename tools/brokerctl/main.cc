@@ -8,7 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include "brokerctl.h"
+#include "command_tree.h"
 #include "output.h"
+#include "parse.h"
+#include "schemas/units.h"
 
 namespace herald::ctl {
 
@@ -67,18 +70,18 @@ std::unique_ptr<Client> Connect(const GlobalOptions& options, int* exit_code) {
   co.tls_server_name = options.tls_server_name;
   co.allow_plaintext_token = options.allow_plaintext_token;
   auto client = std::make_unique<Client>(co);
-  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout_s * 1000));
-  if (std::error_code ec = client->WaitConnected(timeout)) {
+  if (std::error_code ec = client->WaitConnected(options.connect_timeout)) {
+    int code = ec == errc::authentication_failed     ? kAuth
+               : ec == errc::plaintext_token_refused ? kInvalidArgument
+                                                     : kCannotConnect;
     if (ec == errc::not_connected) {
-      std::cerr << "brokerctl: cannot connect to " << options.broker << " within "
-                << options.connect_timeout_s << " s\n";
+      *exit_code = ReportError("cannot connect to " + options.broker + " within " +
+                                   herald::wire::FormatDuration(options.connect_timeout),
+                               code, ec);
     } else {
       // Refused (a token, a certificate): the SDK knows it will not get better.
-      std::cerr << "brokerctl: cannot connect to " << options.broker << ": " << ec.message() << "\n";
+      *exit_code = ReportError("cannot connect to " + options.broker + ": " + ec.message(), code, ec);
     }
-    *exit_code = ec == errc::authentication_failed     ? kAuth
-                 : ec == errc::plaintext_token_refused ? kInvalidArgument
-                                                       : kCannotConnect;
     return nullptr;
   }
   return client;
@@ -96,7 +99,8 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("HERALD_BROKER")) global.broker = env;
   if (global.broker.empty()) global.broker = "127.0.0.1:7400";
 
-  CLI::App app{"brokerctl: administer a Herald broker"};
+  CLI::App app{"brokerctl: administer a Herald broker", "brokerctl"};
+  app.set_version_flag("--version", HERALD_VERSION);
   app.require_subcommand(1);
   // Subcommands inherit this, so global flags work after the command too:
   // `brokerctl topic list --json`.
@@ -105,15 +109,19 @@ int main(int argc, char** argv) {
                  "the broker: HOST:PORT or herald://HOST:PORT (brokerd), or "
                  "nats://HOST:PORT[,HOST:PORT...] (NATS JetStream) (env HERALD_BROKER)")
       ->capture_default_str();
-  app.add_option("--connect-timeout", global.connect_timeout_s, "seconds to wait for the broker")
-      ->capture_default_str();
+  herald::wire::AddDurationFlag(app, "--connect-timeout", &global.connect_timeout, kSecondsFlag,
+                                "how long to wait for the broker (a bare number is seconds)");
   app.add_flag("--json", global.json, "print JSON instead of tables");
   // No default shown for the token: --help must not print a secret.
   app.add_option("--token", global.token, "the principal's token (env HERALD_TOKEN)");
   app.add_flag("--tls", global.tls, "connect with TLS, verifying the broker's certificate");
-  app.add_option("--tls-ca", global.tls_ca, "PEM file of the CAs to trust instead of the system's (implies --tls)");
+  app.add_option("--tls-ca", global.tls_ca,
+                 "PEM file of the CAs to trust instead of the system's (implies --tls) (env HERALD_TLS_CA)")
+      ->envname("HERALD_TLS_CA");
   app.add_option("--tls-server-name", global.tls_server_name,
-                 "the name the broker's certificate must carry; default: the host of --broker (implies --tls)");
+                 "the name the broker's certificate must carry; default: the host of --broker (implies --tls) "
+                 "(env HERALD_TLS_SERVER_NAME)")
+      ->envname("HERALD_TLS_SERVER_NAME");
   app.add_flag("--allow-plaintext-token", global.allow_plaintext_token,
                "send the token without TLS to a broker that is not on loopback (a trusted network)")
       ->envname("HERALD_ALLOW_PLAINTEXT_TOKEN");
@@ -126,10 +134,17 @@ int main(int argc, char** argv) {
   AddTailCommand(app, global, &exit_code);
   AddDlqCommands(app, global, &exit_code);
   AddTokenCommands(app, global, &exit_code);
+  AddCompletionCommand(app, global, &exit_code);
   app.footer(kFooter);  // after the subcommands, which would inherit it
+  NoteJsonFlag(&global.json);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      // CLI11 would say "A subcommand is required" or "not expected" for `topic frob`.
+      if (auto message = UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc)))
+        return ReportError(*message, kUsage);
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : kUsage;
   }

@@ -15,10 +15,24 @@ namespace {
 
 // brokerctl runs one command, so one broker per process; empty until Connect.
 std::string g_broker;
+const bool* g_json = nullptr;
 
 }  // namespace
 
 void NoteBroker(const std::string& broker) { g_broker = broker; }
+
+void NoteJsonFlag(const bool* json) { g_json = json; }
+
+int ReportError(const std::string& message, int exit_code, std::error_code ec) {
+  if (g_json != nullptr && *g_json) {
+    Json doc = {{"error", message}, {"exit_code", exit_code}};
+    if (ec) doc["code"] = ec.value();
+    std::cerr << doc.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+  } else {
+    std::cerr << "brokerctl: " << message << "\n";
+  }
+  return exit_code;
+}
 
 int ExitCodeFor(std::error_code ec) {
   if (ec == errc::topic_not_found || ec == errc::group_not_found ||
@@ -40,20 +54,16 @@ int Fail(const std::string& what, std::error_code ec) {
   if (ec == errc::not_supported) {
     BrokerUrl url;
     ParseBrokerUrl(g_broker, &url);  // it parsed once already, or the SDK would not have answered
-    std::cerr << "brokerctl: " << what << ": not supported on " << BackendName(url.kind)
-              << " (--broker " << g_broker << ")"
-              << (url.kind == BackendKind::nats ? "; only brokerd has it" : "") << " (code "
-              << ec.value() << ")\n";
-    return kNotSupported;
+    return ReportError(what + ": not supported on " + BackendName(url.kind) + " (--broker " + g_broker + ")" +
+                           (url.kind == BackendKind::nats ? "; only brokerd has it" : ""),
+                       kNotSupported, ec);
   }
-  std::cerr << "brokerctl: " << what << ": " << ec.message() << " (code " << ec.value() << ")\n";
-  return ExitCodeFor(ec);
+  return ReportError(what + ": " + ec.message(), ExitCodeFor(ec), ec);
 }
 
 int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec) {
   if (ec == errc::topic_not_found) {
-    std::cerr << "brokerctl: topic '" << topic << "' not found (code " << ec.value() << ")\n";
-    return kNotFound;
+    return ReportError("topic '" + topic + "' not found", kNotFound, ec);
   }
   return Fail(what, ec);
 }
@@ -61,17 +71,12 @@ int FailOnTopic(const std::string& topic, const std::string& what, std::error_co
 int FailOnGroup(const std::string& topic, const std::string& group, const std::string& what,
                 std::error_code ec) {
   if (ec == errc::group_not_found) {
-    std::cerr << "brokerctl: group '" << group << "' not found on topic '" << topic << "' (code "
-              << ec.value() << ")\n";
-    return kNotFound;
+    return ReportError("group '" + group + "' not found on topic '" + topic + "'", kNotFound, ec);
   }
   return FailOnTopic(topic, what, ec);
 }
 
-int Invalid(const std::string& message) {
-  std::cerr << "brokerctl: " << message << "\n";
-  return kInvalidArgument;
-}
+int Invalid(const std::string& message) { return ReportError(message, kInvalidArgument); }
 
 int Confirm(const std::string& question, bool yes) {
   if (yes) return kOk;

@@ -22,12 +22,23 @@ int ExitCodeFor(std::error_code ec);
 // cannot do (errc::not_supported) is reported naming that engine.
 void NoteBroker(const std::string& broker);
 
-// Print "brokerctl: <what>: <error> (code N)" and return ExitCodeFor(ec).
+// Where --json was parsed into (main sets it before parsing): errors are then
+// JSON too.
+void NoteJsonFlag(const bool* json);
+
+// Writes an error on stderr and returns `exit_code`. For a person:
+// "brokerctl: <message>". With --json, one line {"error": <message>,
+// "exit_code": X} plus "code": N, the wire or SDK error code, when `ec` is set:
+// scripts branch on codes, people read the message (codes mean nothing to
+// them and differ from the exit code).
+int ReportError(const std::string& message, int exit_code, std::error_code ec = {});
+
+// Print "brokerctl: <what>: <error>" and return ExitCodeFor(ec).
 // errc::not_supported reads "<what>: not supported on NATS JetStream
 // (--broker nats://...)", whichever command asked: every command's errors end
 // here, so none needs a case of its own.
 int Fail(const std::string& what, std::error_code ec);
-// The same, but a missing topic reads "topic 'NAME' not found (code 8)".
+// The same, but a missing topic reads "topic 'NAME' not found".
 int FailOnTopic(const std::string& topic, const std::string& what, std::error_code ec);
 // The same for a group request: missing group or topic named as such.
 int FailOnGroup(const std::string& topic, const std::string& group, const std::string& what,

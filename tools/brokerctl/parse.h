@@ -11,8 +11,13 @@
 #include <CLI/CLI.hpp>
 
 #include "herald/client.h"
+#include "schemas/unit_flags.h"
 
 namespace herald::ctl {
+
+// brokerctl's timeouts (--connect-timeout, --timeout) have always counted
+// seconds; a bare number still does, and units (250ms, 2m) work too.
+inline constexpr wire::DurationLimits kSecondsFlag{.bare_unit = std::chrono::seconds(1)};
 
 // What --from/--to accept; shown in help texts.
 inline constexpr const char* kPositionHelp =

@@ -122,13 +122,17 @@ std::string OffsetRange(uint64_t earliest, uint64_t next) {
   return std::to_string(earliest) + ".." + std::to_string(next - 1);
 }
 
-Table GroupTable(const std::vector<GroupInfo>& groups) {
-  Table table({{"GROUP"}, {"MEMBERS", true}, {"POSITION", true}, {"UNACKED", true}, {"LAG", true},
-               {"OLDEST-UNACKED", true}, {"DEAD-LETTERED", true}});
+Table GroupTable(const std::vector<GroupInfo>& groups, bool with_topic) {
+  std::vector<Table::Column> columns = {{"GROUP"}, {"MEMBERS", true}, {"POSITION", true}, {"UNACKED", true},
+                                        {"LAG", true}, {"OLDEST-UNACKED", true}, {"DEAD-LETTERED", true}};
+  if (with_topic) columns.insert(columns.begin(), {"TOPIC"});
+  Table table(std::move(columns));
   for (const auto& g : groups) {
-    table.Add({g.name, std::to_string(g.members), std::to_string(g.ack_floor),
-               std::to_string(g.in_flight), std::to_string(g.lag), AgeText(g.oldest_unacked_age_ms),
-               std::to_string(g.dead_lettered)});
+    std::vector<std::string> row = {g.name, std::to_string(g.members), std::to_string(g.ack_floor),
+                                    std::to_string(g.in_flight), std::to_string(g.lag),
+                                    AgeText(g.oldest_unacked_age_ms), std::to_string(g.dead_lettered)};
+    if (with_topic) row.insert(row.begin(), g.topic);
+    table.Add(std::move(row));
   }
   return table;
 }

@@ -35,7 +35,7 @@ std::string BackoffText(const std::vector<std::chrono::milliseconds>& backoff);
 std::string OffsetRange(uint64_t earliest, uint64_t next);
 
 // GROUP MEMBERS POSITION UNACKED LAG OLDEST-UNACKED DEAD-LETTERED
-Table GroupTable(const std::vector<GroupInfo>& groups);
+Table GroupTable(const std::vector<GroupInfo>& groups, bool with_topic = false);
 void PrintGroup(const GroupInfo& g);
 
 }  // namespace herald::ctl

@@ -1,8 +1,8 @@
-// brokerctl tail TOPIC [--from POSITION] [--format raw|json|hex] [--count N] [--timeout SECONDS]
+// brokerctl tail TOPIC [--from POSITION] [--format raw|json|hex] [--count N] [--timeout DURATION]
 // Follows a topic live with Fetch polling, like `tail -f`: from the end by
 // default, polling every 100 ms once caught up. Joins and creates no group,
 // so it changes nothing on the broker. Stops on SIGINT/SIGTERM, or after
-// --count messages, or --timeout idle seconds.
+// --count messages, or --timeout without a message.
 
 #include <atomic>
 #include <csignal>
@@ -39,7 +39,7 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) 
   struct Args {
     std::string topic, from = "latest", format;
     uint64_t count = 0;
-    double timeout_s = 0;
+    std::chrono::milliseconds timeout{0};
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -49,7 +49,8 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) 
       ->capture_default_str();
   AddFormatOption(cmd, &args->format);
   cmd->add_option("--count", args->count, "exit after this many messages (0: no limit)");
-  cmd->add_option("--timeout", args->timeout_s, "exit after this many idle seconds (0: never)");
+  wire::AddDurationFlag(*cmd, "--timeout", &args->timeout, kSecondsFlag,
+                        "exit after this long without a message (a bare number is seconds; 0: never)");
   cmd->callback([&global, exit_code, args] {
     auto from = ParsePosition(args->from);
     if (!from) {
@@ -64,7 +65,7 @@ void AddTailCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) 
     fo.from = *from;
     fo.count = args->count;
     fo.follow = true;
-    fo.idle = std::chrono::milliseconds(static_cast<int64_t>(args->timeout_s * 1000));
+    fo.idle = args->timeout;
     fo.stop = &g_stop;
     std::error_code ec = FetchLoop(*client, args->topic, fo, [&](const ReceivedMessage& m) {
       PrintMessage(std::cout, m, format);
