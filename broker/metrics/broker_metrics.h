@@ -29,10 +29,15 @@ struct BrokerMetrics {
   metrics::Histogram fsync;                  // one synced group commit
   uint64_t authentication_failures = 0;      // Hellos refused for their token; I/O thread
   uint64_t requests_denied = 0;              // NotAuthorized replies; I/O thread
-  // Requests by their body type, and error replies by code (the request's
-  // type is not known where a late error is sent, after storage); I/O thread.
+  // Requests by their body type; error replies by code and by the type of
+  // the request they answer (NONE: a connection-level error). I/O thread.
   std::array<uint64_t, static_cast<std::size_t>(wire::Body::MAX) + 1> requests{};
   std::array<uint64_t, static_cast<std::size_t>(wire::ErrorCode::MAX) + 1> errors{};
+  std::array<uint64_t, static_cast<std::size_t>(wire::Body::MAX) + 1> failures{};
+  void CountError(wire::Body request, wire::ErrorCode code) {
+    if (code <= wire::ErrorCode::MAX) ++errors[static_cast<std::size_t>(code)];
+    if (request <= wire::Body::MAX) ++failures[static_cast<std::size_t>(request)];
+  }
 };
 
 std::string RenderBrokerMetrics(BrokerContext& ctx);

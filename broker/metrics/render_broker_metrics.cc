@@ -89,6 +89,8 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
       if (!wire::IsRequest(type)) continue;
       out.Counter("herald_requests_total", "Requests read, by type (including refused ones)",
                   double(m->requests[t]), {{"type", wire::EnumNameBody(type)}});
+      out.Counter("herald_request_failures_total", "Requests answered with an error, by type (codes: herald_request_errors_total)",
+                  double(m->failures[t]), {{"type", wire::EnumNameBody(type)}});
     }
     for (std::size_t c = 1; c < m->errors.size(); ++c) {
       const auto code = static_cast<wire::ErrorCode>(c);

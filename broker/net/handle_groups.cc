@@ -74,10 +74,11 @@ void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                       group = target->group](Status s) {
     asio::post(ctx.io, [self, &ctx, request_id, topic_id, group, s = std::move(s)] {
       self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::ResetGroup);
       Topic* topic = ctx.registry.FindById(topic_id);  // it may have been deleted meanwhile
       if (topic == nullptr) {
-        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
+                               wire::Body::ResetGroup);
       }
       flatbuffers::FlatBufferBuilder fbb(256);
       self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *topic, *group)));
@@ -96,7 +97,7 @@ void HandleDeleteGroup(Session& session, BrokerContext& ctx, uint64_t request_id
   session.BeginRequest(0);
   ctx.registry.DeleteGroup(target->topic, target->group->name(), [self, request_id](Status s) {
     self->EndRequest(0);
-    if (!s.ok()) return self->SendError(request_id, s);
+    if (!s.ok()) return self->SendError(request_id, s, wire::Body::DeleteGroup);
     self->Send(wire::EncodeOk(request_id));
   });
 }

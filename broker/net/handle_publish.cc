@@ -23,7 +23,7 @@ void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
                     const std::string& topic_name, uint64_t topic_id, uint32_t count,
                     AppendResult result, std::chrono::steady_clock::time_point received) {
   if (!result.status.ok()) {
-    session.SendError(request_id, result.status);
+    session.SendError(request_id, result.status, wire::Body::Publish);
     return;
   }
   if (result.batch) {

@@ -75,7 +75,7 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
     asio::post(ctx.io, [self, request_id, group, window, deadline_ms, s = std::move(s)] {
       self->EndRequest(0);
       if (self->closed()) return;
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::Subscribe);
       JoinGroup(*self, request_id, group, window, deadline_ms);
     });
   });

@@ -42,7 +42,7 @@ void HandleCreateTopic(Session& session, BrokerContext& ctx, uint64_t request_id
     asio::post(ctx.io, [self, &ctx, request_id, s = std::move(s), record = std::move(record),
                         created] {
       self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::CreateTopic);
       ctx.registry.Add(record);
       if (created) {
         spdlog::get("broker")->info("{} created topic {} ({})", self->who(), record.name,
@@ -68,14 +68,15 @@ void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
   ctx.store.AlterTopic(*name, retention, [self, &ctx, request_id](Status s, TopicRecord record, bool) {
     asio::post(ctx.io, [self, &ctx, request_id, s = std::move(s), record = std::move(record)] {
       self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::AlterTopic);
       spdlog::get("broker")->info("{} altered topic {}: {}", self->who(), record.name,
                                   Describe(record.retention));
       // New limits take effect at once, not at the next periodic pass.
       if (ctx.retention != nullptr) ctx.retention->Wake();
       Topic* topic = ctx.registry.Find(record.name);
       if (topic == nullptr) {
-        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
+                               wire::Body::AlterTopic);
       }
       SendTopicInfo(*self, ctx, request_id, *topic);
     });
@@ -95,10 +96,11 @@ void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
                      [self, &ctx, request_id, id = topic->id()](Status s, TopicRecord record, bool) {
     asio::post(ctx.io, [self, &ctx, request_id, id, s = std::move(s), record = std::move(record)] {
       self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::PurgeTopic);
       Topic* purged = ctx.registry.FindById(id);
       if (purged == nullptr) {
-        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"});
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
+                               wire::Body::PurgeTopic);
       }
       purged->OnTruncated(record.earliest_offset);
       spdlog::get("broker")->info("{} purged topic {}: it now starts at {}", self->who(),
@@ -119,7 +121,7 @@ void HandleDeleteTopic(Session& session, BrokerContext& ctx, uint64_t request_id
   ctx.store.DeleteTopic(*name, [self, &ctx, request_id, name = *name](Status s) {
     asio::post(ctx.io, [self, &ctx, request_id, name, s = std::move(s)] {
       self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::DeleteTopic);
       if (Topic* gone = ctx.registry.Find(name); gone != nullptr && ctx.metrics != nullptr) {
         ctx.metrics->topics.erase(gone->id());
       }

@@ -79,6 +79,12 @@ void HandleFrame(Session& session, BrokerContext& ctx, const wire::Frame& frame)
   using wire::Body;
   const Body type = frame.body_type();
   if (ctx.metrics != nullptr && type <= Body::MAX) ++ctx.metrics->requests[static_cast<std::size_t>(type)];
+  // Errors sent while this request is handled count as its failures.
+  struct Dispatching {
+    Session& session;
+    ~Dispatching() { session.set_dispatching(Body::NONE); }
+  } dispatching{session};
+  session.set_dispatching(type);
   if (type == Body::NONE) {
     session.FailAndClose(frame.request_id(), {wire::ErrorCode::MalformedFrame, "frame has no body"});
     return;

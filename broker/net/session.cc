@@ -141,9 +141,9 @@ void Session::Send(wire::EncodedFrame frame) {
   if (out_.size() == 1) write_wake_.cancel();
 }
 
-void Session::SendError(uint64_t request_id, const Status& status) {
-  if (ctx_.metrics != nullptr && status.code() <= wire::ErrorCode::MAX) {
-    ++ctx_.metrics->errors[static_cast<std::size_t>(status.code())];
+void Session::SendError(uint64_t request_id, const Status& status, wire::Body request) {
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->CountError(request != wire::Body::NONE ? request : dispatching_, status.code());
   }
   Send(wire::EncodeError(request_id, status.code(), status.message()));
 }

@@ -81,7 +81,13 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   uint32_t inflight_requests() const { return inflight_requests_; }
 
   void Send(wire::EncodedFrame frame);
-  void SendError(uint64_t request_id, const Status& status);
+  // Counts the error in /metrics by its code and by the request it answers:
+  // `request` if given, else the request being dispatched (HandleFrame), else
+  // none (a connection-level error). Replies sent later, from a storage
+  // completion, name their request.
+  void SendError(uint64_t request_id, const Status& status, wire::Body request = wire::Body::NONE);
+  // HandleFrame: the type of the request being handled, for SendError.
+  void set_dispatching(wire::Body request) { dispatching_ = request; }
   // Sends the error, then closes once the outgoing queue is written: for
   // protocol violations, after which the stream cannot be trusted.
   void FailAndClose(uint64_t request_id, const Status& status);
@@ -142,6 +148,7 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   // Shares ownership of the principals set it came from (aliasing).
   std::shared_ptr<const Principal> principal_;
   uint64_t denials_ = 0;
+  wire::Body dispatching_ = wire::Body::NONE;
   bool stream_ready_ = false;  // TLS handshake done (at once without TLS)
   bool handshaken_ = false;
   bool closed_ = false;

@@ -177,13 +177,16 @@ TEST_CASE("e2e: no counter goes down when a group, a topic or a consumer goes", 
         before[R"(herald_topic_bytes_out_total{topic="orders"})"]);
   CHECK(after.count(R"(herald_group_lag_messages{topic="orders",group="billing"})") == 0);
 
-  // Requests by type and errors by code; a refused request counts in both.
+  // Requests by type, errors by code and by request type; a refused request counts in all three.
   CHECK(after[R"(herald_requests_total{type="Publish"})"] == 2 * kMessages);
   CHECK(after[R"(herald_requests_total{type="DeleteGroup"})"] >= 2);
   CHECK(after[R"(herald_request_errors_total{code="TopicNotFound"})"] == 0);
   CHECK(c.DeleteTopic("no-such-topic"));
   auto last = Scrape(http);
   CHECK(last[R"(herald_request_errors_total{code="TopicNotFound"})"] == 1);
+  CHECK(last[R"(herald_request_failures_total{type="DeleteTopic"})"] ==
+        after[R"(herald_request_failures_total{type="DeleteTopic"})"] + 1);
+  CHECK(last[R"(herald_request_failures_total{type="Publish"})"] == 0);
   CHECK(last[R"(herald_requests_total{type="DeleteTopic"})"] == after[R"(herald_requests_total{type="DeleteTopic"})"] + 1);
   CHECK(last.count(R"(herald_requests_total{type="PublishOk"})") == 0);  // replies are not requests
 }
