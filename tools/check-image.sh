@@ -33,16 +33,8 @@ start_time=$SECONDS
 step() { printf '=== check-image: %s (%d s)\n' "$*" $((SECONDS - start_time)); }
 
 # What the check itself runs beyond tools/install-deps.sh.
-need=()
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3 python3-yaml)
-command -v curl >/dev/null || need+=(curl)
-command -v ip >/dev/null || need+=(iproute2)
-if ((${#need[@]} > 0)); then
-  step "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source tools/lib/apt.bash
+need_apt_packages mmdebstrap python3 python3-yaml curl iproute2
 
 work=$(mktemp -d /tmp/herald-check-image.XXXXXX)
 build_pid=""

@@ -43,15 +43,9 @@ for f in "$brokerd" "$brokerctl"; do
   [ -x "$f" ] || fail "$f is missing: build it first (tools/test.sh, or cmake --build $build --target brokerd brokerctl)"
 done
 
-need=()
-command -v promtool >/dev/null || need+=(prometheus)
-"$python" -c 'import yaml' 2>/dev/null || need+=(python3 python3-yaml)
-if ((${#need[@]} > 0)); then
-  [ "$(id -u)" -eq 0 ] || fail "needs ${need[*]}: sudo apt-get install --no-install-recommends ${need[*]}"
-  step "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# promtool comes with Debian's prometheus package.
+source tools/lib/apt.bash
+need_apt_packages prometheus python3 python3-yaml
 
 work=$(mktemp -d /tmp/herald-check-observability.XXXXXX)
 brokerd_pid=""

@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo "$0" "$@"; fi
 # The steps: tools/lib/package-checks.bash.
+source tools/lib/apt.bash
 source tools/lib/package-checks.bash
 
 start=$SECONDS

@@ -33,7 +33,8 @@ fail() {
 summary=""
 note() { summary+="  $*"$'\n'; echo "--- $*"; }  # now, and again in the summary at the end
 
-command -v strace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends strace >/dev/null
+source tools/lib/apt.bash
+need_apt_packages strace
 
 # The SDK's archives and brokerd from build/, then the dev component into a prefix.
 start=$SECONDS

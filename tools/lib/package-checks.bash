@@ -44,16 +44,6 @@ cleanup() {
   exit "$rc"
 }
 
-need_apt_packages() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  apt-get update >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # Each package holds what it should, at the paths a Debian system expects,
 # and nothing under /usr/local (the install prefix CMake defaults to).
 check_package_contents() {
