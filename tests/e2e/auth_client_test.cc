@@ -14,6 +14,7 @@
 #include "herald/client.h"
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -36,12 +37,11 @@ struct AuthBroker {
   BrokerProcess broker{{"--auth-file", WritePrincipals()}};
 
   std::string WritePrincipals() {
-    auto hash = [](const std::string& t) { return wire::FormatTokenHash(wire::HashToken(t)); };
     std::string path = dir / "principals.toml";
-    WriteFile(path, "[principals.ops]\ntoken = \"" + hash(ops) + "\"\n" +
-                        "publish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]\nadmin = [\"*\"]\n" +
-                        "[principals.writer]\ntoken = \"" + hash(writer) + "\"\n" +
-                        "publish = [\"comment-*\"]\nsubscribe = []\ngroups = []\nadmin = []\n");
+    WriteFile(path, herald::test::PrincipalEntry(
+                        "ops", ops, "publish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]\nadmin = [\"*\"]") +
+                        herald::test::PrincipalEntry("writer", writer,
+                                                     "publish = [\"comment-*\"]\nsubscribe = []\ngroups = []\nadmin = []"));
     return path;
   }
 };

@@ -8,6 +8,7 @@
 #include "schemas/token.h"
 #include "tests/support/command.h"
 #include "tests/support/metric_sample.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
@@ -18,6 +19,7 @@ using herald::test::BrokerProcess;
 using herald::test::CreateTopicFrame;
 using herald::test::ErrorOf;
 using herald::test::MetricSample;
+using herald::test::PrincipalEntry;
 using herald::test::PublishFrame;
 using herald::test::RawConnection;
 using herald::test::SubscribeFrame;
@@ -31,22 +33,13 @@ struct Tokens {
   std::string ops = wire::NewToken();
 };
 
-std::string Hash(const std::string& token) { return wire::FormatTokenHash(wire::HashToken(token)); }
-
 // Writes the principals file of the comment-count flow into `dir`.
 std::string WritePrincipals(const std::string& dir, const Tokens& t) {
   std::string path = dir + "/principals.toml";
-  herald::test::WriteFile(path,
-                          "[principals.comment-service]\n"
-                          "token = \"" + Hash(t.comments) + "\"\n"
-                          "publish = [\"comment-*\"]\n"
-                          "[principals.post-service]\n"
-                          "token = \"" + Hash(t.posts) + "\"\n"
-                          "subscribe = [\"comment-*\"]\n"
-                          "groups = [\"post-service\"]\n"
-                          "[principals.ops]\n"
-                          "token = \"" + Hash(t.ops) + "\"\n"
-                          "admin = [\"*\"]\n");
+  herald::test::WriteFile(path, PrincipalEntry("comment-service", t.comments, "publish = [\"comment-*\"]") +
+                                    PrincipalEntry("post-service", t.posts,
+                                                   "subscribe = [\"comment-*\"]\ngroups = [\"post-service\"]") +
+                                    PrincipalEntry("ops", t.ops, "admin = [\"*\"]"));
   return path;
 }
 
@@ -97,7 +90,7 @@ TEST_CASE("auth: Hello without a valid token is refused and nothing else is serv
   }
   SECTION("the hash from the file instead of the token") {
     RawConnection raw(b.broker.port());
-    REQUIRE(raw.SendHello(Hash(b.tokens.ops)));
+    REQUIRE(raw.SendHello(herald::test::TokenHash(b.tokens.ops)));
     CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::AuthenticationFailed);
     CHECK(raw.ClosedByPeer());
   }

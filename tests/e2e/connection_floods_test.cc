@@ -12,6 +12,7 @@
 #include "herald/client.h"
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -37,8 +38,8 @@ constexpr std::size_t kRssBound = 64 * kMiB * herald::test::kRssGrowthFactor;
 struct AuthBroker {
   explicit AuthBroker(std::vector<std::string> extra = {}) {
     herald::test::WriteFile(dir.str() + "/principals.toml",
-                            "[principals.app]\ntoken = \"" + wire::FormatTokenHash(wire::HashToken(token)) +
-                                "\"\nadmin = [\"*\"]\npublish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]\n");
+                            herald::test::PrincipalEntry(
+                                "app", token, "admin = [\"*\"]\npublish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]"));
     extra.insert(extra.begin(), {"--auth-file", dir.str() + "/principals.toml"});
     broker = std::make_unique<BrokerProcess>(extra);
   }

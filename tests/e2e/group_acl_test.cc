@@ -9,6 +9,7 @@
 
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/server_process.h"
 
@@ -18,8 +19,6 @@ namespace wire = herald::wire;
 
 namespace {
 
-std::string Hash(const std::string& token) { return wire::FormatTokenHash(wire::HashToken(token)); }
-
 struct Tokens {
   std::string root = wire::NewToken();
   std::string orders = wire::NewToken();
@@ -28,15 +27,11 @@ struct Tokens {
 // orders-service may read "orders" and run the groups named g-*; root sets up.
 std::string WritePrincipals(const std::string& dir, const Tokens& t) {
   std::string path = dir + "/principals.toml";
-  herald::test::WriteFile(path,
-                          "[principals.root]\n"
-                          "token = \"" + Hash(t.root) + "\"\n"
-                          "publish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]\nadmin = [\"*\"]\n"
-                          "[principals.orders-service]\n"
-                          "token = \"" + Hash(t.orders) + "\"\n"
-                          "subscribe = [\"orders\"]\n"
-                          "groups = [\"g-*\"]\n"
-                          "admin = [\"g-*\"]\n");
+  herald::test::WriteFile(
+      path, herald::test::PrincipalEntry("root", t.root,
+                                         "publish = [\"*\"]\nsubscribe = [\"*\"]\ngroups = [\"*\"]\nadmin = [\"*\"]") +
+                herald::test::PrincipalEntry("orders-service", t.orders,
+                                             "subscribe = [\"orders\"]\ngroups = [\"g-*\"]\nadmin = [\"g-*\"]"));
   return path;
 }
 

@@ -13,6 +13,7 @@
 #include "herald/client.h"
 #include "schemas/token.h"
 #include "tests/support/command.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -70,11 +71,11 @@ struct Principals {
   std::string path = dir / "principals.toml";
 
   Principals() {
-    auto hash = [](const std::string& t) { return wire::FormatTokenHash(wire::HashToken(t)); };
     herald::test::WriteFile(
-        path, "[principals.ops]\ntoken = \"" + hash(ops) + "\"\nadmin = [\"*\"]\n" +
-                  "[principals.reader]\ntoken = \"" + hash(reader) + "\"\n" +
-                  "subscribe = [\"t-0005*\"]\nadmin = [\"t-00055\", \"t-0005*\"]\npublish = [\"t-00999\"]\n");
+        path, herald::test::PrincipalEntry("ops", ops, "admin = [\"*\"]") +
+                  herald::test::PrincipalEntry(
+                      "reader", reader,
+                      "subscribe = [\"t-0005*\"]\nadmin = [\"t-00055\", \"t-0005*\"]\npublish = [\"t-00999\"]"));
   }
 };
 

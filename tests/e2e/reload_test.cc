@@ -15,6 +15,7 @@
 #include "schemas/token.h"
 #include "tests/support/command.h"
 #include "tests/support/metric_sample.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
@@ -27,6 +28,7 @@ using herald::test::CreateTopicFrame;
 using herald::test::ErrorOf;
 using herald::test::Eventually;
 using herald::test::MetricSample;
+using herald::test::PrincipalEntry;
 using herald::test::PublishFrame;
 using herald::test::RawConnection;
 using herald::test::RunCommand;
@@ -36,12 +38,6 @@ using herald::test::WriteFile;
 namespace wire = herald::wire;
 
 namespace {
-
-std::string Hash(const std::string& token) { return wire::FormatTokenHash(wire::HashToken(token)); }
-
-std::string Principal(const std::string& name, const std::string& token, const std::string& rights) {
-  return "[principals." + name + "]\ntoken = \"" + Hash(token) + "\"\n" + rights + "\n";
-}
 
 std::size_t Count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
@@ -84,9 +80,9 @@ struct AuthBroker {
   TempDir dir;
   std::string ops = wire::NewToken(), writer = wire::NewToken(), reader = wire::NewToken();
   std::string file = dir.str() + "/principals.toml";
-  bool written = (WriteFile(file, Principal("ops", ops, "admin = [\"*\"]") +
-                                      Principal("writer", writer, "publish = [\"orders\"]") +
-                                      Principal("reader", reader, "subscribe = [\"orders\"]\ngroups = [\"reader\"]")),
+  bool written = (WriteFile(file, PrincipalEntry("ops", ops, "admin = [\"*\"]") +
+                                      PrincipalEntry("writer", writer, "publish = [\"orders\"]") +
+                                      PrincipalEntry("reader", reader, "subscribe = [\"orders\"]\ngroups = [\"reader\"]")),
                   true);
   BrokerProcess broker{{"--auth-file", file, "--metrics-listen", "127.0.0.1:0"}};
 };
@@ -104,13 +100,13 @@ TEST_CASE("reload: a revoked token's connection is closed, the others keep going
 
   std::string fresh_writer;  // the writer's new token, when it gets one
   const std::string others =
-      Principal("ops", b.ops, "admin = [\"*\"]") + Principal("reader", b.reader, "subscribe = [\"orders\"]\ngroups = [\"reader\"]");
+      PrincipalEntry("ops", b.ops, "admin = [\"*\"]") + PrincipalEntry("reader", b.reader, "subscribe = [\"orders\"]\ngroups = [\"reader\"]");
   SECTION("the principal is removed") {
     WriteFile(b.file, others);
   }
   SECTION("the principal's token is changed") {
     fresh_writer = wire::NewToken();
-    WriteFile(b.file, others + Principal("writer", fresh_writer, "publish = [\"orders\"]"));
+    WriteFile(b.file, others + PrincipalEntry("writer", fresh_writer, "publish = [\"orders\"]"));
   }
   std::string line = Reload(b.broker);
   INFO(line);
@@ -146,8 +142,8 @@ TEST_CASE("reload: changed rights apply to a live connection's next request", "[
   CHECK(ErrorOf(Call(writer, PublishFrame(4, "invoices", "i1"))) == wire::ErrorCode::NotAuthorized);
 
   // Same token, the rights moved from orders to invoices.
-  WriteFile(b.file, Principal("ops", b.ops, "admin = [\"*\"]") +
-                        Principal("writer", b.writer, "publish = [\"invoices\"]"));
+  WriteFile(b.file, PrincipalEntry("ops", b.ops, "admin = [\"*\"]") +
+                        PrincipalEntry("writer", b.writer, "publish = [\"invoices\"]"));
   CHECK(Reload(b.broker).find("0 connections closed") != std::string::npos);
   CHECK(ErrorOf(Call(writer, PublishFrame(5, "orders", "o2"))) == wire::ErrorCode::NotAuthorized);
   CHECK(Published(Call(writer, PublishFrame(6, "invoices", "i2"))));
@@ -161,7 +157,7 @@ TEST_CASE("reload: a principals file that fails to parse keeps the settings in f
   CHECK(before["last_reload_failed"] == false);
 
   // Line 4 is broken; the writer principal would be gone if it were taken.
-  WriteFile(b.file, Principal("ops", b.ops, "admin = [\"*\"]") + "publish = [\"orders\"\n");
+  WriteFile(b.file, PrincipalEntry("ops", b.ops, "admin = [\"*\"]") + "publish = [\"orders\"\n");
   std::string line = Reload(b.broker);
   CHECK(line.find("reload failed, the settings in force stay") != std::string::npos);
   CHECK(line.find(b.file + ":4:") != std::string::npos);
@@ -183,7 +179,7 @@ TEST_CASE("reload: a principals file that fails to parse keeps the settings in f
   CHECK(MetricSample(b.broker, "herald_config_last_reload_timestamp_seconds") > 0);
 
   // Mended, the next reload takes and clears the failure.
-  WriteFile(b.file, Principal("ops", b.ops, "admin = [\"*\"]"));
+  WriteFile(b.file, PrincipalEntry("ops", b.ops, "admin = [\"*\"]"));
   CHECK(Reload(b.broker).find("reloaded: auth on (1 principals)") != std::string::npos);
   CHECK(Status(b.broker, "--token " + b.ops)["last_reload_failed"] == false);
   CHECK(MetricSample(b.broker, "herald_config_last_reload_successful") == 1);

@@ -13,6 +13,7 @@
 #include "schemas/token.h"
 #include "tests/support/command.h"
 #include "tests/support/blog_flow.h"
+#include "tests/support/principals_file.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_certs.h"
 
@@ -47,8 +48,7 @@ struct Security {
         "subscribe = [\"comment-created\", \"post-created\"]\ngroups = [\"notification-service\"]\n");
     std::string text;
     for (const auto& [name, p] : principals) {
-      text += "[principals." + name + "]\ntoken = \"" + wire::FormatTokenHash(wire::HashToken(p.token)) +
-              "\"\n" + p.acl + "\n";
+      text += herald::test::PrincipalEntry(name, p.token, p.acl) + "\n";
     }
     herald::test::WriteFile(auth_file, text);
   }
