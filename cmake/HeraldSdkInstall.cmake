@@ -26,22 +26,22 @@ install(TARGETS herald EXPORT HeraldClientTargets
 install(EXPORT HeraldClientTargets NAMESPACE Herald:: DESTINATION ${HERALD_CMAKE_INSTALL_DIR} COMPONENT dev)
 set(HERALD_INSTALLED_COMPONENTS "")
 
-if(TARGET herald_rocksdb)
-  install(DIRECTORY client/include/herald/rocksdb DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald
-          COMPONENT dev)
-  install(TARGETS herald_rocksdb EXPORT HeraldRocksdbTargets
-          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
-  install(EXPORT HeraldRocksdbTargets NAMESPACE Herald:: DESTINATION ${HERALD_CMAKE_INSTALL_DIR} COMPONENT dev)
-  list(APPEND HERALD_INSTALLED_COMPONENTS rocksdb)
-endif()
-if(TARGET herald_testing)
-  install(DIRECTORY client/include/herald/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald
-          COMPONENT dev)
-  install(TARGETS herald_testing EXPORT HeraldTestingTargets
-          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
-  install(EXPORT HeraldTestingTargets NAMESPACE Herald:: DESTINATION ${HERALD_CMAKE_INSTALL_DIR} COMPONENT dev)
-  list(APPEND HERALD_INSTALLED_COMPONENTS testing)
-endif()
+# herald_install_component(<target> <component> <Export>): the component's
+# headers (client/include/herald/<component>), its archive and its export set
+# Herald<Export>Targets, which HeraldConfig.cmake loads by the same name.
+macro(herald_install_component target component export)
+  if(TARGET ${target})
+    install(DIRECTORY client/include/herald/${component} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald
+            COMPONENT dev)
+    install(TARGETS ${target} EXPORT Herald${export}Targets
+            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+    install(EXPORT Herald${export}Targets NAMESPACE Herald:: DESTINATION ${HERALD_CMAKE_INSTALL_DIR}
+            COMPONENT dev)
+    list(APPEND HERALD_INSTALLED_COMPONENTS ${component})
+  endif()
+endmacro()
+herald_install_component(herald_rocksdb rocksdb Rocksdb)
+herald_install_component(herald_testing testing Testing)
 
 configure_package_config_file(cmake/HeraldConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/HeraldConfig.cmake
                               INSTALL_DESTINATION ${HERALD_CMAKE_INSTALL_DIR})
