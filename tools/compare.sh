@@ -56,6 +56,9 @@ ticks_start=$(cpu_ticks)
 run --workload publish --count "$n100" --size 100
 run --workload publish --count "$n100" --size 100 --producers 4
 run --workload publish --count "$n1k" --size 1024
+# A window of 1,000 unacked per producer: what a service that bounds its memory would run.
+run --workload publish --count "$n100" --size 100 --window 1000
+run --workload publish --count "$n1k" --size 1024 --window 1000
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
 rss_publish_herald=$(peak_mib "$bpid") rss_publish_nats=$(peak_mib "$npid")
 ticks_latency=$(cpu_ticks)
@@ -89,7 +92,7 @@ ticks_end=$(cpu_ticks)
   echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
   echo "- Both: loopback, same machine; one producer, or four where the case says so (a connection and a window"
   echo "  each; a latency run's four send every fourth message of the one schedule); window 10,000 unacked"
-  echo "  publishes per producer (1 for one-at-a-time), consumers ack each"
+  echo "  publishes per producer (1 for one-at-a-time, 1,000 where the case says so), consumers ack each"
   echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
   echo "  (sends sleep with 1 ns timer slack; the rows 'bench's own send lateness' show how late they woke anyway);"
   echo "  payloads: fresh pseudo-random bytes for every message, from one generator for both (nothing compresses)"

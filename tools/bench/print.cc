@@ -14,6 +14,14 @@ std::string Cell(const std::vector<double>& v, const char* spec = "{:.0f}") {
   return v.empty() ? std::string("-") : fmt::format(fmt::runtime(spec), Median(v));
 }
 
+// The case name says the window when it is not the default, so that runs
+// with other windows are reported as cases of their own.
+std::string WindowLabel(const BenchOptions& o) {
+  if (o.window == 1) return " one-at-a-time";
+  if (o.window == BenchOptions{}.window) return "";
+  return fmt::format(" window {}", o.window);
+}
+
 }  // namespace
 
 void PrintTable(const std::vector<Summary>& all, const BenchOptions& o) {
@@ -72,7 +80,7 @@ void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
       std::string name = nats ? s.workload.substr(5) : s.workload;
       nlohmann::ordered_json j;
       j["system"] = nats ? "nats" : "herald";
-      j["case"] = fmt::format("{} {}B{}", name, o.size, o.window == 1 ? " one-at-a-time" : "");
+      j["case"] = fmt::format("{} {}B{}", name, o.size, WindowLabel(o));
       j["workload"] = s.workload;
       j["messages"] = r.messages;
       j["size"] = o.size;
