@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
                         "too many new posts from you; try again in " + std::to_string(retry_after.count()) + " s");
     }
     if (ParseObject(req, res)) Forward(posts, health, req, res, "/posts");
+    if (res.status != 201) post_limiter.Refund(req.remote_addr);
   });
   server.Get("/api/posts", [&](const httplib::Request& req, httplib::Response& res) {
     Forward(posts, health, req, res, "/posts" + PageQuery(req));

@@ -28,6 +28,12 @@ bool RateLimiter::Allow(const std::string& client, Clock::time_point now, std::c
   return false;
 }
 
+void RateLimiter::Refund(const std::string& client) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(client);
+  if (it != buckets_.end()) it->second.tokens = std::min(burst_, it->second.tokens + 1.0);
+}
+
 void RateLimiter::ForgetRefilled(Clock::time_point now) {
   std::erase_if(buckets_, [&](const auto& entry) {
     return Refilled(entry.second.tokens, per_second_, burst_, now - entry.second.updated) >= burst_;

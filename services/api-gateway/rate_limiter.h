@@ -24,6 +24,9 @@ class RateLimiter {
   // True: the request may go ahead (and used a token). False: *retry_after
   // is how long until the next token.
   bool Allow(const std::string& client, Clock::time_point now, std::chrono::seconds* retry_after);
+  // Gives back the token of an allowed request that was then refused (bad
+  // input, a service down): only what is created counts.
+  void Refund(const std::string& client);
 
  private:
   struct Bucket {

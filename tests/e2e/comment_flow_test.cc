@@ -14,7 +14,6 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/command.h"
 #include "tests/support/blog_flow.h"
 #include "tests/support/server_process.h"
 
@@ -162,48 +161,4 @@ TEST_CASE("flow: bad requests get 4xx JSON errors and change nothing", "[e2e][fl
   r = Call(gw, "GET", "/api/posts/" + post["id"].get<std::string>() + "/comments");
   REQUIRE(r);
   CHECK(r->status == 502);
-}
-
-namespace {
-
-// The page as headless Chromium renders it, scripts run (Debian's chromium).
-std::string RenderedPage(const std::string& url, const std::string& profile_dir) {
-  return herald::test::RunCommand("chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-                                  "--disable-background-networking --disable-component-update --disable-sync "
-                                  "--user-data-dir=" + profile_dir + " --virtual-time-budget=3000 --dump-dom " +
-                                  url).out;
-}
-
-}  // namespace
-
-TEST_CASE("flow: the main page in headless Chromium shows each post's count", "[e2e][flow][browser]") {
-  REQUIRE(std::system("command -v chromium > /dev/null") == 0);  // tools/install-deps.sh installs it
-  BlogFlow flow;
-  herald::test::TempDir profile("herald-chromium");
-  auto gw = flow.gateway.address();
-  auto r = Call(gw, "POST", "/api/posts", R"({"author":"alice","title":"Hello <b>Herald</b>","content":"Durable."})");
-  REQUIRE(r);
-  std::string post = json::parse(r->body)["id"];
-  std::vector<json> comments;
-  for (int i = 0; i < 3; ++i) {
-    r = Call(gw, "POST", "/api/posts/" + post + "/comments", R"({"author":"bob","content":"nice"})");
-    REQUIRE(r);
-    REQUIRE(r->status == 201);
-    comments.push_back(json::parse(r->body));
-  }
-  DeleteComment(gw, comments[0]["id"], comments[0]["delete_token"]);
-  auto count_is = [&](int n) {
-    json p = GetJson(gw, "/api/posts/" + post);
-    return p.is_object() && p["comment_count"] == n;
-  };
-  REQUIRE(Eventually([&] { return count_is(2); }, 20s, 50ms));
-  std::string page = RenderedPage("http://" + gw + "/", profile.str());
-  INFO(page.substr(0, 3000));
-  CHECK(page.find("data-count=\"" + post + "\">2 comments<") != std::string::npos);
-  CHECK(page.find("Hello &lt;b&gt;Herald&lt;/b&gt;") != std::string::npos);  // escaped, not markup
-
-  DeleteComment(gw, comments[1]["id"], comments[1]["delete_token"]);
-  REQUIRE(Eventually([&] { return count_is(1); }, 20s, 50ms));
-  page = RenderedPage("http://" + gw + "/", profile.str());
-  CHECK(page.find("data-count=\"" + post + "\">1 comment<") != std::string::npos);
 }

@@ -51,7 +51,9 @@ struct BlogFlow {
   // reach the broker besides --broker: a token, TLS.
   using BrokerFlags = std::function<std::vector<std::string>(const std::string& service)>;
 
-  explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {})
+  // `gateway_args`: more flags for the api-gateway (limits, intervals).
+  explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {},
+                    std::vector<std::string> gateway_args = {})
       : broker(std::move(broker_args)),
         posts(HERALD_POST_SERVICE_PATH, Args({"--data-dir", "{dir}/data"}, "post-service", broker_flags)),
         comments(HERALD_COMMENT_SERVICE_PATH,
@@ -60,8 +62,9 @@ struct BlogFlow {
         notifications(HERALD_NOTIFICATION_SERVICE_PATH,
                       Args({"--data-dir", "{dir}/data"}, "notification-service", broker_flags)),
         gateway(HERALD_API_GATEWAY_PATH,
-                Args({"--comment-service", comments.address(), "--post-service", posts.address(),
-                      "--notification-service", notifications.address()},
+                Args(Concat({"--comment-service", comments.address(), "--post-service", posts.address(),
+                             "--notification-service", notifications.address()},
+                            gateway_args),
                      "api-gateway", broker_flags)) {}
 
   BrokerProcess broker;
@@ -71,6 +74,10 @@ struct BlogFlow {
   ServerProcess gateway;
 
  private:
+  static std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
   std::vector<std::string> Args(std::vector<std::string> args, const std::string& service,
                                 const BrokerFlags& broker_flags) {
     args.insert(args.end(), {"--broker", broker.address()});

@@ -189,12 +189,36 @@ async function openComments(postId) {
   await refreshComments(postId);
 }
 
-async function refreshComments(postId) {
+// Brings a shown comment list up to date in place: items stay as they are
+// (a button under the pointer, a selection), gone ones are removed, new
+// ones appended (newer, so oldest first still holds). One refresh per post
+// at a time; a request for another while one runs makes one more run after it.
+const refreshing = new Map();
+function refreshComments(postId) {
+  if (refreshing.has(postId)) { refreshing.get(postId).again = true; return refreshing.get(postId).done; }
+  const state = {again: false};
+  state.done = (async () => {
+    do {
+      state.again = false;
+      await refreshOnce(postId);
+    } while (state.again);
+    refreshing.delete(postId);
+  })();
+  refreshing.set(postId, state);
+  return state.done;
+}
+
+async function refreshOnce(postId) {
   const list = $(`[data-list="${CSS.escape(postId)}"]`);
   if (!list) return;
   const res = await api('GET', `/api/posts/${encodeURIComponent(postId)}/comments`);
-  if (!res.ok) { list.innerHTML = `<li class="error">Comments cannot be loaded: ${esc(errorOf(res))}</li>`; return; }
-  list.innerHTML = res.data.length ? res.data.map(commentItem).join('') : '<li class="empty">No comments yet.</li>';
+  $$('li:not([data-comment])', list).forEach(li => li.remove());
+  if (!res.ok) { list.insertAdjacentHTML('afterbegin', `<li class="error">Comments cannot be loaded: ${esc(errorOf(res))}</li>`); return; }
+  const shown = new Map($$('li[data-comment]', list).map(li => [li.dataset.comment, li]));
+  const now = new Set(res.data.map(c => c.id));
+  for (const [id, li] of shown) if (!now.has(id)) li.remove();
+  list.insertAdjacentHTML('beforeend', res.data.filter(c => !shown.has(c.id)).map(commentItem).join(''));
+  if (!res.data.length) list.innerHTML = '<li class="empty">No comments yet.</li>';
 }
 
 function reloadView() {
