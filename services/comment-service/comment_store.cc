@@ -13,33 +13,23 @@ namespace herald::services {
 
 namespace {
 
-std::string Hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
 // 128 bits from the operating system's random source (libstdc++'s
 // random_device reads getrandom or /dev/urandom), never a seeded PRNG: a
 // token must not be guessable from others.
 std::string NewDeleteToken() {
   std::random_device source;
-  std::array<unsigned char, 16> bytes;
+  std::array<char, 16> bytes;
   for (std::size_t i = 0; i < bytes.size(); i += 4) {
     uint32_t word = source();
-    for (std::size_t k = 0; k < 4; ++k) bytes[i + k] = static_cast<unsigned char>(word >> (8 * k));
+    for (std::size_t k = 0; k < 4; ++k) bytes[i + k] = static_cast<char>(word >> (8 * k));
   }
-  return Hex(bytes.data(), bytes.size());
+  return Hex(std::string_view(bytes.data(), bytes.size()));
 }
 
 std::string Sha256Hex(const std::string& text) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return Hex(digest, sizeof digest);
+  return Hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 constexpr const char* kTokenHashField = "delete_token_sha256";

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -72,6 +73,8 @@ inline constexpr const char* kDeleteTokenHeader = "X-Delete-Token";
 // Ids: [A-Za-z0-9_-]{1,64}.
 bool IsValidId(const std::string& id);
 std::string NewId();
+// Lowercase hex of each byte: "bob/" -> "626f622f".
+std::string Hex(std::string_view bytes);
 int64_t NowMs();
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-24T20:57:57.502Z.
 std::string Rfc3339(int64_t ms);

@@ -26,7 +26,6 @@ namespace {
 // a minute; the 20th delivery without the post goes to comment-created.dlq,
 // about 13 minutes after the first.
 constexpr uint32_t kNotYetDeliveries = 20;
-constexpr std::size_t kNotesPerReply = 50;
 std::vector<std::chrono::milliseconds> NotYetBackoff() {
   using std::chrono::milliseconds;
   return {milliseconds(500), milliseconds(1000), milliseconds(2000), milliseconds(4000),
@@ -34,15 +33,7 @@ std::vector<std::chrono::milliseconds> NotYetBackoff() {
 }
 
 // The key part of a user's notifications: "note/" + hex(user) + "/".
-std::string NotePrefix(const std::string& user) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string prefix = "note/";
-  for (unsigned char c : user) {
-    prefix += kDigits[c >> 4];
-    prefix += kDigits[c & 15];
-  }
-  return prefix + "/";
-}
+std::string NotePrefix(const std::string& user) { return "note/" + Hex(user) + "/"; }
 
 }  // namespace
 
@@ -104,10 +95,9 @@ int main(int argc, char** argv) {
       return ReplyError(res, 400, "bad_user", "user query parameter of 1..100 bytes required");
     json out = json::array();
     const std::string prefix = NotePrefix(user);
-    // Keys hold the time, so walking them backwards lists the newest first;
-    // the newest kNotesPerReply only.
+    // Keys hold the time, so walking them backwards lists the newest first.
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->SeekForPrev(prefix + "\xff"); it->Valid() && it->key().starts_with(prefix) && out.size() < kNotesPerReply; it->Prev())
+    for (it->SeekForPrev(prefix + "\xff"); it->Valid() && it->key().starts_with(prefix); it->Prev())
       out.push_back(json::parse(it->value().ToString()));
     ReplyJson(res, 200, out);
   });

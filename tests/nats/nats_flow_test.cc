@@ -35,7 +35,7 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
   ServerProcess notifications(HERALD_NOTIFICATION_SERVICE_PATH, {"--data-dir", "{dir}/data", "--broker", url});
   ServerProcess gateway(HERALD_API_GATEWAY_PATH,
                         {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address()});
+                         "--notification-service", notifications.address(), "--broker", url});
   const std::string gw = gateway.address();
 
   // The services make their streams and consumers in the background (their

@@ -234,7 +234,7 @@ async function loadNotes() {
   const res = await api('GET', `/api/notifications?user=${encodeURIComponent(name)}`);
   if (!res.ok) return [];
   $('#note-list').innerHTML = res.data.length
-    ? res.data.map(n => `<li><a href="/posts/${esc(n.post_id)}">${esc(n.text)}</a> · <span class="meta">${timeTag(n.created_at)}</span></li>`).join('')
+    ? res.data.slice(0, 20).map(n => `<li><a href="/posts/${esc(n.post_id)}">${esc(n.text)}</a> · <span class="meta">${timeTag(n.created_at)}</span></li>`).join('')
     : '<li class="empty">Nothing yet.</li>';
   return res.data;
 }
@@ -259,7 +259,9 @@ function connect() {
   const url = '/api/events' + (lastEventId ? `?last_event_id=${encodeURIComponent(lastEventId)}` : '');
   source = new EventSource(url);
   const track = handler => e => { if (e.lastEventId) lastEventId = e.lastEventId; handler(JSON.parse(e.data)); };
-  source.addEventListener('hello', track(d => { if (trouble) showTrouble(''); applyStatus(d.status); }));
+  // Connected (again): applyStatus clears the trouble and, if there was
+  // some, reloads what may have failed meanwhile.
+  source.addEventListener('hello', track(d => applyStatus(d.status)));
   source.addEventListener('status', track(applyStatus));
   source.addEventListener('reset', track(() => { reloadView(); loadNotes(); }));
   source.addEventListener('post-updated', track(d => {
