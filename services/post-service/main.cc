@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
   Client client(BrokerClientOptions(flags, {.client_name = "post-service", .request_timeout = std::chrono::seconds(5)}));
   Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
   PostStore store(db.get(), &outbox);
+  if (rocksdb::Status s = store.IndexOldPosts(); !s.ok()) {
+    std::fprintf(stderr, "post-service: cannot index the posts: %s\n", s.ToString().c_str());
+    return 1;
+  }
 
   auto on_comment = [&](bool created) {
     return [&, created](const Delivery& d) {

@@ -1,6 +1,5 @@
 #include "post_store.h"
 
-#include <cstdio>
 #include <string_view>
 
 #include "service.h"
@@ -20,14 +19,14 @@ int64_t PostStore::Count(const std::string& post_id) {
 
 namespace {
 
-// time/<ms, zero-padded to 20 digits>/<post id>: bytewise order is time order.
-std::string TimeKey(int64_t time_ms, const std::string& post_id) {
-  char ms[24];
-  std::snprintf(ms, sizeof ms, "%020lld", static_cast<long long>(time_ms));
-  return std::string("time/") + ms + "/" + post_id;
+// time/<created_at>/<post id>: RFC 3339 UTC strings of one width sort
+// bytewise as time does.
+std::string TimeKey(const std::string& created_at, const std::string& post_id) {
+  return "time/" + created_at + "/" + post_id;
 }
 
 constexpr std::string_view kTimePrefix = "time/";
+constexpr const char* kTimeIndexDone = "meta/time-index";
 
 }  // namespace
 
@@ -35,11 +34,11 @@ rocksdb::Status PostStore::Create(const std::string& author, const std::string& 
                                   const std::string& content, nlohmann::json* post) {
   PostEvent e{NewId(), NewId(), author, title, NowMs()};
   *post = {{"id", e.post_id}, {"author", author}, {"title", title}, {"content", content},
-           {"created_at", Rfc3339(e.time_ms)}, {"time_ms", e.time_ms}};
+           {"created_at", Rfc3339(e.time_ms)}};
   rocksdb::WriteBatch batch;
   batch.Put("post/" + e.post_id, post->dump());
   batch.Put("count/" + e.post_id, "0");
-  batch.Put(TimeKey(e.time_ms, e.post_id), "");
+  batch.Put(TimeKey((*post)["created_at"], e.post_id), "");
   outbox_->Add(batch, kPostCreated, Message{e.post_id, {{Outbox::kEventIdHeader, e.event_id}}, EncodePostCreated(e)});
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -47,6 +46,22 @@ rocksdb::Status PostStore::Create(const std::string& author, const std::string& 
   if (s.ok()) outbox_->Notify();
   (*post)["comment_count"] = 0;
   return s;
+}
+
+rocksdb::Status PostStore::IndexOldPosts() {
+  if (Exists(kTimeIndexDone)) return rocksdb::Status::OK();
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("post/"); it->Valid() && it->key().starts_with("post/"); it->Next()) {
+    auto post = nlohmann::json::parse(it->value().ToString(), nullptr, false);
+    if (post.is_discarded() || !post["created_at"].is_string() || !post["id"].is_string()) continue;
+    batch.Put(TimeKey(post["created_at"], post["id"]), "");
+  }
+  if (!it->status().ok()) return it->status();
+  batch.Put(kTimeIndexDone, "");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return db_->Write(wo, &batch);
 }
 
 std::optional<nlohmann::json> PostStore::Get(const std::string& post_id) {
@@ -65,7 +80,7 @@ std::optional<std::vector<nlohmann::json>> PostStore::Cards(std::size_t limit, c
   if (!before.empty()) {
     auto older_than = Get(before);
     if (!older_than) return std::nullopt;
-    start = TimeKey(older_than->value("time_ms", int64_t{0}), before);
+    start = TimeKey(older_than->value("created_at", ""), before);
   }
   std::vector<nlohmann::json> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

@@ -3,7 +3,8 @@
 // bookkeeping that makes counting exact under redelivery and reordering.
 //
 // Keys: post/<id> -> JSON; count/<post> -> decimal count;
-//       time/<ms, 20 digits>/<post> -> "" (the post list, oldest first);
+//       time/<created_at>/<post> -> "" (the post list, oldest first);
+//       meta/time-index -> "" (every post has its time/ key);
 //       alive/<post>/<comment> -> "" (counted); gone/<comment> -> "" (deleted);
 //       applied/<event id> (IdempotentConsumer); outbox/... (Outbox).
 // The count of a post is the number of its comments that were created and
@@ -28,6 +29,10 @@ namespace herald::services {
 class PostStore {
  public:
   PostStore(rocksdb::DB* db, Outbox* outbox) : db_(db), outbox_(outbox), applied_(db, db->DefaultColumnFamily()) {}
+
+  // Gives every post its time/ key, once per database (a database written
+  // before the index existed lists no post without it). At start-up.
+  rocksdb::Status IndexOldPosts();
 
   rocksdb::Status Create(const std::string& author, const std::string& title, const std::string& content,
                          nlohmann::json* post);
