@@ -34,7 +34,8 @@ if [ "$build_only" -eq 0 ]; then
     clang libclang-rt-14-dev llvm-14  # libFuzzer and clang's sanitizer runtimes
                                       # (tools/fuzz.sh); llvm-symbolizer, for
                                       # file:line in sanitizer reports
-    chromium     # the main page is tested in headless Chromium
+    chromium nodejs npm  # the blog's page is tested in headless Chromium
+                         # (tests/browser: puppeteer-core, installed by npm ci)
   )
 fi
 
