@@ -19,6 +19,7 @@
 #include "herald/client.h"
 #include "publisher.h"
 #include "subscriber.h"
+#include "wire_errors.h"
 
 namespace herald::client_detail {
 
@@ -132,7 +133,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
           [&](std::error_code ec, const wire::Frame* reply) {
             if (!ec && reply != nullptr) {
               if (const auto* err = reply->body_as_ErrorReply()) {
-                ec = make_error_code(static_cast<errc>(err->code()));
+                ec = ErrorFromWire(err->code());
               } else {
                 ec = on_reply(*reply);
               }

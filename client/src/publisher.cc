@@ -5,6 +5,8 @@
 
 #include <asio/post.hpp>
 
+#include "wire_errors.h"
+
 namespace herald::client_detail {
 
 namespace {
@@ -138,7 +140,7 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
               results[i].duplicate = ok->duplicate();
             }
           } else if (const auto* err = reply->body_as_ErrorReply()) {
-            ec = make_error_code(static_cast<errc>(err->code()));
+            ec = ErrorFromWire(err->code());
           } else {
             ec = make_error_code(errc::protocol_violation);
           }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire_convert.h"
+#include "wire_errors.h"
 
 namespace herald::client_detail {
 
@@ -72,7 +73,7 @@ void Subscriber::SendSubscribe(SubscriptionId id, std::function<void(std::error_
               by_broker_id_[binding->broker_id] = id;
             }
           } else if (const auto* err = reply->body_as_ErrorReply()) {
-            ec = make_error_code(static_cast<errc>(err->code()));
+            ec = ErrorFromWire(err->code());
           } else {
             ec = make_error_code(errc::protocol_violation);
           }
