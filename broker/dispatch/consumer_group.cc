@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t kReadChunkMessages = 4096;
 }
 
-ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
+ConsumerGroup::ConsumerGroup(asio::io_context& io, LogReader* log, std::string name,
                              const GroupPosition& position, const GroupLimits& limits,
                              std::shared_ptr<UnackedBudget> budget)
     : io_(io),

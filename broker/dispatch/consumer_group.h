@@ -45,7 +45,7 @@
 #include "broker/dispatch/subscriber_sink.h"
 #include "broker/dispatch/unacked_budget.h"
 #include "broker/storage/group_position.h"
-#include "broker/storage/topic_log.h"
+#include "broker/storage/log_reader.h"
 
 namespace herald::broker {
 
@@ -101,7 +101,7 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   // broker-wide bound on unacked bytes (nullptr: none); the group shares it,
   // since a pump still posted to the io_context may hold the group past the
   // registry that made it.
-  ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name, const GroupPosition& position,
+  ConsumerGroup(asio::io_context& io, LogReader* log, std::string name, const GroupPosition& position,
                 const GroupLimits& limits, std::shared_ptr<UnackedBudget> budget = nullptr);
   ~ConsumerGroup();
 
@@ -194,7 +194,7 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   Member* FindMember(uint64_t member_id);
 
   asio::io_context& io_;
-  TopicLog* log_;
+  LogReader* log_;
   std::string name_;
   GroupLimits limits_;
 

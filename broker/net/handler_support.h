@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/net/broker_context.h"
+#include "broker/state/broker_context.h"
 #include "broker/security/acl.h"
 #include "schemas/frame.h"
 

@@ -10,8 +10,8 @@
 #include <asio/io_context.hpp>
 
 #include "broker/broker_config.h"
-#include "broker/dispatch/topic_registry.h"
-#include "broker/net/producer_claims.h"
+#include "broker/state/topic_registry.h"
+#include "broker/state/producer_claims.h"
 #include "broker/storage/store.h"
 
 namespace asio::ssl {
@@ -20,7 +20,7 @@ class context;
 
 namespace herald::broker {
 
-class Listener;
+class ConnectionCounts;
 class Principals;
 
 // The last reload of the security settings (SIGHUP), for status and /metrics.
@@ -38,7 +38,7 @@ struct BrokerContext {
   Store& store;
   TopicRegistry& registry;
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
-  Listener* listener = nullptr;          // for connection counts
+  const ConnectionCounts* connections = nullptr;  // the listener's
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump
   // Auth on: who may connect, and their ACLs. A reload swaps in a new set;
   // sessions keep the principal they were admitted as until Reauthenticate.
