@@ -362,3 +362,110 @@ TEST_CASE("consumer_group: reset needs an idle group and forgets what was read",
   CHECK(b->Offsets() == std::vector<uint64_t>{2, 3, 4});
 }
 
+TEST_CASE("consumer_group: one member gets the log in offset order, across batches", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({"a", "b"});
+  f.Append({"", "c", "a"});
+  f.Append({"d"});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  // Key "a" has a second message (offset 4) that waits for the ack of offset 0.
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3, 5});
+  group->Ack(member, std::vector<uint64_t>{0});
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3, 5, 4});
+  for (auto [offset, count] : a->got) CHECK(count == 1);
+}
+
+TEST_CASE("consumer_group: the ack floor moves only over a run of acked offsets", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(5, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  group->Ack(member, std::vector<uint64_t>{1, 2, 4});
+  CHECK(group->Stats().ack_floor == 0);
+  CHECK(group->Stats().lag == 2);
+  CHECK(group->Position().acked_above == std::vector<uint64_t>{1, 2, 4});
+  group->Ack(member, std::vector<uint64_t>{0});
+  CHECK(group->Stats().ack_floor == 3);
+  CHECK(group->Position().acked_above == std::vector<uint64_t>{4});
+  group->Ack(member, std::vector<uint64_t>{3});
+  CHECK(group->Stats().ack_floor == 5);
+  CHECK(group->Stats().lag == 0);
+  CHECK(group->Stats().in_flight == 0);
+}
+
+TEST_CASE("consumer_group: a nack's delay holds the redelivery until it is due", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({""});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(a->got.size() == 1);
+  group->Nack(member, std::vector<uint64_t>{0}, 50ms, "later");
+  f.Run();
+  group->Tick(ConsumerGroup::Clock::now());
+  f.Run();
+  CHECK(a->got.size() == 1);
+  CHECK(group->Stats().ready == 1);
+  // The group hands a message out by the steady clock, so the test waits it out.
+  std::this_thread::sleep_for(60ms);
+  group->Tick(ConsumerGroup::Clock::now());
+  f.Run();
+  REQUIRE(a->got.size() == 2);
+  CHECK(a->got[1] == std::make_pair(uint64_t{0}, uint32_t{2}));
+  CHECK(group->Stats().redeliveries == 1);
+}
+
+TEST_CASE("consumer_group: a failed log read delivers nothing until the log is read again", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append({"", ""});
+  f.log.fail_reads = 1;
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  CHECK(a->got.empty());
+  CHECK(group->Stats().read_cursor == 0);
+  f.Append({""});
+  group->OnLogAppended();
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2});
+}
+
+TEST_CASE("consumer_group: retention under a group that holds messages", "[unit][consumer_group]") {
+  Fixture f;
+  f.Append(std::vector<std::string>(4, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, /*window=*/2, 30s);
+  f.Run();
+  REQUIRE(a->Offsets() == std::vector<uint64_t>{0, 1});
+  f.Append(std::vector<std::string>(4, ""));
+  // Retention removes offsets 0..5: 0 and 1 are in flight, 2 and 3 were read
+  // ahead, 4 and 5 were never read (the group was not told of their append).
+  f.log.OnTruncated(6);
+  group->OnLogTruncated();
+  f.Run();
+  // Offsets 4 and 5 were never read: skipped. What the group holds (in
+  // flight, or read ahead) keeps its batch alive and goes out as usual.
+  CHECK(group->Stats().skipped == 2);
+  group->Ack(member, std::vector<uint64_t>{0, 1});
+  f.Run();
+  CHECK(group->Stats().ack_floor == 2);
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3});
+  group->Ack(member, std::vector<uint64_t>{2, 3});
+  f.Run();
+  // The floor passes over the skipped offsets; the member goes on at the log's start.
+  CHECK(group->Stats().ack_floor == 6);
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3, 6, 7});
+  group->Ack(member, std::vector<uint64_t>{6, 7});
+  CHECK(group->Stats().ack_floor == 8);
+  CHECK(group->Stats().lag == 0);
+  CHECK(group->Stats().skipped == 2);
+}
