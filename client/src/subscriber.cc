@@ -160,7 +160,7 @@ void Subscriber::OnDeliver(const wire::Deliver& deliver) {
 void Subscriber::QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset) {
   bool post;
   {
-    std::lock_guard lock(ack_mu_);
+    MutexLock lock(ack_mu_);
     acks_[binding].push_back(offset);
     post = !std::exchange(ack_flush_posted_, true);
   }
@@ -170,7 +170,7 @@ void Subscriber::QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_
 void Subscriber::FlushAcks() {
   std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks;
   {
-    std::lock_guard lock(ack_mu_);
+    MutexLock lock(ack_mu_);
     acks.swap(acks_);
     ack_flush_posted_ = false;
   }
