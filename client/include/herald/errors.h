@@ -1,8 +1,7 @@
 #pragma once
 // Herald's error codes as std::error_code. Values 0..999 mirror the wire
 // protocol's ErrorCode (schemas/herald.fbs) one to one and keep their numbers
-// forever (client/src/wire_errors.cc, the one conversion from the wire, checks
-// each pair at compile time); values from 1000 are raised by the client itself.
+// forever; values from 1000 are raised by the client itself.
 
 #include <string>
 #include <system_error>
