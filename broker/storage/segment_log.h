@@ -153,7 +153,7 @@ class SegmentLog {
   rocksdb::Status OpenNewFile() REQUIRES(writer);
   rocksdb::Status CloseCurrent() REQUIRES(writer);  // syncs, then closes
   std::string PathOf(uint64_t number) const;
-  std::string FreePath() const;
+  std::string FreePath() const REQUIRES(writer);
   File* Find(uint64_t number) REQUIRES(writer);
   bool Live(const File& file, const std::function<uint64_t(uint64_t)>& earliest) const;
   // Deletes the file (or keeps it to recycle); false if it could not be deleted.

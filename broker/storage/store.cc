@@ -9,6 +9,7 @@
 
 #include "broker/storage/batch_location.h"
 #include "broker/storage/disk_reserve.h"
+#include "broker/storage/interval_syncer.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
@@ -54,28 +55,22 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 
   if (Status recovered = store->Recover(); !recovered.ok()) return recovered;
   // Without its reserve (a full disk, or the first start) the broker takes no
-  // writes until the reserve is back and two commits fit (EnsureWritable).
+  // writes until the reserve is back and RoomForWrites is free (EnsureWritable).
   if (!store->reserve_->Restore(store->RoomForWrites())) {
     store->write_failing_.store(true, std::memory_order_relaxed);
     store->resume_error_ = store->NoSpaceError();
   }
   store->thread_ = std::thread([s = store.get()] { s->Run(); });
   if (options.fsync == FsyncPolicy::kInterval) {
-    store->syncer_ = std::thread([s = store.get()] { s->RunIntervalSyncer(); });
+    Store* self = store.get();
+    store->syncer_ = std::make_unique<IntervalSyncer>(options.fsync_interval, [self] { self->SyncWritten(); });
   }
   *out = std::move(store);
   return Status::Ok();
 }
 
 Store::~Store() {
-  if (syncer_.joinable()) {
-    {
-      MutexLock lock(syncer_mu_);
-      syncer_stopping_ = true;
-    }
-    syncer_cv_.notify_one();
-    syncer_.join();
-  }
+  syncer_.reset();
   if (thread_.joinable()) {
     {
       MutexLock lock(mu_);
@@ -347,18 +342,12 @@ rocksdb::Status Store::WriteIndex(rocksdb::WriteBatch& batch, bool sync) {
   return s;
 }
 
-void Store::RunIntervalSyncer() {
-  MutexLock lock(syncer_mu_);
-  while (!syncer_stopping_) {
-    syncer_cv_.wait_for(syncer_mu_, options_.fsync_interval);
-    if (syncer_stopping_ || !unsynced_.exchange(false, std::memory_order_acq_rel)) continue;
-    // The batches first, then the index that locates them: a synced index
-    // entry then never points at bytes a power loss can take.
-    segments_->SyncWritten();
-    if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) {
-      spdlog::get("storage")->error("WAL sync failed: {}", s.ToString());
-    }
-  }
+void Store::SyncWritten() {
+  if (!unsynced_.exchange(false, std::memory_order_acq_rel)) return;
+  // The batches first, then the index that locates them: a synced index
+  // entry then never points at bytes a power loss can take.
+  segments_->SyncWritten();
+  if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) spdlog::get("storage")->error("WAL sync failed: {}", s.ToString());
 }
 
 void Store::RetireSegments() {

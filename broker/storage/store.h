@@ -50,6 +50,7 @@ class WriteBatch;
 namespace herald::broker {
 
 class DiskReserve;
+class IntervalSyncer;
 class SegmentLog;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
@@ -253,12 +254,9 @@ class Store {
   // before their removal is written and released after.
   Status LocationsOfBatches(uint64_t topic_id, uint64_t before, BatchRanges* out) const;
   void ReleaseBatches(const BatchRanges& removed) REQUIRES(storage_thread_);
-  // --fsync interval: a thread of its own syncs the segment file being
-  // written and then RocksDB's WAL every fsync_interval, if written since.
-  // The storage thread did it between commits before, and every commit that
-  // came during the sync waited for it: those were the interval latency
-  // run's p99.
-  void RunIntervalSyncer();
+  // --fsync interval (IntervalSyncer's thread): if written since the last
+  // time, syncs the segment file being written, then RocksDB's WAL.
+  void SyncWritten();
   // A read of a located batch failed: true if the batch is gone meanwhile
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
@@ -311,10 +309,7 @@ class Store {
   std::unordered_map<std::string, uint64_t> topic_ids_ GUARDED_BY(topics_mu_);
 
   std::thread thread_;
-  std::thread syncer_;  // RunIntervalSyncer, with --fsync interval only
-  Mutex syncer_mu_;
-  std::condition_variable_any syncer_cv_;
-  bool syncer_stopping_ GUARDED_BY(syncer_mu_) = false;
+  std::unique_ptr<IntervalSyncer> syncer_;  // with --fsync interval only
 };
 
 }  // namespace herald::broker

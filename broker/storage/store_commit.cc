@@ -178,11 +178,10 @@ class Store::Commit {
   // The batches to the segment log, then the index with their locations.
   Status Write() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
     const auto started = std::chrono::steady_clock::now();
-    SegmentLog& segments = *store_.segments_;
     rocksdb::Status s;
     if (!batches_.empty()) {
-      s = segments.Append(batches_, &position_);
-      if (s.ok() && store_.options_.fsync == FsyncPolicy::kAlways) s = segments.Sync();
+      s = store_.segments_->Append(batches_, &position_);
+      if (s.ok() && store_.options_.fsync == FsyncPolicy::kAlways) s = store_.segments_->Sync();
       if (s.ok()) StageLocations();
     }
     StageTopicBytes();
@@ -219,7 +218,8 @@ class Store::Commit {
     }
   }
 
-  uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence) {
+  uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence)
+      REQUIRES(store_.storage_thread_) {
     for (const auto& [seq, offset] : sp.added)
       if (seq == base_sequence) return offset;
     for (const auto& [seq, offset] : store_.LoadProducer(key).recent)

@@ -36,7 +36,6 @@ std::unique_ptr<SegmentLog> OpenLog(const SegmentLogOptions& options) {
   EnsureLoggers();
   std::unique_ptr<SegmentLog> log;
   REQUIRE(SegmentLog::Open(options, &log).ok());
-  log->writer.AssertHeld();
   return log;
 }
 
@@ -95,6 +94,7 @@ TEST_CASE("segment log: batches read back where Append put them, across files an
   std::vector<std::pair<BatchLocation, std::string>> written;
   {
     auto log = OpenLog(Options(dir, 64u << 10));
+    log->writer.AssertHeld();  // this thread is its writer
     for (int i = 0; i < 40; ++i) {
       std::string b = Batch(i, 5000);
       written.emplace_back(Append(*log, b), b);
@@ -105,6 +105,7 @@ TEST_CASE("segment log: batches read back where Append put them, across files an
     CHECK(log->bytes() == 40u * 5000);
   }
   auto log = OpenLog(Options(dir, 64u << 10));
+  log->writer.AssertHeld();  // this thread is its writer
   CHECK(log->newest_file() == written.back().first.file);
   for (const auto& [l, b] : written) CHECK(ReadBack(*log, l) == b);
   // A run never writes after the previous run's bytes: a new file.
@@ -116,6 +117,7 @@ TEST_CASE("segment log: batches read back where Append put them, across files an
 TEST_CASE("segment log: a read checks the batch's CRC and its bounds", "[unit][segment_log]") {
   herald::test::TempDir dir;
   auto log = OpenLog(Options(dir));
+  log->writer.AssertHeld();  // this thread is its writer
   BatchLocation l = Append(*log, Batch(1, 300));
   REQUIRE(log->Sync().ok());
   std::string out;
@@ -136,6 +138,7 @@ TEST_CASE("segment log: after a crash that tore the last write, earlier batches 
   BatchLocation whole, torn;
   {
     auto log = OpenLog(Options(dir));
+    log->writer.AssertHeld();  // this thread is its writer
     whole = Append(*log, Batch(1, 1000));
     torn = Append(*log, Batch(2, 1000));
     REQUIRE(log->Close().ok());
@@ -143,6 +146,7 @@ TEST_CASE("segment log: after a crash that tore the last write, earlier batches 
   // What a crash during the second write leaves: half of it.
   fs::resize_file(Files(dir).back(), torn.offset + 500);
   auto log = OpenLog(Options(dir));
+  log->writer.AssertHeld();  // this thread is its writer
   CHECK(log->FileSize(torn.file) == torn.offset + 500);
   CHECK(ReadBack(*log, whole) == Batch(1, 1000));
   std::string out;
@@ -157,6 +161,7 @@ TEST_CASE("segment log: a file goes once every topic noted in it has moved its s
           "[unit][segment_log]") {
   herald::test::TempDir dir;
   auto log = OpenLog(Options(dir, 8u << 10));
+  log->writer.AssertHeld();  // this thread is its writer
   // Topic 1 in files 1-3, topic 2 in file 2 only.
   std::vector<BatchLocation> t1;
   for (int i = 0; i < 6; ++i) {
@@ -194,9 +199,11 @@ TEST_CASE("segment log: files nobody noted a topic for go at the next retire", "
   herald::test::TempDir dir;
   {
     auto log = OpenLog(Options(dir));
+    log->writer.AssertHeld();  // this thread is its writer
     Append(*log, Batch(1, 100));  // a write the index never took (the database refused it)
   }
   auto log = OpenLog(Options(dir));
+  log->writer.AssertHeld();  // this thread is its writer
   CHECK(log->FileNumbers() == std::vector<uint64_t>{1});
   CHECK(Numbers(log->Retire([](uint64_t) { return uint64_t{0}; })) == std::vector<uint64_t>{1});
   CHECK(Files(dir).empty());
@@ -205,6 +212,7 @@ TEST_CASE("segment log: files nobody noted a topic for go at the next retire", "
 TEST_CASE("segment log: removed batches inside a kept file become holes", "[unit][segment_log]") {
   herald::test::TempDir dir;
   auto log = OpenLog(Options(dir, 1u << 20));
+  log->writer.AssertHeld();  // this thread is its writer
   std::vector<BatchLocation> batches;
   for (int i = 0; i < 64; ++i) {
     batches.push_back(Append(*log, Batch(i, 16u << 10)));
@@ -228,6 +236,7 @@ TEST_CASE("segment log: removed batches inside a kept file become holes", "[unit
 TEST_CASE("segment log: with recycling, a deleted file is written again as the next one", "[unit][segment_log]") {
   herald::test::TempDir dir;
   auto log = OpenLog(Options(dir, 8u << 10, /*recycle=*/true));
+  log->writer.AssertHeld();  // this thread is its writer
   uint64_t start = 0;
   auto earliest = [&](uint64_t) { return start; };
   BatchLocation first = Append(*log, Batch(1, 9000));  // fills file 1
@@ -299,6 +308,7 @@ TEST_CASE("segment log: an older release's journal is replayed once, then kept a
   CHECK(applied.empty());
   // The segment log reads the batch where the old location points.
   auto log = OpenLog(Options(dir));
+  log->writer.AssertHeld();  // this thread is its writer
   BatchLocation l;
   l.file = 3;
   l.offset = record(7, wb1).size() + 16 + 8;
