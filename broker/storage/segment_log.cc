@@ -125,6 +125,10 @@ rocksdb::Status SegmentLog::Open(SegmentLogOptions options, std::unique_ptr<Segm
   }
   std::sort(log->files_.begin(), log->files_.end(),
             [](const File& a, const File& b) { return a.number < b.number; });
+  // The file the next Append writes, opened now: a broker that later runs
+  // out of descriptors (or zeros ahead) still has it. If it cannot be made
+  // (a full disk), the first Append tries again.
+  if (rocksdb::Status opened = log->OpenNewFile(); !opened.ok()) Warn("no file to write yet: " + opened.ToString());
   *out = std::move(log);
   return rocksdb::Status::OK();
 }

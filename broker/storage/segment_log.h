@@ -84,8 +84,8 @@ class SegmentLog {
   // The names file `number` may have in `dir`, the likeliest first.
   static std::vector<std::string> PathsOf(const std::string& dir, uint64_t number);
 
-  // Lists the files in options.dir (created if missing); writes nothing until
-  // the first Append, which starts a new file.
+  // Lists the files in options.dir (created if missing) and starts the new
+  // file the first Append writes.
   static rocksdb::Status Open(SegmentLogOptions options, std::unique_ptr<SegmentLog>* out);
   ~SegmentLog();  // syncs and closes the file being written
 

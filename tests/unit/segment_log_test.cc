@@ -204,9 +204,9 @@ TEST_CASE("segment log: files nobody noted a topic for go at the next retire", "
   }
   auto log = OpenLog(Options(dir));
   log->writer.AssertHeld();  // this thread is its writer
-  CHECK(log->FileNumbers() == std::vector<uint64_t>{1});
+  CHECK(log->FileNumbers() == std::vector<uint64_t>{1, 2});  // 2: this run's, still empty
   CHECK(Numbers(log->Retire([](uint64_t) { return uint64_t{0}; })) == std::vector<uint64_t>{1});
-  CHECK(Files(dir).empty());
+  CHECK(Files(dir).size() == 1);
 }
 
 TEST_CASE("segment log: removed batches inside a kept file become holes", "[unit][segment_log]") {
