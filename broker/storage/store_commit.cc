@@ -86,6 +86,12 @@ class Store::Commit {
       prepare_status_ = store_.journal_->Prepare(&position_);
       prepared_ = true;
     }
+    // Offsets are assigned here, so this is where the batch gets its broker
+    // fields (schemas/record_batch.h), in place; a format-1 batch has none.
+    if (auto header = wire::batch::ReadHeader(req.batch); header && header->format == wire::batch::kFormat) {
+      wire::batch::SetBrokerFields(req.batch.data(), next,
+                                   header->timestamp_ms != 0 ? header->timestamp_ms : BrokerTimestampMs());
+    }
     BatchLocation location;
     location.file = position_.file;
     location.offset = position_.offset + (batches_.size() - Journal::kRecordHeaderBytes);
