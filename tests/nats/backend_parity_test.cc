@@ -34,7 +34,7 @@ herald::Message Msg(std::string payload, std::optional<std::string> key = std::n
 
 // Reads TOPIC.dlq with a group of its own (the topic appears with the first
 // dead letter) and waits, bounded, for the first letter; REQUIREs one.
-herald::ReceivedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
+herald::OwnedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
                                         std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
   std::mutex mu;
   std::vector<herald::OwnedMessage> letters;
@@ -237,7 +237,7 @@ TEST_CASE("both backends: max deliveries sends a message to TOPIC.dlq", "[e2e][n
                                     ++deliveries;
                                     d.nack(10ms, "cannot parse");
                                   }));
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "payments");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "payments");
   CHECK(deliveries == 2);
   CHECK(l.payload == "poison");
   CHECK(l.key == "acct-7");
@@ -262,7 +262,7 @@ TEST_CASE("both backends: a message never acked goes to TOPIC.dlq after its last
   REQUIRE_FALSE(client->Subscribe({.topic = "uploads", .group = "scanner", .ack_deadline = 1s,
                                    .max_deliveries = 1},
                                   [&](const herald::Delivery&) { ++deliveries; }));  // never settles
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "uploads");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "uploads");
   CHECK(deliveries == 1);
   CHECK(l.payload == "stuck");
   REQUIRE(l.header("x-herald-dlq-offset"));
@@ -344,7 +344,7 @@ TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][
   }));
   auto start = std::chrono::steady_clock::now();
   REQUIRE_FALSE(client->PublishSync("audits", Msg("late")).error);
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "audits");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "audits");
   CHECK(std::chrono::steady_clock::now() - start < 10s);
   CHECK(deliveries == 2);
   REQUIRE(l.header("x-herald-dlq-delivery-count"));

@@ -57,6 +57,15 @@ inline std::vector<uint64_t> DeliveredOffsets(const wire::Deliver& deliver) {
   return offsets;
 }
 
+// The payloads a Deliver hands out, in order (views into the frame).
+inline std::vector<std::string_view> DeliveredPayloads(const wire::Deliver& deliver) {
+  std::vector<std::string_view> payloads;
+  wire::RecordReader records(wire::AsStringView(deliver.records()));
+  wire::RecordView r;
+  while (records.Next(&r)) payloads.push_back(r.payload);
+  return payloads;
+}
+
 // request_id 0: no reply.
 inline wire::EncodedFrame AckFrame(uint32_t subscription_id, const std::vector<uint64_t>& offsets) {
   flatbuffers::FlatBufferBuilder fbb;
