@@ -13,14 +13,15 @@
 
 namespace herald::wire {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// Protocol 2: messages travel as record batches (Publish.batch, Deliver.records).
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr std::size_t kLengthPrefixBytes = 4;
 inline constexpr uint32_t kDefaultMaxFrameBytes = 4u << 20;    // 4 MiB
 inline constexpr uint32_t kDefaultMaxPayloadBytes = 1u << 20;  // 1 MiB
 // Until its Hello succeeds a connection is unauthenticated, and its frames may
 // be at most this large: a Hello with a 256-bit token is about 150 bytes.
 inline constexpr uint32_t kMaxHelloFrameBytes = 4u << 10;  // 4 KiB
-// One Publish, decoded (HelloOk announces the broker's values).
+// One Publish's record batch, whole, and its messages (HelloOk announces the broker's values).
 inline constexpr uint32_t kDefaultMaxPublishBytes = 4u << 20;   // 4 MiB
 inline constexpr uint32_t kDefaultMaxPublishMessages = 65'536;
 // A Nack's reason is cut to this many bytes (at a UTF-8 character boundary):

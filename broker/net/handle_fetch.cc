@@ -37,14 +37,15 @@ void HandleFetch(Session& session, BrokerContext& ctx, uint64_t request_id, cons
   Status s = topic->log().Read(from, max_messages, max_bytes, &messages);
   if (!s.ok()) return session.SendError(request_id, s);
   flatbuffers::FlatBufferBuilder fbb(4096);
-  std::vector<flatbuffers::Offset<wire::Delivery>> items;
-  std::vector<flatbuffers::Offset<wire::Header>> scratch;
-  for (const MessageRef& m : messages) items.push_back(BuildDelivery(fbb, m, 0, &scratch));
-  auto vec = fbb.CreateVector(items);
+  std::vector<wire::DeliveredRecord> table;
+  DeliveredRecords built = BuildDeliveredRecords(
+      fbb, std::span<const MessageRef>(messages), [](const MessageRef& m) -> const MessageRef& { return m; },
+      [](const MessageRef&) { return uint32_t{0}; }, &table);
   uint64_t next = messages.empty() ? std::max(from, topic->log().earliest()) : messages.back().offset() + 1;
   session.Send(wire::FinishFrame(
       fbb, request_id,
-      wire::CreateFetchOk(fbb, topic->log().earliest(), topic->log().end(), next, vec)));
+      wire::CreateFetchOk(fbb, topic->log().earliest(), topic->log().end(), next, built.records,
+                          built.entries)));
 }
 
 }  // namespace herald::broker

@@ -1,5 +1,6 @@
-// Publish: validate, encode the messages as one record batch, hand it to the
-// storage thread, reply once it is durable, then let the topic's groups see it.
+// Publish: check the producer's record batch, hand its bytes to the storage
+// thread as they came, reply once they are durable, then let the topic's
+// groups see them.
 
 #include <chrono>
 #include <limits>
@@ -12,7 +13,7 @@
 #include "broker/net/publish_measure.h"
 #include "broker/net/request_handler.h"
 #include "broker/net/session.h"
-#include "broker/storage/record_batch.h"
+#include "schemas/record_batch.h"
 #include "schemas/names.h"
 
 namespace herald::broker {
@@ -48,20 +49,25 @@ void ReplyPublished(Session& session, BrokerContext& ctx, uint64_t request_id,
 
 void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
                    const wire::Publish& request) {
-  const auto* messages = request.messages();
-  if (request.topic() == nullptr || messages == nullptr) {
+  const auto* batch = request.batch();
+  if (request.topic() == nullptr || batch == nullptr) {
     session.FailAndClose(request_id,
-                         {wire::ErrorCode::MalformedFrame, "Publish needs a topic and messages"});
+                         {wire::ErrorCode::MalformedFrame, "Publish needs a topic and a batch"});
     return;
+  }
+  // The batch first: a client that sends a corrupt one is broken, whatever
+  // else its Publish says.
+  uint32_t count = 0;
+  const PublishLimits limits{ctx.config.max_payload_bytes, ctx.config.max_publish_bytes,
+                             ctx.config.max_publish_messages};
+  if (Status s = CheckPublishBatch(wire::AsStringView(batch), limits, &count); !s.ok()) {
+    if (s.code() == wire::ErrorCode::MalformedFrame) return session.FailAndClose(request_id, s);
+    return session.SendError(request_id, s);
   }
   std::string name = request.topic()->str();
   if (!wire::IsValidName(name)) {
     session.SendError(request_id, {wire::ErrorCode::InvalidTopicName,
                                    fmt::format("'{}' is not a valid topic name", name)});
-    return;
-  }
-  if (messages->size() == 0) {
-    session.SendError(request_id, {wire::ErrorCode::InvalidArgument, "Publish has no messages"});
     return;
   }
   if (!Authorize(session, request_id, Permission::kPublish, name, "publish")) return;
@@ -79,19 +85,10 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
   // The last sequence of the batch must fit: a wrapped one would be stored
   // below base_sequence and make every later batch of the producer look new.
   if (request.producer_id() != 0 &&
-      request.base_sequence() > std::numeric_limits<uint64_t>::max() - (messages->size() - 1)) {
+      request.base_sequence() > std::numeric_limits<uint64_t>::max() - (count - 1)) {
     session.SendError(request_id, {wire::ErrorCode::InvalidArgument,
                                    "the batch's last sequence is above 2^64-1"});
     return;
-  }
-
-  // Check everything before encoding anything: a refused batch stores nothing.
-  std::size_t bytes = 0;
-  const PublishLimits limits{ctx.config.max_payload_bytes, ctx.config.max_publish_bytes,
-                             ctx.config.max_publish_messages};
-  if (Status s = MeasurePublish(*messages, limits, &bytes); !s.ok()) {
-    if (s.code() == wire::ErrorCode::MalformedFrame) return session.FailAndClose(request_id, s);
-    return session.SendError(request_id, s);
   }
   // Claimed last: a batch refused by the checks above binds no producer id.
   if (request.producer_id() != 0) {
@@ -103,25 +100,17 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
     }
   }
 
-  const uint32_t count = messages->size();
-  RecordBatchBuilder builder(count, BrokerTimestampMs(), bytes);
-  for (const wire::Message* m : *messages) {
-    std::string_view key = wire::AsStringView(m->key());
-    const auto* headers = m->headers();
-    builder.StartRecord(m->key() ? &key : nullptr, headers ? headers->size() : 0);
-    if (headers) {
-      for (const wire::Header* h : *headers)
-        builder.AddHeader(h->name()->string_view(), wire::AsStringView(h->value()));
-    }
-    builder.FinishRecord(wire::AsStringView(m->payload()));
-  }
-
   AppendRequest append;
   append.topic_id = topic->id();
   append.producer_id = request.producer_id();
   append.base_sequence = request.base_sequence();
   append.count = count;
-  append.batch = builder.Finish();
+  // The one copy the broker makes of a message: out of the frame, which the
+  // session's receive buffer reuses, into the bytes the log keeps.
+  append.batch.assign(reinterpret_cast<const char*>(batch->data()), batch->size());
+  // The broker's fields are the broker's: whatever the producer put there,
+  // the storage thread writes the offset and, for 0, the time of the commit.
+  wire::batch::SetBrokerFields(append.batch.data(), 0, 0);
   const std::size_t held = append.batch.size();
 
   session.BeginRequest(held);

@@ -166,24 +166,4 @@ flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuild
   return b.Finish();
 }
 
-flatbuffers::Offset<wire::Delivery> BuildDelivery(
-    flatbuffers::FlatBufferBuilder& fbb, const MessageRef& message, uint32_t delivery_count,
-    std::vector<flatbuffers::Offset<wire::Header>>* scratch) {
-  const RecordView& r = message.record();
-  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key;
-  if (r.has_key) key = wire::CreateBytes(fbb, r.key);
-  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Header>>> header_vec;
-  if (r.header_count > 0) {
-    scratch->clear();
-    ForEachHeader(r.headers, r.header_count, [&](std::string_view name, std::string_view value) {
-      scratch->push_back(wire::CreateHeader(fbb, fbb.CreateString(name.data(), name.size()),
-                                            wire::CreateBytes(fbb, value)));
-    });
-    header_vec = fbb.CreateVector(*scratch);
-  }
-  auto payload = wire::CreateBytes(fbb, r.payload);
-  return wire::CreateDelivery(fbb, message.offset(), message.timestamp_ms(), delivery_count, key,
-                              header_vec, payload);
-}
-
 }  // namespace herald::broker

@@ -5,7 +5,9 @@
 // Thread: the broker's I/O thread.
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,10 +59,35 @@ flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuild
                                                     BrokerContext& ctx, Topic& topic,
                                                     const Session& viewer);
 
-// One stored message as a wire Delivery; *scratch is reused between calls.
-flatbuffers::Offset<wire::Delivery> BuildDelivery(
-    flatbuffers::FlatBufferBuilder& fbb, const MessageRef& message, uint32_t delivery_count,
-    std::vector<flatbuffers::Offset<wire::Header>>* scratch);
+// A Deliver's or FetchOk's messages: their stored records copied side by
+// side into one byte vector (sliced from the stored batches, not
+// re-encoded), and their table. *table is scratch, reused between calls.
+struct DeliveredRecords {
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> records;
+  flatbuffers::Offset<flatbuffers::Vector<const wire::DeliveredRecord*>> entries;
+};
+
+// items: anything; message_of(item) -> const MessageRef&, count_of(item) -> delivery count.
+template <class Item, class MessageOf, class CountOf>
+DeliveredRecords BuildDeliveredRecords(flatbuffers::FlatBufferBuilder& fbb, std::span<const Item> items,
+                                       MessageOf message_of, CountOf count_of,
+                                       std::vector<wire::DeliveredRecord>* table) {
+  std::size_t bytes = 0;
+  for (const Item& item : items) bytes += message_of(item).record().bytes.size();
+  uint8_t* out = nullptr;
+  DeliveredRecords built;
+  built.records = fbb.CreateUninitializedVector(bytes, 1, &out);
+  table->clear();
+  for (const Item& item : items) {
+    const MessageRef& m = message_of(item);
+    const std::string_view record = m.record().bytes;
+    std::memcpy(out, record.data(), record.size());
+    out += record.size();
+    table->emplace_back(m.offset(), m.timestamp_ms(), count_of(item), static_cast<uint32_t>(record.size()));
+  }
+  built.entries = fbb.CreateVectorOfStructs(*table);
+  return built;
+}
 
 int64_t WallClockMs();
 

@@ -1,49 +1,34 @@
 #include "broker/net/publish_measure.h"
 
-#include <string_view>
-
 #include <fmt/format.h>
 
-#include "broker/storage/record_batch.h"
+#include "schemas/record_batch.h"
 
 namespace herald::broker {
 
-Status MeasurePublish(const flatbuffers::Vector<flatbuffers::Offset<wire::Message>>& messages,
-                      const PublishLimits& limits, std::size_t* bytes) {
-  if (messages.size() > limits.max_publish_messages) {
+Status CheckPublishBatch(std::string_view batch, const PublishLimits& limits, uint32_t* count) {
+  if (batch.size() > limits.max_publish_bytes) {
     return {wire::ErrorCode::PayloadTooLarge,
-            fmt::format("Publish of {} messages is above the limit of {}", messages.size(),
+            fmt::format("Publish batch of {} bytes is above the limit of {}", batch.size(),
+                        limits.max_publish_bytes)};
+  }
+  const std::optional<wire::batch::Header> header = wire::batch::ReadHeader(batch);
+  if (header && header->format == wire::batch::kFormat && header->count > limits.max_publish_messages) {
+    return {wire::ErrorCode::PayloadTooLarge,
+            fmt::format("Publish of {} messages is above the limit of {}", header->count,
                         limits.max_publish_messages)};
   }
-  std::size_t total = 0;
-  for (const wire::Message* m : messages) {
-    if (m == nullptr) return {wire::ErrorCode::MalformedFrame, "null message"};
-    const std::size_t payload = m->payload() ? m->payload()->size() : 0;
-    if (payload > limits.max_payload_bytes) {
-      return {wire::ErrorCode::PayloadTooLarge,
-              fmt::format("payload of {} bytes is above the limit of {}", payload,
-                          limits.max_payload_bytes)};
-    }
-    const std::string_view key = wire::AsStringView(m->key());
-    const auto* headers = m->headers();
-    total += RecordBatchBuilder::RecordBytes(m->key() ? &key : nullptr,
-                                             headers ? headers->size() : 0, payload);
-    if (headers) {
-      for (const wire::Header* h : *headers) {
-        if (h == nullptr || h->name() == nullptr) {
-          return {wire::ErrorCode::MalformedFrame, "header without a name"};
-        }
-        total += RecordBatchBuilder::HeaderBytes(h->name()->size(), h->value() ? h->value()->size() : 0);
-        if (total > limits.max_publish_bytes) break;
-      }
-    }
-    if (total > limits.max_publish_bytes) {
-      return {wire::ErrorCode::PayloadTooLarge,
-              fmt::format("Publish decodes to more than {} bytes, the limit of one Publish "
-                          "(each element of messages counts)", limits.max_publish_bytes)};
-    }
+  std::size_t largest_payload = 0;
+  if (wire::batch::Problem p = wire::batch::Check(batch, &largest_payload); p != wire::batch::Problem::kNone) {
+    if (p == wire::batch::Problem::kNoRecords) return {wire::ErrorCode::InvalidArgument, "Publish has no messages"};
+    return {wire::ErrorCode::MalformedFrame, fmt::format("Publish batch: {}", wire::batch::Describe(p))};
   }
-  *bytes = total;
+  if (largest_payload > limits.max_payload_bytes) {
+    return {wire::ErrorCode::PayloadTooLarge,
+            fmt::format("payload of {} bytes is above the limit of {}", largest_payload,
+                        limits.max_payload_bytes)};
+  }
+  *count = header->count;
   return Status::Ok();
 }
 

@@ -1,14 +1,14 @@
 #pragma once
-// How big a Publish is once decoded, checked against the broker's limits
-// before anything is built. The wire does not bound it: FlatBuffers lets the
-// messages vector (and each headers vector) point many times at one table,
-// so a small frame can name any number of large messages. Every reference is
-// counted as the record it becomes.
+// The checks a Publish's record batch passes before the broker trusts it:
+// the publish limits, then the batch itself (bounds, CRC, record count,
+// schemas/record_batch.h). Cheapest first: the limits read only the header,
+// so a batch above them costs no CRC pass.
 //
 // No I/O and no broker state: the frame fuzzer runs it on every Publish.
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "broker/status.h"
 #include "schemas/frame.h"
@@ -21,12 +21,10 @@ struct PublishLimits {
   uint32_t max_publish_messages = wire::kDefaultMaxPublishMessages;
 };
 
-// On success *bytes is the size of the records RecordBatchBuilder will write
-// (its reserve_bytes). Otherwise PayloadTooLarge (a payload, the message
-// count or the decoded size above its limit) or MalformedFrame (a null
-// message or a header without a name). The walk stops at the first limit
-// passed, so its cost is bounded by the limits, not by what the frame names.
-Status MeasurePublish(const flatbuffers::Vector<flatbuffers::Offset<wire::Message>>& messages,
-                      const PublishLimits& limits, std::size_t* bytes);
+// On success *count is the batch's record count. Otherwise PayloadTooLarge
+// (the batch, its message count or a payload above its limit) or
+// MalformedFrame (the batch is not a valid format-2 batch), or
+// InvalidArgument (a valid batch of no records).
+Status CheckPublishBatch(std::string_view batch, const PublishLimits& limits, uint32_t* count);
 
 }  // namespace herald::broker

@@ -15,10 +15,15 @@ namespace {
 void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
                  const wire::Hello& hello) {
   if (hello.protocol_version() != wire::kProtocolVersion) {
+    // Said before anything else is read: a client of another version would
+    // misread every frame after this one.
+    const std::string said = hello.protocol_version() == 0
+                                 ? std::string("Hello carries no protocol version")
+                                 : fmt::format("protocol version {} is not supported", hello.protocol_version());
     session.FailAndClose(request_id,
                          {wire::ErrorCode::UnsupportedVersion,
-                          fmt::format("protocol version {} is not supported (this broker speaks {})",
-                                      hello.protocol_version(), wire::kProtocolVersion)});
+                          fmt::format("{}: this broker speaks protocol version {}; use a client SDK of "
+                                      "the broker's release", said, wire::kProtocolVersion)});
     return;
   }
   // Names are for logs only; keep them short and printable.

@@ -292,19 +292,17 @@ bool Session::Writable() const { return !closed_ && out_bytes_ < ctx_.config.max
 void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery> batch) {
   std::size_t i = 0;
   while (i < batch.size()) {
-    flatbuffers::FlatBufferBuilder fbb(16u << 10);
-    std::vector<flatbuffers::Offset<wire::Delivery>> items;
-    std::vector<flatbuffers::Offset<wire::Header>> headers;
-    std::size_t bytes = 0;
     // Split so that a frame stays near kMaxDeliverFrameBytes (one message may exceed it).
-    for (; i < batch.size() && (items.empty() || bytes < kMaxDeliverFrameBytes); ++i) {
-      const OutgoingDelivery& d = batch[i];
-      const RecordView& r = d.message.record();
-      items.push_back(BuildDelivery(fbb, d.message, d.delivery_count, &headers));
-      bytes += r.payload.size() + r.key.size() + r.headers.size() + 32;
+    const std::size_t first = i;
+    std::size_t bytes = 0;
+    for (; i < batch.size() && (i == first || bytes < kMaxDeliverFrameBytes); ++i) {
+      bytes += batch[i].message.record().bytes.size() + sizeof(wire::DeliveredRecord);
     }
-    auto vec = fbb.CreateVector(items);
-    Send(wire::FinishFrame(fbb, 0, wire::CreateDeliver(fbb, subscription_id, vec)));
+    flatbuffers::FlatBufferBuilder fbb(bytes + 128);
+    DeliveredRecords built = BuildDeliveredRecords(
+        fbb, batch.subspan(first, i - first), [](const OutgoingDelivery& d) -> const MessageRef& { return d.message; },
+        [](const OutgoingDelivery& d) { return d.delivery_count; }, &delivery_table_);
+    Send(wire::FinishFrame(fbb, 0, wire::CreateDeliver(fbb, subscription_id, built.records, built.entries)));
   }
 }
 

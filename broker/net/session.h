@@ -169,6 +169,9 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
 
   // Write side.
   std::deque<wire::EncodedFrame> out_;
+  // Deliver's scratch for a frame's table (BuildDeliveredRecords), kept so
+  // that a delivery allocates no table of its own.
+  std::vector<wire::DeliveredRecord> delivery_table_;
   std::size_t out_bytes_ = 0;
   asio::steady_timer write_wake_;
 

@@ -87,6 +87,12 @@ class Store::Commit {
     }
     // Where in this commit's segment write; the file and the write's offset
     // come once it is written (Finish).
+    // Offsets are assigned here, so this is where the batch gets its broker
+    // fields (schemas/record_batch.h), in place; a format-1 batch has none.
+    if (auto header = wire::batch::ReadHeader(req.batch); header && header->format == wire::batch::kFormat) {
+      wire::batch::SetBrokerFields(req.batch.data(), next,
+                                   header->timestamp_ms != 0 ? header->timestamp_ms : BrokerTimestampMs());
+    }
     BatchLocation location;
     location.offset = batches_.size();
     location.length = static_cast<uint32_t>(req.batch.size());

@@ -9,8 +9,8 @@ IdempotentConsumer::IdempotentConsumer(rocksdb::DB* db, rocksdb::ColumnFamilyHan
     : db_(db), cf_(cf), key_prefix_(std::move(key_prefix)) {}
 
 std::string IdempotentConsumer::EventId(const ReceivedMessage& message) {
-  if (const std::string* id = message.header(Outbox::kEventIdHeader)) return *id;
-  return message.topic + "/" + std::to_string(message.offset);
+  if (auto id = message.header(Outbox::kEventIdHeader)) return std::string(*id);
+  return std::string(message.topic) + "/" + std::to_string(message.offset);
 }
 
 rocksdb::Status IdempotentConsumer::ApplyOnce(const ReceivedMessage& message,
@@ -28,7 +28,7 @@ rocksdb::Status IdempotentConsumer::ApplyOnce(const ReceivedMessage& message,
   if (!s.IsNotFound()) return s;
   rocksdb::WriteBatch batch;
   apply(batch);
-  batch.Put(cf_, key, message.topic + "@" + std::to_string(message.offset));
+  batch.Put(cf_, key, std::string(message.topic) + "@" + std::to_string(message.offset));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db_->Write(wo, &batch);

@@ -197,15 +197,31 @@ std::error_code HeraldBackend::Fetch(const std::string& topic, StartPosition fro
         result->end_offset = ok->end_offset();
         result->next_offset = ok->next_offset();
         result->messages.clear();
-        if (ok->messages()) {
-          result->messages.reserve(ok->messages()->size());
-          for (const wire::Delivery* d : *ok->messages()) {
-            if (d == nullptr) continue;
-            ReceivedMessage& m = result->messages.emplace_back();
-            m.topic = topic;
-            FillReceivedMessage(*d, &m);
-          }
-        }
+        // The messages view a copy of the topic name and the records: the
+        // reply's buffer is the connection's, reused by the next frame.
+        const std::string_view records = wire::AsStringView(ok->records());
+        auto owned = std::make_shared<std::string>();
+        owned->reserve(topic.size() + records.size());
+        owned->append(topic).append(records);
+        std::shared_ptr<const std::string> bytes = std::move(owned);
+        const std::string_view topic_name(bytes->data(), topic.size());
+        const char* copy = bytes->data() + topic.size();
+        const auto* base = reinterpret_cast<const char*>(ok->records() ? ok->records()->data() : nullptr);
+        if (ok->entries()) result->messages.reserve(ok->entries()->size());
+        ReceivedMessage scratch;
+        bool whole = ForEachDelivered(ok->records(), ok->entries(), &scratch, [&](ReceivedMessage& m) {
+          ReceivedMessage& out = result->messages.emplace_back(m);
+          out.topic = topic_name;
+          // Re-point each view from the reply into the copy.
+          auto moved = [&](std::string_view v) {
+            return v.data() == nullptr ? v : std::string_view(copy + (v.data() - base), v.size());
+          };
+          if (out.key) out.key = moved(*out.key);
+          for (auto& h : out.headers) h = {moved(h.name), moved(h.value)};
+          out.payload = moved(out.payload);
+        });
+        result->bytes = std::move(bytes);
+        if (!whole) return make_error_code(errc::protocol_violation);
         return std::error_code();
       });
 }

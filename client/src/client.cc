@@ -16,16 +16,16 @@ class Client::Impl {
   std::unique_ptr<client_detail::Backend> backend;
 };
 
-Delivery::Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg)
-    : sub_(std::move(sub)), msg_(std::move(msg)) {}
+Delivery::Delivery(std::shared_ptr<SubscriptionState> sub, ReceivedMessage msg, std::shared_ptr<const void> keep)
+    : sub_(std::move(sub)), msg_(std::move(msg)), keep_(std::move(keep)) {}
 
-void Delivery::ack() const { sub_->Ack(*msg_); }
+void Delivery::ack() const { sub_->Ack(msg_); }
 
 void Delivery::nack(std::chrono::milliseconds delay, const std::string& reason) const {
-  sub_->Nack(*msg_, delay, reason);
+  sub_->Nack(msg_, delay, reason);
 }
 
-void Delivery::extend_deadline() const { sub_->ExtendDeadline(*msg_); }
+void Delivery::extend_deadline() const { sub_->ExtendDeadline(msg_); }
 
 namespace {
 

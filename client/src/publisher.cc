@@ -1,10 +1,12 @@
 #include "publisher.h"
 
 #include <algorithm>
+#include <cassert>
 #include <random>
 
 #include <asio/post.hpp>
 
+#include "schemas/record_batch.h"
 #include "wire_errors.h"
 
 namespace herald::client_detail {
@@ -18,6 +20,15 @@ uint64_t NewProducerId() {
   uint64_t id = 0;
   while (id == 0) id = rng();
   return id;
+}
+
+// The message's record in the batch (schemas/record_batch.h).
+std::size_t RecordBytes(const Message& m) {
+  std::string_view key = m.key ? std::string_view(*m.key) : std::string_view();
+  std::size_t n = wire::batch::RecordBytes(m.key ? &key : nullptr, static_cast<uint32_t>(m.headers.size()),
+                                           m.payload.size());
+  for (const auto& h : m.headers) n += wire::batch::HeaderBytes(h.name.size(), h.value.size());
+  return n;
 }
 
 std::size_t SizeOf(const Message& m) {
@@ -72,9 +83,12 @@ void Publisher::Drain() {
     }
     it->second.push_back(std::move(p));
   }
-  // SizeOf is at least what a message decodes to on the broker, so batches
-  // packed by it stay within the broker's publish limits too.
-  const std::size_t max_bytes = std::min<std::size_t>(options_.max_batch_bytes, connection_.max_publish_bytes());
+  // SizeOf is at least a message's record in the batch, so batches packed by
+  // it, plus the batch header, stay within the broker's publish limits too.
+  const std::size_t max_bytes =
+      std::min<std::size_t>(options_.max_batch_bytes,
+                            std::max<std::size_t>(connection_.max_publish_bytes(), wire::batch::kHeaderBytes + 1) -
+                                wire::batch::kHeaderBytes);
   const std::size_t max_messages = connection_.max_publish_messages();
   for (auto& [topic, items] : by_topic) {
     std::vector<Pending> batch;
@@ -95,23 +109,24 @@ void Publisher::Drain() {
 void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch) {
   std::size_t bytes = 0;
   for (const auto& p : batch) bytes += p.bytes;
-  flatbuffers::FlatBufferBuilder fbb(bytes + 256);
-  std::vector<flatbuffers::Offset<wire::Message>> messages;
-  messages.reserve(batch.size());
-  std::vector<flatbuffers::Offset<wire::Header>> headers;
+  // The batch is written once, in the stored format, straight into the
+  // frame: the broker keeps these bytes as they are.
+  std::size_t batch_bytes = wire::batch::kHeaderBytes;
+  for (const auto& p : batch) batch_bytes += RecordBytes(p.message);
+  flatbuffers::FlatBufferBuilder fbb(batch_bytes + topic.size() + 128);
+  uint8_t* out = nullptr;
+  auto batch_vec = fbb.CreateUninitializedVector(batch_bytes, 1, &out);
+  wire::batch::Writer writer(reinterpret_cast<char*>(out), batch_bytes, static_cast<uint32_t>(batch.size()));
   for (const auto& p : batch) {
     const Message& m = p.message;
-    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key;
-    if (m.key) key = wire::CreateBytes(fbb, *m.key);
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Header>>> header_vec;
-    if (!m.headers.empty()) {
-      headers.clear();
-      for (const auto& h : m.headers)
-        headers.push_back(wire::CreateHeader(fbb, fbb.CreateString(h.name), wire::CreateBytes(fbb, h.value)));
-      header_vec = fbb.CreateVector(headers);
-    }
-    messages.push_back(wire::CreateMessage(fbb, key, header_vec, wire::CreateBytes(fbb, m.payload)));
+    std::string_view key = m.key ? std::string_view(*m.key) : std::string_view();
+    writer.StartRecord(m.key ? &key : nullptr, static_cast<uint32_t>(m.headers.size()));
+    for (const auto& h : m.headers) writer.AddHeader(h.name, h.value);
+    writer.FinishRecord(m.payload);
   }
+  const bool written = writer.Finish();
+  assert(written && "RecordBytes disagrees with the batch writer");
+  (void)written;
   uint64_t base_sequence = 0;
   // Sequences start at 1 and grow by one per message; the broker refuses a
   // batch whose last one would pass 2^64-1, which this never reaches (it
@@ -122,10 +137,9 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
     next += batch.size();
   }
   auto topic_offset = fbb.CreateString(topic);
-  auto vec = fbb.CreateVector(messages);
   uint64_t request_id = connection_.NextRequestId();
   auto frame = Share(wire::FinishFrame(
-      fbb, request_id, wire::CreatePublish(fbb, topic_offset, producer_id_, base_sequence, vec)));
+      fbb, request_id, wire::CreatePublish(fbb, topic_offset, producer_id_, base_sequence, batch_vec)));
 
   auto shared = std::make_shared<std::vector<Pending>>(std::move(batch));
   connection_.Request(

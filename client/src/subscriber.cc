@@ -136,24 +136,27 @@ void Subscriber::Clear() {
 
 void Subscriber::OnDeliver(const wire::Deliver& deliver) {
   auto found = by_broker_id_.find(deliver.subscription_id());
-  if (found == by_broker_id_.end() || deliver.messages() == nullptr) return;
+  if (found == by_broker_id_.end()) return;
   auto it = subscriptions_.find(found->second);
   if (it == subscriptions_.end() || !it->second.binding) return;
   // Copy what the handler needs: the binding may change inside the handler.
   std::shared_ptr<HeraldBinding> binding = it->second.binding;
   MessageHandler handler = it->second.handler;
-  for (const wire::Delivery* d : *deliver.messages()) {
-    if (d == nullptr) continue;
-    auto msg = std::make_shared<ReceivedMessage>();
-    msg->topic = binding->topic;
-    msg->group = binding->group;
-    FillReceivedMessage(*d, msg.get());
+  // The handler sees views into the frame: valid while it runs.
+  ReceivedMessage scratch;
+  scratch.topic = binding->topic;
+  scratch.group = binding->group;
+  const bool whole = ForEachDelivered(deliver.records(), deliver.entries(), &scratch, [&](ReceivedMessage& m) {
     try {
-      handler(Delivery(binding, std::move(msg)));
+      handler(Delivery(binding, m));
     } catch (const std::exception& e) {
       // The message stays unacked and comes back after its deadline.
       spdlog::error("herald client: handler for {}/{} threw: {}", binding->topic, binding->group, e.what());
     }
+  });
+  if (!whole) {
+    // Its remaining messages stay unacked and come back after their deadline.
+    spdlog::error("herald client: a Deliver for {}/{} holds a corrupt record", binding->topic, binding->group);
   }
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "schemas/record_batch.h"
+
 namespace herald::client_detail {
 
 void FillGroupInfo(const wire::GroupInfo& in, GroupInfo* out) {
@@ -49,20 +51,30 @@ void FillTopicInfo(const wire::TopicInfo& in, TopicInfo* out) {
   }
 }
 
-void FillReceivedMessage(const wire::Delivery& in, ReceivedMessage* out) {
-  out->offset = in.offset();
-  out->timestamp_ms = in.timestamp_ms();
-  out->delivery_count = in.delivery_count();
-  out->key.reset();
-  if (in.key()) out->key = std::string(wire::AsStringView(in.key()));
-  out->headers.clear();
-  if (in.headers()) {
-    for (const wire::Header* h : *in.headers()) {
-      if (h == nullptr || h->name() == nullptr) continue;
-      out->headers.push_back({h->name()->str(), std::string(wire::AsStringView(h->value()))});
-    }
+bool ForEachDelivered(const flatbuffers::Vector<uint8_t>* records,
+                      const flatbuffers::Vector<const wire::DeliveredRecord*>* entries, ReceivedMessage* m,
+                      const std::function<void(ReceivedMessage&)>& fn) {
+  if (entries == nullptr) return true;
+  std::string_view rest = wire::AsStringView(records);
+  for (const wire::DeliveredRecord* e : *entries) {
+    if (e->record_bytes() > rest.size()) return false;
+    wire::RecordReader reader(rest.substr(0, e->record_bytes()));
+    rest.remove_prefix(e->record_bytes());
+    wire::RecordView r;
+    if (!reader.Next(&r) || !reader.done()) return false;
+    m->offset = e->offset();
+    m->timestamp_ms = e->timestamp_ms();
+    m->delivery_count = e->delivery_count();
+    m->key = r.has_key ? std::optional<std::string_view>(r.key) : std::nullopt;
+    m->headers.clear();
+    wire::HeaderReader headers(r.headers, r.header_count);
+    HeaderView h;
+    while (headers.Next(&h.name, &h.value)) m->headers.push_back(h);
+    if (!headers.ok()) return false;
+    m->payload = r.payload;
+    fn(*m);
   }
-  out->payload = std::string(wire::AsStringView(in.payload()));
+  return true;
 }
 
 wire::StartFrom ToWire(StartFrom from) {

@@ -4,6 +4,8 @@
 // DescribeTopic, AlterTopic and PurgeTopic; Delivery in Deliver and FetchOk)
 // are read the same way. Absent wire fields read as their defaults.
 
+#include <functional>
+
 #include <flatbuffers/flatbuffers.h>
 
 #include "herald/client.h"
@@ -13,8 +15,13 @@ namespace herald::client_detail {
 
 void FillGroupInfo(const wire::GroupInfo& in, GroupInfo* out);
 void FillTopicInfo(const wire::TopicInfo& in, TopicInfo* out);
-// Offset, time, count, key, headers and payload; topic and group are the caller's.
-void FillReceivedMessage(const wire::Delivery& in, ReceivedMessage* out);
+// Calls fn(message) for each message of a Deliver or FetchOk: views into
+// `records`, in one ReceivedMessage reused from call to call (topic and group
+// are the caller's, set beforehand). False, after the messages before it, at
+// the first entry whose record is missing or corrupt.
+bool ForEachDelivered(const flatbuffers::Vector<uint8_t>* records,
+                      const flatbuffers::Vector<const wire::DeliveredRecord*>* entries, ReceivedMessage* message,
+                      const std::function<void(ReceivedMessage&)>& fn);
 
 wire::StartFrom ToWire(StartFrom from);
 flatbuffers::Offset<wire::Retention> CreateRetention(flatbuffers::FlatBufferBuilder& fbb,

@@ -44,12 +44,12 @@ int main() {
   std::mutex mu;
   std::condition_variable cv;
   int delivered = 0;
-  std::optional<herald::ReceivedMessage> first;
+  std::optional<herald::OwnedMessage> first;
   auto handler = [&](const herald::Delivery& d) {
     std::lock_guard lock(mu);
     if (!consumer.ApplyOnce(d.message(), increment).ok()) return;  // not acked: redelivered
     d.ack();
-    if (!first) first = d.message();
+    if (!first) first = d.message().ToOwned();
     ++delivered;
     cv.notify_one();
   };

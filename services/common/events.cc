@@ -18,7 +18,7 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
 }
 
 template <class T>
-const T* Verified(const std::string& bytes) {
+const T* Verified(std::string_view bytes) {
   if (bytes.empty()) return nullptr;  // (and memcpy must not get aligned.data() == nullptr)
   // Copy into aligned storage: the payload string need not be aligned.
   thread_local std::vector<uint64_t> aligned;
@@ -73,7 +73,7 @@ std::string EncodePostUpdated(const PostUpdatedEvent& e) {
   return Finish(fbb);
 }
 
-std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes) {
+std::optional<CommentEvent> DecodeCommentCreated(std::string_view bytes) {
   const auto* t = Verified<fb::CommentCreated>(bytes);
   CommentEvent e;
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->comment_id(), &e.comment_id) ||
@@ -84,7 +84,7 @@ std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes) {
   return e;
 }
 
-std::optional<CommentEvent> DecodeCommentDeleted(const std::string& bytes) {
+std::optional<CommentEvent> DecodeCommentDeleted(std::string_view bytes) {
   const auto* t = Verified<fb::CommentDeleted>(bytes);
   CommentEvent e;
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->comment_id(), &e.comment_id) ||
@@ -95,7 +95,7 @@ std::optional<CommentEvent> DecodeCommentDeleted(const std::string& bytes) {
   return e;
 }
 
-std::optional<PostEvent> DecodePostCreated(const std::string& bytes) {
+std::optional<PostEvent> DecodePostCreated(std::string_view bytes) {
   const auto* t = Verified<fb::PostCreated>(bytes);
   PostEvent e;
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->post_id(), &e.post_id) ||
@@ -105,7 +105,7 @@ std::optional<PostEvent> DecodePostCreated(const std::string& bytes) {
   return e;
 }
 
-std::optional<PostUpdatedEvent> DecodePostUpdated(const std::string& bytes) {
+std::optional<PostUpdatedEvent> DecodePostUpdated(std::string_view bytes) {
   const auto* t = Verified<fb::PostUpdated>(bytes);
   PostUpdatedEvent e;
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->post_id(), &e.post_id)) return std::nullopt;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace herald::services {
 
@@ -34,9 +35,9 @@ std::string EncodeCommentCreated(const CommentEvent& e);
 std::string EncodeCommentDeleted(const CommentEvent& e);
 std::string EncodePostCreated(const PostEvent& e);
 std::string EncodePostUpdated(const PostUpdatedEvent& e);
-std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes);
-std::optional<CommentEvent> DecodeCommentDeleted(const std::string& bytes);
-std::optional<PostEvent> DecodePostCreated(const std::string& bytes);
-std::optional<PostUpdatedEvent> DecodePostUpdated(const std::string& bytes);
+std::optional<CommentEvent> DecodeCommentCreated(std::string_view bytes);
+std::optional<CommentEvent> DecodeCommentDeleted(std::string_view bytes);
+std::optional<PostEvent> DecodePostCreated(std::string_view bytes);
+std::optional<PostUpdatedEvent> DecodePostUpdated(std::string_view bytes);
 
 }  // namespace herald::services

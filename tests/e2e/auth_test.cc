@@ -146,7 +146,7 @@ TEST_CASE("auth: each principal may do what its ACL allows and gets NotAuthorize
   r = posts.ReadFrame();
   REQUIRE(r != nullptr);
   REQUIRE(r->body_as_Deliver() != nullptr);
-  CHECK(wire::AsStringView(r->body_as_Deliver()->messages()->Get(0)->payload()) == "c1");
+  CHECK(herald::test::DeliveredPayloads(*r->body_as_Deliver()).at(0) == "c1");
 
   // Listing shows the topics a principal has some permission on.
   r = Call(posts, Empty<wire::ListTopics>(14));

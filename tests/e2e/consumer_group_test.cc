@@ -190,7 +190,7 @@ TEST_CASE("e2e: within a group, a key's messages are processed in order, one at 
   bool overlap = false;
   std::atomic<int> done{0};
   auto handler = [&](const herald::Delivery& d) {
-    std::string key = *d.message().key;
+    std::string key(*d.message().key);
     {
       std::lock_guard lock(mu);
       if (busy[key]++ > 0) overlap = true;

@@ -32,7 +32,7 @@ TEST_CASE("dead letters: a topic of the longest name has a dead-letter topic", "
                                    [&](const herald::Delivery& d) {
       if (d.message().payload == "poison") return d.nack(0ms, "bad");
       std::lock_guard lock(mu);
-      acked.insert(d.message().payload);
+      acked.insert(std::string(d.message().payload));
       d.ack();
     }));
     // The key's next message comes only once the poison one is stored as a dead letter.

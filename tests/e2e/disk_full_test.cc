@@ -66,7 +66,7 @@ TEST_CASE("e2e: a full disk fails publishes, keeps reads going, and publishing r
   std::map<std::string, int> delivered;  // payload prefix -> times
   REQUIRE_FALSE(c.Subscribe({.topic = "t", .group = "g"}, [&](const herald::Delivery& d) {
     std::lock_guard lock(mu);
-    ++delivered[d.message().payload.substr(0, 16)];
+    ++delivered[std::string(d.message().payload.substr(0, 16))];
     d.ack();
   }));
 
@@ -181,7 +181,7 @@ TEST_CASE("e2e: a broker killed on a full disk starts again, serves reads, and r
     herald::FetchResult page;
     REQUIRE_FALSE(c.Fetch("t", herald::StartPosition::AtOffset(next), 50, &page));
     if (page.messages.empty()) break;
-    for (const auto& m : page.messages) read.push_back(m.payload.substr(0, 16));
+    for (const auto& m : page.messages) read.push_back(std::string(m.payload.substr(0, 16)));
     next = page.next_offset;
   }
   CHECK(read == acked);

@@ -11,6 +11,7 @@
 #include "tests/support/command.h"
 #include "tests/support/principals_file.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 
 using herald::test::BrokerProcess;
@@ -109,9 +110,8 @@ void Setup(RawConnection& root) {
   }
   for (const char* topic : {"orders", "payments"}) {
     REQUIRE(Call(root, Build(id++, [&](auto& fbb) {
-              auto payload = wire::CreateBytes(fbb, std::string_view("m"));
-              std::vector<flatbuffers::Offset<wire::Message>> m{wire::CreateMessage(fbb, 0, 0, payload)};
-              return wire::CreatePublish(fbb, fbb.CreateString(topic), 0, 0, fbb.CreateVector(m));
+              auto batch = wire::CreateBytes(fbb, herald::test::BatchOf({"m"}));
+              return wire::CreatePublish(fbb, fbb.CreateString(topic), 0, 0, batch);
             }))->body_as_PublishOk() != nullptr);
   }
 }

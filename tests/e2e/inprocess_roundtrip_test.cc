@@ -57,7 +57,7 @@ TEST_CASE("inprocess: publish, then two groups each receive every message", "[e2
                                    [&, group](const herald::Delivery& d) {
                                      std::lock_guard lock(mu);
                                      seen[group].insert(d.message().offset);
-                                     if (d.message().payload != "m" + *d.message().header("n")) ++mismatched;
+                                     if (d.message().payload != "m" + std::string(*d.message().header("n"))) ++mismatched;
                                      d.ack();
                                    }));
   }
@@ -96,7 +96,7 @@ TEST_CASE("inprocess: a client reconnects, resubscribes and resends after a brok
   std::set<std::string> got;
   REQUIRE_FALSE(client.Subscribe({.topic = "t", .group = "g"}, [&](const herald::Delivery& d) {
     std::lock_guard lock(mu);
-    got.insert(d.message().payload);
+    got.insert(std::string(d.message().payload));
     d.ack();
   }));
   REQUIRE_FALSE(client.PublishSync("t", {.payload = "before"}).error);
@@ -120,7 +120,7 @@ TEST_CASE("inprocess: a new group at latest sees only what comes after it", "[e2
   REQUIRE_FALSE(client.Subscribe({.topic = "t", .group = "late", .start = herald::StartFrom::latest},
                                  [&](const herald::Delivery& d) {
                                    std::lock_guard lock(mu);
-                                   got.push_back(d.message().payload);
+                                   got.push_back(std::string(d.message().payload));
                                    d.ack();
                                  }));
   REQUIRE_FALSE(client.PublishSync("t", {.payload = "new"}).error);

@@ -6,6 +6,7 @@
 #include "herald/client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
@@ -82,12 +83,7 @@ TEST_CASE("e2e: bad frames get error codes and close only their connection", "[e
   SECTION("bad values keep the connection open") {
     RawConnection raw(broker.port());
     REQUIRE(raw.Handshake());
-    flatbuffers::FlatBufferBuilder fbb;
-    std::vector<flatbuffers::Offset<wire::Message>> msgs{
-        wire::CreateMessage(fbb, 0, 0, wire::CreateBytes(fbb, "x"))};
-    auto missing = fbb.CreateString("missing");
-    auto vec = fbb.CreateVector(msgs);
-    raw.Send(wire::FinishFrame(fbb, 5, wire::CreatePublish(fbb, missing, 0, 0, vec)));
+    raw.Send(herald::test::PublishFrame(5, "missing", "x"));
     CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::TopicNotFound);
     flatbuffers::FlatBufferBuilder fbb2;
     auto bad = fbb2.CreateString("no spaces allowed");
@@ -98,13 +94,17 @@ TEST_CASE("e2e: bad frames get error codes and close only their connection", "[e
   SECTION("a payload above the limit") {
     RawConnection raw(broker.port());
     REQUIRE(raw.Handshake());
-    flatbuffers::FlatBufferBuilder fbb;
-    std::string big((1u << 20) + 1, 'x');
-    std::vector<flatbuffers::Offset<wire::Message>> msgs{wire::CreateMessage(fbb, 0, 0, wire::CreateBytes(fbb, big))};
-    auto topic = fbb.CreateString("t");
-    auto vec = fbb.CreateVector(msgs);
-    raw.Send(wire::FinishFrame(fbb, 8, wire::CreatePublish(fbb, topic, 0, 0, vec)));
+    raw.Send(herald::test::PublishFrame(8, "t", std::string((1u << 20) + 1, 'x')));
     CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::PayloadTooLarge);
+  }
+  SECTION("a batch whose CRC does not match its bytes: MalformedFrame, then closed") {
+    RawConnection raw(broker.port());
+    REQUIRE(raw.Handshake());
+    std::string batch = herald::test::BatchOf({"payload"});
+    batch.back() ^= 1;
+    raw.Send(herald::test::PublishBatchFrame(9, "t", batch));
+    CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::MalformedFrame);
+    CHECK(raw.ClosedByPeer());
   }
   // Whatever the section did, the broker and the other client are fine.
   auto r = bystander.PublishSync("t", {.payload = "still here"});
@@ -112,4 +112,26 @@ TEST_CASE("e2e: bad frames get error codes and close only their connection", "[e
   herald::TopicInfo info;
   REQUIRE_FALSE(bystander.DescribeTopic("t", &info));
   CHECK(info.next_offset == r.offset + 1);
+}
+
+TEST_CASE("e2e: a Hello of another protocol version, or of none, gets UnsupportedVersion and is closed",
+          "[e2e][protocol]") {
+  BrokerProcess broker;
+  for (uint32_t version : {0u, 1u, wire::kProtocolVersion + 1}) {
+    INFO("protocol_version " << version);
+    RawConnection raw(broker.port());
+    flatbuffers::FlatBufferBuilder fbb;
+    auto name = fbb.CreateString("old-client");
+    // 0 is the field's default: FlatBuffers leaves it out, as a Hello without the field.
+    raw.Send(wire::FinishFrame(fbb, 1, wire::CreateHello(fbb, version, name)));
+    const wire::Frame* reply = raw.ReadFrame();
+    CHECK(ErrorOf(reply) == wire::ErrorCode::UnsupportedVersion);
+    const auto* message = reply->body_as_ErrorReply()->message();
+    REQUIRE(message != nullptr);
+    CHECK_THAT(message->str(), Catch::Contains("this broker speaks protocol version " +
+                                               std::to_string(wire::kProtocolVersion)));
+    CHECK(raw.ClosedByPeer());
+  }
+  RawConnection current(broker.port());
+  CHECK(current.Handshake());
 }

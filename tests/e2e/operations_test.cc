@@ -69,12 +69,12 @@ herald::GroupInfo DescribeGroup(herald::Client& c, const std::string& topic, con
 struct Collector {
   std::mutex mu;
   std::vector<uint64_t> offsets;
-  std::vector<herald::ReceivedMessage> messages;
+  std::vector<herald::OwnedMessage> messages;
   herald::MessageHandler Handler() {
     return [this](const herald::Delivery& d) {
       std::lock_guard lock(mu);
       offsets.push_back(d.message().offset);
-      messages.push_back(d.message());
+      messages.push_back(d.message().ToOwned());
       d.ack();
     };
   }
@@ -325,7 +325,7 @@ TEST_CASE("e2e: a poison message goes to TOPIC.dlq after max deliveries, later o
     CHECK(poison_deliveries == 3);
   }
   REQUIRE(dlq.size() == 1);
-  const herald::ReceivedMessage& letter = dlq.messages[0];
+  const herald::OwnedMessage& letter = dlq.messages[0];
   CHECK(letter.payload == "poison");
   CHECK(letter.key == std::optional<std::string>("k"));
   REQUIRE(letter.header("trace"));

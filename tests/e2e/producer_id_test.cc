@@ -10,6 +10,7 @@
 
 #include "herald/client.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
@@ -23,14 +24,8 @@ namespace {
 constexpr uint64_t kProducer = 0x5eed'0001;
 
 wire::EncodedFrame Publish(uint64_t id, uint64_t producer_id, uint64_t base_sequence, int count) {
-  flatbuffers::FlatBufferBuilder fbb;
-  auto topic = fbb.CreateString("t");
-  std::vector<flatbuffers::Offset<wire::Message>> messages;
-  for (int i = 0; i < count; ++i) {
-    messages.push_back(wire::CreateMessage(fbb, 0, 0, wire::CreateBytes(fbb, std::string_view("m"))));
-  }
-  auto vec = fbb.CreateVector(messages);
-  return wire::FinishFrame(fbb, id, wire::CreatePublish(fbb, topic, producer_id, base_sequence, vec));
+  return herald::test::PublishBatchFrame(id, "t", herald::test::BatchOf(std::vector<std::string>(count, "m")),
+                                         producer_id, base_sequence);
 }
 
 const wire::PublishOk* PublishOk(const wire::Frame* reply) {

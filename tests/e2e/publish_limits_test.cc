@@ -13,7 +13,10 @@
 #include <catch2/catch.hpp>
 
 #include "herald/client.h"
+#include "schemas/crc32c.h"
+#include "schemas/record_batch.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
@@ -26,22 +29,19 @@ namespace {
 
 constexpr double kMiBf = 1024.0 * 1024.0;
 
-// A Publish whose `references` messages are all one Message of `payload_bytes`.
-wire::EncodedFrame SharedMessagePublish(uint64_t request_id, const std::string& topic,
-                                        std::size_t references, std::size_t payload_bytes) {
-  flatbuffers::FlatBufferBuilder fbb(payload_bytes + references * 4 + 256);
-  auto message = wire::CreateMessage(fbb, 0, 0, wire::CreateBytes(fbb, std::string(payload_bytes, 'x')));
-  std::vector<flatbuffers::Offset<wire::Message>> messages(references, message);
-  auto vec = fbb.CreateVector(messages);
-  return wire::FinishFrame(fbb, request_id, wire::CreatePublish(fbb, fbb.CreateString(topic), 0, 0, vec));
+// A Publish of `count` messages of `payload_bytes` each.
+wire::EncodedFrame PublishOf(uint64_t request_id, const std::string& topic, std::size_t count,
+                             std::size_t payload_bytes) {
+  return herald::test::PublishFrame(request_id, topic, std::vector<std::string>(count, std::string(payload_bytes, 'x')));
 }
 
-wire::EncodedFrame EmptyMessagesPublish(uint64_t request_id, const std::string& topic, std::size_t count) {
-  flatbuffers::FlatBufferBuilder fbb(count * 4 + 256);
-  auto message = wire::CreateMessage(fbb);
-  std::vector<flatbuffers::Offset<wire::Message>> messages(count, message);
-  auto vec = fbb.CreateVector(messages);
-  return wire::FinishFrame(fbb, request_id, wire::CreatePublish(fbb, fbb.CreateString(topic), 0, 0, vec));
+// A batch of one record whose header claims `claimed` records, CRC set.
+std::string OverclaimingBatch(uint32_t claimed) {
+  std::string batch = herald::test::BatchOf({"m"});
+  for (int i = 0; i < 4; ++i) batch[wire::batch::kCountOffset + i] = static_cast<char>(claimed >> (8 * i));
+  const uint32_t crc = herald::crc32c::Extend(0, batch.data() + wire::batch::kCrcStart, batch.size() - wire::batch::kCrcStart);
+  for (int i = 0; i < 4; ++i) batch[wire::batch::kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
+  return batch;
 }
 
 const wire::PublishOk* PublishOkOf(const wire::Frame* frame) {
@@ -60,7 +60,7 @@ int AttackRepeat() {
 
 }  // namespace
 
-TEST_CASE("e2e: a Publish that decodes above the publish limit is refused and stores nothing",
+TEST_CASE("e2e: a Publish above the publish limit is refused and stores nothing",
           "[e2e][protocol][limits]") {
   BrokerProcess broker;
   herald::Client admin({.broker = broker.address()});
@@ -68,21 +68,15 @@ TEST_CASE("e2e: a Publish that decodes above the publish limit is refused and st
   RawConnection raw(broker.port());
   REQUIRE(raw.Handshake());
 
-  // 200 references to one 64 KiB message: a 64 KiB frame that decodes to 12.5 MiB.
-  const wire::EncodedFrame attack = SharedMessagePublish(1, "t", 200, 64 << 10);
-  REQUIRE(attack.size() < (70u << 10));
-  REQUIRE(raw.Send(attack));
+  // Too many messages, however small: 100,000 empty ones.
+  REQUIRE(raw.Send(PublishOf(2, "t", 100'000, 0)));
   const wire::Frame* reply = raw.ReadFrame(10s);
   CHECK(ErrorOf(reply) == wire::ErrorCode::PayloadTooLarge);
-  CHECK(reply->request_id() == 1);
-
-  // Too many messages, however small: 100,000 references to an empty message.
-  REQUIRE(raw.Send(EmptyMessagesPublish(2, "t", 100'000)));
-  CHECK(ErrorOf(raw.ReadFrame(10s)) == wire::ErrorCode::PayloadTooLarge);
+  CHECK(reply->request_id() == 2);
 
   // The connection goes on, and a Publish within the limits is stored at offset 0:
   // nothing of the refused ones took an offset.
-  REQUIRE(raw.Send(SharedMessagePublish(3, "t", 3, 100)));
+  REQUIRE(raw.Send(PublishOf(3, "t", 3, 100)));
   const wire::PublishOk* ok = PublishOkOf(raw.ReadFrame(10s));
   CHECK(ok->base_offset() == 0);
   CHECK(ok->count() == 3);
@@ -104,11 +98,11 @@ TEST_CASE("e2e: the publish limits are the broker's flags, and HelloOk announces
   CHECK(hello->body_as_HelloOk()->max_publish_bytes() == 64u << 10);
   CHECK(hello->body_as_HelloOk()->max_publish_messages() == 10);
 
-  REQUIRE(raw.Send(SharedMessagePublish(1, "t", 11, 1)));
+  REQUIRE(raw.Send(PublishOf(1, "t", 11, 1)));
   CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::PayloadTooLarge);
-  REQUIRE(raw.Send(SharedMessagePublish(2, "t", 2, 40 << 10)));  // 80 KiB decoded
+  REQUIRE(raw.Send(PublishOf(2, "t", 2, 40 << 10)));  // an 80 KiB batch
   CHECK(ErrorOf(raw.ReadFrame()) == wire::ErrorCode::PayloadTooLarge);
-  REQUIRE(raw.Send(SharedMessagePublish(3, "t", 10, 1000)));
+  REQUIRE(raw.Send(PublishOf(3, "t", 10, 1000)));
   CHECK(PublishOkOf(raw.ReadFrame())->count() == 10);
 
   // The SDK packs its batches within what HelloOk announced: 25 messages of
@@ -128,27 +122,33 @@ TEST_CASE("e2e: the publish limits are the broker's flags, and HelloOk announces
   CHECK(info.next_offset == 35);
 }
 
-TEST_CASE("e2e: publish frames that name far more than they hold do not grow the broker",
+TEST_CASE("e2e: batches that claim far more records than they hold are refused and do not grow the broker",
           "[e2e][protocol][limits][memory]") {
   BrokerProcess broker;
   herald::Client admin({.broker = broker.address()});
   REQUIRE_FALSE(admin.CreateTopic("t"));
-  RawConnection raw(broker.port());
-  REQUIRE(raw.Handshake());
-  REQUIRE(raw.Send(SharedMessagePublish(1, "t", 1, 100)));
-  REQUIRE(raw.ReadFrame() != nullptr);
+  {
+    RawConnection raw(broker.port());
+    REQUIRE(raw.Handshake());
+    REQUIRE(raw.Send(PublishOf(1, "t", 1, 100)));
+    REQUIRE(raw.ReadFrame() != nullptr);
+  }
   const std::size_t before = broker.RssBytes();
 
-  // Each frame: 1,000 references to one 1 MiB message (1 GiB decoded).
-  const int repeat = AttackRepeat();
+  // Each: one record, a header claiming 60,000 (within the message limit) and
+  // a valid CRC: only the walk over the records can tell.
+  const int repeat = AttackRepeat() * 100;
   int refused = 0;
   for (int i = 0; i < repeat; ++i) {
-    REQUIRE(raw.Send(SharedMessagePublish(10 + i, "t", 1000, 1 << 20)));
-    const wire::Frame* reply = raw.ReadFrame(120s);
-    if (reply != nullptr && reply->body_type() == wire::Body::ErrorReply) ++refused;
+    RawConnection raw(broker.port());
+    REQUIRE(raw.Handshake());
+    REQUIRE(raw.Send(herald::test::PublishBatchFrame(10 + i, "t", OverclaimingBatch(60'000))));
+    const wire::Frame* reply = raw.ReadFrame(10s);
+    if (reply != nullptr && ErrorOf(reply) == wire::ErrorCode::MalformedFrame) ++refused;
+    CHECK(raw.ClosedByPeer());
   }
   const std::size_t after = broker.RssBytes();
-  std::printf("publish limits: %d frames of 1,000 x 1 MiB references: broker RSS %.1f -> %.1f MiB\n",
+  std::printf("publish limits: %d over-claiming batches: broker RSS %.1f -> %.1f MiB\n",
               repeat, static_cast<double>(before) / kMiBf, static_cast<double>(after) / kMiBf);
   CHECK(refused == repeat);
   CHECK(after < before + herald::test::kRssGrowthFactor * (32u << 20));

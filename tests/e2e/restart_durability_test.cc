@@ -36,8 +36,8 @@ TEST_CASE("e2e: a group resumes where it was after a broker restart", "[e2e][dur
     REQUIRE_FALSE(consumer->Subscribe({.topic = "t", .group = "g", .ack_deadline = 5s},
                                       [&](const herald::Delivery& d) {
       std::lock_guard lock(mu);
-      first.push_back(d.message().payload);
-      if (std::stoi(d.message().payload) < 6) d.ack();  // 6..9 stay unacked
+      first.push_back(std::string(d.message().payload));
+      if (std::stoi(std::string(d.message().payload)) < 6) d.ack();  // 6..9 stay unacked
     }));
     REQUIRE(Eventually([&] {
       std::lock_guard lock(mu);
@@ -55,7 +55,7 @@ TEST_CASE("e2e: a group resumes where it was after a broker restart", "[e2e][dur
   REQUIRE(Eventually([&] {
     return !consumer->Subscribe({.topic = "t", .group = "g"}, [&](const herald::Delivery& d) {
       std::lock_guard lock(mu);
-      second.insert(d.message().payload);
+      second.insert(std::string(d.message().payload));
       d.ack();
     });
   }, 30s, 100ms));

@@ -6,6 +6,7 @@
 
 #include "herald/client.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 
 using herald::test::BrokerProcess;
@@ -29,8 +30,9 @@ uint64_t DeliveredOffset(RawConnection& raw) {
   const wire::Frame* f = raw.ReadFrame();
   REQUIRE(f != nullptr);
   REQUIRE(f->body_as_Deliver() != nullptr);
-  REQUIRE(f->body_as_Deliver()->messages()->size() == 1);
-  return f->body_as_Deliver()->messages()->Get(0)->offset();
+  const std::vector<uint64_t> offsets = herald::test::DeliveredOffsets(*f->body_as_Deliver());
+  REQUIRE(offsets.size() == 1);
+  return offsets[0];
 }
 
 template <class Make>

@@ -66,7 +66,7 @@ TEST_CASE("tls: the SDK trusting the broker's CA publishes and consumes over TLS
   REQUIRE_FALSE(consumer.Subscribe({.topic = "secure", .group = "g"}, [&](const herald::Delivery& d) {
     {
       std::lock_guard lock(mu);
-      seen.insert(d.message().payload);
+      seen.insert(std::string(d.message().payload));
     }
     d.ack();
   }));

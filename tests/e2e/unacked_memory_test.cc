@@ -15,6 +15,7 @@
 
 #include "herald/client.h"
 #include "tests/support/raw_connection.h"
+#include "tests/support/request_frames.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
@@ -65,7 +66,7 @@ std::vector<uint64_t> ReadDeliveries(RawConnection& raw, std::size_t count, std:
   while (offsets.size() < count && std::chrono::steady_clock::now() < deadline) {
     const wire::Frame* frame = raw.ReadFrame(1s);
     if (frame == nullptr || frame->body_as_Deliver() == nullptr) continue;
-    for (const wire::Delivery* d : *frame->body_as_Deliver()->messages()) offsets.push_back(d->offset());
+    for (uint64_t offset : herald::test::DeliveredOffsets(*frame->body_as_Deliver())) offsets.push_back(offset);
   }
   return offsets;
 }

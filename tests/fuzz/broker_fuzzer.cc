@@ -37,6 +37,7 @@
 
 #include "herald/testing/in_process_broker.h"
 #include "schemas/frame.h"
+#include "schemas/record_batch.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -136,14 +137,15 @@ void Setup() {
     SendFrame(fd, wire::FinishFrame(fbb, 2, wire::CreateCreateTopic(fbb, n)));
   }
   {
-    flatbuffers::FlatBufferBuilder fbb(256);
-    std::vector<flatbuffers::Offset<wire::Message>> msgs;
+    wire::batch::StringBuilder batch(5);
+    const std::string_view key = "k";
     for (int i = 0; i < 5; ++i) {
-      msgs.push_back(wire::CreateMessage(fbb, wire::CreateBytes(fbb, "k"), 0,
-                                         wire::CreateBytes(fbb, "message " + std::to_string(i))));
+      batch.StartRecord(&key, 0);
+      batch.FinishRecord("message " + std::to_string(i));
     }
+    flatbuffers::FlatBufferBuilder fbb(256);
     auto t = fbb.CreateString("orders");
-    auto v = fbb.CreateVector(msgs);
+    auto v = wire::CreateBytes(fbb, batch.Finish());
     SendFrame(fd, wire::FinishFrame(fbb, 3, wire::CreatePublish(fbb, t, 0, 0, v)));
   }
   ::shutdown(fd, SHUT_WR);

@@ -95,63 +95,45 @@ void WalkHello(const wire::Hello& hello) {
   Use(name);
 }
 
-// HandlePublish's checks, then its encoding, then a parse of what was stored.
+// HandlePublish's checks, then the broker fields written as the storage
+// thread writes them, then a parse of what would be stored.
 void WalkPublish(const wire::Publish& request) {
-  const auto* messages = request.messages();
-  if (request.topic() == nullptr || messages == nullptr) return;  // MalformedFrame
+  const auto* batch = request.batch();
+  if (request.topic() == nullptr || batch == nullptr) return;  // MalformedFrame
   UseName(request.topic());
-  if (!wire::IsValidName(request.topic()->str()) || messages->size() == 0) return;
   Use(request.producer_id());
   Use(request.base_sequence());
-  // The broker's own measure, with its default limits (a frame limit of 4
-  // MiB allows frames that name far more than that).
   const broker::PublishLimits limits;
-  std::size_t bytes = 0;
-  if (!broker::MeasurePublish(*messages, limits, &bytes).ok()) return;  // refused, nothing built
-  CHECK(bytes <= limits.max_publish_bytes);
-  CHECK(messages->size() <= limits.max_publish_messages);
+  uint32_t count = 0;
+  if (!broker::CheckPublishBatch(wire::AsStringView(batch), limits, &count).ok()) return;  // refused
+  CHECK(batch->size() <= limits.max_publish_bytes);
+  CHECK(count > 0 && count <= limits.max_publish_messages);
 
-  const uint32_t count = messages->size();
+  std::string stored(wire::AsStringView(batch));
   const int64_t timestamp = 1'700'000'000'000 + count;
-  broker::RecordBatchBuilder builder(count, timestamp, bytes);
-  for (const wire::Message* m : *messages) {
-    std::string_view key = wire::AsStringView(m->key());
-    const auto* headers = m->headers();
-    builder.StartRecord(m->key() ? &key : nullptr, headers ? headers->size() : 0);
-    if (headers) {
-      for (const wire::Header* h : *headers)
-        builder.AddHeader(h->name()->string_view(), wire::AsStringView(h->value()));
-    }
-    builder.FinishRecord(wire::AsStringView(m->payload()));
-  }
-  std::string encoded = builder.Finish();
-  // What was accepted decodes to exactly what was measured: every record the
-  // batch holds was paid for, shared references included.
-  CHECK(encoded.size() == broker::RecordBatch::kHeaderBytes + bytes);
-  CHECK(broker::RecordBatch::PeekCount(encoded) == count);
-  CHECK(broker::RecordBatch::PeekTimestamp(encoded) == timestamp);
-  auto batch = broker::RecordBatch::Parse(42, encoded);
-  CHECK(batch != nullptr);
-  CHECK(batch->count() == count);
-  CHECK(batch->base_offset() == 42 && batch->end_offset() == 42 + count);
-  CHECK(batch->timestamp_ms() == timestamp);
+  wire::batch::SetBrokerFields(stored.data(), 42, timestamp);
+  // The broker's fields lie outside the CRC: the batch stays valid.
+  CHECK(wire::batch::Check(stored) == wire::batch::Problem::kNone);
+  CHECK(broker::RecordBatch::PeekCount(stored) == count);
+  CHECK(broker::RecordBatch::PeekTimestamp(stored) == timestamp);
+  auto parsed = broker::RecordBatch::Parse(42, stored);
+  CHECK(parsed != nullptr);
+  CHECK(parsed->count() == count);
+  CHECK(parsed->base_offset() == 42 && parsed->end_offset() == 42 + count);
+  CHECK(parsed->timestamp_ms() == timestamp);
+  std::size_t record_bytes = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    const wire::Message* m = messages->Get(i);
-    const broker::RecordView& r = batch->record(i);
-    CHECK(r.has_key == (m->key() != nullptr));
-    CHECK(r.key == wire::AsStringView(m->key()));
-    CHECK(r.payload == wire::AsStringView(m->payload()));
-    const uint32_t header_count = m->headers() ? m->headers()->size() : 0;
-    CHECK(r.header_count == header_count);
+    const broker::RecordView& r = parsed->record(i);
+    record_bytes += r.bytes.size();
     uint32_t seen = 0;
     bool ok = broker::ForEachHeader(r.headers, r.header_count, [&](std::string_view name, std::string_view value) {
-      CHECK(seen < header_count);
-      const wire::Header* h = m->headers()->Get(seen++);
-      CHECK(name == h->name()->string_view());
-      CHECK(value == wire::AsStringView(h->value()));
+      ++seen;
+      Use(name);
+      Use(value);
     });
-    CHECK(ok && seen == header_count);
+    CHECK(ok && seen == r.header_count);
   }
+  CHECK(record_bytes + wire::batch::kHeaderBytes == stored.size());
 }
 
 void WalkSubscribe(const wire::Subscribe& s) {
@@ -336,15 +318,11 @@ void WalkReply(const wire::Frame& frame) {
     case Body::Deliver:
       if (const auto* b = frame.body_as_Deliver()) {
         Use(b->subscription_id());
-        if (b->messages()) {
-          for (const wire::Delivery* d : *b->messages()) {
-            if (d == nullptr) continue;
-            ReceivedMessage m;
-            client_detail::FillReceivedMessage(*d, &m);
-            Use(m.payload);
-            Use(m.headers.size());
-          }
-        }
+        ReceivedMessage m;
+        client_detail::ForEachDelivered(b->records(), b->entries(), &m, [](ReceivedMessage& r) {
+          Use(r.payload);
+          Use(r.headers.size());
+        });
       }
       break;
     case Body::FetchOk:
@@ -352,14 +330,8 @@ void WalkReply(const wire::Frame& frame) {
         Use(b->earliest_offset());
         Use(b->end_offset());
         Use(b->next_offset());
-        if (b->messages()) {
-          for (const wire::Delivery* d : *b->messages()) {
-            if (d == nullptr) continue;
-            ReceivedMessage m;
-            client_detail::FillReceivedMessage(*d, &m);
-            Use(m.payload);
-          }
-        }
+        ReceivedMessage m;
+        client_detail::ForEachDelivered(b->records(), b->entries(), &m, [](ReceivedMessage& r) { Use(r.payload); });
       }
       break;
     default:

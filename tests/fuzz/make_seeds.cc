@@ -14,7 +14,9 @@
 
 #include "broker/storage/record_batch.h"
 #include "events.h"
+#include "schemas/crc32c.h"
 #include "schemas/frame.h"
+#include "schemas/record_batch.h"
 
 namespace {
 
@@ -56,35 +58,35 @@ std::string Hello(uint64_t id, uint32_t version = kProtocolVersion) {
 }
 
 std::string Publish(uint64_t id, const std::string& topic, int messages, bool headers, uint64_t producer) {
-  flatbuffers::FlatBufferBuilder fbb;
-  std::vector<flatbuffers::Offset<Message>> msgs;
+  batch::StringBuilder b(static_cast<uint32_t>(messages));
   for (int i = 0; i < messages; ++i) {
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Header>>> hv;
+    const std::string key = "key-" + std::to_string(i);
+    const std::string_view key_view = key;
+    b.StartRecord(i % 2 ? &key_view : nullptr, headers ? 2 : 0);
     if (headers) {
-      std::vector<flatbuffers::Offset<Header>> hs{
-          CreateHeader(fbb, fbb.CreateString("content-type"), CreateBytes(fbb, "text/plain")),
-          CreateHeader(fbb, fbb.CreateString("trace"), 0)};
-      hv = fbb.CreateVector(hs);
+      b.AddHeader("content-type", "text/plain");
+      b.AddHeader("trace", "");
     }
-    auto key = i % 2 ? CreateBytes(fbb, "key-" + std::to_string(i)) : 0;
-    msgs.push_back(CreateMessage(fbb, key, hv, CreateBytes(fbb, "payload " + std::to_string(i))));
+    b.FinishRecord("payload " + std::to_string(i));
   }
+  flatbuffers::FlatBufferBuilder fbb;
   auto t = fbb.CreateString(topic);
-  auto v = fbb.CreateVector(msgs);
+  auto v = CreateBytes(fbb, b.Finish());
   return Bytes(FinishFrame(fbb, id, CreatePublish(fbb, t, producer, producer ? 1 : 0, v)));
 }
 
-// A Publish whose messages vector points `references` times at one message
-// (and whose headers vector points twice at one header): far more decoded
-// than the frame holds.
-std::string SharedPublish(uint64_t id, int references, std::size_t payload_bytes) {
+// A Publish whose batch header claims `claimed` records (CRC set) and holds one.
+std::string OverclaimingPublish(uint64_t id, uint32_t claimed) {
+  batch::StringBuilder b(1);
+  b.StartRecord(nullptr, 0);
+  b.FinishRecord("p");
+  std::string bytes = b.Finish();
+  for (int i = 0; i < 4; ++i) bytes[batch::kCountOffset + i] = static_cast<char>(claimed >> (8 * i));
+  const uint32_t crc = herald::crc32c::Extend(0, bytes.data() + batch::kCrcStart, bytes.size() - batch::kCrcStart);
+  for (int i = 0; i < 4; ++i) bytes[batch::kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
   flatbuffers::FlatBufferBuilder fbb;
-  auto header = CreateHeader(fbb, fbb.CreateString("h"), CreateBytes(fbb, "v"));
-  std::vector<flatbuffers::Offset<Header>> hs{header, header};
-  auto message = CreateMessage(fbb, 0, fbb.CreateVector(hs), CreateBytes(fbb, std::string(payload_bytes, 'p')));
-  std::vector<flatbuffers::Offset<Message>> msgs(references, message);
   auto t = fbb.CreateString("orders");
-  auto v = fbb.CreateVector(msgs);
+  auto v = CreateBytes(fbb, bytes);
   return Bytes(FinishFrame(fbb, id, CreatePublish(fbb, t, 0, 0, v)));
 }
 
@@ -101,10 +103,23 @@ std::string Retained(flatbuffers::FlatBufferBuilder& fbb, bool alter) {
                : Bytes(FinishFrame(fbb, 5, CreateCreateTopic(fbb, n, r)));
 }
 
-flatbuffers::Offset<Delivery> MakeDelivery(flatbuffers::FlatBufferBuilder& fbb, uint64_t offset) {
-  std::vector<flatbuffers::Offset<Header>> hs{CreateHeader(fbb, fbb.CreateString("h"), CreateBytes(fbb, "v"))};
-  auto hv = fbb.CreateVector(hs);
-  return CreateDelivery(fbb, offset, 1'700'000'000'000, 1, CreateBytes(fbb, "k"), hv, CreateBytes(fbb, "hello"));
+// `offsets.size()` delivered records (key "k", header h=v, payload "hello"), as Deliver and FetchOk carry them.
+std::pair<flatbuffers::Offset<flatbuffers::Vector<uint8_t>>, flatbuffers::Offset<flatbuffers::Vector<const DeliveredRecord*>>>
+MakeDelivered(flatbuffers::FlatBufferBuilder& fbb, const std::vector<uint64_t>& offsets, uint32_t delivery_count) {
+  std::string records;
+  std::vector<DeliveredRecord> table;
+  for (uint64_t offset : offsets) {
+    batch::StringBuilder b(1);
+    std::string_view key = "k";
+    b.StartRecord(&key, 1);
+    b.AddHeader("h", "v");
+    b.FinishRecord("hello");
+    const std::string one = b.Finish().substr(batch::kHeaderBytes);
+    records += one;
+    table.emplace_back(offset, 1'700'000'000'000, delivery_count, static_cast<uint32_t>(one.size()));
+  }
+  auto r = CreateBytes(fbb, records);
+  return {r, fbb.CreateVectorOfStructs(table)};
 }
 
 flatbuffers::Offset<GroupInfo> MakeGroupInfo(flatbuffers::FlatBufferBuilder& fbb) {
@@ -129,7 +144,7 @@ void FrameSeeds() {
   Write("frame", "hello_bad_version.bin", Stream({Hello(1, 99)}));
   Write("frame", "publish_one.bin", Stream({hello, Publish(2, "orders", 1, false, 0)}));
   Write("frame", "publish_batch_headers.bin", Stream({hello, Publish(2, "orders", 4, true, 7)}, {3, 50}, 0));
-  Write("frame", "publish_shared_messages.bin", Stream({hello, SharedPublish(2, 300, 16 << 10)}));
+  Write("frame", "publish_overclaiming_batch.bin", Stream({hello, OverclaimingPublish(2, 60'000)}));
   Write("frame", "publish_bad_topic.bin", Stream({hello, Publish(2, "no/such topic", 1, false, 0)}));
   Write("frame", "create_topic.bin", Stream({hello, [] {
                                                 flatbuffers::FlatBufferBuilder fbb;
@@ -210,14 +225,13 @@ void FrameSeeds() {
                                                return CreateStatusInfo(fbb, v, 1000, d, 3, 2, 1, 1 << 20);
                                              })}));
   Write("frame", "deliver.bin", Stream({Frame(0, [](auto& fbb) {
-                                          std::vector<flatbuffers::Offset<Delivery>> ds{MakeDelivery(fbb, 10), MakeDelivery(fbb, 11)};
-                                          return CreateDeliver(fbb, 1, fbb.CreateVector(ds));
+                                          auto [records, entries] = MakeDelivered(fbb, {10, 11}, 1);
+                                          return CreateDeliver(fbb, 1, records, entries);
                                         })},
                                        {9}, 0));
   Write("frame", "fetch_ok.bin", Stream({Frame(7, [](auto& fbb) {
-                                           std::vector<flatbuffers::Offset<Delivery>> ds{MakeDelivery(fbb, 3)};
-                                           auto v = fbb.CreateVector(ds);
-                                           return CreateFetchOk(fbb, 0, 4, 4, v);
+                                           auto [records, entries] = MakeDelivered(fbb, {3}, 0);
+                                           return CreateFetchOk(fbb, 0, 4, 4, records, entries);
                                          })}));
   // Framing errors: an empty frame, a length above the limit, a frame cut short.
   Write("frame", "empty_frame.bin", Stream({hello, std::string(4, '\0')}));

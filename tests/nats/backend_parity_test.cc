@@ -34,15 +34,15 @@ herald::Message Msg(std::string payload, std::optional<std::string> key = std::n
 
 // Reads TOPIC.dlq with a group of its own (the topic appears with the first
 // dead letter) and waits, bounded, for the first letter; REQUIREs one.
-herald::ReceivedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
+herald::OwnedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
                                         std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
   std::mutex mu;
-  std::vector<herald::ReceivedMessage> letters;
+  std::vector<herald::OwnedMessage> letters;
   auto reader = engine.Connect();
   REQUIRE(Eventually([&] {
     return !reader->Subscribe({.topic = topic + ".dlq", .group = "ops"}, [&](const herald::Delivery& d) {
       std::lock_guard lock(mu);
-      letters.push_back(d.message());
+      letters.push_back(d.message().ToOwned());
       d.ack();
     });
   }));
@@ -97,11 +97,11 @@ TEST_CASE("both backends: publish, consume with a group, ack", "[e2e][nats][pari
   CHECK(offsets[2] == offsets[1] + 1);
 
   std::mutex mu;
-  std::vector<herald::ReceivedMessage> got;
+  std::vector<herald::OwnedMessage> got;
   REQUIRE_FALSE(client->Subscribe({.topic = "orders.created", .group = "billing"},
                                   [&](const herald::Delivery& d) {
                                     std::lock_guard lock(mu);
-                                    got.push_back(d.message());
+                                    got.push_back(d.message().ToOwned());
                                     d.ack();
                                   }));
   REQUIRE(Eventually([&] {
@@ -148,7 +148,7 @@ TEST_CASE("both backends: every group gets every message, members share", "[e2e]
     REQUIRE_FALSE(members.back()->Subscribe({.topic = "comments", .group = group},
                                             [&, group, member](const herald::Delivery& d) {
                                               std::lock_guard lock(mu);
-                                              by_group[group].insert(d.message().payload);
+                                              by_group[group].insert(std::string(d.message().payload));
                                               ++by_member[member];
                                               d.ack();
                                             }));
@@ -205,11 +205,11 @@ TEST_CASE("both backends: a header with an empty value arrives as sent, and so d
   m.payload = "p";
   REQUIRE_FALSE(client->PublishSync("headers", m).error);
   std::mutex mu;
-  std::optional<herald::ReceivedMessage> got;
+  std::optional<herald::OwnedMessage> got;
   REQUIRE_FALSE(client->Subscribe({.topic = "headers", .group = "g"}, [&](const herald::Delivery& d) {
     d.ack();
     std::lock_guard lock(mu);
-    got = d.message();
+    got = d.message().ToOwned();
   }));
   REQUIRE(Eventually([&] {
     std::lock_guard lock(mu);
@@ -237,7 +237,7 @@ TEST_CASE("both backends: max deliveries sends a message to TOPIC.dlq", "[e2e][n
                                     ++deliveries;
                                     d.nack(10ms, "cannot parse");
                                   }));
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "payments");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "payments");
   CHECK(deliveries == 2);
   CHECK(l.payload == "poison");
   CHECK(l.key == "acct-7");
@@ -262,7 +262,7 @@ TEST_CASE("both backends: a message never acked goes to TOPIC.dlq after its last
   REQUIRE_FALSE(client->Subscribe({.topic = "uploads", .group = "scanner", .ack_deadline = 1s,
                                    .max_deliveries = 1},
                                   [&](const herald::Delivery&) { ++deliveries; }));  // never settles
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "uploads");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "uploads");
   CHECK(deliveries == 1);
   CHECK(l.payload == "stuck");
   REQUIRE(l.header("x-herald-dlq-offset"));
@@ -344,7 +344,7 @@ TEST_CASE("both backends: a later Subscribe changes the group's policy", "[e2e][
   }));
   auto start = std::chrono::steady_clock::now();
   REQUIRE_FALSE(client->PublishSync("audits", Msg("late")).error);
-  herald::ReceivedMessage l = FirstDeadLetter(engine, "audits");
+  herald::OwnedMessage l = FirstDeadLetter(engine, "audits");
   CHECK(std::chrono::steady_clock::now() - start < 10s);
   CHECK(deliveries == 2);
   REQUIRE(l.header("x-herald-dlq-delivery-count"));
@@ -421,7 +421,7 @@ TEST_CASE("both backends: unsubscribing hands a member's unacked messages to ano
   REQUIRE_FALSE(other->Subscribe({.topic = "tasks", .group = "runners", .ack_deadline = 30s},
                                  [&](const herald::Delivery& d) {
                                    std::lock_guard lock(mu);
-                                   got.insert(d.message().payload);
+                                   got.insert(std::string(d.message().payload));
                                    d.ack();
                                  }));
   auto start = std::chrono::steady_clock::now();

@@ -6,17 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include "schemas/frame.h"
+#include "tests/support/request_frames.h"
 
 using namespace herald::wire;
 
 namespace {
 
 EncodedFrame PublishFrame(uint64_t request_id, const std::string& topic) {
-  flatbuffers::FlatBufferBuilder fbb;
-  std::vector<flatbuffers::Offset<Message>> msgs{CreateMessage(fbb, 0, 0, CreateBytes(fbb, "payload"))};
-  auto t = fbb.CreateString(topic);
-  auto v = fbb.CreateVector(msgs);
-  return FinishFrame(fbb, request_id, CreatePublish(fbb, t, 1, 1, v));
+  return herald::test::PublishBatchFrame(request_id, topic, herald::test::BatchOf({"payload"}), 1, 1);
 }
 
 // Feeds `bytes` in pieces of `step` and returns the request ids of the frames seen.

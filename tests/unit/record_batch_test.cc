@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "broker/storage/group_position.h"
+#include "schemas/crc32c.h"
+#include "schemas/varint.h"
 
 using namespace herald::broker;
 
@@ -62,7 +64,7 @@ TEST_CASE("record_batch: RecordBytes and HeaderBytes add up to the encoded size"
       RecordBatchBuilder::RecordBytes(&key, 2, 5) + RecordBatchBuilder::HeaderBytes(5, 3) +
       RecordBatchBuilder::HeaderBytes(3, 2) + RecordBatchBuilder::RecordBytes(nullptr, 0, 0) +
       RecordBatchBuilder::RecordBytes(&empty_key, 0, 1000);
-  CHECK(ThreeRecordBatch().size() == RecordBatch::kHeaderBytes + records);
+  CHECK(ThreeRecordBatch().size() == herald::wire::batch::kHeaderBytes + records);
 
   for (std::size_t payload : {0u, 127u, 128u, 16383u, 16384u, 1u << 21}) {
     std::string long_key(200, 'k');
@@ -72,7 +74,7 @@ TEST_CASE("record_batch: RecordBytes and HeaderBytes add up to the encoded size"
     b.AddHeader(std::string(130, 'n'), "");
     b.FinishRecord(std::string(payload, 'p'));
     INFO("payload " << payload);
-    CHECK(b.Finish().size() == RecordBatch::kHeaderBytes + RecordBatchBuilder::RecordBytes(&k, 1, payload) +
+    CHECK(b.Finish().size() == herald::wire::batch::kHeaderBytes + RecordBatchBuilder::RecordBytes(&k, 1, payload) +
                                    RecordBatchBuilder::HeaderBytes(130, 0));
   }
 }
@@ -88,11 +90,88 @@ TEST_CASE("record_batch: rejects every truncation and trailing garbage", "[unit]
 
 TEST_CASE("record_batch: rejects a count larger than the value can hold", "[unit][record_batch]") {
   std::string bad = ThreeRecordBatch();
-  bad[1] = '\xff';
-  bad[2] = '\xff';
-  bad[3] = '\xff';
-  bad[4] = '\x7f';
+  const std::size_t count = herald::wire::batch::kCountOffset;
+  bad[count] = '\xff';
+  bad[count + 1] = '\xff';
+  bad[count + 2] = '\xff';
+  bad[count + 3] = '\x7f';
   CHECK_FALSE(RecordBatch::Parse(0, bad));
+}
+
+namespace {
+
+void SetFixed32(std::string* s, std::size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*s)[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+}  // namespace
+
+TEST_CASE("record_batch: Check accepts a built batch, and still does after the broker fields are set",
+          "[unit][record_batch]") {
+  namespace batch = herald::wire::batch;
+  std::string b = ThreeRecordBatch();
+  std::size_t largest = 0;
+  CHECK(batch::Check(b, &largest) == batch::Problem::kNone);
+  CHECK(largest == 1000);
+  batch::SetBrokerFields(b.data(), 77, 1'700'000'000'123);
+  CHECK(batch::Check(b) == batch::Problem::kNone);
+  auto header = batch::ReadHeader(b);
+  REQUIRE(header);
+  CHECK(header->format == batch::kFormat);
+  CHECK(header->base_offset == 77);
+  CHECK(header->timestamp_ms == 1'700'000'000'123);
+  CHECK(header->count == 3);
+}
+
+TEST_CASE("record_batch: Check rejects a flipped byte in the CRC'd range, truncation and bad counts",
+          "[unit][record_batch]") {
+  namespace batch = herald::wire::batch;
+  const std::string good = ThreeRecordBatch();
+  for (std::size_t i = batch::kCrcStart; i < good.size(); i += 7) {
+    std::string bad = good;
+    bad[i] ^= 0x10;
+    INFO("flipped byte " << i);
+    CHECK(batch::Check(bad) == batch::Problem::kBadCrc);
+  }
+  for (std::size_t n : {std::size_t{0}, std::size_t{5}, batch::kHeaderBytes - 1}) {
+    CHECK(batch::Check(good.substr(0, n)) == batch::Problem::kTruncated);
+  }
+  CHECK(batch::Check(good.substr(0, good.size() - 1)) == batch::Problem::kBadLength);
+  std::string other_format = good;
+  other_format[0] = 1;
+  CHECK(batch::Check(other_format) == batch::Problem::kUnknownFormat);
+
+  // A count that the records do not match, with a CRC that does.
+  for (uint32_t claimed : {0u, 2u, 4u, 60'000u}) {
+    std::string bad = good;
+    SetFixed32(&bad, batch::kCountOffset, claimed);
+    SetFixed32(&bad, batch::kCrcOffset,
+               herald::crc32c::Extend(0, bad.data() + batch::kCrcStart, bad.size() - batch::kCrcStart));
+    INFO("claimed " << claimed);
+    CHECK(batch::Check(bad) == (claimed == 0 ? batch::Problem::kNoRecords : batch::Problem::kBadCount));
+  }
+}
+
+TEST_CASE("record_batch: a format-1 batch (older data dirs) still parses", "[unit][record_batch]") {
+  // u8 format 1 | u32 count | i64 timestamp | records
+  std::string v1("\x01", 1);
+  herald::codec::PutFixed32(&v1, 2);
+  herald::codec::PutFixed64(&v1, 1234);
+  for (std::string_view payload : {"one", "two"}) {
+    herald::codec::PutVarint(&v1, 0);  // no key
+    herald::codec::PutVarint(&v1, 0);  // no headers
+    herald::codec::PutVarint(&v1, payload.size());
+    v1.append(payload);
+  }
+  auto batch = RecordBatch::Parse(10, v1);
+  REQUIRE(batch);
+  CHECK(batch->count() == 2);
+  CHECK(batch->timestamp_ms() == 1234);
+  CHECK(batch->record(1).payload == "two");
+  CHECK(RecordBatch::PeekCount(v1) == 2);
+  CHECK(RecordBatch::PeekTimestamp(v1) == 1234);
+  // Format 1 is read from storage only: the broker never takes it from the wire.
+  CHECK(herald::wire::batch::Check(v1) != herald::wire::batch::Problem::kNone);
 }
 
 TEST_CASE("group_position: round-trips and rejects corrupt values", "[unit][group_position]") {

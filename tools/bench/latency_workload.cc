@@ -59,7 +59,7 @@ RunResult RunLatency(const BenchOptions& o) {
       [samples, schedule](const Delivery& d) {
         const auto now = Clock::now();
         d.ack();
-        const std::string& payload = d.message().payload;
+        const std::string_view payload = d.message().payload;
         if (payload.size() < sizeof(uint64_t) || d.message().delivery_count > 1) return;
         uint64_t i = 0;
         std::memcpy(&i, payload.data(), sizeof i);

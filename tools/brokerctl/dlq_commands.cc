@@ -29,10 +29,10 @@ std::string DlqTopic(const std::string& topic) { return wire::DeadLetterTopicNam
 // broker's x-herald-dlq-* ones.
 Message Original(const ReceivedMessage& letter) {
   Message m;
-  m.key = letter.key;
-  m.payload = letter.payload;
+  if (letter.key) m.key = std::string(*letter.key);
+  m.payload = std::string(letter.payload);
   for (const auto& h : letter.headers) {
-    if (h.name.rfind(kDlqHeaderPrefix, 0) != 0) m.headers.push_back(h);
+    if (!h.name.starts_with(kDlqHeaderPrefix)) m.headers.push_back({std::string(h.name), std::string(h.value)});
   }
   return m;
 }
@@ -73,8 +73,8 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
     if (state->done) return;  // unacked: back to the tracking group on unsubscribe
     state->last_activity = std::chrono::steady_clock::now();
     const ReceivedMessage& letter = d.message();
-    const std::string* group = letter.header("x-herald-dlq-group");
-    if (group == nullptr || *group != args.group) {
+    const auto group = letter.header("x-herald-dlq-group");
+    if (!group || *group != args.group) {
       ++state->skipped;  // another group's letter: not ours to replay
       d.ack();
       return;
@@ -82,8 +82,8 @@ void RunReplay(Client& client, const GlobalOptions& global, const ReplayArgs& ar
     if (args.count > 0 && state->started >= args.count) return;
     ++state->started;
     ++state->in_flight;
-    const std::string* original = letter.header("x-herald-dlq-topic");
-    client.Publish(original ? *original : args.topic, Original(letter),
+    const auto original = letter.header("x-herald-dlq-topic");
+    client.Publish(original ? std::string(*original) : args.topic, Original(letter),
                    [state, d](const PublishResult& r) {
                      std::lock_guard guard(state->mu);
                      --state->in_flight;

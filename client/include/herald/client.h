@@ -129,8 +129,10 @@ class SubscriptionState;  // internal
 // is neither acked nor nacked is redelivered after its ack deadline.
 class Delivery {
  public:
-  Delivery(std::shared_ptr<SubscriptionState> sub, std::shared_ptr<const ReceivedMessage> msg);
-  const ReceivedMessage& message() const { return *msg_; }
+  // keep: what owns the bytes msg views, if anything outlives the handler call.
+  Delivery(std::shared_ptr<SubscriptionState> sub, ReceivedMessage msg, std::shared_ptr<const void> keep = nullptr);
+  // Views into the received bytes: see ReceivedMessage for how long they live.
+  const ReceivedMessage& message() const { return msg_; }
   void ack() const;
   // delay 0: the group's backoff decides. The reason (its first 1,024 bytes)
   // is kept with the message if it ends up in the dead-letter topic.
@@ -141,7 +143,8 @@ class Delivery {
 
  private:
   std::shared_ptr<SubscriptionState> sub_;
-  std::shared_ptr<const ReceivedMessage> msg_;
+  ReceivedMessage msg_;
+  std::shared_ptr<const void> keep_;
 };
 using MessageHandler = std::function<void(const Delivery&)>;
 
@@ -208,7 +211,8 @@ struct FetchResult {
   uint64_t earliest_offset = 0;
   uint64_t end_offset = 0;   // offset the topic assigns next
   uint64_t next_offset = 0;  // where the next Fetch continues
-  std::vector<ReceivedMessage> messages;  // delivery_count 0, group empty
+  std::vector<ReceivedMessage> messages;  // delivery_count 0, group empty; views into `bytes`
+  std::shared_ptr<const std::string> bytes;  // the records the messages view (shared by copies)
 };
 
 class Client {

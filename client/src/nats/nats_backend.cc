@@ -387,7 +387,7 @@ class NatsBackend final : public Backend {
       for (int i = 0; i < list.Count; ++i) {
         natsMsg* msg = list.Msgs[i];
         list.Msgs[i] = nullptr;
-        auto m = std::make_shared<ReceivedMessage>();
+        auto m = std::make_shared<OwnedMessage>();
         m->topic = sub->topic;
         m->group = sub->group;
         jsMsgMetaData* meta = nullptr;
@@ -408,11 +408,12 @@ class NatsBackend final : public Backend {
           // brokerd, the letter counts the deliveries handlers saw, and Expire gives it
           // the last nack reason this member remembers (a JetStream redelivery carries none).
           m->delivery_count = policy.max_deliveries;
-          state->Expire(*m);
+          state->Expire(m->View());
           continue;
         }
         callbacks_->Post([handler, sub, state, m] {
-          if (!sub->closed()) handler(Delivery(state, m));  // else returned to the group already
+          // The message owns its bytes; the Delivery keeps it alive.
+          if (!sub->closed()) handler(Delivery(state, m->View(), m));  // else returned to the group already
         });
       }
       natsMsgList_Destroy(&list);

@@ -79,14 +79,14 @@ bool Subscription::DeadLetter(const ReceivedMessage& m, const std::string& reaso
     dlq_ready = true;
   }
   Message letter;
-  letter.key = m.key;
-  letter.headers = m.headers;
+  if (m.key) letter.key = std::string(*m.key);
+  for (const auto& h : m.headers) letter.headers.push_back({std::string(h.name), std::string(h.value)});
   letter.headers.push_back({"x-herald-dlq-topic", topic});
   letter.headers.push_back({"x-herald-dlq-offset", std::to_string(m.offset)});
   letter.headers.push_back({"x-herald-dlq-group", group});
   letter.headers.push_back({"x-herald-dlq-delivery-count", std::to_string(m.delivery_count)});
   letter.headers.push_back({"x-herald-dlq-reason", reason});
-  letter.payload = m.payload;
+  letter.payload = std::string(m.payload);
   natsMsg* msg = nullptr;
   if (BuildMsg(&msg, dlq, letter) != NATS_OK) return false;
   // The id makes a retry of this dead letter (the same message and delivery) a duplicate.

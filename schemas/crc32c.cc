@@ -1,4 +1,4 @@
-#include "broker/storage/crc32c.h"
+#include "schemas/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace herald::broker::crc32c {
+namespace herald::crc32c {
 
 namespace {
 
@@ -62,4 +62,4 @@ uint32_t Extend(uint32_t crc, const char* data, std::size_t n) {
   return ExtendPortable(crc, data, n);
 }
 
-}  // namespace herald::broker::crc32c
+}  // namespace herald::crc32c
