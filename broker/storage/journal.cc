@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/storage/crc32c.h"
+#include "broker/storage/durable_dir.h"
 #include "broker/storage/varint.h"
 
 namespace herald::broker {
@@ -121,7 +122,10 @@ rocksdb::Status Journal::Open(JournalOptions options, const Apply& apply, bool* 
                               std::unique_ptr<Journal>* out) {
   std::unique_ptr<Journal> journal(new Journal(std::move(options)));
   rocksdb::FileSystem& fs = *journal->options_.fs;
-  rocksdb::IOStatus s = fs.CreateDirIfMissing(journal->options_.dir, rocksdb::IOOptions(), nullptr);
+  // Durably: the journal's files are lost with a directory entry a power cut forgot.
+  rocksdb::IOStatus s;
+  if (int err = CreateDirectoriesDurably(journal->options_.dir))
+    s = rocksdb::IOStatus::IOError("cannot create " + journal->options_.dir, std::strerror(err));
   if (s.ok()) s = fs.NewDirectory(journal->options_.dir, rocksdb::IOOptions(), &journal->dir_, nullptr);
   if (!s.ok()) return s;
   *set_aside = false;
