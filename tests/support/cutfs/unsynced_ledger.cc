@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -224,8 +225,12 @@ CutReport UnsyncedLedger::Cut(CutMode mode, uint64_t seed) {
     ::close(f.fd);
   }
   files_.clear();
+  static const char* kOpNames[] = {"create", "unlink", "rmdir", "rename"};
   for (auto it = names_.rbegin(); it != names_.rend(); ++it) {
     ++report.names_undone;
+    if (std::getenv("HERALD_CUTFS_VERBOSE") != nullptr)
+      std::fprintf(stderr, "cutfs: taking back %s %s%s%s\n", kOpNames[static_cast<int>(it->op)], it->path.c_str(),
+                   it->to.empty() ? "" : " -> ", it->to.c_str());
     if (!Undo(*it)) {
       ++report.undo_failures;
       std::fprintf(stderr, "cutfs: could not undo an operation on %s: %s\n", it->path.c_str(), std::strerror(errno));
