@@ -35,6 +35,7 @@ if [ "$build_only" -eq 0 ]; then
                                       # (tools/fuzz.sh); llvm-symbolizer, for
                                       # file:line in sanitizer reports
     chromium     # the main page is tested in headless Chromium
+    libfuse3-dev fuse3  # herald-cutfs, the file system of the power-loss tests
   )
 fi
 
