@@ -8,9 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,24 +20,14 @@
 
 #include "tests/powerloss/powerloss_load.h"
 #include "tests/support/cutfs_mount.h"
+#include "tests/support/free_port.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
 
 using namespace herald::powerloss;
-
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using herald::test::FreePort;
 
 // nats-server -js with its store in `store`, on `port`; its log in `log`.
 pid_t StartNats(const std::string& store, uint16_t port, const std::string& log) {
