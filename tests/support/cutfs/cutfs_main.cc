@@ -134,12 +134,21 @@ int Rename(const char* from, const char* to, unsigned int flags) {
   return g.ledger->Rename(from, to);
 }
 
+// Truncating on open is a change like any other: recorded before it is made.
+void RecordTruncateOnOpen(const std::string& real) {
+  int probe = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
+  if (probe < 0) return;
+  g.ledger->RecordResize(probe, 0);
+  ::close(probe);
+}
+
 int Create(const char* path, mode_t mode, fuse_file_info* fi) {
   std::lock_guard lock(g.mu);
   if (g.faults.power_off) return -EIO;
   if (g.faults.enospc) return -ENOSPC;
   const std::string real = Real(path);
   const bool existed = ::access(real.c_str(), F_OK) == 0;
+  if (existed && (fi->flags & O_TRUNC)) RecordTruncateOnOpen(real);
   // O_DIRECT is the kernel's business on this side: we run without a page cache.
   int fd = ::open(real.c_str(), (fi->flags & ~O_DIRECT) | O_CREAT | O_CLOEXEC, mode);
   if (fd < 0) return Errno();
@@ -153,14 +162,7 @@ int Open(const char* path, fuse_file_info* fi) {
   if (g.faults.power_off) return -EIO;
   const std::string real = Real(path);
   int flags = fi->flags & ~O_DIRECT;
-  if (flags & O_TRUNC) {
-    // Truncating on open is a change like any other: record it first.
-    int probe = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
-    if (probe >= 0) {
-      g.ledger->RecordResize(probe, 0);
-      ::close(probe);
-    }
-  }
+  if (flags & O_TRUNC) RecordTruncateOnOpen(real);
   int fd = ::open(real.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return Errno();
   fi->fh = static_cast<uint64_t>(fd);
