@@ -49,13 +49,24 @@ CutMount::CutMount(const std::string& real, const std::string& graveyard, const 
   from_ = ::fdopen(out[0], "r");
   std::array<char, 256> line{};
   const bool ready = std::fgets(line.data(), line.size(), from_) != nullptr && std::strcmp(line.data(), "ready\n") == 0;
-  INFO("herald-cutfs did not report ready (is /dev/fuse there, and fuse3 installed?)");
-  REQUIRE(ready);
+  if (!ready) {
+    int status = 0;
+    const bool exited = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    INFO("herald-cutfs did not report ready: "
+         << (exited && WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed")
+         << " (127: could not run " HERALD_CUTFS_PATH "; else its stderr above says why: /dev/fuse, fuse3, the mountpoint)");
+    FAIL();
+  }
   REQUIRE(Eventually([&] { return Mounted(mountpoint_); }, std::chrono::seconds(10)));
 }
 
 CutMount::~CutMount() {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0) {
+    if (to_) std::fclose(to_);
+    if (from_) std::fclose(from_);
+    return;
+  }
   // Lazy: a process killed a moment ago may still hold a file open here.
   std::string cmd = "fusermount3 -u -z '" + mountpoint_ + "'";
   if (std::system(cmd.c_str()) != 0) ::kill(pid_, SIGTERM);
