@@ -34,8 +34,9 @@ if [ "$build_only" -eq 0 ]; then
     clang libclang-rt-14-dev llvm-14  # libFuzzer and clang's sanitizer runtimes
                                       # (tools/fuzz.sh); llvm-symbolizer, for
                                       # file:line in sanitizer reports
-    chromium     # the main page is tested in headless Chromium
-    libfuse3-dev fuse3  # herald-cutfs, the file system of the power-loss tests
+    chromium nodejs npm  # the blog's page is tested in headless Chromium
+                         # (tests/browser: puppeteer-core, installed by npm ci)
+    libfuse3-dev fuse3   # herald-cutfs, the file system of the power-loss tests
   )
 fi
 

@@ -38,7 +38,7 @@ fi
 ./build/services/post-service --data-dir herald-data/post-service --broker "$broker" & pids+=($!)
 ./build/services/comment-service --data-dir herald-data/comment-service --broker "$broker" & pids+=($!)
 ./build/services/notification-service --data-dir herald-data/notification-service --broker "$broker" & pids+=($!)
-./build/services/api-gateway & pids+=($!)
+./build/services/api-gateway --broker "$broker" & pids+=($!)
 sleep 1
 echo "Herald is up: broker $broker, blog http://127.0.0.1:8080/ (Ctrl-C stops)"
 wait

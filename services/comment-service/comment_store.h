@@ -3,7 +3,11 @@
 // written in one atomic batch (the event through the transactional outbox),
 // so a comment never exists without its event or the other way round.
 //
-// Keys: comment/<id> -> JSON of the comment; post/<id> -> "" for each post
+// Only the writer of a comment may delete it: Add returns a delete token,
+// random, which the store keeps only as its SHA-256; Remove needs the token.
+//
+// Keys: comment/<id> -> JSON of the comment (with "delete_token_sha256",
+// which ForPost leaves out); post/<id> -> "" for each post
 // the service knows of (learned from post-created); outbox/... (Outbox).
 
 #include <mutex>
@@ -26,11 +30,15 @@ class CommentStore {
   bool KnowsPost(const std::string& post_id);
   rocksdb::Status RememberPost(const std::string& post_id);
 
-  // Stores the comment and its comment-created event; returns the comment.
+  // Stores the comment and its comment-created event; returns the comment and
+  // the token that deletes it.
   rocksdb::Status Add(const std::string& post_id, const std::string& author, const std::string& content,
-                      nlohmann::json* comment);
-  // Removes the comment and stores its comment-deleted event. NotFound if absent.
-  rocksdb::Status Remove(const std::string& comment_id, nlohmann::json* comment);
+                      nlohmann::json* comment, std::string* delete_token);
+
+  enum class Removal { kRemoved, kNotFound, kWrongToken, kStorageError };
+  // Removes the comment and stores its comment-deleted event, if
+  // `delete_token` is the one Add returned for it.
+  Removal Remove(const std::string& comment_id, const std::string& delete_token);
   // The post's comments, oldest first.
   std::vector<nlohmann::json> ForPost(const std::string& post_id);
 

@@ -1,6 +1,8 @@
 // comment-service: adds and removes comments, publishing comment-created and
 // comment-deleted through its outbox. It learns which posts exist from
 // post-created, and asks the post-service about a post it has not heard of.
+// Creating a comment returns its delete token; DELETE /comments/ID needs it
+// in the X-Delete-Token header (403 without it).
 
 #include <spdlog/spdlog.h>
 
@@ -66,8 +68,10 @@ int main(int argc, char** argv) {
       store.RememberPost(post_id);
     }
     json comment;
-    if (!store.Add(post_id, *author, *content, &comment).ok())
+    std::string delete_token;
+    if (!store.Add(post_id, *author, *content, &comment, &delete_token).ok())
       return ReplyError(res, 500, "storage", "could not store the comment");
+    comment["delete_token"] = delete_token;
     ReplyJson(res, 201, comment);
   });
   server.Get(R"(/posts/([^/]+)/comments)", [&](const httplib::Request& req, httplib::Response& res) {
@@ -78,11 +82,17 @@ int main(int argc, char** argv) {
   server.Delete(R"(/comments/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
     if (!IsValidId(id)) return ReplyError(res, 404, "comment_not_found", "no comment " + id);
-    json comment;
-    rocksdb::Status s = store.Remove(id, &comment);
-    if (s.IsNotFound()) return ReplyError(res, 404, "comment_not_found", "no comment " + id);
-    if (!s.ok()) return ReplyError(res, 500, "storage", "could not delete the comment");
-    res.status = 204;
+    switch (store.Remove(id, req.get_header_value(kDeleteTokenHeader))) {
+      case CommentStore::Removal::kRemoved:
+        res.status = 204;
+        return;
+      case CommentStore::Removal::kNotFound:
+        return ReplyError(res, 404, "comment_not_found", "no comment " + id);
+      case CommentStore::Removal::kWrongToken:
+        return ReplyError(res, 403, "not_your_comment", "only the comment's writer may delete it");
+      case CommentStore::Removal::kStorageError:
+        return ReplyError(res, 500, "storage", "could not delete the comment");
+    }
   });
   server.Get("/outbox", [&](const httplib::Request&, httplib::Response& res) {
     ReplyJson(res, 200, {{"pending", outbox.Pending()}});

@@ -74,6 +74,12 @@ bool ConnectionStream::is_readable() const {
   return buffered_begin_ < buffered_end_ || WaitFor(POLLIN, deadline_);
 }
 
+bool ConnectionStream::PeerClosed() const {
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 || (p.revents & POLLIN) != 0;
+}
+
 bool ConnectionStream::is_writable() const {
   return WaitFor(POLLOUT, Clock::now() + limits_.write_timeout);
 }

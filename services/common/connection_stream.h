@@ -40,6 +40,11 @@ class ConnectionStream final : public httplib::Stream {
   // True when the request was read to its end, so the next one can follow on
   // the same connection.
   bool AtRequestEnd() const { return phase_ == Phase::kBody && budget_ == 0; }
+  // True once the peer has closed its side or the connection failed, as
+  // seen without blocking. For a reply that streams for as long as the
+  // client stays (server-sent events): its client never sends again, so
+  // anything readable means it left.
+  bool PeerClosed() const;
   // Why the last read failed, if it was a limit.
   Failure failure() const { return failure_; }
   // Closes the connection after a reply that left part of the request unread:

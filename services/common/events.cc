@@ -66,6 +66,13 @@ std::string EncodePostCreated(const PostEvent& e) {
   return Finish(fbb);
 }
 
+std::string EncodePostUpdated(const PostUpdatedEvent& e) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  auto event_id = fbb.CreateString(e.event_id), post_id = fbb.CreateString(e.post_id);
+  fbb.Finish(fb::CreatePostUpdated(fbb, event_id, post_id, e.comment_count, e.time_ms));
+  return Finish(fbb);
+}
+
 std::optional<CommentEvent> DecodeCommentCreated(const std::string& bytes) {
   const auto* t = Verified<fb::CommentCreated>(bytes);
   CommentEvent e;
@@ -94,6 +101,15 @@ std::optional<PostEvent> DecodePostCreated(const std::string& bytes) {
   if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->post_id(), &e.post_id) ||
       !Str(t->author(), &e.author) || !Str(t->title(), &e.title))
     return std::nullopt;
+  e.time_ms = t->time_ms();
+  return e;
+}
+
+std::optional<PostUpdatedEvent> DecodePostUpdated(const std::string& bytes) {
+  const auto* t = Verified<fb::PostUpdated>(bytes);
+  PostUpdatedEvent e;
+  if (!t || !Str(t->event_id(), &e.event_id) || !Str(t->post_id(), &e.post_id)) return std::nullopt;
+  e.comment_count = t->comment_count();
   e.time_ms = t->time_ms();
   return e;
 }

@@ -63,6 +63,8 @@ HttpServer::HttpServer(HttpLimits limits) : limits_(limits) {
   });
 }
 
+bool HttpServer::CurrentPeerClosed() { return current != nullptr && current->stream->PeerClosed(); }
+
 int HttpServer::Bind(const std::string& host, uint16_t port) {
   int bound = port == 0 ? bind_to_any_port(host) : (bind_to_port(host, port) ? port : -1);
   // listen() again on a listening socket only changes its backlog.

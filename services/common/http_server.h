@@ -31,6 +31,10 @@ class HttpServer : public httplib::Server {
 
   const HttpLimits& limits() const { return limits_; }
 
+  // For a handler's content provider, on the thread serving its connection:
+  // whether the client has gone (ConnectionStream::PeerClosed).
+  static bool CurrentPeerClosed();
+
   // Binds host:port (port 0: one the kernel picks) and listens with a backlog
   // of kListenBacklog; returns the bound port, or -1.
   int Bind(const std::string& host, uint16_t port);

@@ -32,10 +32,15 @@ int JsonDepth(const json& j, int depth = 0) {
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--listen", flags->listen, "HOST:PORT for HTTP")->capture_default_str();
   app.add_option("--data-dir", flags->data_dir, "RocksDB directory of this service")->capture_default_str();
+  app.add_option("--port-file", flags->port_file, "write the bound HTTP port to this file");
+  AddBrokerFlags(app, flags);
+  AddHttpFlags(app, &flags->http);
+}
+
+void AddBrokerFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--broker", flags->broker,
                  "brokerd as HOST:PORT or herald://HOST:PORT; a NATS JetStream cluster as "
                  "nats://HOST:PORT[,HOST:PORT...]")->capture_default_str();
-  app.add_option("--port-file", flags->port_file, "write the bound HTTP port to this file");
   // No default shown for the token: --help must not print a secret.
   app.add_option("--broker-token", flags->broker_token,
                  "token for brokerd with auth on (default: env HERALD_TOKEN, which keeps it out of ps)");
@@ -45,7 +50,6 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_flag("--broker-allow-plaintext-token", flags->broker_allow_plaintext_token,
                "send the token without TLS to a broker that is not on loopback (a trusted network)")
       ->envname("HERALD_ALLOW_PLAINTEXT_TOKEN");
-  AddHttpFlags(app, &flags->http);
 }
 
 void AddHttpFlags(CLI::App& app, HttpLimits* limits) {
@@ -143,6 +147,17 @@ std::string NewId() {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
   return buf;
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
 }
 
 int64_t NowMs() {

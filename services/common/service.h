@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -37,10 +38,12 @@ struct ServiceFlags {
   HttpLimits http;
 };
 
-// Adds --listen, --data-dir, --broker and --port-file with the given defaults,
-// --broker-token, --broker-tls, --broker-tls-ca and --broker-allow-plaintext-token,
-// and AddHttpFlags.
+// Adds --listen, --data-dir and --port-file with the given defaults,
+// AddBrokerFlags and AddHttpFlags.
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
+// Adds --broker, --broker-token, --broker-tls, --broker-tls-ca and
+// --broker-allow-plaintext-token.
+void AddBrokerFlags(CLI::App& app, ServiceFlags* flags);
 // Adds --http-header-timeout-ms, --http-body-timeout-ms and --http-max-threads.
 void AddHttpFlags(CLI::App& app, HttpLimits* limits);
 
@@ -63,9 +66,15 @@ std::optional<json> ParseObject(const httplib::Request& req, httplib::Response& 
 std::optional<std::string> RequireString(const json& body, const char* field, std::size_t max_len,
                                          httplib::Response& res);
 
+// The header a DELETE of a comment carries its delete token in (the gateway
+// relays it to the comment-service).
+inline constexpr const char* kDeleteTokenHeader = "X-Delete-Token";
+
 // Ids: [A-Za-z0-9_-]{1,64}.
 bool IsValidId(const std::string& id);
 std::string NewId();
+// Lowercase hex of each byte: "bob/" -> "626f622f".
+std::string Hex(std::string_view bytes);
 int64_t NowMs();
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-24T20:57:57.502Z.
 std::string Rfc3339(int64_t ms);

@@ -3,7 +3,10 @@
 // comment-created it records "NAME commented on your post TITLE" for the
 // post's author. Both in its own group, each event applied once.
 //
-// Keys: post/<id> -> JSON {author, title}; note/<user>/<time>/<event> -> JSON.
+// Keys: post/<id> -> JSON {author, title};
+//       note/<user in hex>/<time>/<event> -> JSON. The name is hex-encoded so
+//       that one user's key prefix is never the start of another's ("bob"
+//       and "bob/evil" differ in their first byte after the hex).
 
 #include <spdlog/spdlog.h>
 
@@ -28,6 +31,9 @@ std::vector<std::chrono::milliseconds> NotYetBackoff() {
   return {milliseconds(500), milliseconds(1000), milliseconds(2000), milliseconds(4000),
           milliseconds(8000), milliseconds(15000), milliseconds(30000), milliseconds(60000)};
 }
+
+// The key part of a user's notifications: "note/" + hex(user) + "/".
+std::string NotePrefix(const std::string& user) { return "note/" + Hex(user) + "/"; }
 
 }  // namespace
 
@@ -68,7 +74,7 @@ int main(int argc, char** argv) {
       json note = {{"user", post["author"]}, {"post_id", e->post_id}, {"comment_id", e->comment_id},
                    {"text", e->author + " commented on your post " + post["title"].get<std::string>()},
                    {"created_at", Rfc3339(e->time_ms)}};
-      batch.Put("note/" + post["author"].get<std::string>() + "/" + time + "/" + e->event_id, note.dump());
+      batch.Put(NotePrefix(post["author"].get<std::string>()) + time + "/" + e->event_id, note.dump());
     });
     s.ok() ? d.ack() : d.nack(std::chrono::seconds(1), s.ToString());
   };
@@ -85,10 +91,10 @@ int main(int argc, char** argv) {
   AddHealthz(server, "notification-service");
   server.Get("/notifications", [&](const httplib::Request& req, httplib::Response& res) {
     std::string user = req.get_param_value("user");
-    if (user.empty() || user.size() > 100 || user.find('/') != std::string::npos)
-      return ReplyError(res, 400, "bad_user", "user query parameter required");
+    if (user.empty() || user.size() > 100)
+      return ReplyError(res, 400, "bad_user", "user query parameter of 1..100 bytes required");
     json out = json::array();
-    std::string prefix = "note/" + user + "/";
+    const std::string prefix = NotePrefix(user);
     // Keys hold the time, so walking them backwards lists the newest first.
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     for (it->SeekForPrev(prefix + "\xff"); it->Valid() && it->key().starts_with(prefix); it->Prev())

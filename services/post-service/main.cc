@@ -1,6 +1,7 @@
 // post-service: the blog's posts and their comment counts. It consumes
 // comment-created and comment-deleted (group "post-service") and applies each
-// event exactly once; it publishes post-created through its outbox.
+// event exactly once, publishing post-updated (the post's new count) for
+// each; it publishes post-created and post-updated through its outbox.
 
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,24 @@
 
 using namespace herald;
 using namespace herald::services;
+
+namespace {
+
+constexpr std::size_t kDefaultPageSize = 20, kMaxPageSize = 100;
+
+// 1..kMaxPageSize in decimal digits, or nullopt.
+std::optional<std::size_t> ParsePageSize(const std::string& text) {
+  if (text.empty() || text.size() > 3) return std::nullopt;
+  std::size_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (n < 1 || n > kMaxPageSize) return std::nullopt;
+  return n;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   ServiceFlags flags{"127.0.0.1:7412", "post-service-data"};
@@ -25,6 +44,10 @@ int main(int argc, char** argv) {
   Client client(BrokerClientOptions(flags, {.client_name = "post-service", .request_timeout = std::chrono::seconds(5)}));
   Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
   PostStore store(db.get(), &outbox);
+  if (rocksdb::Status s = store.IndexOldPosts(); !s.ok()) {
+    std::fprintf(stderr, "post-service: cannot index the posts: %s\n", s.ToString().c_str());
+    return 1;
+  }
 
   auto on_comment = [&](bool created) {
     return [&, created](const Delivery& d) {
@@ -45,7 +68,7 @@ int main(int argc, char** argv) {
   };
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("post-service: broker setup", [&] {
-    if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated}, "post-service")) return false;
+    if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated, kPostUpdated}, "post-service")) return false;
     if (client.Subscribe({.topic = kCommentCreated, .group = "post-service"}, on_comment(true))) return false;
     return !client.Subscribe({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
   }, &stop);
@@ -59,13 +82,27 @@ int main(int argc, char** argv) {
     if (!author) return;
     auto title = RequireString(*body, "title", 300, res);
     if (!title) return;
-    auto content = RequireString(*body, "content", 100'000, res);
+    // 60,000 bytes of text fit, escaped as JSON, in the 64 KiB a request may have.
+    auto content = RequireString(*body, "content", 60'000, res);
     if (!content) return;
     json post;
     if (!store.Create(*author, *title, *content, &post).ok()) return ReplyError(res, 500, "storage", "could not store");
     ReplyJson(res, 201, post);
   });
-  server.Get("/posts", [&](const httplib::Request&, httplib::Response& res) { ReplyJson(res, 200, store.Cards()); });
+  // ?limit=1..100 (default 20) &before=POST_ID: one page, newest first.
+  server.Get("/posts", [&](const httplib::Request& req, httplib::Response& res) {
+    std::size_t limit = kDefaultPageSize;
+    if (req.has_param("limit")) {
+      auto parsed = ParsePageSize(req.get_param_value("limit"));
+      if (!parsed) return ReplyError(res, 400, "bad_limit", "limit must be 1.." + std::to_string(kMaxPageSize));
+      limit = *parsed;
+    }
+    std::string before = req.get_param_value("before");
+    if (!before.empty() && !IsValidId(before)) return ReplyError(res, 400, "bad_before", "before must be a post id");
+    auto cards = store.Cards(limit, before);
+    if (!cards) return ReplyError(res, 400, "bad_before", "no post " + before);
+    ReplyJson(res, 200, *cards);
+  });
   server.Get(R"(/posts/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
     if (!IsValidId(id)) return ReplyError(res, 404, "post_not_found", "no post " + id);

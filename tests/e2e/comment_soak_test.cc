@@ -43,6 +43,7 @@ using herald::test::BrokerProcess;
 using herald::test::Eventually;
 using herald::test::BlogFlow;
 using herald::test::Call;
+using herald::test::DeleteComment;
 using herald::test::GetJson;
 using herald::test::ServerProcess;
 using nlohmann::json;
@@ -67,6 +68,7 @@ struct WriterLog {
   std::set<std::string> alive;            // 201, and no delete tried since
   std::set<std::string> maybe_deleted;    // 201, then a delete with no clear answer
   std::set<std::string> gone;             // a delete answered 204 or 404
+  std::map<std::string, std::string> delete_tokens;  // of each comment with a 201
   std::set<std::string> created;          // every 201 (each must get its notification)
   int ok_adds = 0, ok_removes = 0;
   int ambiguous_adds = 0;                 // no 201 and not a clear refusal: may exist
@@ -110,7 +112,7 @@ void RunWriter(const std::string& gateway, const std::vector<std::string>& post_
       // Settle an earlier ambiguous delete: whatever the answer now, 204 or 404, it is gone.
       auto it = std::next(log.maybe_deleted.begin(), static_cast<std::ptrdiff_t>(rng() % log.maybe_deleted.size()));
       std::string id = *it;
-      auto r = Call(gateway, "DELETE", "/api/comments/" + id);
+      auto r = DeleteComment(gateway, id, log.delete_tokens[id]);
       if (r && (r->status == 204 || r->status == 404)) {
         log.maybe_deleted.erase(id);
         log.gone.insert(id);
@@ -121,7 +123,7 @@ void RunWriter(const std::string& gateway, const std::vector<std::string>& post_
     } else if (!log.alive.empty() && pick < 4) {
       auto it = std::next(log.alive.begin(), static_cast<std::ptrdiff_t>(rng() % log.alive.size()));
       std::string id = *it;
-      auto r = Call(gateway, "DELETE", "/api/comments/" + id);
+      auto r = DeleteComment(gateway, id, log.delete_tokens[id]);
       log.alive.erase(id);
       if (r && r->status == 204) {
         log.gone.insert(id);
@@ -142,6 +144,7 @@ void RunWriter(const std::string& gateway, const std::vector<std::string>& post_
       json reply = r && r->status == 201 ? json::parse(r->body, nullptr, false) : json();
       if (reply.is_object() && reply["id"].is_string()) {
         std::string id = reply["id"];
+        log.delete_tokens[id] = reply.value("delete_token", "");
         log.alive.insert(id);
         log.created.insert(id);
         ++log.ok_adds;

@@ -199,7 +199,7 @@ TEST_CASE("http: replies carry the security headers and the gateway's page loads
   check_headers(script);
   CHECK(script->status == 200);
   CHECK(script->get_header_value("Content-Type").rfind("text/javascript", 0) == 0);
-  CHECK(script->body.find("async function render()") != std::string::npos);
+  CHECK(script->body.find("new EventSource(") != std::string::npos);
   auto style = http.Get("/main.css");
   check_headers(style);
   CHECK(style->status == 200);

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using herald::test::Eventually;
 using herald::test::BlogFlow;
 using herald::test::Call;
+using herald::test::DeleteComment;
 using herald::test::GetJson;
 using nlohmann::json;
 namespace wire = herald::wire;
@@ -43,9 +44,11 @@ struct Security {
     Add("ops", "admin = [\"*\"]\n");
     Add("comment-service",
         "publish = [\"comment-*\"]\nsubscribe = [\"post-created\"]\ngroups = [\"comment-service\"]\n");
-    Add("post-service", "publish = [\"post-created\"]\nsubscribe = [\"comment-*\"]\ngroups = [\"post-service\"]\n");
+    Add("post-service",
+        "publish = [\"post-created\", \"post-updated\"]\nsubscribe = [\"comment-*\"]\ngroups = [\"post-service\"]\n");
     Add("notification-service",
         "subscribe = [\"comment-created\", \"post-created\"]\ngroups = [\"notification-service\"]\n");
+    Add("api-gateway", "subscribe = [\"comment-created\", \"post-updated\"]\ngroups = [\"api-gateway-*\"]\n");
     std::string text;
     for (const auto& [name, p] : principals) {
       text += herald::test::PrincipalEntry(name, p.token, p.acl) + "\n";
@@ -69,7 +72,7 @@ TEST_CASE("flow: the services keep exact counts over TLS with a token each and l
   // and retry their subscriptions until ops has.
   BlogFlow flow({"--auth-file", sec.auth_file, "--tls-cert", sec.certs.cert_file, "--tls-key", sec.certs.key_file},
                 [&](const std::string& service) { return sec.BrokerFlags(service); });
-  for (const char* topic : {"comment-created", "comment-deleted", "post-created"}) {
+  for (const char* topic : {"comment-created", "comment-deleted", "post-created", "post-updated"}) {
     auto r = herald::test::RunCommand(std::string(HERALD_BROKERCTL_PATH) + " --broker " +
                                       flow.broker.address() + " --tls-ca " + sec.certs.ca_file + " --token " +
                                       sec.Token("ops") + " topic create " + topic);
@@ -84,16 +87,16 @@ TEST_CASE("flow: the services keep exact counts over TLS with a token each and l
     REQUIRE(r->status == 201);
     post_ids.push_back(json::parse(r->body)["id"]);
   }
-  std::vector<std::string> comment_ids;
+  std::vector<json> comments;
   for (int i = 0; i < 12; ++i) {
     auto r = Call(gw, "POST", "/api/posts/" + post_ids[static_cast<std::size_t>(i) % 2] + "/comments",
                   json{{"author", "bob"}, {"content", "hi " + std::to_string(i)}}.dump());
     REQUIRE(r);
     REQUIRE(r->status == 201);
-    comment_ids.push_back(json::parse(r->body)["id"]);
+    comments.push_back(json::parse(r->body));
   }
-  for (int i = 0; i < 4; ++i) {  // removes two comments of each post
-    auto r = Call(gw, "DELETE", "/api/comments/" + comment_ids[static_cast<std::size_t>(i)]);
+  for (std::size_t i = 0; i < 4; ++i) {  // removes two comments of each post
+    auto r = DeleteComment(gw, comments[i]["id"], comments[i]["delete_token"]);
     REQUIRE(r);
     REQUIRE(r->status == 204);
   }

@@ -1,9 +1,9 @@
 // event_fuzzer: the services' event payloads (services/common/events.cc).
 //
-// The post-service and the comment-service decode every message of their
-// topics with DecodeCommentCreated / DecodeCommentDeleted / DecodePostCreated;
-// a payload comes from whoever could publish to the topic. The input is tried
-// as all three. Checks: decoding never crashes, and an event that decodes
+// The services and the gateway decode every message of their topics with
+// DecodeCommentCreated / DecodeCommentDeleted / DecodePostCreated /
+// DecodePostUpdated; a payload comes from whoever could publish to the topic.
+// The input is tried as all four. Checks: decoding never crashes, and an event that decodes
 // encodes again to a payload that decodes to the same event (the services
 // re-publish nothing they decode, but the encoders are what produce payloads
 // in the first place: what they write must read back the same, NUL bytes
@@ -43,6 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     CHECK(again.has_value());
     CHECK(again->event_id == e->event_id && again->post_id == e->post_id &&
           again->author == e->author && again->title == e->title && again->time_ms == e->time_ms);
+  }
+  if (auto e = DecodePostUpdated(bytes)) {
+    auto again = DecodePostUpdated(EncodePostUpdated(*e));
+    CHECK(again.has_value());
+    CHECK(again->event_id == e->event_id && again->post_id == e->post_id &&
+          again->comment_count == e->comment_count && again->time_ms == e->time_ms);
   }
   return 0;
 }

@@ -19,6 +19,7 @@
 
 using namespace std::chrono_literals;
 using herald::test::Call;
+using herald::test::DeleteComment;
 using herald::test::Eventually;
 using herald::test::GetJson;
 using herald::test::NatsCluster;
@@ -34,7 +35,7 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
   ServerProcess notifications(HERALD_NOTIFICATION_SERVICE_PATH, {"--data-dir", "{dir}/data", "--broker", url});
   ServerProcess gateway(HERALD_API_GATEWAY_PATH,
                         {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address()});
+                         "--notification-service", notifications.address(), "--broker", url});
   const std::string gw = gateway.address();
 
   // The services make their streams and consumers in the background (their
@@ -66,11 +67,11 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
   std::atomic<int> ok_requests{0};
   auto writer = [&](int seed) {
     std::mt19937 rng(seed);
-    std::vector<std::string> mine;
+    std::vector<json> mine;
     for (int i = 0; i < 120; ++i) {
       if (!mine.empty() && rng() % 3 == 0) {
         std::size_t k = rng() % mine.size();
-        auto r = Call(gw, "DELETE", "/api/comments/" + mine[k]);
+        auto r = DeleteComment(gw, mine[k]["id"], mine[k]["delete_token"]);
         if (r && (r->status == 204 || r->status == 404)) {
           mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(k));
           ++ok_requests;
@@ -79,7 +80,7 @@ TEST_CASE("nats flow: counts converge with one NATS node killed and restarted", 
         auto r = Call(gw, "POST", "/api/posts/" + post_ids[rng() % post_ids.size()] + "/comments",
                       json{{"author", "bob"}, {"content", "hi"}}.dump());
         if (r && r->status == 201) {
-          mine.push_back(json::parse(r->body)["id"]);
+          mine.push_back(json::parse(r->body));
           ++ok_requests;
         }
       }

@@ -22,14 +22,21 @@ namespace herald::test {
 // One HTTP request with short timeouts: a request to a process that is down
 // fails fast, and one that hangs is given up on (an ambiguous outcome).
 inline httplib::Result Call(const std::string& address, const std::string& method, const std::string& path,
-                            const std::string& body = "") {
+                            const std::string& body = "", const httplib::Headers& headers = {}) {
   httplib::Client c(address.c_str());
   c.set_connection_timeout(1);
   c.set_read_timeout(3);
   c.set_write_timeout(3);
-  if (method == "POST") return c.Post(path.c_str(), body, "application/json");
-  if (method == "DELETE") return c.Delete(path.c_str());
-  return c.Get(path.c_str());
+  if (method == "POST") return c.Post(path.c_str(), headers, body, "application/json");
+  if (method == "DELETE") return c.Delete(path.c_str(), headers);
+  return c.Get(path.c_str(), headers);
+}
+
+// DELETE of a comment by its writer: with the delete token that creating it
+// returned (the gateway's X-Delete-Token header).
+inline httplib::Result DeleteComment(const std::string& gateway, const std::string& comment_id,
+                                     const std::string& delete_token) {
+  return Call(gateway, "DELETE", "/api/comments/" + comment_id, "", {{"X-Delete-Token", delete_token}});
 }
 
 // The JSON body of a 200 reply to GET, or null.
@@ -44,7 +51,9 @@ struct BlogFlow {
   // reach the broker besides --broker: a token, TLS.
   using BrokerFlags = std::function<std::vector<std::string>(const std::string& service)>;
 
-  explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {})
+  // `gateway_args`: more flags for the api-gateway (limits, intervals).
+  explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {},
+                    std::vector<std::string> gateway_args = {})
       : broker(std::move(broker_args)),
         posts(HERALD_POST_SERVICE_PATH, Args({"--data-dir", "{dir}/data"}, "post-service", broker_flags)),
         comments(HERALD_COMMENT_SERVICE_PATH,
@@ -52,8 +61,11 @@ struct BlogFlow {
                       broker_flags)),
         notifications(HERALD_NOTIFICATION_SERVICE_PATH,
                       Args({"--data-dir", "{dir}/data"}, "notification-service", broker_flags)),
-        gateway(HERALD_API_GATEWAY_PATH, {"--comment-service", comments.address(), "--post-service",
-                                          posts.address(), "--notification-service", notifications.address()}) {}
+        gateway(HERALD_API_GATEWAY_PATH,
+                Args(Concat({"--comment-service", comments.address(), "--post-service", posts.address(),
+                             "--notification-service", notifications.address()},
+                            gateway_args),
+                     "api-gateway", broker_flags)) {}
 
   BrokerProcess broker;
   ServerProcess posts;
@@ -62,6 +74,10 @@ struct BlogFlow {
   ServerProcess gateway;
 
  private:
+  static std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
   std::vector<std::string> Args(std::vector<std::string> args, const std::string& service,
                                 const BrokerFlags& broker_flags) {
     args.insert(args.end(), {"--broker", broker.address()});
