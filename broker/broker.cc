@@ -8,16 +8,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "broker/dispatch/topic_registry.h"
 #include "broker/logging.h"
 #include "broker/metrics/http_endpoint.h"
-#include "broker/net/broker_context.h"
 #include "broker/net/listener.h"
 #include "broker/net/session.h"
 #include "broker/security/principals.h"
-#include "broker/storage/durable_dir.h"
+#include "broker/state/broker_context.h"
+#include "broker/state/topic_registry.h"
 #include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
+#include "schemas/durable_dir.h"
 
 namespace herald::broker {
 
@@ -57,6 +57,10 @@ Broker::~Broker() {
 
 namespace {
 
+SecurityFiles SecurityFilesOf(const BrokerConfig& config) {
+  return {config.auth_file, config.tls_cert, config.tls_key};
+}
+
 // Loopback is private to this machine; any other address may be reachable
 // from a network, where an open broker or clear-text tokens are a risk.
 void WarnIfExposed(const BrokerConfig& config, const asio::ip::tcp::endpoint& endpoint) {
@@ -79,7 +83,7 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   EnsureLoggers();
   std::unique_ptr<Broker> b(new Broker(config));
   SecuritySettings security;
-  Status loaded = LoadSecuritySettings(config, &security);
+  Status loaded = LoadSecuritySettings(SecurityFilesOf(config), &security);
   if (!loaded.ok()) return loaded;
   if (int err = CreateDirectoriesDurably(config.data_dir)) {
     return {wire::ErrorCode::StorageError,
@@ -111,7 +115,7 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
       });
   b->ctx_->retention = b->retention_.get();
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
-  b->ctx_->listener = b->listener_.get();
+  b->ctx_->connections = b->listener_.get();
   b->ctx_->metrics = &b->metrics_;
   b->ctx_->principals = std::move(security.principals);
   b->ctx_->tls = std::move(security.tls);
@@ -179,7 +183,7 @@ void Broker::Stop() {
 void Broker::Reload() {
   asio::post(reload_thread_, [this] {
     SecuritySettings settings;
-    Status loaded = LoadSecuritySettings(config_, &settings);
+    Status loaded = LoadSecuritySettings(SecurityFilesOf(config_), &settings);
     asio::post(io_, [this, loaded, settings = std::move(settings)]() mutable {
       ApplyReload(loaded, std::move(settings));
     });

@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t kReadChunkMessages = 4096;
 }
 
-ConsumerGroup::ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name,
+ConsumerGroup::ConsumerGroup(asio::io_context& io, LogReader* log, std::string name,
                              const GroupPosition& position, const GroupLimits& limits,
                              std::shared_ptr<UnackedBudget> budget)
     : io_(io),
@@ -54,6 +54,7 @@ ConsumerGroup::~ConsumerGroup() {
 
 void ConsumerGroup::SetPolicy(uint32_t max_deliveries,
                               std::vector<std::chrono::milliseconds> backoff) {
+  kIoThread.AssertHeld();
   if (max_deliveries != 0 && max_deliveries != max_deliveries_) {
     max_deliveries_ = max_deliveries;
     dirty_ = true;
@@ -66,6 +67,7 @@ void ConsumerGroup::SetPolicy(uint32_t max_deliveries,
 
 uint64_t ConsumerGroup::AddMember(std::weak_ptr<SubscriberSink> sink, uint32_t subscription_id,
                                   uint32_t window, std::chrono::milliseconds ack_deadline) {
+  kIoThread.AssertHeld();
   Member m;
   m.id = next_member_id_++;
   m.sink = std::move(sink);
@@ -78,6 +80,7 @@ uint64_t ConsumerGroup::AddMember(std::weak_ptr<SubscriberSink> sink, uint32_t s
 }
 
 void ConsumerGroup::RemoveMember(uint64_t member_id) {
+  kIoThread.AssertHeld();
   auto it = std::find_if(members_.begin(), members_.end(),
                          [&](const Member& m) { return m.id == member_id; });
   if (it == members_.end()) return;
@@ -94,6 +97,7 @@ void ConsumerGroup::RemoveMember(uint64_t member_id) {
 }
 
 void ConsumerGroup::Close() {
+  kIoThread.AssertHeld();
   closed_ = true;
   members_.clear();
   key_owner_.clear();
@@ -104,6 +108,7 @@ void ConsumerGroup::Close() {
 }
 
 bool ConsumerGroup::Reset(uint64_t start) {
+  kIoThread.AssertHeld();
   if (!members_.empty()) return false;
   ++generation_;
   key_owner_.clear();
@@ -138,6 +143,7 @@ bool ConsumerGroup::RoomForUnacked(std::size_t bytes) {
   if (!waiting_for_budget_) {
     waiting_for_budget_ = true;
     budget_->Wait([weak = weak_from_this()] {
+      kIoThread.AssertHeld();  // UnackedBudget::Give runs on the I/O thread
       if (auto self = weak.lock()) {
         self->waiting_for_budget_ = false;
         self->SchedulePump();
@@ -180,6 +186,7 @@ void ConsumerGroup::SendToDeadLetters(uint64_t offset, InFlight&& f) {
   DeadLetter letter{f.message, name_, f.delivery_count, f.last_reason ? *f.last_reason : std::string()};
   dead_letter_sink_(std::move(letter), [self = shared_from_this(), offset, f = std::move(f),
                                          generation = generation_](bool stored) mutable {
+    kIoThread.AssertHeld();  // DeadLetterSink's contract: done runs on the I/O thread
     if (self->closed_ || generation != self->generation_) return;
     self->dead_lettering_.erase(offset);
     if (stored) {
@@ -224,6 +231,7 @@ void ConsumerGroup::AdvanceFloor() {
 }
 
 void ConsumerGroup::Ack(uint64_t member_id, std::span<const uint64_t> offsets) {
+  kIoThread.AssertHeld();
   if (closed_) return;
   for (uint64_t offset : offsets) {
     if (auto it = in_flight_.find(offset); it != in_flight_.end()) {
@@ -247,6 +255,7 @@ void ConsumerGroup::Ack(uint64_t member_id, std::span<const uint64_t> offsets) {
 
 void ConsumerGroup::Nack(uint64_t member_id, std::span<const uint64_t> offsets,
                          std::chrono::milliseconds delay, std::string_view reason) {
+  kIoThread.AssertHeld();
   if (closed_) return;
   // One copy of the reason for every offset of this nack.
   NackReason shared = reason.empty() ? nullptr : std::make_shared<const std::string>(reason);
@@ -261,6 +270,7 @@ void ConsumerGroup::Nack(uint64_t member_id, std::span<const uint64_t> offsets,
 }
 
 void ConsumerGroup::ExtendDeadline(uint64_t member_id, std::span<const uint64_t> offsets) {
+  kIoThread.AssertHeld();
   if (closed_) return;
   Clock::time_point now = Clock::now();
   for (uint64_t offset : offsets) {
@@ -272,6 +282,7 @@ void ConsumerGroup::ExtendDeadline(uint64_t member_id, std::span<const uint64_t>
 }
 
 void ConsumerGroup::Tick(Clock::time_point now) {
+  kIoThread.AssertHeld();
   if (closed_) return;
   bool due = false;
   std::vector<uint64_t> expired;
@@ -294,6 +305,7 @@ void ConsumerGroup::SchedulePump() {
   if (pump_scheduled_ || closed_) return;
   pump_scheduled_ = true;
   asio::post(io_, [self = shared_from_this()] {
+    kIoThread.AssertHeld();  // posted to the broker's io_context
     self->pump_scheduled_ = false;
     self->Pump();
   });
@@ -332,6 +344,7 @@ void ConsumerGroup::SkipTo(uint64_t to) {
 }
 
 void ConsumerGroup::OnLogTruncated() {
+  kIoThread.AssertHeld();
   if (closed_) return;
   if (cursor_ < log_->earliest()) SkipTo(log_->earliest());
   SchedulePump();
@@ -436,6 +449,7 @@ void ConsumerGroup::Pump() {
 }
 
 GroupPosition ConsumerGroup::Position() const {
+  kIoThread.AssertHeld();
   GroupPosition p;
   p.ack_floor = ack_floor_;
   for (std::size_t i = 0; i < acked_.size(); ++i)
@@ -449,6 +463,7 @@ GroupPosition ConsumerGroup::Position() const {
 }
 
 GroupStats ConsumerGroup::Stats() const {
+  kIoThread.AssertHeld();
   GroupStats s;
   s.ack_floor = ack_floor_;
   s.members = static_cast<uint32_t>(members_.size());

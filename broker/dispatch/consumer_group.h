@@ -4,7 +4,8 @@
 // member at a time, and stays in flight until acked, nacked, expired, or its
 // member leaves.
 //
-// Thread: the broker's I/O thread. Every method runs there; Pump() is posted
+// Thread: the broker's I/O thread (kIoThread, broker/io_thread.h). Every
+// method runs there, and its state is GUARDED_BY(kIoThread); Pump() is posted
 // to the same io_context so that many acks or appends make one pass.
 //
 // State, for offsets in [ack_floor_, cursor_):
@@ -43,9 +44,10 @@
 #include <asio/io_context.hpp>
 
 #include "broker/dispatch/subscriber_sink.h"
+#include "broker/io_thread.h"
 #include "broker/dispatch/unacked_budget.h"
 #include "broker/storage/group_position.h"
-#include "broker/storage/topic_log.h"
+#include "broker/storage/log_reader.h"
 
 namespace herald::broker {
 
@@ -101,12 +103,15 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   // broker-wide bound on unacked bytes (nullptr: none); the group shares it,
   // since a pump still posted to the io_context may hold the group past the
   // registry that made it.
-  ConsumerGroup(asio::io_context& io, TopicLog* log, std::string name, const GroupPosition& position,
+  ConsumerGroup(asio::io_context& io, LogReader* log, std::string name, const GroupPosition& position,
                 const GroupLimits& limits, std::shared_ptr<UnackedBudget> budget = nullptr);
   ~ConsumerGroup();
 
   const std::string& name() const { return name_; }
-  void set_dead_letter_sink(DeadLetterSink sink) { dead_letter_sink_ = std::move(sink); }
+  void set_dead_letter_sink(DeadLetterSink sink) {
+    kIoThread.AssertHeld();
+    dead_letter_sink_ = std::move(sink);
+  }
   // 0 / empty: keep the current value.
   void SetPolicy(uint32_t max_deliveries, std::vector<std::chrono::milliseconds> backoff);
 
@@ -128,10 +133,19 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   // Moves an idle group to `start` (forgets everything read or acked).
   // False if the group has members.
   bool Reset(uint64_t start);
-  bool has_members() const { return !members_.empty(); }
+  bool has_members() const {
+    kIoThread.AssertHeld();
+    return !members_.empty();
+  }
 
-  void OnLogAppended() { SchedulePump(); }
-  void OnSinkWritable() { SchedulePump(); }
+  void OnLogAppended() {
+    kIoThread.AssertHeld();
+    SchedulePump();
+  }
+  void OnSinkWritable() {
+    kIoThread.AssertHeld();
+    SchedulePump();
+  }
   // Counts what the group lost at once, members or not (group describe shows it).
   void OnLogTruncated();
   // Expires ack deadlines and releases delayed redeliveries due by `now`.
@@ -143,7 +157,10 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   GroupPosition Position() const;
   GroupStats Stats() const;
   // True once since the last call if the position changed (it needs storing).
-  bool TakeDirty() { return std::exchange(dirty_, false); }
+  bool TakeDirty() {
+    kIoThread.AssertHeld();
+    return std::exchange(dirty_, false);
+  }
 
  private:
   struct Member {
@@ -172,62 +189,67 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   using InFlightMap = std::pmr::unordered_map<uint64_t, InFlight>;
   enum class Backoff { kApply, kNone };
 
-  void SchedulePump();
-  void Pump();
+  void SchedulePump() REQUIRES(kIoThread);
+  void Pump() REQUIRES(kIoThread);
   // What a message and its reason cost in ready_bytes_ and unacked_bytes_.
   static std::size_t HeldBytes(const MessageRef& message, const NackReason& reason);
   // Whether a message of `bytes` may go out now within the unacked limits;
   // if the broker-wide budget is what stops it, the group waits for it.
-  bool RoomForUnacked(std::size_t bytes);
+  bool RoomForUnacked(std::size_t bytes) REQUIRES(kIoThread);
   // Out of in_flight_ (acked, nacked, expired or orphaned): its bytes come back.
-  InFlight TakeInFlight(InFlightMap::iterator it);
-  void Fill();
-  Member* NextMemberWithRoom();
+  InFlight TakeInFlight(InFlightMap::iterator it) REQUIRES(kIoThread);
+  void Fill() REQUIRES(kIoThread);
+  Member* NextMemberWithRoom() REQUIRES(kIoThread);
   // Back to ready_ (or to the dead-letter sink after max deliveries).
-  void Requeue(uint64_t offset, InFlight&& f, std::chrono::milliseconds delay, Backoff backoff);
-  void SendToDeadLetters(uint64_t offset, InFlight&& f);
+  void Requeue(uint64_t offset, InFlight&& f, std::chrono::milliseconds delay, Backoff backoff) REQUIRES(kIoThread);
+  void SendToDeadLetters(uint64_t offset, InFlight&& f) REQUIRES(kIoThread);
   // Offsets in [cursor_, to) are gone from the log: count them skipped.
-  void SkipTo(uint64_t to);
-  void MarkAcked(uint64_t offset);
-  void AdvanceFloor();
-  void ReleaseKey(const MessageRef& message);
-  Member* FindMember(uint64_t member_id);
+  void SkipTo(uint64_t to) REQUIRES(kIoThread);
+  void MarkAcked(uint64_t offset) REQUIRES(kIoThread);
+  void AdvanceFloor() REQUIRES(kIoThread);
+  void ReleaseKey(const MessageRef& message) REQUIRES(kIoThread);
+  Member* FindMember(uint64_t member_id) REQUIRES(kIoThread);
 
   asio::io_context& io_;
-  TopicLog* log_;
+  LogReader* log_;
   std::string name_;
   GroupLimits limits_;
 
-  uint64_t ack_floor_;
-  uint64_t cursor_;                       // next offset to read from the log
-  std::deque<uint8_t> acked_;             // [ack_floor_, ack_floor_ + size)
+  uint64_t ack_floor_ GUARDED_BY(kIoThread);
+  uint64_t cursor_ GUARDED_BY(kIoThread);  // next offset to read from the log
+  std::deque<uint8_t> acked_ GUARDED_BY(kIoThread);  // [ack_floor_, ack_floor_ + size)
   // Every message passes through ready_ and in_flight_: their nodes come from
   // a pool owned by the group instead of one malloc and free per message
   // (2 allocations per delivery before; see the closing note of issue 6).
   // Declared before the containers, so it outlives them.
   std::pmr::unsynchronized_pool_resource node_pool_;
-  std::pmr::map<uint64_t, Ready> ready_{&node_pool_};  // ordered: lowest offset first
-  std::size_t ready_bytes_ = 0;
-  InFlightMap in_flight_{&node_pool_};
-  std::size_t unacked_bytes_ = 0;  // HeldBytes of in_flight_
-  std::shared_ptr<UnackedBudget> budget_;
-  bool waiting_for_budget_ = false;
-  std::pmr::unordered_map<std::string_view, uint64_t> key_owner_{&node_pool_};  // views into owned messages
-  std::set<uint64_t> dead_lettering_;
+  std::pmr::map<uint64_t, Ready> ready_ GUARDED_BY(kIoThread){&node_pool_};  // ordered: lowest offset first
+  std::size_t ready_bytes_ GUARDED_BY(kIoThread) = 0;
+  InFlightMap in_flight_ GUARDED_BY(kIoThread){&node_pool_};
+  std::size_t unacked_bytes_ GUARDED_BY(kIoThread) = 0;  // HeldBytes of in_flight_
+  std::shared_ptr<UnackedBudget> budget_ GUARDED_BY(kIoThread);
+  bool waiting_for_budget_ GUARDED_BY(kIoThread) = false;
+  // Views into owned messages.
+  std::pmr::unordered_map<std::string_view, uint64_t> key_owner_ GUARDED_BY(kIoThread){&node_pool_};
+  std::set<uint64_t> dead_lettering_ GUARDED_BY(kIoThread);
 
-  uint32_t max_deliveries_;
-  std::vector<std::chrono::milliseconds> backoff_;
-  DeadLetterSink dead_letter_sink_;
-  uint64_t skipped_ = 0, dead_lettered_ = 0, redeliveries_ = 0;
-  uint64_t delivered_ = 0, delivered_bytes_ = 0;
-  uint64_t generation_ = 0;  // bumped by Reset: late completions of the old state are ignored
+  uint32_t max_deliveries_ GUARDED_BY(kIoThread);
+  std::vector<std::chrono::milliseconds> backoff_ GUARDED_BY(kIoThread);
+  DeadLetterSink dead_letter_sink_ GUARDED_BY(kIoThread);
+  uint64_t skipped_ GUARDED_BY(kIoThread) = 0;
+  uint64_t dead_lettered_ GUARDED_BY(kIoThread) = 0;
+  uint64_t redeliveries_ GUARDED_BY(kIoThread) = 0;
+  uint64_t delivered_ GUARDED_BY(kIoThread) = 0;
+  uint64_t delivered_bytes_ GUARDED_BY(kIoThread) = 0;
+  // Bumped by Reset: late completions of the old state are ignored.
+  uint64_t generation_ GUARDED_BY(kIoThread) = 0;
 
-  std::vector<Member> members_;
-  std::size_t next_member_ = 0;  // round-robin position
-  uint64_t next_member_id_ = 1;
-  bool pump_scheduled_ = false;
-  bool dirty_ = false;
-  bool closed_ = false;
+  std::vector<Member> members_ GUARDED_BY(kIoThread);
+  std::size_t next_member_ GUARDED_BY(kIoThread) = 0;  // round-robin position
+  uint64_t next_member_id_ GUARDED_BY(kIoThread) = 1;
+  bool pump_scheduled_ GUARDED_BY(kIoThread) = false;
+  bool dirty_ GUARDED_BY(kIoThread) = false;
+  bool closed_ GUARDED_BY(kIoThread) = false;
 };
 
 }  // namespace herald::broker

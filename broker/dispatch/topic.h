@@ -8,22 +8,19 @@
 #include <string>
 
 #include "broker/dispatch/consumer_group.h"
-#include "broker/storage/store.h"
-#include "broker/storage/topic_log.h"
+#include "broker/storage/log_reader.h"
 
 namespace herald::broker {
 
 class Topic {
  public:
-  // *store must outlive the topic.
-  Topic(Store* store, const TopicRecord& record, std::size_t tail_cache_bytes)
-      : id_(record.id),
-        name_(record.name),
-        log_(store, record.id, record.earliest_offset, record.next_offset, tail_cache_bytes) {}
+  // `log` reads this topic's messages (the broker's TopicLog, or a log in memory in tests).
+  Topic(uint64_t id, std::string name, std::unique_ptr<LogReader> log)
+      : id_(id), name_(std::move(name)), log_(std::move(log)) {}
 
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
-  TopicLog& log() { return log_; }
+  LogReader& log() { return *log_; }
   const std::map<std::string, std::shared_ptr<ConsumerGroup>>& groups() const { return groups_; }
 
   std::shared_ptr<ConsumerGroup> FindGroup(const std::string& name) const {
@@ -52,20 +49,20 @@ class Topic {
 
   // A batch of this topic is durable: extend the log and wake every group.
   void OnAppended(std::shared_ptr<const RecordBatch> batch) {
-    log_.OnAppended(std::move(batch));
+    log_->OnAppended(std::move(batch));
     for (auto& [name, group] : groups_) group->OnLogAppended();
   }
 
   // Retention or a purge removed the offsets below `earliest`.
   void OnTruncated(uint64_t earliest) {
-    log_.OnTruncated(earliest);
+    log_->OnTruncated(earliest);
     for (auto& [name, group] : groups_) group->OnLogTruncated();
   }
 
  private:
   uint64_t id_;
   std::string name_;
-  TopicLog log_;
+  std::unique_ptr<LogReader> log_;
   std::map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
   Delivered removed_groups_delivered_;
 };

@@ -2,8 +2,8 @@
 
 #include "broker/metrics/process_sample.h"
 #include "broker/metrics/prometheus_text.h"
-#include "broker/net/broker_context.h"
-#include "broker/net/listener.h"
+#include "broker/state/broker_context.h"
+#include "broker/state/connection_counts.h"
 #include "broker/version.h"
 
 namespace herald::broker {
@@ -57,9 +57,9 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
       out.Gauge("herald_topic_bytes", "Stored bytes of the topic's log", double(record->bytes), labels);
     }
   }
-  out.Gauge("herald_connections", "Open client connections", ctx.listener ? double(ctx.listener->OpenSessions()) : 0);
+  out.Gauge("herald_connections", "Open client connections", ctx.connections ? double(ctx.connections->OpenSessions()) : 0);
   out.Gauge("herald_pending_connections", "Open connections that have not completed Hello yet",
-            ctx.listener ? double(ctx.listener->PendingSessions()) : 0);
+            ctx.connections ? double(ctx.connections->PendingSessions()) : 0);
   out.Gauge("herald_unacked_bytes", "Payload bytes every group's members hold unacked (--max-unacked-bytes)",
             double(ctx.registry.unacked_budget().used()));
   if (ctx.principals != nullptr) {

@@ -24,7 +24,7 @@ void HandleGetStatus(Session& session, BrokerContext& ctx, uint64_t request_id) 
       wire::CreateStatusInfo(fbb, version, static_cast<uint64_t>(uptime.count()), data_dir,
                              static_cast<uint32_t>(ctx.registry.topics().size()),
                              static_cast<uint32_t>(ctx.registry.group_count()),
-                             ctx.listener ? ctx.listener->OpenSessions() : 0,
+                             ctx.connections ? ctx.connections->OpenSessions() : 0,
                              ctx.store.StorageBytes(), static_cast<int64_t>(reload_ms.count()),
                              ctx.last_reload.failed, reload_error)));
 }

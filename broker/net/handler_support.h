@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "broker/net/broker_context.h"
 #include "broker/security/acl.h"
+#include "broker/state/broker_context.h"
 #include "schemas/frame.h"
 
 namespace herald::broker {

@@ -29,14 +29,15 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "broker/net/broker_context.h"
+#include "broker/state/broker_context.h"
+#include "broker/state/connection_counts.h"
 #include "broker/status.h"
 
 namespace herald::broker {
 
 class Session;
 
-class Listener {
+class Listener final : public ConnectionCounts {
  public:
   explicit Listener(BrokerContext& ctx);
 
@@ -47,11 +48,9 @@ class Listener {
   void Start();
   void Stop();
   void ForEachSession(const std::function<void(Session&)>& fn);
-  uint32_t OpenSessions() const;
-  // Connections past Hello and not closing: what --max-connections limits.
-  uint32_t AuthenticatedSessions() const;
-  // Connections still waiting for their Hello (or TLS handshake).
-  uint32_t PendingSessions() const;
+  uint32_t OpenSessions() const override;
+  uint32_t AuthenticatedSessions() const override;
+  uint32_t PendingSessions() const override;
 
  private:
   asio::awaitable<void> AcceptLoop();

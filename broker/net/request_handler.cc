@@ -42,7 +42,7 @@ void HandleHello(Session& session, BrokerContext& ctx, uint64_t request_id,
   }
   // Checked here as well as at accept: connections accepted below the limit
   // may finish their Hello after it was reached.
-  if (ctx.listener != nullptr && ctx.listener->AuthenticatedSessions() >= ctx.config.max_connections) {
+  if (ctx.connections != nullptr && ctx.connections->AuthenticatedSessions() >= ctx.config.max_connections) {
     session.FailAndClose(request_id, {wire::ErrorCode::TooManyConnections,
                                       fmt::format("the broker is at its limit of {} connections",
                                                   ctx.config.max_connections)});

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "broker/net/broker_context.h"
+#include "broker/state/broker_context.h"
 #include "schemas/frame.h"
 
 namespace herald::broker {

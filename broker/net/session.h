@@ -26,8 +26,8 @@
 
 #include "broker/dispatch/consumer_group.h"
 #include "broker/dispatch/subscriber_sink.h"
-#include "broker/net/broker_context.h"
 #include "broker/security/principals.h"
+#include "broker/state/broker_context.h"
 #include "broker/status.h"
 #include "schemas/byte_stream.h"
 #include "schemas/frame.h"

@@ -7,8 +7,8 @@
 // or edited under it.
 
 #include <memory>
+#include <string>
 
-#include "broker/broker_config.h"
 #include "broker/security/principals.h"
 #include "broker/status.h"
 
@@ -23,10 +23,18 @@ struct SecuritySettings {
   std::shared_ptr<asio::ssl::context> tls;       // nullptr: TLS off
 };
 
-// Reads the files `config` names (--auth-file, --tls-cert, --tls-key). Any
+// The files the settings come from (brokerd's --auth-file, --tls-cert and
+// --tls-key). Empty auth_file: auth off; tls_cert + tls_key: both or neither.
+struct SecurityFiles {
+  std::string auth_file;
+  std::string tls_cert;
+  std::string tls_key;
+};
+
+// Reads the files `files` names. Any
 // error names the file (and the line, for the principals file); *out is then
 // left as it was. Blocking file reads: never on the I/O thread once the
 // broker serves.
-Status LoadSecuritySettings(const BrokerConfig& config, SecuritySettings* out);
+Status LoadSecuritySettings(const SecurityFiles& files, SecuritySettings* out);
 
 }  // namespace herald::broker

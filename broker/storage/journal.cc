@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "broker/storage/crc32c.h"
-#include "broker/storage/durable_dir.h"
+#include "schemas/durable_dir.h"
 #include "broker/storage/varint.h"
 
 namespace herald::broker {

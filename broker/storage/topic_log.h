@@ -1,5 +1,6 @@
 #pragma once
-// TopicLog: the read side of one topic's log, as the dispatcher sees it.
+// TopicLog: the broker's LogReader (broker/storage/log_reader.h), the read
+// side of one topic's log.
 //
 // Thread: the broker's I/O thread. Appends complete on the storage thread and
 // are handed here (OnAppended) by the I/O thread in commit order, so end()
@@ -18,32 +19,27 @@
 #include <vector>
 
 #include "broker/status.h"
+#include "broker/storage/log_reader.h"
 #include "broker/storage/message_ref.h"
 
 namespace herald::broker {
 
 class Store;
 
-class TopicLog {
+class TopicLog final : public LogReader {
  public:
   // *store must outlive this TopicLog.
   TopicLog(Store* store, uint64_t topic_id, uint64_t earliest_offset, uint64_t next_offset,
            std::size_t tail_cache_bytes);
 
-  uint64_t earliest() const { return earliest_; }
-  uint64_t end() const { return end_; }
+  uint64_t earliest() const override { return earliest_; }
+  uint64_t end() const override { return end_; }
 
-  // REQUIRES: batch->base_offset() == end().
-  void OnAppended(std::shared_ptr<const RecordBatch> batch);
-  // Retention or a purge removed the offsets below `earliest`.
-  void OnTruncated(uint64_t earliest);
-  // Broker time of the message at `offset`; nullopt if it is not in the log.
-  std::optional<int64_t> TimestampAt(uint64_t offset);
-
-  // Appends to *out the messages from `from` on, up to max_messages or about
-  // max_bytes of payload, whichever comes first.
+  void OnAppended(std::shared_ptr<const RecordBatch> batch) override;
+  void OnTruncated(uint64_t earliest) override;
+  std::optional<int64_t> TimestampAt(uint64_t offset) override;
   Status Read(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
-              std::vector<MessageRef>* out);
+              std::vector<MessageRef>* out) override;
 
  private:
   Store* store_;

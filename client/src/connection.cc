@@ -11,6 +11,7 @@
 #include "plaintext_token.h"
 #include "schemas/names.h"
 #include "schemas/tls_context.h"
+#include "wire_errors.h"
 
 namespace herald::client_detail {
 
@@ -227,7 +228,7 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
     if (frame == nullptr) co_return finish(make_error_code(errc::protocol_violation));
     if (const auto* err = frame->body_as_ErrorReply()) {
       attempt_.message = err->message() ? err->message()->str() : "";
-      auto code = make_error_code(static_cast<errc>(err->code()));
+      auto code = ErrorFromWire(err->code());
       // A refusal is logged by ConnectLoop, once; other refusals are the broker's passing state.
       if (!IsRefusal(code)) {
         spdlog::warn("herald client: broker refused the handshake: {}", attempt_.message);

@@ -22,7 +22,7 @@ std::error_code HeraldBackend::Subscribe(const SubscribeOptions& options, Messag
   std::promise<std::error_code> result;
   SubscriptionId sid;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sid = next_subscription_++;
   }
   asio::post(io_, [&] {

@@ -18,7 +18,9 @@
 #include "connection.h"
 #include "herald/client.h"
 #include "publisher.h"
+#include "schemas/thread_annotations.h"
 #include "subscriber.h"
+#include "wire_errors.h"
 
 namespace herald::client_detail {
 
@@ -82,7 +84,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
   // ConnectionListener
   void OnConnected() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       connected_ = true;
       refused_ = {};
       principal_ = connection_.principal();
@@ -92,14 +94,14 @@ class HeraldBackend final : public Backend, public ConnectionListener {
   }
   void OnDisconnected() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       connected_ = false;
     }
     subscriber_->OnDisconnected();
   }
   void OnRefused(std::error_code why) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       refused_ = why;
     }
     cv_.notify_all();
@@ -108,14 +110,17 @@ class HeraldBackend final : public Backend, public ConnectionListener {
 
   std::error_code WaitConnected(std::chrono::milliseconds timeout) override {
     if (OnIoThread()) return make_error_code(errc::called_from_callback);
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return connected_ || refused_; });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    MutexLock lock(mu_);
+    while (!connected_ && !refused_) {
+      if (cv_.wait_until(mu_, deadline) == std::cv_status::timeout) break;
+    }
     if (connected_) return {};
     return refused_ ? refused_ : make_error_code(errc::not_connected);
   }
 
   std::string Principal() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return principal_;
   }
 
@@ -132,7 +137,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
           [&](std::error_code ec, const wire::Frame* reply) {
             if (!ec && reply != nullptr) {
               if (const auto* err = reply->body_as_ErrorReply()) {
-                ec = make_error_code(static_cast<errc>(err->code()));
+                ec = ErrorFromWire(err->code());
               } else {
                 ec = on_reply(*reply);
               }
@@ -162,12 +167,12 @@ class HeraldBackend final : public Backend, public ConnectionListener {
   std::thread thread_;
   std::thread::id io_thread_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool connected_ = false;
-  std::error_code refused_;  // the connection's refusal, while it lasts
-  std::string principal_;
-  SubscriptionId next_subscription_ = 1;
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  bool connected_ GUARDED_BY(mu_) = false;
+  std::error_code refused_ GUARDED_BY(mu_);  // the connection's refusal, while it lasts
+  std::string principal_ GUARDED_BY(mu_);
+  SubscriptionId next_subscription_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace herald::client_detail

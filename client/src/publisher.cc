@@ -5,6 +5,8 @@
 
 #include <asio/post.hpp>
 
+#include "wire_errors.h"
+
 namespace herald::client_detail {
 
 namespace {
@@ -36,7 +38,7 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
   std::size_t bytes = SizeOf(message);
   bool post = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (pending_bytes_ + bytes > options_.max_pending_bytes) {
       // Fail on the I/O thread like every other completion.
       PublishResult r;
@@ -55,7 +57,7 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
 void Publisher::Drain() {
   std::vector<Pending> queued;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queued.swap(queue_);
     drain_posted_ = false;
   }
@@ -138,7 +140,7 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
               results[i].duplicate = ok->duplicate();
             }
           } else if (const auto* err = reply->body_as_ErrorReply()) {
-            ec = make_error_code(static_cast<errc>(err->code()));
+            ec = ErrorFromWire(err->code());
           } else {
             ec = make_error_code(errc::protocol_violation);
           }
@@ -156,7 +158,7 @@ void Publisher::Complete(std::vector<Pending>& batch, const std::vector<PublishR
     if (batch[i].done) batch[i].done(results[i]);
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& p : batch) {
       pending_bytes_ -= p.bytes;
       ticket_done_[p.ticket - first_open_ticket_] = 1;
@@ -172,7 +174,7 @@ void Publisher::Complete(std::vector<Pending>& batch, const std::vector<PublishR
 void Publisher::FailQueued(std::error_code error) {
   std::vector<Pending> queued;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queued.swap(queue_);
   }
   std::vector<PublishResult> results(queued.size());
@@ -181,10 +183,13 @@ void Publisher::FailQueued(std::error_code error) {
 }
 
 std::error_code Publisher::Flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  uint64_t target = next_ticket_;
-  bool done = completed_cv_.wait_for(lock, timeout, [&] { return first_open_ticket_ >= target; });
-  return done ? std::error_code() : make_error_code(errc::timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(mu_);
+  const uint64_t target = next_ticket_;
+  while (first_open_ticket_ < target) {
+    if (completed_cv_.wait_until(mu_, deadline) == std::cv_status::timeout) break;
+  }
+  return first_open_ticket_ >= target ? std::error_code() : make_error_code(errc::timeout);
 }
 
 }  // namespace herald::client_detail

@@ -23,6 +23,7 @@
 
 #include "connection.h"
 #include "herald/client.h"
+#include "schemas/thread_annotations.h"
 
 namespace herald::client_detail {
 
@@ -54,14 +55,14 @@ class Publisher {
   const ClientOptions& options_;
   const uint64_t producer_id_;
 
-  std::mutex mu_;
-  std::condition_variable completed_cv_;
-  std::vector<Pending> queue_;          // GUARDED_BY(mu_)
-  bool drain_posted_ = false;           // GUARDED_BY(mu_)
-  std::size_t pending_bytes_ = 0;       // GUARDED_BY(mu_): queued or unacked
-  uint64_t next_ticket_ = 0;            // GUARDED_BY(mu_)
-  uint64_t first_open_ticket_ = 0;      // GUARDED_BY(mu_): every ticket below is complete
-  std::deque<uint8_t> ticket_done_;     // GUARDED_BY(mu_): from first_open_ticket_ on
+  Mutex mu_;
+  std::condition_variable_any completed_cv_;
+  std::vector<Pending> queue_ GUARDED_BY(mu_);
+  bool drain_posted_ GUARDED_BY(mu_) = false;
+  std::size_t pending_bytes_ GUARDED_BY(mu_) = 0;  // queued or unacked
+  uint64_t next_ticket_ GUARDED_BY(mu_) = 0;
+  uint64_t first_open_ticket_ GUARDED_BY(mu_) = 0;  // every ticket below is complete
+  std::deque<uint8_t> ticket_done_ GUARDED_BY(mu_);  // from first_open_ticket_ on
 
   std::unordered_map<std::string, uint64_t> next_sequence_;  // I/O thread
 };

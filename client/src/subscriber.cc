@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire_convert.h"
+#include "wire_errors.h"
 
 namespace herald::client_detail {
 
@@ -72,7 +73,7 @@ void Subscriber::SendSubscribe(SubscriptionId id, std::function<void(std::error_
               by_broker_id_[binding->broker_id] = id;
             }
           } else if (const auto* err = reply->body_as_ErrorReply()) {
-            ec = make_error_code(static_cast<errc>(err->code()));
+            ec = ErrorFromWire(err->code());
           } else {
             ec = make_error_code(errc::protocol_violation);
           }
@@ -159,7 +160,7 @@ void Subscriber::OnDeliver(const wire::Deliver& deliver) {
 void Subscriber::QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_t offset) {
   bool post;
   {
-    std::lock_guard lock(ack_mu_);
+    MutexLock lock(ack_mu_);
     acks_[binding].push_back(offset);
     post = !std::exchange(ack_flush_posted_, true);
   }
@@ -169,7 +170,7 @@ void Subscriber::QueueAck(const std::shared_ptr<HeraldBinding>& binding, uint64_
 void Subscriber::FlushAcks() {
   std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks;
   {
-    std::lock_guard lock(ack_mu_);
+    MutexLock lock(ack_mu_);
     acks.swap(acks_);
     ack_flush_posted_ = false;
   }

@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "connection.h"
 #include "herald/client.h"
+#include "schemas/thread_annotations.h"
 
 namespace herald::client_detail {
 
@@ -84,9 +85,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   std::map<SubscriptionId, Subscription> subscriptions_;
   std::unordered_map<uint32_t, SubscriptionId> by_broker_id_;  // current connection only
 
-  std::mutex ack_mu_;
-  std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks_;  // GUARDED_BY(ack_mu_)
-  bool ack_flush_posted_ = false;                                              // GUARDED_BY(ack_mu_)
+  Mutex ack_mu_;
+  std::map<std::shared_ptr<HeraldBinding>, std::vector<uint64_t>> acks_ GUARDED_BY(ack_mu_);
+  bool ack_flush_posted_ GUARDED_BY(ack_mu_) = false;
 };
 
 }  // namespace herald::client_detail

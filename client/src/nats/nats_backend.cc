@@ -74,7 +74,7 @@ class NatsBackend final : public Backend {
   ~NatsBackend() override {
     std::map<SubscriptionId, Sub> subs;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       subs.swap(subs_);
     }
     for (auto& [id, s] : subs) StopSub(s);
@@ -133,7 +133,7 @@ class NatsBackend final : public Backend {
     SubscriptionId sid;
     auto stop = std::make_shared<std::atomic<bool>>(false);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       sid = next_id_++;
       subs_[sid] = Sub{sub, stop, {}};
       subs_[sid].thread = std::thread([this, sub, stop, handler = std::move(handler)] {
@@ -147,7 +147,7 @@ class NatsBackend final : public Backend {
   std::error_code Unsubscribe(SubscriptionId id) override {
     Sub s;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = subs_.find(id);
       if (it == subs_.end()) return make_error_code(errc::subscription_not_found);
       s = std::move(it->second);
@@ -492,9 +492,9 @@ class NatsBackend final : public Backend {
   std::error_code connect_error_;
   std::unique_ptr<CallbackThread> callbacks_ = std::make_unique<CallbackThread>();
 
-  std::mutex mu_;
-  std::map<SubscriptionId, Sub> subs_;
-  SubscriptionId next_id_ = 1;
+  Mutex mu_;
+  std::map<SubscriptionId, Sub> subs_ GUARDED_BY(mu_);
+  SubscriptionId next_id_ GUARDED_BY(mu_) = 1;
 
   std::shared_ptr<NatsPublisher> publisher_;
 };

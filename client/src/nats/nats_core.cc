@@ -91,7 +91,7 @@ CallbackThread::CallbackThread() : thread_([this] { Run(); }) {}
 
 CallbackThread::~CallbackThread() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -100,7 +100,7 @@ CallbackThread::~CallbackThread() {
 
 void CallbackThread::Post(std::function<void()> f) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(f));
   }
   cv_.notify_all();
@@ -108,20 +108,21 @@ void CallbackThread::Post(std::function<void()> f) {
 
 void CallbackThread::Run() {
   id_ = std::this_thread::get_id();
-  std::unique_lock lock(mu_);
+  mu_.lock();
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stop_, and everything queued has run
+    while (!stop_ && queue_.empty()) cv_.wait(mu_);
+    if (queue_.empty()) break;  // stop_, and everything queued has run
     auto f = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    mu_.unlock();
     try {
       f();
     } catch (const std::exception& e) {
       spdlog::error("herald client (nats): a callback threw: {}", e.what());
     }
-    lock.lock();
+    mu_.lock();
   }
+  mu_.unlock();
 }
 
 Core::~Core() {

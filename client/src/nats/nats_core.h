@@ -18,6 +18,7 @@
 #include <nats/nats.h>
 
 #include "herald/client.h"
+#include "schemas/thread_annotations.h"
 
 namespace herald::client_detail::nats {
 
@@ -59,10 +60,10 @@ class CallbackThread {
  private:
   void Run();
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stop_ = false;
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::atomic<std::thread::id> id_{};
   std::thread thread_;
 };

@@ -42,64 +42,74 @@ void NatsPublisher::Publish(const std::string& topic, Message message, PublishCa
   std::size_t bytes = message.payload.size() + topic.size() + 64;
   natsMsg* msg = nullptr;
   natsStatus built = BuildMsg(&msg, topic, message);
-  std::unique_lock lock(mu_);
-  uint64_t seq = ++next_seq_;
-  unfinished_.insert(seq);
-  std::error_code refused = setup_error_;
-  if (!refused && built != NATS_OK) refused = make_error_code(errc::invalid_argument);
-  if (!refused && closing_) refused = make_error_code(errc::client_closed);
-  if (!refused && bytes_ + bytes > options_.max_pending_bytes) refused = make_error_code(errc::buffer_full);
-  if (!refused && options_.idempotent) {
-    std::string id = core_->producer_id + "-" + std::to_string(seq);
-    if (natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str()) != NATS_OK) refused = make_error_code(errc::internal);
+  {
+    MutexLock lock(mu_);
+    uint64_t seq = ++next_seq_;
+    unfinished_.insert(seq);
+    std::error_code refused = setup_error_;
+    if (!refused && built != NATS_OK) refused = make_error_code(errc::invalid_argument);
+    if (!refused && closing_) refused = make_error_code(errc::client_closed);
+    if (!refused && bytes_ + bytes > options_.max_pending_bytes) refused = make_error_code(errc::buffer_full);
+    if (!refused && options_.idempotent) {
+      std::string id = core_->producer_id + "-" + std::to_string(seq);
+      if (natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str()) != NATS_OK) refused = make_error_code(errc::internal);
+    }
+    if (refused) {
+      natsMsg_Destroy(msg);
+      PostDone(seq, std::move(done), PublishResult{refused});
+      return;
+    }
+    Entry& e = entries_[seq];
+    e.msg = msg;
+    e.topic = topic;
+    e.done = std::move(done);
+    e.deadline = Clock::now() + options_.request_timeout;
+    e.bytes = bytes;
+    bytes_ += bytes;
+    queue_.push_back(seq);
   }
-  if (refused) {
-    natsMsg_Destroy(msg);
-    PostDone(seq, std::move(done), PublishResult{refused});
-    return;
-  }
-  Entry& e = entries_[seq];
-  e.msg = msg;
-  e.topic = topic;
-  e.done = std::move(done);
-  e.deadline = Clock::now() + options_.request_timeout;
-  e.bytes = bytes;
-  bytes_ += bytes;
-  queue_.push_back(seq);
-  lock.unlock();
   cv_.notify_one();
 }
 
 std::error_code NatsPublisher::Flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
+  const auto deadline = Clock::now() + timeout;
+  MutexLock lock(mu_);
   if (unfinished_.empty()) return {};
-  uint64_t last = *unfinished_.rbegin();
-  bool done = done_cv_.wait_for(lock, timeout, [&] { return unfinished_.empty() || *unfinished_.begin() > last; });
+  const uint64_t last = *unfinished_.rbegin();
+  while (!unfinished_.empty() && *unfinished_.begin() <= last) {
+    if (done_cv_.wait_until(mu_, deadline) == std::cv_status::timeout) break;
+  }
+  const bool done = unfinished_.empty() || *unfinished_.begin() > last;
   return done ? std::error_code() : make_error_code(errc::timeout);
 }
 
 void NatsPublisher::Close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closing_) return;
     closing_ = true;
   }
   cv_.notify_all();
   if (sender_.joinable()) sender_.join();
-  std::unique_lock lock(mu_);
+  mu_.lock();
   for (uint64_t seq : queue_) Complete(seq, PublishResult{make_error_code(errc::client_closed)});
   queue_.clear();
   for (const auto& [seq, at] : retries_) Complete(seq, PublishResult{make_error_code(errc::client_closed)});
   retries_.clear();
   // Each message in flight hears back within kPubAckWait: its PubAck, or
   // libnats' timeout.
-  if (!done_cv_.wait_for(lock, kPubAckWait + 1s, [&] { return in_flight_.empty(); })) {
+  const auto deadline = Clock::now() + kPubAckWait + 1s;
+  while (!in_flight_.empty()) {
+    if (done_cv_.wait_until(mu_, deadline) == std::cv_status::timeout) break;
+  }
+  if (!in_flight_.empty()) {
     spdlog::error("herald client (nats): {} publishes still in flight at close; keeping their state",
                   in_flight_.size());
     leaked_ = weak_from_this().lock();  // null when called from the destructor: nothing to keep
+    mu_.unlock();
     return;
   }
-  lock.unlock();
+  mu_.unlock();
   if (js_) jsCtx_Destroy(js_);
   js_ = nullptr;
 }
@@ -109,11 +119,11 @@ void NatsPublisher::OnAckThunk(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* 
 }
 
 void NatsPublisher::OnAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   // libnats may answer an attempt (its MaxWait timer) while js_PublishMsgAsync
   // still reads the message: destroying or resending it now would pull it from
   // under libnats (a crash in its header iteration). Wait until the call returned.
-  sent_cv_.wait(lock, [&] { return sending_ != msg; });
+  while (sending_ == msg) sent_cv_.wait(mu_);
   auto it = in_flight_.find(msg);
   if (it == in_flight_.end()) {  // not one of ours (cannot happen): ours to destroy all the same
     natsMsg_Destroy(msg);
@@ -141,15 +151,15 @@ void NatsPublisher::OnAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
 }
 
 void NatsPublisher::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!closing_) {
     Clock::time_point wake = Clock::time_point::max();
     if (uint64_t seq = Next(Clock::now(), &wake)) {
-      Send(seq, lock);
+      Send(seq);
     } else if (wake == Clock::time_point::max()) {
-      cv_.wait(lock);
+      cv_.wait(mu_);
     } else {
-      cv_.wait_until(lock, wake);
+      cv_.wait_until(mu_, wake);
     }
   }
 }
@@ -173,19 +183,19 @@ uint64_t NatsPublisher::Next(Clock::time_point now, Clock::time_point* wake) {
   return seq;
 }
 
-void NatsPublisher::Send(uint64_t seq, std::unique_lock<std::mutex>& lock) {
+void NatsPublisher::Send(uint64_t seq) {
   // Only the sender completes an entry that is not in flight, so `e` stays valid
   // until the message is handed over.
   Entry& e = entries_.at(seq);
   if (e.check_stream) {
     e.check_stream = false;
     std::string stream = StreamName(e.topic);
-    lock.unlock();
+    mu_.unlock();
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_GetStreamInfo(&si, core_->js, stream.c_str(), nullptr, &jerr);
     if (si) jsStreamInfo_Destroy(si);
-    lock.lock();
+    mu_.lock();
     if (s != NATS_OK && jerr == JSStreamNotFoundErr) {
       Complete(seq, PublishResult{make_error_code(errc::topic_not_found)});
       return;
@@ -195,13 +205,13 @@ void NatsPublisher::Send(uint64_t seq, std::unique_lock<std::mutex>& lock) {
   natsMsg* msg = std::exchange(e.msg, nullptr);
   in_flight_.emplace(msg, seq);
   sending_ = msg;
-  lock.unlock();
+  mu_.unlock();
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = std::clamp<int64_t>(left.count(), 1, kPubAckWait.count());
   natsMsg* handed = msg;
   natsStatus s = js_PublishMsgAsync(js_, &handed, &po);
-  lock.lock();
+  mu_.lock();
   sending_ = nullptr;
   sent_cv_.notify_all();
   if (s != NATS_OK) {
@@ -244,7 +254,7 @@ void NatsPublisher::PostDone(uint64_t seq, PublishCallback done, PublishResult r
       spdlog::error("herald client (nats): a publish callback threw: {}", e.what());
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       unfinished_.erase(seq);
     }
     done_cv_.notify_all();

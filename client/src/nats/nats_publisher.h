@@ -79,15 +79,15 @@ class NatsPublisher : public std::enable_shared_from_this<NatsPublisher> {
   void OnAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
   void Run();
   // The next message to send (retries first, oldest first); 0 if none now,
-  // with *wake set to when to look again. REQUIRES: mu_ held.
-  uint64_t Next(Clock::time_point now, Clock::time_point* wake);
-  // Sends entry `seq` (or completes it if its time is up). REQUIRES: mu_ held
-  // by `lock`; releases it while libnats works.
-  void Send(uint64_t seq, std::unique_lock<std::mutex>& lock);
-  // Another attempt in 100 ms, or the failure if that is past the deadline. REQUIRES: mu_ held.
-  void Retry(uint64_t seq, Clock::time_point now);
-  // Posts `done` with the result and forgets the entry. REQUIRES: mu_ held.
-  void Complete(uint64_t seq, PublishResult result);
+  // with *wake set to when to look again.
+  uint64_t Next(Clock::time_point now, Clock::time_point* wake) REQUIRES(mu_);
+  // Sends entry `seq` (or completes it if its time is up). Releases mu_
+  // while libnats works.
+  void Send(uint64_t seq) REQUIRES(mu_);
+  // Another attempt in 100 ms, or the failure if that is past the deadline.
+  void Retry(uint64_t seq, Clock::time_point now) REQUIRES(mu_);
+  // Posts `done` with the result and forgets the entry.
+  void Complete(uint64_t seq, PublishResult result) REQUIRES(mu_);
   void PostDone(uint64_t seq, PublishCallback done, PublishResult result);
 
   std::shared_ptr<Core> core_;
@@ -96,20 +96,22 @@ class NatsPublisher : public std::enable_shared_from_this<NatsPublisher> {
   jsCtx* js_ = nullptr;
   std::error_code setup_error_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;           // the sender: work to do, or closing
-  std::condition_variable done_cv_;      // Flush and Close: callbacks ran, PubAcks came
-  uint64_t next_seq_ = 0;
-  std::map<uint64_t, Entry> entries_;    // accepted and not yet answered
-  std::deque<uint64_t> queue_;           // never sent
-  std::map<uint64_t, Clock::time_point> retries_;  // to send again, not before
-  std::unordered_map<natsMsg*, uint64_t> in_flight_;  // handed to libnats
-  natsMsg* sending_ = nullptr;           // inside js_PublishMsgAsync now (OnAck waits for it)
-  std::condition_variable sent_cv_;
-  std::set<uint64_t> unfinished_;        // callback not yet run
-  std::size_t bytes_ = 0;
-  bool closing_ = false;
-  std::shared_ptr<NatsPublisher> leaked_;  // set if PubAcks never came: libnats may still call OnAck
+  Mutex mu_;
+  std::condition_variable_any cv_;           // the sender: work to do, or closing
+  std::condition_variable_any done_cv_;      // Flush and Close: callbacks ran, PubAcks came
+  uint64_t next_seq_ GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Entry> entries_ GUARDED_BY(mu_);  // accepted and not yet answered
+  std::deque<uint64_t> queue_ GUARDED_BY(mu_);         // never sent
+  std::map<uint64_t, Clock::time_point> retries_ GUARDED_BY(mu_);  // to send again, not before
+  std::unordered_map<natsMsg*, uint64_t> in_flight_ GUARDED_BY(mu_);  // handed to libnats
+  // Inside js_PublishMsgAsync now (OnAck waits for it).
+  natsMsg* sending_ GUARDED_BY(mu_) = nullptr;
+  std::condition_variable_any sent_cv_;
+  std::set<uint64_t> unfinished_ GUARDED_BY(mu_);  // callback not yet run
+  std::size_t bytes_ GUARDED_BY(mu_) = 0;
+  bool closing_ GUARDED_BY(mu_) = false;
+  // Set if PubAcks never came: libnats may still call OnAck.
+  std::shared_ptr<NatsPublisher> leaked_ GUARDED_BY(mu_);
   std::thread sender_;
 };
 

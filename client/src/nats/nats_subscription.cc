@@ -58,7 +58,7 @@ int SafeBatch(natsSubscription* sub, uint32_t window) {
 }
 
 void Subscription::ReturnUnsettled() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   closed_ = true;
   auto expired = std::chrono::steady_clock::now() - policy_.ack_deadline;
   for (const auto& [offset, u] : unsettled_) {

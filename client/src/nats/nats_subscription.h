@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "nats/nats_core.h"
 #include "nats/nats_group.h"
+#include "schemas/thread_annotations.h"
 
 namespace herald::client_detail::nats {
 
@@ -75,11 +76,11 @@ struct Subscription {
   }
 
   GroupPolicy Policy() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return policy_;
   }
   void SetPolicy(GroupPolicy policy) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     policy_ = std::move(policy);
   }
 
@@ -87,16 +88,16 @@ struct Subscription {
   // ack or nak goes to; kept when the user drops the Delivery unsettled.
   void Delivered(uint64_t offset, const char* reply) {
     if (reply == nullptr) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     unsettled_[offset] = Unsettled{reply, std::chrono::steady_clock::now()};
   }
   void Touch(uint64_t offset) {  // extend_deadline
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = unsettled_.find(offset); it != unsettled_.end()) it->second.since = std::chrono::steady_clock::now();
   }
   // Forgets the delivery as it is settled; false once the subscription returned it (ReturnUnsettled).
   bool Settle(uint64_t offset) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     unsettled_.erase(offset);
     reasons_.erase(offset);
     return !closed_;
@@ -106,7 +107,7 @@ struct Subscription {
   // JetStream redelivery does not carry it). Kept until the next settlement.
   void RememberReason(uint64_t offset, const std::string& reason) {
     if (reason.empty()) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // Bounded: a message nacked here and settled by another member is never
     // settled here; past this many such, the reasons are dropped (letters
     // then carry an empty reason, as before a nack).
@@ -114,7 +115,7 @@ struct Subscription {
     reasons_[offset] = reason;
   }
   std::string TakeReason(uint64_t offset) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto node = reasons_.extract(offset);
     return node ? std::move(node.mapped()) : std::string();
   }
@@ -129,7 +130,7 @@ struct Subscription {
   bool DeadLetter(const ReceivedMessage& m, const std::string& reason);
 
   std::chrono::milliseconds BackoffFor(uint32_t delivery_count) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto& backoff = policy_.backoff;
     if (backoff.empty()) return std::chrono::milliseconds(0);
     std::size_t i = std::min<std::size_t>(delivery_count == 0 ? 0 : delivery_count - 1, backoff.size() - 1);
@@ -141,11 +142,11 @@ struct Subscription {
     std::string reply;
     std::chrono::steady_clock::time_point since;  // delivered, or extended
   };
-  mutable std::mutex mu_;
-  GroupPolicy policy_;
-  std::map<uint64_t, Unsettled> unsettled_;
+  mutable Mutex mu_;
+  GroupPolicy policy_ GUARDED_BY(mu_);
+  std::map<uint64_t, Unsettled> unsettled_ GUARDED_BY(mu_);
   static constexpr std::size_t kMaxReasons = 10'000;
-  std::unordered_map<uint64_t, std::string> reasons_;  // RememberReason
+  std::unordered_map<uint64_t, std::string> reasons_ GUARDED_BY(mu_);  // RememberReason
   std::atomic<bool> closed_{false};
 };
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace herald::broker {
+namespace herald {
 
 // Creates `path` and any missing parents, fsyncing the parent of each one it
 // created. Returns 0, or the errno of the first step that failed.
@@ -16,4 +16,4 @@ int CreateDirectoriesDurably(const std::string& path);
 // in it). Returns 0 or the errno.
 int SyncDirectory(const std::string& dir);
 
-}  // namespace herald::broker
+}  // namespace herald

@@ -1,4 +1,4 @@
-#include "broker/net/producer_claims.h"
+#include "broker/state/producer_claims.h"
 
 namespace herald::broker {
 

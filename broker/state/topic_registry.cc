@@ -1,9 +1,10 @@
-#include "broker/dispatch/topic_registry.h"
+#include "broker/state/topic_registry.h"
 
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/record_batch.h"
+#include "broker/storage/topic_log.h"
 #include "schemas/names.h"
 
 namespace herald::broker {
@@ -53,7 +54,10 @@ Topic* TopicRegistry::Add(const TopicRecord& record) {
       with_groups_.erase(slot.get());
       group_count_ -= slot->groups().size();
     }
-    slot = std::make_unique<Topic>(store_, record, tail_cache_bytes_);
+    slot = std::make_unique<Topic>(
+        record.id, record.name,
+        std::make_unique<TopicLog>(store_, record.id, record.earliest_offset, record.next_offset,
+                                   tail_cache_bytes_));
     by_id_[record.id] = slot.get();
   }
   return slot.get();

@@ -1,6 +1,8 @@
 #pragma once
-// What every session and request handler shares. All of it lives as long as
-// the Broker; the registry is touched only on the I/O thread.
+// BrokerContext: the broker-wide state every session, request handler and
+// the metrics page share. It names no session and no socket (the listener is
+// seen as ConnectionCounts), so that layers beside net can read it. All of it
+// lives as long as the Broker; the registry is touched only on the I/O thread.
 
 #include <chrono>
 #include <memory>
@@ -10,8 +12,8 @@
 #include <asio/io_context.hpp>
 
 #include "broker/broker_config.h"
-#include "broker/dispatch/topic_registry.h"
-#include "broker/net/producer_claims.h"
+#include "broker/state/producer_claims.h"
+#include "broker/state/topic_registry.h"
 #include "broker/storage/store.h"
 
 namespace asio::ssl {
@@ -20,7 +22,7 @@ class context;
 
 namespace herald::broker {
 
-class Listener;
+class ConnectionCounts;
 class Principals;
 
 // The last reload of the security settings (SIGHUP), for status and /metrics.
@@ -38,7 +40,7 @@ struct BrokerContext {
   Store& store;
   TopicRegistry& registry;
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
-  Listener* listener = nullptr;          // for connection counts
+  const ConnectionCounts* connections = nullptr;  // the listener's
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump
   // Auth on: who may connect, and their ACLs. A reload swaps in a new set;
   // sessions keep the principal they were admitted as until Reauthenticate.

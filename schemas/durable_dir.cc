@@ -1,4 +1,4 @@
-#include "broker/storage/durable_dir.h"
+#include "schemas/durable_dir.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-namespace herald::broker {
+namespace herald {
 
 int SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -40,4 +40,4 @@ int CreateDirectoriesDurably(const std::string& path) {
   return 0;
 }
 
-}  // namespace herald::broker
+}  // namespace herald
