@@ -1,14 +1,12 @@
 #pragma once
 // Where a stored batch's bytes are: the value of its log key.
 //
-// A batch is written once, inside the journal record of the group commit
-// that stored it (store.cc), and the log key holds only its location there.
-// Before, the journal record held the batch, RocksDB's memtable a copy of
-// it, and a flush wrote it again into an SST file: each published byte went
-// to the disk twice, and a pipelined 1 KiB burst was bound by the disk's
-// bandwidth (429 MB written for 200 MB published). The journal file that
-// holds a batch is kept, as a segment, until no live batch is in it
-// (journal.h, store_journal.cc).
+// A batch is written once, into the segment log (segment_log.h), and its
+// log key in RocksDB holds only its location there. When RocksDB held the
+// batches, its WAL had them, the memtable a copy, and a flush wrote them
+// again into an SST file: each published byte went to the disk twice, and a
+// pipelined 1 KiB burst was bound by the disk's bandwidth (429 MB written
+// for 200 MB published).
 //
 // Layout (little-endian):
 //   u8 tag (0xB1) | u64 file | u64 offset | u32 length | u32 crc32c | u32 count | i64 timestamp_ms
@@ -30,7 +28,7 @@ struct BatchLocation {
   static constexpr std::size_t kEncodedBytes = 1 + 8 + 8 + 4 + 4 + 4 + 8;
   static_assert(kTag != RecordBatch::kFormat);
 
-  uint64_t file = 0;    // journal file number
+  uint64_t file = 0;    // segment file number
   uint64_t offset = 0;  // of the batch's first byte in that file
   uint32_t length = 0;
   uint32_t crc = 0;     // crc32c of the batch's bytes

@@ -1,7 +1,7 @@
 #pragma once
 // DiskReserve: a file of zeros the broker keeps in its data directory so that
 // it can always start again. Opening RocksDB writes a new MANIFEST and OPTIONS
-// file, and replaying the journal flushes memtables: on a disk with no byte
+// file, and replaying the WAL flushes memtables: on a disk with no byte
 // free, a broker killed while the disk was full could not start at all.
 // When the disk is that full at start, the reserve is deleted first; the
 // broker then serves reads and refuses writes (StorageError) until space

@@ -2,7 +2,7 @@
 // RocksDB key layouts. Integers are big-endian so that bytewise key order is
 // numeric order: a prefix scan over one topic walks its log in offset order.
 //
-//   log CF:       topic_id(8) | base_offset(8)          -> record batch
+//   log CF:       topic_id(8) | base_offset(8)          -> batch location (batch_location.h)
 //   index CF:     topic_id(8) | base_offset(8)          -> batch summary (BatchSummary)
 //   groups CF:    topic_id(8) | group name              -> group position
 //   producers CF: topic_id(8) | producer_id(8)          -> producer state
@@ -11,7 +11,7 @@
 //                 "bytes/" topic_id(8)                  -> stored batch bytes of the topic (u64)
 //                 "next_topic_id"                       -> u64
 //                 "seg/" file(8) topic_id(8)           -> end offset (u64) of the topic's last
-//                                                          batch in that journal file
+//                                                          batch in that segment file
 // The index holds a few bytes per batch, so retention and timestamp lookups
 // scan it instead of the batches themselves.
 

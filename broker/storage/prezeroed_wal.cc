@@ -393,11 +393,14 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   std::thread zeroer_;
 };
 
-// RocksDB names its WAL files NNNNNN.log (LOG, without a dot, is its info log).
+// RocksDB names its WAL files NNNNNN.log (LOG, without a dot, is its info
+// log); the segment log names its files NNN.seg (segment_log.h).
 bool IsWalFile(const std::string& path) {
   std::size_t slash = path.find_last_of('/');
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (base.size() <= 4 || base.compare(base.size() - 4, 4, ".log") != 0) return false;
+  if (base.size() <= 4) return false;
+  const std::string suffix = base.substr(base.size() - 4);
+  if (suffix != ".log" && suffix != ".seg") return false;
   return std::all_of(base.begin(), base.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
 }
 
@@ -463,11 +466,11 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
     return IOStatus::OK();
   }
 
-  // A log file written again from its start under a new name (the journal's
-  // recycling, journal.h). Every block of it exists, so the log overwrites
-  // them up to the old length, with no zeroing and no size to commit. The
-  // caller has made its first block zeros, so that it replays as empty until
-  // the first new record is written.
+  // A file written again from its start under a new name (the segment
+  // log's recycling, segment_log.h). Every block of it exists, so the log
+  // overwrites them up to the old length, with no zeroing and no size to
+  // commit. Its old bytes stay behind the new ones until Close cuts them;
+  // nothing reads them (no batch location points there).
   IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
                              const rocksdb::FileOptions& file_options,
                              std::unique_ptr<rocksdb::FSWritableFile>* result,

@@ -1,8 +1,9 @@
 #pragma once
 // PrezeroedWalFileSystem: RocksDB's file system interface, except that
-// write-ahead log files (NNNNNN.log) are written with direct I/O into blocks
-// that were zero-filled ahead of them. The store opens its journal's files
-// (journal.h) through it with --fsync always.
+// log files (RocksDB's WAL, NNNNNN.log, and the segment log's NNN.seg) are
+// written with direct I/O into blocks that were zero-filled ahead of them.
+// The store opens both through it with --fsync always (two instances: each
+// keeps one spare beside its own files).
 //
 // Why: with --fsync always every publish waits for one fdatasync of the log.
 // A write at the end of a file changes the file's size (and turns fallocated
@@ -16,12 +17,13 @@
 // their size and extents are committed) a little ahead of the log's end, and
 // the log's own writes then overwrite them. The zeros only buy speed: a write
 // that outruns them extends the file, and fdatasync then commits the size as
-// it always did. A replay takes a zero record header for the end of the
-// records (the journal's and RocksDB's log readers both do), so a crash that
-// leaves zeros after the last record recovers like one that does not; Close
-// cuts the file to its length. ReuseWritableFile takes a retired log file
-// (the journal's recycling, journal.h) and writes it again from its start:
-// all of its blocks exist, so no zeros are needed up to its old length.
+// it always did. RocksDB's WAL reader takes a zero record header for the end
+// of the records, and a segment file is read only where an index entry
+// points, so a crash that leaves zeros after the last write recovers like
+// one that does not; Close cuts the file to its length. ReuseWritableFile
+// takes a deleted segment file (the segment log's recycling, segment_log.h)
+// and writes it again from its start: all of its blocks exist, so no zeros
+// are needed up to its old length.
 //
 // Only for --fsync always: a direct write waits for the device, which every
 // write there does anyway (for its fdatasync); the other modes keep writing

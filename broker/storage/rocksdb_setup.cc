@@ -14,12 +14,14 @@ RocksDbSetup MakeRocksDbSetup(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   db_options.info_log = NewRocksDbLogger();  // into brokerd's log, not a LOG file (rocksdb_logger.h)
   db_options.IncreaseParallelism(2);
-  // The store writes with RocksDB's WAL off: its journal is the write-ahead
-  // log (journal.h), and a journal file goes once every family has flushed
-  // what it holds. Atomic flushes cut every family's memtable at one point,
-  // so that what is in SST files is always one consistent prefix of the
-  // writes, and one flush frees a file of all families at once.
+  // RocksDB's WAL holds the index's writes (a few dozen bytes per batch: the
+  // batches themselves go to the segment log). A WAL file goes once every
+  // family has flushed what it holds: atomic flushes cut every family's
+  // memtable at one point, so one flush frees it of all families at once,
+  // and families that see few writes are flushed once the WALs pass
+  // max_total_wal_size, which bounds what a start replays.
   db_options.atomic_flush = true;
+  db_options.max_total_wal_size = 64u << 20;
 
   // Memory: the memtables being written stay under 16 MiB together (the
   // write buffer manager flushes when they reach it), and one 8 MiB block
@@ -42,7 +44,7 @@ RocksDbSetup MakeRocksDbSetup(const StoreOptions& options) {
   // publishes (heaptrack). With 6 MiB (and the two changes below), the
   // peak RSS of compare.sh's publish workloads went from 64.9-68.2 MiB to
   // 61.3-64.5 (3 alternating runs each); 1 KiB msg/s moved within the noise.
-  log_options.write_buffer_size = options.memtable_budget_bytes * 3 / 8;
+  log_options.write_buffer_size = LogWriteBufferBytes(options);
   log_options.max_write_buffer_number = 2;
   // Flushes write uncompressed: a flush is on the publish path (writes stop
   // when two memtables wait for it), and payloads are opaque, often random or

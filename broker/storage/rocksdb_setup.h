@@ -22,4 +22,7 @@ struct RocksDbSetup {
 
 RocksDbSetup MakeRocksDbSetup(const StoreOptions& options);
 
+// The log family's memtable size, the largest family's (rocksdb_setup.cc).
+inline std::size_t LogWriteBufferBytes(const StoreOptions& options) { return options.memtable_budget_bytes * 3 / 8; }
+
 }  // namespace herald::broker

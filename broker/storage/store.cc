@@ -9,10 +9,11 @@
 
 #include "broker/storage/batch_location.h"
 #include "broker/storage/disk_reserve.h"
-#include "broker/storage/journal.h"  // the journal_ member goes with the store
-#include "broker/storage/journal_reader.h"
+#include "broker/storage/interval_syncer.h"
 #include "broker/storage/key_codec.h"
+#include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
+#include "broker/storage/segment_log.h"
 #include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
 
@@ -20,26 +21,25 @@ namespace herald::broker {
 
 using namespace store_internal;
 
-namespace {
-
-constexpr std::size_t kTopicMetaBytes = 32;  // id + retention (8 bytes: id only, older format)
-
-}  // namespace
-
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
+  store->storage_thread_.AssertHeld();  // its thread starts at the end
   store->options_ = options;
   store->commit_batch_ = store->NewCommitBatch();
-  store->commit_batches_.reserve(store->CommitRecordReserve());
-  store->reader_ = std::make_unique<JournalReader>(options.data_dir + "/journal");
+  store->commit_batches_.reserve(options.max_commit_bytes);
 
-  // Opening writes (a MANIFEST, an OPTIONS file, flushed memtables of the
-  // journal's replay): on a full disk the reserve makes the room for it.
+  // Opening writes (a MANIFEST, an OPTIONS file, memtables flushed after
+  // the WAL's replay): on a full disk the reserve makes the room for it.
   store->reserve_ = std::make_unique<DiskReserve>(options.data_dir, options.disk_reserve_bytes);
   store->reserve_->ReleaseIfShort(options.disk_reserve_bytes);
 
   RocksDbSetup setup = MakeRocksDbSetup(options);
-  store->ListenForFlushes(&setup.db);
+  if (options.fsync == FsyncPolicy::kAlways) {
+    // Every commit waits for a sync of the WAL too: write it over zeros laid
+    // down ahead of it, so that the sync commits no size change.
+    store->wal_env_ = rocksdb::NewCompositeEnv(NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default()));
+    setup.db.env = store->wal_env_.get();
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(setup.db, options.data_dir, setup.families, &store->handles_, &raw);
   if (s.IsNoSpace() && store->reserve_->Release()) {
@@ -53,129 +53,48 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->producers_cf_ = store->handles_[RocksDbSetup::kProducers];
   store->index_cf_ = store->handles_[RocksDbSetup::kIndex];
 
-  if (Status journal = store->OpenJournal(); !journal.ok()) return journal;
-  store->LoadSegments();
-
-  Status loaded = store->LoadTopics();
-  if (!loaded.ok()) return loaded;
+  if (Status recovered = store->Recover(); !recovered.ok()) return recovered;
   // Without its reserve (a full disk, or the first start) the broker takes no
-  // writes until the reserve is back and two commits fit (EnsureWritable).
-  if (!store->reserve_->Restore(2 * options.max_commit_bytes)) {
+  // writes until the reserve is back and RoomForWrites is free (EnsureWritable).
+  if (!store->reserve_->Restore(store->RoomForWrites())) {
     store->write_failing_.store(true, std::memory_order_relaxed);
     store->resume_error_ = store->NoSpaceError();
   }
   store->thread_ = std::thread([s = store.get()] { s->Run(); });
   if (options.fsync == FsyncPolicy::kInterval) {
-    store->syncer_ = std::thread([s = store.get()] { s->RunIntervalSyncer(); });
+    Store* self = store.get();
+    store->syncer_ = std::make_unique<IntervalSyncer>(options.fsync_interval, [self] { self->SyncWritten(); });
   }
   *out = std::move(store);
   return Status::Ok();
 }
 
 Store::~Store() {
-  if (syncer_.joinable()) {
-    {
-      std::lock_guard lock(syncer_mu_);
-      syncer_stopping_ = true;
-    }
-    syncer_cv_.notify_one();
-    syncer_.join();
-  }
+  syncer_.reset();
   if (thread_.joinable()) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     cv_.notify_one();
     thread_.join();
   }
+  if (segments_) {
+    segments_->writer.AssertHeld();  // its writer has stopped
+    if (rocksdb::Status closed = segments_->Close(); !closed.ok()) {
+      spdlog::get("storage")->error("segment sync failed: {}", closed.ToString());
+    }
+  }
   if (db_) {
-    CloseJournal();
+    if (options_.fsync != FsyncPolicy::kNever) db_->SyncWAL().PermitUncheckedError();
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    db_->Close();
+    db_->Close().PermitUncheckedError();
+    db_.reset();
   }
-}
-
-Status Store::LoadTopics() {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, keys::kNextTopicIdKey, &value);
-  if (s.ok() && value.size() == 8) next_topic_id_ = keys::GetBigEndian64(value);
-
-  std::unique_ptr<rocksdb::Iterator> meta(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
-  for (meta->Seek(keys::kTopicMetaPrefix); meta->Valid(); meta->Next()) {
-    std::string_view key = meta->key().ToStringView();
-    if (!key.starts_with(keys::kTopicMetaPrefix)) break;
-    std::string_view v = meta->value().ToStringView();
-    if (v.size() != 8 && v.size() != kTopicMetaBytes) {
-      return Status(wire::ErrorCode::StorageError, "corrupt topic record");
-    }
-    TopicState t;
-    t.name = std::string(key.substr(keys::kTopicMetaPrefix.size()));
-    t.id = keys::GetBigEndian64(v);
-    if (v.size() == kTopicMetaBytes) {
-      t.retention = {keys::GetBigEndian64(v.substr(8)), keys::GetBigEndian64(v.substr(16)),
-                     keys::GetBigEndian64(v.substr(24))};
-    } else {
-      t.retention = options_.legacy_retention;
-    }
-    Status loaded = LoadTopicLog(&t);
-    if (!loaded.ok()) return loaded;
-    topic_ids_[t.name] = t.id;
-    topics_[t.id] = std::move(t);
-  }
-  if (!meta->status().ok()) return StorageError(meta->status(), "scan topics");
-  return Status::Ok();
-}
-
-// The log itself says where it starts and ends (its first and last batch),
-// unless a truncation left it empty: then the stored start does.
-Status Store::LoadTopicLog(TopicState* t) {
-  std::string start_value;
-  uint64_t start = 0;
-  if (db_->Get(rocksdb::ReadOptions(), meta_cf_, keys::TopicStartKey(t->id), &start_value).ok() &&
-      start_value.size() == 8) {
-    start = keys::GetBigEndian64(start_value);
-  }
-  t->earliest_offset = t->next_offset = start;
-  TopicRange range(t->id);
-  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
-  log->SeekToFirst();
-  if (log->Valid()) {
-    t->earliest_offset = std::max(start, keys::GetBigEndian64(log->key().ToStringView().substr(8)));
-    log->SeekToLast();
-    uint64_t base = keys::GetBigEndian64(log->key().ToStringView().substr(8));
-    uint32_t count = FactsOfLogValue(log->value().ToStringView()).count;
-    if (count == 0) return Status(wire::ErrorCode::StorageError, "corrupt batch in " + t->name);
-    t->next_offset = std::max(start, base + count);
-  }
-  if (!log->status().ok()) return StorageError(log->status(), "scan log of " + t->name);
-
-  std::string bytes_value;
-  if (db_->Get(rocksdb::ReadOptions(), meta_cf_, keys::TopicBytesKey(t->id), &bytes_value).ok() &&
-      bytes_value.size() == 8) {
-    t->bytes = keys::GetBigEndian64(bytes_value);
-    return Status::Ok();
-  }
-  // Written before byte counts were stored: sum the index, and build the index
-  // first if the log predates it too.
-  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
-  index->SeekToFirst();
-  if (!index->Valid() && t->next_offset > t->earliest_offset) {
-    Status rebuilt = RebuildIndex(t->id);
-    if (!rebuilt.ok()) return rebuilt;
-    index.reset(db_->NewIterator(range.options, index_cf_));
-    index->SeekToFirst();
-  }
-  for (; index->Valid(); index->Next()) t->bytes += DecodeSummary(index->key().ToStringView(),
-                                                                   index->value().ToStringView())
-                                                        .value_or(BatchSummary{})
-                                                        .bytes;
-  if (!index->status().ok()) return StorageError(index->status(), "scan index of " + t->name);
-  return Status::Ok();
 }
 
 std::vector<TopicRecord> Store::Topics() {
-  std::lock_guard lock(topics_mu_);
+  MutexLock lock(topics_mu_);
   std::vector<TopicRecord> out;
   out.reserve(topics_.size());
   for (const auto& [id, t] : topics_) out.push_back(t);
@@ -183,7 +102,7 @@ std::vector<TopicRecord> Store::Topics() {
 }
 
 std::optional<TopicRecord> Store::FindTopic(uint64_t topic_id) {
-  std::lock_guard lock(topics_mu_);
+  MutexLock lock(topics_mu_);
   auto it = topics_.find(topic_id);
   if (it == topics_.end()) return std::nullopt;
   return it->second;
@@ -234,7 +153,7 @@ void Store::PutGroup(uint64_t topic_id, std::string group, std::string position,
 void Store::Enqueue(Op op) {
   bool was_empty;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     was_empty = queue_.empty();
     queue_.push_back(std::move(op));
   }
@@ -242,19 +161,17 @@ void Store::Enqueue(Op op) {
 }
 
 void Store::Run() {
+  storage_thread_.AssertHeld();
   std::deque<Op> ops;
-  auto flushed = [this] { return FlushedSinceRetire(); };
   for (;;) {
     {
-      std::unique_lock lock(mu_);
-      if (queue_.empty() && !stopping_) {
-        cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || flushed(); });
-      }
+      MutexLock lock(mu_);
+      while (queue_.empty() && !stopping_) cv_.wait(mu_);
       if (queue_.empty() && stopping_) return;
       // One commit takes up to max_commit_bytes of batches (at least one op):
-      // the WriteBatch copies every value, so an unbounded commit would hold a
-      // second copy of everything queued, and one that stays within the bound
-      // fits the WriteBatch reserved for it.
+      // the WriteBatch and the segment write buffer copy every batch, so an
+      // unbounded commit would hold a second copy of everything queued, and
+      // one that stays within the bound fits the buffers reserved for it.
       std::size_t bytes = 0;
       while (!queue_.empty()) {
         const auto* a = std::get_if<AppendOp>(&queue_.front());
@@ -267,14 +184,14 @@ void Store::Run() {
     }
     ProcessAll(ops);
     ops.clear();
-    RetireJournal();
+    if (segments_dirty_) RetireSegments();
   }
 }
 
 void Store::ApplyCreateTopic(CreateTopicOp& op) {
   std::optional<TopicState> existing;
   {
-    std::lock_guard lock(topics_mu_);
+    MutexLock lock(topics_mu_);
     if (auto it = topic_ids_.find(op.name); it != topic_ids_.end()) existing = topics_[it->second];
   }
   if (existing && !op.alter) return op.done(Status::Ok(), *existing, false);
@@ -285,11 +202,11 @@ void Store::ApplyCreateTopic(CreateTopicOp& op) {
   rocksdb::WriteBatch batch;
   batch.Put(meta_cf_, keys::TopicMetaKey(op.name), EncodeTopicMeta(id, op.retention));
   if (!existing) batch.Put(meta_cf_, keys::kNextTopicIdKey, keys::TopicPrefix(id + 1));
-  rocksdb::Status s = WriteJournaled(batch, true);
+  rocksdb::Status s = WriteIndex(batch, true);
   if (!s.ok()) return op.done(StorageError(s, op.alter ? "alter topic" : "create topic"), {}, false);
   TopicState t;
   {
-    std::lock_guard lock(topics_mu_);
+    MutexLock lock(topics_mu_);
     if (!existing) {
       next_topic_id_ = id + 1;
       topic_ids_[op.name] = id;
@@ -304,7 +221,7 @@ void Store::ApplyCreateTopic(CreateTopicOp& op) {
 void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   uint64_t id;
   {
-    std::lock_guard lock(topics_mu_);
+    MutexLock lock(topics_mu_);
     auto it = topic_ids_.find(op.name);
     if (it == topic_ids_.end()) {
       op.done(Status(wire::ErrorCode::TopicNotFound, "no topic '" + op.name + "'"));
@@ -312,8 +229,8 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
     }
     id = it->second;
   }
-  DeadRanges dead;
-  if (Status ranges = RangesOfBatches(id, kUnknownOffset, &dead); !ranges.ok()) return op.done(ranges);
+  BatchRanges removed;
+  if (Status ranges = LocationsOfBatches(id, kUnknownOffset, &removed); !ranges.ok()) return op.done(ranges);
   std::string lo = keys::TopicPrefix(id), hi = keys::TopicPrefix(id + 1);
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, keys::TopicMetaKey(op.name));
@@ -336,19 +253,19 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
       return;
     }
   }
-  rocksdb::Status s = WriteJournaled(batch, true);
+  rocksdb::Status s = WriteIndex(batch, true);
   if (!s.ok()) {
     op.done(StorageError(s, "delete topic"));
     return;
   }
   {
-    std::lock_guard lock(topics_mu_);
+    MutexLock lock(topics_mu_);
     topic_ids_.erase(op.name);
     topics_.erase(id);
   }
   std::erase_if(producers_, [id](const auto& p) { return p.first.topic_id == id; });
   segments_dirty_ = true;
-  AddDeadRanges(std::move(dead));
+  ReleaseBatches(removed);
   op.done(Status::Ok());
 }
 
@@ -360,11 +277,11 @@ bool Store::EnsureWritable(Status* why) {
     return false;
   }
   last_resume_attempt_ = now;
-  // A journal write that failed for want of space would fit now into the
+  // A segment write that failed for want of space would fit now into the
   // spare file's zeros, a megabyte, and fail again past it: writes resume
-  // once the disk has room for two full commits, and for the reserve first
-  // if it was used (disk_reserve.h).
-  const uint64_t room = 2 * options_.max_commit_bytes;
+  // once the disk has RoomForWrites, and room for the reserve first if it
+  // was used (disk_reserve.h).
+  const uint64_t room = RoomForWrites();
   if (!reserve_->Restore(room) || DiskReserve::FreeBytes(options_.data_dir) < room) {
     resume_error_ = NoSpaceError();
     *why = resume_error_;
@@ -384,10 +301,19 @@ bool Store::EnsureWritable(Status* why) {
 }
 
 Status Store::NoSpaceError() const {
-  const uint64_t room = 2 * options_.max_commit_bytes + (reserve_->present() ? 0 : reserve_->bytes());
+  const uint64_t room = RoomForWrites() + (reserve_->present() ? 0 : reserve_->bytes());
   return Status(wire::ErrorCode::StorageError,
                 fmt::format("storage unavailable: less than {} bytes free on the data directory's disk; "
                             "retrying", room));
+}
+
+uint64_t Store::RoomForWrites() const {
+  // Two full commits, and the block RocksDB fallocates ahead of its WAL (1.1
+  // write buffers of the log family; rocksdb_setup.cc). That block is what
+  // keeps a full disk from failing a WAL append (prezeroed_wal.cc); a
+  // broker killed on a full disk finds it free again at its next start,
+  // and must not take it for room to write.
+  return 2 * options_.max_commit_bytes + LogWriteBufferBytes(options_) * 11 / 10;
 }
 
 Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {
@@ -406,6 +332,44 @@ Store::ProducerState& Store::LoadProducer(const ProducerKey& key) {
     }
   }
   return it->second;
+}
+
+rocksdb::Status Store::WriteIndex(rocksdb::WriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (s.ok() && !sync) unsynced_.store(true, std::memory_order_release);
+  return s;
+}
+
+void Store::SyncWritten() {
+  if (!unsynced_.exchange(false, std::memory_order_acq_rel)) return;
+  // The batches first, then the index that locates them: a synced index
+  // entry then never points at bytes a power loss can take.
+  segments_->SyncWritten();
+  if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) spdlog::get("storage")->error("WAL sync failed: {}", s.ToString());
+}
+
+void Store::RetireSegments() {
+  segments_->writer.AssertHeld();
+  segments_dirty_ = false;
+  std::unordered_map<uint64_t, uint64_t> starts;  // topic -> earliest offset
+  {
+    MutexLock lock(topics_mu_);
+    for (const auto& [id, t] : topics_) starts[id] = t.earliest_offset;
+  }
+  std::vector<SegmentLog::RetiredFile> retired = segments_->Retire([&starts](uint64_t topic_id) {
+    auto t = starts.find(topic_id);
+    return t == starts.end() ? SegmentLog::kTopicGone : t->second;
+  });
+  for (const SegmentLog::RetiredFile& file : retired) {
+    for (uint64_t topic_id : file.topics) stale_segment_keys_.push_back(keys::SegmentKey(file.number, topic_id));
+  }
+}
+
+void Store::ReleaseBatches(const BatchRanges& removed) {
+  segments_->writer.AssertHeld();
+  for (const BatchLocation& l : removed) segments_->Release(l.file, l.offset, l.length);
 }
 
 }  // namespace herald::broker

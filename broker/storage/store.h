@@ -1,12 +1,20 @@
 #pragma once
-// Store: the broker's one RocksDB database (topic logs, group positions,
-// producer state, topic metadata) and the storage thread that writes it.
+// Store: the broker's storage, a coordinator of two parts.
+//   - SegmentLog (segment_log.h): the bytes of every stored record batch, in
+//     segment files written once.
+//   - RocksDB, with its own WAL: the index. Per topic, where each batch is
+//     (log family) and its summary (index family); topic settings, starts
+//     and byte counts (meta), group positions, producer states.
+// A group commit appends its batches to the segment log as one write, then
+// writes their locations and everything else as one WriteBatch (both
+// synced, in that order, with --fsync always). Start-up runs one recovery
+// procedure that lines the two up (store_recovery.cc).
 //
 // Thread: writes run only on the storage thread, in submission order. It
-// drains its queue into one WriteBatch and one (synced) write: group commit,
-// so concurrent publishes from any number of connections share one fsync.
+// drains its queue into one group commit, so concurrent publishes from any
+// number of connections share one write and one sync of each part.
 // Completion callbacks run on the storage thread; callers post them onward.
-// Reads (ReadBatches) are safe from any thread.
+// Reads (ReadBatches, ListBatches, ...) are safe from any thread.
 //
 // Offsets are assigned here, at commit time, so that a failed write leaves no
 // gap: the log of a topic is dense and never reuses an offset.
@@ -27,12 +35,14 @@
 #include <vector>
 
 #include "broker/status.h"
+#include "broker/storage/batch_location.h"
 #include "broker/storage/record_batch.h"
+#include "schemas/thread_annotations.h"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
-struct DBOptions;
+class Env;
 class Status;
 class WriteBatch;
 }  // namespace rocksdb
@@ -40,9 +50,8 @@ class WriteBatch;
 namespace herald::broker {
 
 class DiskReserve;
-class Journal;
-class JournalReader;
-struct JournalPosition;
+class IntervalSyncer;
+class SegmentLog;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 
@@ -56,10 +65,10 @@ struct RetentionPolicy {
 
 struct StoreOptions {
   std::string data_dir;
-  // kAlways: a write is fsynced before it completes. kInterval: the journal
-  // is fsynced every fsync_interval. kNever: left to the OS. In every mode a
-  // completed write is in the journal file (journal.h), so it survives a
-  // crash of the process.
+  // kAlways: a write is fsynced before it completes. kInterval: the segment
+  // file being written and RocksDB's WAL are fsynced every fsync_interval.
+  // kNever: left to the OS. In every mode a completed write is in the files
+  // (the page cache at least), so it survives a crash of the process.
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{100};
   // Retention of topics stored before topics had their own.
@@ -166,10 +175,11 @@ class Store {
   // The first offset appended at or after timestamp_ms; the topic's next
   // offset if there is none.
   uint64_t OffsetForTime(uint64_t topic_id, int64_t timestamp_ms);
-  // Gives the disk space of removed batches back (slow; any thread but the
-  // storage thread, so that publishes do not wait for it).
+  // Compacts the index entries of removed batches away (slow; any thread but
+  // the storage thread, so that publishes do not wait for it). The segment
+  // log gives their bytes back on the storage thread.
   Status CompactTopicRange(uint64_t topic_id, uint64_t before);
-  // SST files plus journal, in bytes.
+  // SST files plus segment files, in bytes.
   uint64_t StorageBytes() const;
   // Memory of every column family's memtables: the one being written and
   // those waiting for (or in) a flush. Any thread.
@@ -203,130 +213,103 @@ class Store {
       return std::hash<uint64_t>()(k.topic_id * 0x9E3779B97F4A7C15ull ^ k.producer_id);
     }
   };
-  class Commit;         // one group commit in progress (store_commit.cc)
-  class FlushListener;  // what RocksDB has flushed, per column family (store_journal.cc)
+  class Commit;  // one group commit in progress (store_commit.cc)
+  // Byte ranges of stored batches, to give back to the segment log once
+  // their index entries are deleted.
+  using BatchRanges = std::vector<BatchLocation>;
 
   Store() = default;
-  Status LoadTopics();
-  void Enqueue(Op op);
-  void Run();  // the storage thread
-  void ProcessAll(std::deque<Op>& ops);
-  void ApplyCreateTopic(CreateTopicOp& op);
-  void ApplyDeleteTopic(DeleteTopicOp& op);
-  void ApplyTruncate(TruncateOp& op);
+
+  // Start (store_recovery.cc): the one recovery procedure; Recover runs
+  // the others in this order.
+  Status Recover() REQUIRES(storage_thread_);
+  Status ReplayLegacyJournal();
+  Status LoadSegmentTopics(std::vector<uint64_t>* in_newest_file) REQUIRES(storage_thread_);
+  Status CutUnreadableTail(const std::vector<uint64_t>& topics) REQUIRES(storage_thread_);
+  Status LoadTopics() REQUIRES(storage_thread_);
   Status LoadTopicLog(TopicState* t);
   Status RebuildIndex(uint64_t topic_id);
-  ProducerState& LoadProducer(const ProducerKey& key);
-  // Storage thread: true if writes may be tried; after a failed write it
-  // tries db->Resume() at most every kResumeInterval, else sets *why.
-  bool EnsureWritable(Status* why);
+
+  // The storage thread (store.cc, store_commit.cc, store_log_index.cc).
+  void Enqueue(Op op) EXCLUDES(mu_);
+  void Run() EXCLUDES(mu_);
+  void ProcessAll(std::deque<Op>& ops) REQUIRES(storage_thread_);
+  void ApplyCreateTopic(CreateTopicOp& op) REQUIRES(storage_thread_);
+  void ApplyDeleteTopic(DeleteTopicOp& op) REQUIRES(storage_thread_);
+  void ApplyTruncate(TruncateOp& op) REQUIRES(storage_thread_);
+  ProducerState& LoadProducer(const ProducerKey& key) REQUIRES(storage_thread_);
+  // True if writes may be tried; after a failed write it tries db->Resume()
+  // at most every kResumeInterval, else sets *why.
+  bool EnsureWritable(Status* why) REQUIRES(storage_thread_);
   // Why writes wait: the room they need is not free on the disk.
   Status NoSpaceError() const;
+  // Free bytes the disk must have before writes are tried again.
+  uint64_t RoomForWrites() const;
   static constexpr std::chrono::milliseconds kResumeInterval{200};
-  // The journal (store_journal.cc). ListenForFlushes: before DB::Open;
-  // OpenJournal replays it into the open database; CloseJournal flushes the
-  // database and deletes the journal's files.
-  void ListenForFlushes(rocksdb::DBOptions* db_options);
-  Status OpenJournal();
-  void CloseJournal();
-  bool FlushedSinceRetire() const;  // a flush completed since RetireJournal looked
-  // Every write of the database: into the journal (synced if asked), then
-  // into RocksDB.
-  // With `record`, the journal record is that instead (Journal::AppendFramed:
-  // room for its header, the prefix, the batches, then `batch`'s bytes;
-  // store_internal.h), and must start at *at.
-  rocksdb::Status WriteJournaled(rocksdb::WriteBatch& batch, bool sync, std::string* record = nullptr,
-                                 const JournalPosition* at = nullptr);
-  // --fsync interval: a thread of its own fdatasyncs the journal file being
-  // written every fsync_interval, if it was written since. The storage
-  // thread did it between commits before, and every commit that came during
-  // the sync waited for it: those were the interval latency run's p99.
-  void RunIntervalSyncer();
-  // The sequence number at or below which every write is in SST files.
-  uint64_t FlushedSequence() const;
-  // A RocksDB integer property summed over every column family.
-  uint64_t SumOverFamilies(const std::string& property) const;
-  // After flushes, deletes the journal files they made redundant.
-  void RetireJournal();
-  // Journal files kept for their batches (batch_location.h): which topics'
-  // batches each holds, read from the meta family at start.
-  void LoadSegments();
-  void RetireFlushedFiles();             // journal_->Retire with the two below
-  bool HoldsLiveBatches(uint64_t file);  // storage thread
-  void SegmentRemoved(uint64_t file);    // storage thread
-  // Syncs the journal file being written, through a descriptor of its own
-  // (any thread: a flush's, before it makes locations of batches in that
-  // file durable, and RunIntervalSyncer's). Files before it were synced as
-  // they closed.
-  void SyncJournalFile();
+  // Writes the index (RocksDB, with its WAL; synced if asked).
+  rocksdb::Status WriteIndex(rocksdb::WriteBatch& batch, bool sync);
+  // Gives the files and byte ranges of removed batches back (segment_log.h).
+  void RetireSegments() REQUIRES(storage_thread_);
+  // The locations of the batches of `topic_id` below offset `before`, read
+  // before their removal is written and released after.
+  Status LocationsOfBatches(uint64_t topic_id, uint64_t before, BatchRanges* out) const;
+  void ReleaseBatches(const BatchRanges& removed) REQUIRES(storage_thread_);
+  // --fsync interval (IntervalSyncer's thread): if written since the last
+  // time, syncs the segment file being written, then RocksDB's WAL.
+  void SyncWritten();
   // A read of a located batch failed: true if the batch is gone meanwhile
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
+  // A RocksDB integer property summed over every column family.
+  uint64_t SumOverFamilies(const std::string& property) const;
   std::size_t CommitBatchReserve() const;
-  std::size_t CommitRecordReserve() const;
   std::unique_ptr<rocksdb::WriteBatch> NewCommitBatch() const;
 
   StoreOptions options_;
-  std::shared_ptr<FlushListener> flushes_;
+  // Its WAL holds the index's writes: put on the prezeroed file system with
+  // --fsync always (null otherwise, RocksDB's default).
+  std::unique_ptr<rocksdb::Env> wal_env_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::unique_ptr<Journal> journal_;  // storage thread (and Open, ~Store)
-  std::unique_ptr<JournalReader> reader_;  // any thread
-  std::unique_ptr<DiskReserve> reserve_;   // Open, then the storage thread
-  // The storage thread's buffer for the batches of one commit's journal
-  // record, reserved once like commit_batch_.
-  std::string commit_batches_;
-  // Journal file -> topic -> end offset of its last batch there; a file holds
-  // live batches while a topic in it has not moved its start past that.
-  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint64_t>> segment_topics_;  // storage thread
-  // Byte ranges of removed batches, per journal file, to punch out of it
-  // once it is a segment (Journal::Punch).
-  using DeadRanges = std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>>;
-  DeadRanges dead_ranges_;  // storage thread
-  // Adds the ranges of the located batches of `topic_id` below offset
-  // `before` to *out (read before a removal, added to dead_ranges_ after).
-  Status RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* out) const;
-  // Adds ranges read by RangesOfBatches to dead_ranges_ once the removal is
-  // written, merging adjacent ones (a topic's batches mostly are).
-  void AddDeadRanges(DeadRanges dead);
-  void PunchDeadRanges();  // storage thread
-  // "seg/" keys of removed files, deleted by the next commit.
-  std::vector<std::string> stale_segment_keys_;  // storage thread
-  bool segments_dirty_ = true;  // a topic's start moved or one was deleted: sweep the segments
-  std::atomic<uint64_t> journal_file_written_{0};  // for SyncJournalFile (journal_ is the storage thread's)
+  std::unique_ptr<SegmentLog> segments_;  // the bytes of every batch
+  std::unique_ptr<DiskReserve> reserve_;  // Open, then the storage thread
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* groups_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
-  // The storage thread's WriteBatch, reserved once for a full commit and
-  // cleared for each: growing a fresh one per commit reallocated and copied
-  // it up to ten times, and its freed megabytes fragmented the heap (peak RSS).
-  std::unique_ptr<rocksdb::WriteBatch> commit_batch_;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
+
+  // What only the storage thread touches (and Open, before it starts).
+  ThreadRole storage_thread_;
+  // The storage thread's WriteBatch and segment write buffer, reserved once
+  // for a full commit and cleared for each: growing fresh ones per commit
+  // reallocated and copied them up to ten times, and their freed megabytes
+  // fragmented the heap (peak RSS).
+  std::unique_ptr<rocksdb::WriteBatch> commit_batch_ GUARDED_BY(storage_thread_);
+  std::string commit_batches_ GUARDED_BY(storage_thread_);
+  // "seg/" keys of files the segment log deleted, deleted by the next commit.
+  std::vector<std::string> stale_segment_keys_ GUARDED_BY(storage_thread_);
+  // A topic's start moved or a topic went: files may hold no live batch now.
+  bool segments_dirty_ GUARDED_BY(storage_thread_) = true;
+  uint64_t next_topic_id_ GUARDED_BY(storage_thread_) = 1;
+  std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_ GUARDED_BY(storage_thread_);
+  std::chrono::steady_clock::time_point last_resume_attempt_ GUARDED_BY(storage_thread_);
+  Status resume_error_ GUARDED_BY(storage_thread_);
   std::atomic<bool> write_failing_{false};
-  std::chrono::steady_clock::time_point last_resume_attempt_;  // storage thread
-  Status resume_error_;                                        // storage thread
+  std::atomic<bool> unsynced_{false};  // a write not synced yet (set by the storage thread)
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Op> queue_;          // GUARDED_BY(mu_)
-  bool stopping_ = false;         // GUARDED_BY(mu_)
-  // Topic states are written by the storage thread and read by Topics().
-  mutable std::mutex topics_mu_;
-  std::unordered_map<uint64_t, TopicState> topics_;        // GUARDED_BY(topics_mu_)
-  std::unordered_map<std::string, uint64_t> topic_ids_;   // GUARDED_BY(topics_mu_)
-  uint64_t next_topic_id_ = 1;                            // storage thread only
-
-  std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_;  // storage thread
-  uint64_t forced_flush_at_bytes_ = 0;                                         // storage thread
-  uint64_t retired_at_flush_ = 0;  // the flush count when the journal last retired files; storage thread
+  // The queue: any thread in, the storage thread out.
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  std::deque<Op> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  // Topic states are written by the storage thread and read by any.
+  mutable Mutex topics_mu_;
+  std::unordered_map<uint64_t, TopicState> topics_ GUARDED_BY(topics_mu_);
+  std::unordered_map<std::string, uint64_t> topic_ids_ GUARDED_BY(topics_mu_);
 
   std::thread thread_;
-  std::thread syncer_;  // RunIntervalSyncer, with --fsync interval only
-  std::mutex syncer_mu_;
-  std::condition_variable syncer_cv_;
-  bool syncer_stopping_ = false;                  // GUARDED_BY(syncer_mu_)
-  std::atomic<bool> journal_unsynced_{false};  // a write not synced yet (set by the storage thread)
+  std::unique_ptr<IntervalSyncer> syncer_;  // with --fsync interval only
 };
 
 }  // namespace herald::broker

@@ -1,7 +1,8 @@
 // The storage thread's group commit: the appends and group positions drained
-// from the queue in one go become one journal record (the batches, then one
-// RocksDB WriteBatch of their locations, summaries and the rest), one write
-// and, with --fsync always, one fdatasync.
+// from the queue in one go become one write of their batches to the segment
+// log, then one RocksDB WriteBatch of their locations, summaries and the
+// rest; with --fsync always, each is synced, in that order, so that no
+// durable location ever points at bytes that are not.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -9,7 +10,7 @@
 
 #include "broker/storage/batch_location.h"
 #include "broker/storage/crc32c.h"
-#include "broker/storage/journal.h"
+#include "broker/storage/segment_log.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
@@ -34,27 +35,31 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
 }  // namespace
 
 // One group commit: the appends and group positions drained from the queue
-// in one go, staged against the committed state, written as one journal
-// record and then applied as one WriteBatch. Nothing of the staged state
-// becomes visible unless the write succeeds.
+// in one go, staged against the committed state, written as one segment
+// write and one WriteBatch. Nothing of the staged state becomes visible
+// unless both writes succeed.
+//
+// Thread: the storage thread (the Store's storage_thread_ role).
 class Store::Commit {
  public:
   explicit Commit(Store& store)
-      : store_(store), batch_(*store.commit_batch_), batches_(store.commit_batches_) {
+      : store_(store), batch_(Batch(store)), batches_(Batches(store)) {
+    store_.storage_thread_.AssertHeld();
     batch_.Clear();
-    batches_.assign(kRecordStart, '\0');
-    // First, so that a file number given again after a restart that emptied
-    // the journal keeps the keys this commit puts for it.
+    batches_.clear();
+    // First, so that the keys this commit puts stay, should one be among
+    // them.
     stale_keys_ = store_.stale_segment_keys_.size();
     for (std::size_t i = 0; i < stale_keys_; ++i) batch_.Delete(store_.meta_cf_, store_.stale_segment_keys_[i]);
   }
 
   void AddAppend(AppendOp& op) {
+    store_.storage_thread_.AssertHeld();
     AppendRequest& req = op.request;
     AppendResult result;
     uint64_t next = 0;
     {
-      std::lock_guard lock(store_.topics_mu_);
+      MutexLock lock(store_.topics_mu_);
       auto it = store_.topics_.find(req.topic_id);
       if (it == store_.topics_.end()) {
         result.status = Status(wire::ErrorCode::TopicNotFound, "topic was deleted");
@@ -80,15 +85,10 @@ class Store::Commit {
       batch_.Put(store_.producers_cf_, keys::ProducerKey(req.topic_id, req.producer_id),
                  EncodeProducer(sp.last_sequence, req.base_sequence, next));
     }
-    if (!prepared_) {
-      // The batches go into this commit's journal record; their log keys
-      // say where (batch_location.h), so the record's position is needed now.
-      prepare_status_ = store_.journal_->Prepare(&position_);
-      prepared_ = true;
-    }
+    // Where in this commit's segment write; the file and the write's offset
+    // come once it is written (Finish).
     BatchLocation location;
-    location.file = position_.file;
-    location.offset = position_.offset + (batches_.size() - Journal::kRecordHeaderBytes);
+    location.offset = batches_.size();
     location.length = static_cast<uint32_t>(req.batch.size());
     location.crc = crc32c::Value(req.batch);
     location.count = req.count;
@@ -97,7 +97,7 @@ class Store::Commit {
     std::string key = keys::LogKey(req.topic_id, next);
     batch_.Put(store_.index_cf_, key,
                EncodeSummary(req.count, location.length, location.timestamp_ms));
-    batch_.Put(store_.log_cf_, key, location.Encode());
+    located_.push_back({std::move(key), location});
     segment_ends_[req.topic_id] = next + req.count;
     next_offsets_[req.topic_id] = next + req.count;
     added_bytes_[req.topic_id] += req.batch.size();
@@ -107,54 +107,35 @@ class Store::Commit {
   }
 
   void AddPutGroup(PutGroupOp& op) {
+    store_.storage_thread_.AssertHeld();
     batch_.Put(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group), op.position);
     sync_ |= op.sync;
     if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   void AddDeleteGroup(DeleteGroupOp& op) {
+    store_.storage_thread_.AssertHeld();
     batch_.Delete(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group));
     sync_ = true;
     if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   bool empty() const {
+    store_.storage_thread_.AssertHeld();
     return written_.empty() && immediate_.empty() && group_dones_.empty() && batch_.Count() == 0;
   }
 
-  // Writes the batch, publishes the staged state, then runs every callback.
+  // Writes the batches and the index, publishes the staged state, then runs
+  // every callback.
   void Finish() {
-    StageTopicBytes();
-    StageSegmentEnds();
+    store_.storage_thread_.AssertHeld();
+    store_.segments_->writer.AssertHeld();
     Status status;
     if (batch_.Count() > 0 && !store_.EnsureWritable(&status)) {
       // The database refuses writes since a failure (disk full, I/O error):
       // fail fast without touching it, until a resume succeeds.
-    } else if (!prepare_status_.ok()) {
-      status = StorageError(prepare_status_, "write");
-      store_.write_failing_.store(true, std::memory_order_relaxed);
-      spdlog::get("storage")->error("group commit: no journal file to write: {}", prepare_status_.ToString());
     } else if (batch_.Count() > 0) {
-      auto started = std::chrono::steady_clock::now();
-      const bool with_batches = batches_.size() > kRecordStart;
-      if (with_batches) {
-        // The journal record: its header's room, the prefix, the batches,
-        // then the WriteBatch (store_internal.h), written as one.
-        std::string prefix;
-        codec::PutFixed32(&prefix, kBatchRecordMagic);
-        codec::PutFixed32(&prefix, static_cast<uint32_t>(batches_.size() - kRecordStart));
-        batches_.replace(Journal::kRecordHeaderBytes, kBatchRecordPrefixBytes, prefix);
-        batches_.append(batch_.Data());
-      }
-      rocksdb::Status s = store_.WriteJournaled(batch_, sync_, with_batches ? &batches_ : nullptr,
-                                                with_batches ? &position_ : nullptr);
-      if (sync_ && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
-      store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
-      if (!s.ok()) {
-        status = StorageError(s, "write");
-        spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(),
-                                      s.ToString());
-      }
+      status = Write();
     }
     if (status.ok()) Publish();
     for (auto& w : written_) {
@@ -171,6 +152,15 @@ class Store::Commit {
   }
 
  private:
+  static rocksdb::WriteBatch& Batch(Store& store) {
+    store.storage_thread_.AssertHeld();
+    return *store.commit_batch_;
+  }
+  static std::string& Batches(Store& store) {
+    store.storage_thread_.AssertHeld();
+    return store.commit_batches_;
+  }
+
   struct StagedProducer {
     uint64_t last_sequence = 0;
     std::vector<std::pair<uint64_t, uint64_t>> added;  // (base_sequence, base_offset)
@@ -185,9 +175,33 @@ class Store::Commit {
     AppendResult result;
   };
 
-  // Which topics' batches the journal file holds rides in the same write
-  // (store.h: segment_topics_), so that a restart knows which files to keep.
-  void StageSegmentEnds() {
+  // The batches to the segment log, then the index with their locations.
+  Status Write() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
+    const auto started = std::chrono::steady_clock::now();
+    rocksdb::Status s;
+    if (!batches_.empty()) {
+      s = store_.segments_->Append(batches_, &position_);
+      if (s.ok() && store_.options_.fsync == FsyncPolicy::kAlways) s = store_.segments_->Sync();
+      if (s.ok()) StageLocations();
+    }
+    StageTopicBytes();
+    if (s.ok()) s = store_.WriteIndex(batch_, sync_);
+    if (sync_ && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
+    store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
+    if (s.ok()) return Status::Ok();
+    spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(), s.ToString());
+    return StorageError(s, "write");
+  }
+
+  // Each batch's log key holds its location (batch_location.h), and which
+  // topics' batches the file holds rides in the same write (the "seg/"
+  // keys), so that a restart knows which files to keep.
+  void StageLocations() REQUIRES(store_.storage_thread_) {
+    for (auto& [key, location] : located_) {
+      location.file = position_.file;
+      location.offset += position_.offset;
+      batch_.Put(store_.log_cf_, key, location.Encode());
+    }
     for (const auto& [topic_id, end] : segment_ends_) {
       batch_.Put(store_.meta_cf_, keys::SegmentKey(position_.file, topic_id), keys::TopicPrefix(end));
     }
@@ -196,7 +210,7 @@ class Store::Commit {
   // Each topic's byte count rides in the same write as its batches, so that
   // a restart reads one key instead of summing the whole index.
   void StageTopicBytes() {
-    std::lock_guard lock(store_.topics_mu_);
+    MutexLock lock(store_.topics_mu_);
     for (const auto& [topic_id, added] : added_bytes_) {
       auto it = store_.topics_.find(topic_id);
       if (it == store_.topics_.end()) continue;
@@ -204,7 +218,8 @@ class Store::Commit {
     }
   }
 
-  uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence) {
+  uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence)
+      REQUIRES(store_.storage_thread_) {
     for (const auto& [seq, offset] : sp.added)
       if (seq == base_sequence) return offset;
     for (const auto& [seq, offset] : store_.LoadProducer(key).recent)
@@ -212,9 +227,9 @@ class Store::Commit {
     return kUnknownOffset;
   }
 
-  void Publish() {
+  void Publish() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
     {
-      std::lock_guard lock(store_.topics_mu_);
+      MutexLock lock(store_.topics_mu_);
       for (const auto& [topic_id, next] : next_offsets_) {
         auto it = store_.topics_.find(topic_id);
         if (it != store_.topics_.end()) it->second.next_offset = next;
@@ -224,11 +239,7 @@ class Store::Commit {
         if (it != store_.topics_.end()) it->second.bytes += bytes;
       }
     }
-    auto& segment = store_.segment_topics_;
-    for (const auto& [topic_id, end] : segment_ends_) {
-      uint64_t& kept = segment[position_.file][topic_id];
-      kept = std::max(kept, end);
-    }
+    for (const auto& [topic_id, end] : segment_ends_) store_.segments_->NoteTopic(position_.file, topic_id, end);
     auto& stale = store_.stale_segment_keys_;
     stale.erase(stale.begin(), stale.begin() + static_cast<std::ptrdiff_t>(stale_keys_));
     for (auto& [key, sp] : producers_) {
@@ -243,13 +254,13 @@ class Store::Commit {
 
   Store& store_;
   rocksdb::WriteBatch& batch_;  // the store's, reused: see Store::commit_batch_
-  // The store's, reused (Store::commit_batches_): room for the journal
-  // record's header and the prefix, then the batches.
-  static constexpr std::size_t kRecordStart = Journal::kRecordHeaderBytes + kBatchRecordPrefixBytes;
+  // The store's, reused (Store::commit_batches_): the batches of this
+  // commit, one after another, as the segment log gets them.
   std::string& batches_;
-  bool prepared_ = false;
-  rocksdb::Status prepare_status_;
-  JournalPosition position_;
+  // Log keys and locations of the batches; file and offset in the file are
+  // filled in once the batches are written.
+  std::vector<std::pair<std::string, BatchLocation>> located_;
+  SegmentPosition position_;
   std::unordered_map<uint64_t, uint64_t> segment_ends_;  // topic -> end offset in this commit
   std::size_t stale_keys_ = 0;  // of store_.stale_segment_keys_, deleted by this commit
   bool sync_ = false;
@@ -285,22 +296,16 @@ void Store::ProcessAll(std::deque<Op>& ops) {
   if (!commit->empty()) commit->Finish();
   commit.reset();
   // A single batch above max_commit_bytes makes its own commit: do not keep
-  // the buffer it grew for the next thousand small ones.
+  // the buffers it grew for the next thousand small ones.
   if (commit_batch_->Data().capacity() > CommitBatchReserve()) commit_batch_ = NewCommitBatch();
-  if (commit_batches_.capacity() > CommitRecordReserve()) {
+  if (commit_batches_.capacity() > options_.max_commit_bytes) {
     std::string().swap(commit_batches_);
-    commit_batches_.reserve(CommitRecordReserve());
+    commit_batches_.reserve(options_.max_commit_bytes);
   }
 }
 
 std::size_t Store::CommitBatchReserve() const {
-  return options_.max_commit_bytes + options_.max_commit_bytes / 8;  // values plus keys and headers
-}
-
-std::size_t Store::CommitRecordReserve() const {
-  // The batches, and their WriteBatch of locations and summaries (~130
-  // bytes a batch) behind them.
-  return options_.max_commit_bytes + options_.max_commit_bytes / 8 + (64u << 10);
+  return options_.max_commit_bytes / 4;  // keys, locations and summaries: ~130 bytes a batch
 }
 
 std::unique_ptr<rocksdb::WriteBatch> Store::NewCommitBatch() const {

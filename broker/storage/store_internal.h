@@ -1,6 +1,6 @@
 #pragma once
-// Pieces store.cc and store_log_index.cc share: value layouts of the meta and
-// index column families, iterator bounds of one topic, error conversion.
+// Pieces the store's .cc files share: value layouts of the meta and index
+// column families, iterator bounds of one topic, error conversion.
 // Internal to the storage layer.
 
 #include <optional>
@@ -49,23 +49,6 @@ inline std::string EncodeTopicMeta(uint64_t id, const RetentionPolicy& r) {
   keys::PutBigEndian64(&v, r.max_bytes);
   keys::PutBigEndian64(&v, r.max_messages);
   return v;
-}
-
-// A journal record of a group commit that stored batches:
-//   u32 kBatchRecordMagic | u32 batch bytes | the batches | WriteBatch
-// The log keys in the WriteBatch locate each batch in this record
-// (batch_location.h). Any other record is a WriteBatch alone, whose first
-// bytes (its sequence number, 0 until RocksDB applies it) are zeros.
-inline constexpr uint32_t kBatchRecordMagic = 0x48424154;  // nonzero
-inline constexpr std::size_t kBatchRecordPrefixBytes = 8;
-
-// The WriteBatch of a journal record of either kind; empty if it is corrupt.
-inline std::string_view WriteBatchOfRecord(std::string_view record) {
-  codec::Reader in(record);
-  if (in.Fixed32() != kBatchRecordMagic || !in.ok()) return record;
-  const uint32_t batch_bytes = in.Fixed32();
-  if (!in.ok() || record.size() - kBatchRecordPrefixBytes < batch_bytes) return {};
-  return record.substr(kBatchRecordPrefixBytes + batch_bytes);
 }
 
 // Iterator bounds for one topic's keys in the log, index, groups or producers CF.

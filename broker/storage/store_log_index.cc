@@ -6,27 +6,13 @@
 #include <rocksdb/write_batch.h>
 
 #include "broker/storage/batch_location.h"
-#include "broker/storage/journal.h"
-#include "broker/storage/journal_reader.h"
+#include "broker/storage/segment_log.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
 
 namespace herald::broker {
 
 using namespace store_internal;
-
-Status Store::RebuildIndex(uint64_t topic_id) {
-  TopicRange range(topic_id);
-  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
-  rocksdb::WriteBatch batch;
-  for (log->SeekToFirst(); log->Valid(); log->Next()) {
-    const StoredBatchFacts facts = FactsOfLogValue(log->value().ToStringView());
-    batch.Put(index_cf_, log->key(), EncodeSummary(facts.count, facts.bytes, facts.timestamp_ms));
-  }
-  if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
-  rocksdb::Status s = WriteJournaled(batch, true);
-  return s.ok() ? Status::Ok() : StorageError(s, "rebuild index");
-}
 
 void Store::ApplyTruncate(TruncateOp& op) {
   std::optional<TopicState> topic = FindTopic(op.topic_id);
@@ -51,8 +37,8 @@ void Store::ApplyTruncate(TruncateOp& op) {
   if (!index->status().ok()) return op.done(StorageError(index->status(), "scan index"), {}, false);
   if (new_earliest <= topic->earliest_offset) return op.done(Status::Ok(), *topic, false);
 
-  DeadRanges dead;
-  if (Status ranges = RangesOfBatches(op.topic_id, new_earliest, &dead); !ranges.ok()) {
+  BatchRanges removed;
+  if (Status ranges = LocationsOfBatches(op.topic_id, new_earliest, &removed); !ranges.ok()) {
     return op.done(ranges, {}, false);
   }
   std::string lo = keys::LogKey(op.topic_id, 0), hi = keys::LogKey(op.topic_id, new_earliest);
@@ -62,59 +48,29 @@ void Store::ApplyTruncate(TruncateOp& op) {
   batch.Put(meta_cf_, keys::TopicStartKey(op.topic_id), keys::TopicPrefix(new_earliest));
   batch.Put(meta_cf_, keys::TopicBytesKey(op.topic_id),
             keys::TopicPrefix(topic->bytes - std::min(topic->bytes, removed_bytes)));
-  rocksdb::Status s = WriteJournaled(batch, true);
+  rocksdb::Status s = WriteIndex(batch, true);
   if (!s.ok()) return op.done(StorageError(s, "truncate"), {}, false);
   TopicState t;
   {
-    std::lock_guard lock(topics_mu_);
+    MutexLock lock(topics_mu_);
     TopicState& state = topics_[op.topic_id];
     state.earliest_offset = new_earliest;
     state.bytes -= std::min(state.bytes, removed_bytes);
     t = state;
   }
-  segments_dirty_ = true;  // journal files may hold no live batch any more
-  AddDeadRanges(std::move(dead));
+  segments_dirty_ = true;  // segment files may hold no live batch any more
+  ReleaseBatches(removed);
   op.done(Status::Ok(), t, false);
 }
 
-Status Store::RangesOfBatches(uint64_t topic_id, uint64_t before, DeadRanges* out) const {
+Status Store::LocationsOfBatches(uint64_t topic_id, uint64_t before, BatchRanges* out) const {
   TopicRange range(topic_id);
   std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(range.options, log_cf_));
   const std::string end = keys::LogKey(topic_id, before);
   for (log->SeekToFirst(); log->Valid() && log->key().compare(end) < 0; log->Next()) {
-    if (auto location = BatchLocation::Decode(log->value().ToStringView())) {
-      (*out)[location->file].emplace_back(location->offset, location->length);
-    }
+    if (auto location = BatchLocation::Decode(log->value().ToStringView())) out->push_back(*location);
   }
   return log->status().ok() ? Status::Ok() : StorageError(log->status(), "scan log");
-}
-
-void Store::AddDeadRanges(DeadRanges dead) {
-  for (auto& [file, ranges] : dead) {
-    auto& pending = dead_ranges_[file];
-    pending.insert(pending.end(), ranges.begin(), ranges.end());
-    // Adjacent batches make one range, so that the blocks they share go too.
-    std::sort(pending.begin(), pending.end());
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      auto& last = pending[kept];
-      if (i > 0 && last.first + last.second >= pending[i].first) {
-        last.second = std::max(last.first + last.second, pending[i].first + pending[i].second) - last.first;
-      } else {
-        pending[i > 0 ? ++kept : kept] = pending[i];
-      }
-    }
-    pending.resize(pending.empty() ? 0 : kept + 1);
-  }
-}
-
-void Store::PunchDeadRanges() {
-  for (auto it = dead_ranges_.begin(); it != dead_ranges_.end();) {
-    bool punched = true;
-    for (const auto& [offset, length] : it->second) punched = journal_->Punch(it->first, offset, length) && punched;
-    // Not a segment yet: its ranges wait until it is.
-    it = punched ? dead_ranges_.erase(it) : std::next(it);
-  }
 }
 
 Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
@@ -142,7 +98,7 @@ Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
                       fmt::format("corrupt batch location at offset {} of topic {}", base, topic_id));
       }
       if (location->count != 0 && base + location->count <= from_offset) continue;
-      rocksdb::Status read = reader_->Read(*location, &located);
+      rocksdb::Status read = segments_->Read(*location, &located);
       if (!read.ok()) {
         // Retention may have removed the batch, and its file with it, since
         // the iterator was made: then the read ends here, as at the log's end.
@@ -183,7 +139,7 @@ Status Store::ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t m
 }
 
 bool Store::BatchRemoved(uint64_t topic_id, uint64_t end_offset) const {
-  std::lock_guard lock(topics_mu_);
+  MutexLock lock(topics_mu_);
   auto t = topics_.find(topic_id);
   return t == topics_.end() || t->second.earliest_offset >= end_offset;
 }
@@ -207,12 +163,6 @@ uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
 Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {
   std::string lo = keys::LogKey(topic_id, 0), hi = keys::LogKey(topic_id, before);
   rocksdb::Slice lo_slice(lo), hi_slice(hi);
-  // Flush every column family first: the journal file that still holds the
-  // removed batches can only be dropped once no memtable needs it.
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  rocksdb::Status flushed = db_->Flush(flush, handles_);
-  if (!flushed.ok()) return StorageError(flushed, "flush");
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (rocksdb::ColumnFamilyHandle* cf : {log_cf_, index_cf_}) {
@@ -232,8 +182,7 @@ uint64_t Store::SumOverFamilies(const std::string& property) const {
 }
 
 uint64_t Store::StorageBytes() const {
-  // RocksDB's own WAL stays empty (journal.h).
-  return SumOverFamilies(rocksdb::DB::Properties::kTotalSstFilesSize) + journal_->bytes();
+  return SumOverFamilies(rocksdb::DB::Properties::kTotalSstFilesSize) + segments_->bytes();
 }
 
 uint64_t Store::MemtableBytes() const { return SumOverFamilies(rocksdb::DB::Properties::kSizeAllMemTables); }

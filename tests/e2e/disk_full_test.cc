@@ -52,7 +52,7 @@ class SmallFilesystem {
 TEST_CASE("e2e: a full disk fails publishes, keeps reads going, and publishing resumes with space",
           "[e2e][faults]") {
   TempDir dir("disk-full");
-  SmallFilesystem fs(dir / "fs", "24m");
+  SmallFilesystem fs(dir / "fs", "32m");
   if (!fs.mounted()) {
     WARN("not root or no tmpfs: the disk-full test cannot mount its small filesystem; nothing checked");
     return;
@@ -73,7 +73,7 @@ TEST_CASE("e2e: a full disk fails publishes, keeps reads going, and publishing r
   // Fill the disk: 64 KiB messages until the broker refuses one.
   std::vector<std::string> acked;
   herald::PublishResult refused;
-  for (int i = 0; i < 2000; ++i) {  // at most 128 MiB, far above the 24 MiB filesystem
+  for (int i = 0; i < 2000; ++i) {  // at most 128 MiB, far above the 32 MiB filesystem
     char id[17];
     std::snprintf(id, sizeof id, "msg-%012d", i);
     herald::PublishResult r = c.PublishSync("t", {.payload = std::string(id) + std::string(64 << 10, 'x')});
@@ -146,7 +146,7 @@ bool FillUp(const std::string& path) {
 TEST_CASE("e2e: a broker killed on a full disk starts again, serves reads, and refuses publishes "
           "until space comes back", "[e2e][faults]") {
   TempDir dir("disk-full-restart");
-  SmallFilesystem fs(dir / "fs", "24m");
+  SmallFilesystem fs(dir / "fs", "32m");
   if (!fs.mounted()) {
     WARN("not root or no tmpfs: the disk-full test cannot mount its small filesystem; nothing checked");
     return;
@@ -158,7 +158,7 @@ TEST_CASE("e2e: a broker killed on a full disk starts again, serves reads, and r
     herald::Client c({.broker = broker.address(), .request_timeout = 10s});
     REQUIRE_FALSE(c.WaitConnected(10s));
     REQUIRE_FALSE(c.CreateTopic("t"));
-    for (int i = 0; i < 2000; ++i) {  // at most 128 MiB, far above the 24 MiB filesystem
+    for (int i = 0; i < 2000; ++i) {  // at most 128 MiB, far above the 32 MiB filesystem
       char id[17];
       std::snprintf(id, sizeof id, "msg-%012d", i);
       if (c.PublishSync("t", {.payload = std::string(id) + std::string(64 << 10, 'x')}).error) break;

@@ -56,9 +56,10 @@ bool WaitForSize(const std::string& path, uint64_t bytes) {
   return false;
 }
 
-std::string WalFileIn(const std::string& dir) {
+// The log file (".log": RocksDB's WAL, ".seg": a segment file) in dir.
+std::string LogFileIn(const std::string& dir, const std::string& ext) {
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".log" && e.path().filename() != "LOG") return e.path().string();
+    if (e.path().extension() == ext) return e.path().string();
   return {};
 }
 
@@ -163,8 +164,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "prezeroed WAL: a crash image of the store's journal, taken with zeros after the last record, "
-    "recovers every acknowledged write") {
+    "prezeroed WAL: a crash image of the store's segment file and WAL, taken with zeros after the last "
+    "write, recovers every acknowledged write") {
   EnsureLoggers();
   herald::test::TempDir live, image;
   const bool direct = DirectIoWorks(live.str());
@@ -195,18 +196,24 @@ TEST_CASE(
       REQUIRE(r.base_offset == static_cast<uint64_t>(i));
       payloads.push_back(std::move(payload));
     }
-    const std::string wal = WalFileIn(live.str() + "/journal");
+    const std::string segment = LogFileIn(live.str() + "/journal", ".seg");
+    const std::string wal = LogFileIn(live.str(), ".log");
+    REQUIRE(!segment.empty());
     REQUIRE(!wal.empty());
-    // The default lead is 1 MiB, more than was written: the file is longer
-    // than its records once the zeros are down.
+    // The default lead is 1 MiB, more than was written: the files are longer
+    // than what was written to them once the zeros are down.
+    if (direct) REQUIRE(WaitForSize(segment, 1u << 20));
     if (direct) REQUIRE(WaitForSize(wal, 1u << 20));
-    // ... and the spare for the next WAL is there, which RocksDB must ignore.
+    // ... and the spares for the next files are there, which the segment log
+    // and RocksDB must ignore.
     if (direct) REQUIRE(WaitForSize(live / "journal/herald-wal-spare", 1u << 20));
+    if (direct) REQUIRE(WaitForSize(live / "herald-wal-spare", 1u << 20));
     // What a crash (of the process or the machine) would leave: the live
     // files, copied while the store is open.
     fs::copy(live.path(), image.path(),
              fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-    if (direct) CHECK(fs::file_size(image / ("journal/" + fs::path(wal).filename().string())) >= (1u << 20));
+    if (direct) CHECK(fs::file_size(image / ("journal/" + fs::path(segment).filename().string())) >= (1u << 20));
+    if (direct) CHECK(fs::file_size(image / fs::path(wal).filename().string()) >= (1u << 20));
   }
 
   std::unique_ptr<Store> recovered;
