@@ -10,7 +10,9 @@
 //                                   (torn/reorder: let some unsynced overwrites through);
 //                                   every later operation fails with EIO until unmounted
 //   fail-sync SUBSTRING             the next fsync of a file whose path contains it fails with EIO
-//   fail-write SUBSTRING            the next write to such a file fails with EIO
+//   fail-write SUBSTRING|off        every write to such a file fails with EIO, until "fail-write off"
+//                                   (a one-shot would often hit a helper thread's write, such as
+//                                   the zeroing ahead of a log, rather than the one under test)
 //   enospc on|off                   every write, fallocate and create fails with ENOSPC
 //   stats                           pending file changes and names
 // "ready" is printed once the file system is mounted. It serves until
@@ -44,7 +46,7 @@ namespace {
 
 struct Faults {
   std::string fail_sync;   // substring of the path whose next sync fails; empty: none
-  std::string fail_write;  // likewise for a write
+  std::string fail_write;  // substring of the path whose writes fail, until cleared; empty: none
   bool enospc = false;
   bool power_off = false;  // after a cut: nothing more reaches the disk
 };
@@ -59,7 +61,7 @@ State g;
 
 std::string Real(const char* path) { return g.ledger->RealPath(path); }
 
-// Takes the fault if `path` matches it (each fires once).
+// Takes a one-shot fault if `path` matches it.
 bool Take(std::string& fault, const char* path) {
   if (fault.empty() || path == nullptr || std::strstr(path, fault.c_str()) == nullptr) return false;
   fault.clear();
@@ -180,7 +182,8 @@ int Write(const char* path, const char* buf, size_t size, off_t offset, fuse_fil
   std::lock_guard lock(g.mu);
   if (g.faults.power_off) return -EIO;
   if (g.faults.enospc) return -ENOSPC;
-  if (Take(g.faults.fail_write, path)) return -EIO;
+  if (!g.faults.fail_write.empty() && path != nullptr && std::strstr(path, g.faults.fail_write.c_str()) != nullptr)
+    return -EIO;
   const int fd = static_cast<int>(fi->fh);
   g.ledger->RecordWrite(fd, static_cast<uint64_t>(offset), buf, size);
   ssize_t n = ::pwrite(fd, buf, size, offset);
@@ -273,7 +276,7 @@ std::string RunCommand(const std::string& line) {
     return out.str();
   }
   if (verb == "fail-sync" && !arg.empty()) return g.faults.fail_sync = arg, "ok";
-  if (verb == "fail-write" && !arg.empty()) return g.faults.fail_write = arg, "ok";
+  if (verb == "fail-write" && !arg.empty()) return g.faults.fail_write = arg == "off" ? "" : arg, "ok";
   if (verb == "enospc" && (arg == "on" || arg == "off")) return g.faults.enospc = arg == "on", "ok";
   if (verb == "stats") {
     return "ok files=" + std::to_string(g.ledger->pending_file_changes()) +
