@@ -17,6 +17,7 @@
 #include "broker/state/topic_registry.h"
 #include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
+#include "schemas/durable_dir.h"
 
 namespace herald::broker {
 
@@ -84,11 +85,9 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   SecuritySettings security;
   Status loaded = LoadSecuritySettings(SecurityFilesOf(config), &security);
   if (!loaded.ok()) return loaded;
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) {
+  if (int err = CreateDirectoriesDurably(config.data_dir)) {
     return {wire::ErrorCode::StorageError,
-            fmt::format("cannot create data dir {}: {}", config.data_dir, ec.message())};
+            fmt::format("cannot create data dir {}: {}", config.data_dir, std::generic_category().message(err))};
   }
   StoreOptions store_options;
   store_options.data_dir = config.data_dir;

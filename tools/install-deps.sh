@@ -36,6 +36,7 @@ if [ "$build_only" -eq 0 ]; then
                                       # file:line in sanitizer reports
     chromium nodejs npm  # the blog's page is tested in headless Chromium
                          # (tests/browser: puppeteer-core, installed by npm ci)
+    libfuse3-dev fuse3   # herald-cutfs, the file system of the power-loss tests
   )
 fi
 

@@ -74,6 +74,10 @@ std::string RenderBrokerMetrics(BrokerContext& ctx) {
   out.Gauge("herald_config_last_reload_timestamp_seconds",
             "Unix time of the last load of the principals and TLS files (start or SIGHUP)",
             std::chrono::duration<double>(ctx.last_reload.at.time_since_epoch()).count());
+  out.Gauge("herald_storage_failed",
+            "1 after a write or sync of the log failed (not for want of space): publishes are refused until a "
+            "restart",
+            ctx.store.failed() ? 1.0 : 0.0);
   out.Gauge("herald_storage_bytes", "RocksDB SST files plus write-ahead log", double(ctx.store.StorageBytes()));
   out.Gauge("herald_memtable_bytes", "RocksDB memtables: the ones being written and those waiting for a flush",
             double(ctx.store.MemtableBytes()));

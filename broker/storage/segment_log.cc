@@ -12,6 +12,7 @@
 
 #include "broker/storage/crc32c.h"
 #include "broker/storage/segment_file_names.h"
+#include "schemas/durable_dir.h"
 
 namespace herald::broker {
 
@@ -95,7 +96,9 @@ rocksdb::Status SegmentLog::Open(SegmentLogOptions options, std::unique_ptr<Segm
   log->writer.AssertHeld();  // nothing else has it yet
   rocksdb::FileSystem& fs = *log->options_.fs;
   const std::string& dir = log->options_.dir;
-  rocksdb::IOStatus s = fs.CreateDirIfMissing(dir, rocksdb::IOOptions(), nullptr);
+  // Durably: a segment file is lost with a directory entry a power cut forgot.
+  rocksdb::IOStatus s;
+  if (int err = CreateDirectoriesDurably(dir)) s = rocksdb::IOStatus::IOError("cannot create " + dir, std::strerror(err));
   if (s.ok()) s = fs.NewDirectory(dir, rocksdb::IOOptions(), &log->dir_, nullptr);
   std::vector<std::string> names;
   if (s.ok()) s = fs.GetChildren(dir, rocksdb::IOOptions(), &names, nullptr);
@@ -163,7 +166,11 @@ rocksdb::Status SegmentLog::OpenNewFile() {
 }
 
 rocksdb::Status SegmentLog::Append(std::string_view bytes, SegmentPosition* at) {
-  if (current_ && files_.back().bytes >= options_.file_bytes) CloseCurrent();
+  if (current_ && files_.back().bytes >= options_.file_bytes) {
+    // The file's last sync happens here: with --fsync interval what was
+    // acknowledged in it rests on this one, so its failure is the append's.
+    if (rocksdb::Status closed = CloseCurrent(); !closed.ok()) return closed;
+  }
   if (!current_) {
     if (rocksdb::Status s = OpenNewFile(); !s.ok()) return s;
   }
@@ -199,15 +206,20 @@ rocksdb::Status SegmentLog::CloseCurrent() {
   return s;
 }
 
-void SegmentLog::SyncWritten() const {
+int SegmentLog::SyncWritten() const {
   const uint64_t number = current_number_.load(std::memory_order_acquire);
-  if (number == 0) return;
+  if (number == 0) return 0;
   int fd = ::open(PathOf(number).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;  // closed and deleted meanwhile: nothing left to sync
-  if (::fdatasync(fd) != 0) {
-    if (auto log = spdlog::get("storage")) log->error("segment log: sync failed: {}", std::strerror(errno));
+  if (fd < 0) return 0;  // closed (and synced as it closed) and deleted meanwhile
+  int err = 0;
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) {
+      err = errno;
+      break;
+    }
   }
   ::close(fd);
+  return err;
 }
 
 SegmentLog::File* SegmentLog::Find(uint64_t number) {

@@ -130,7 +130,8 @@ class SegmentLog {
   rocksdb::Status Read(const BatchLocation& location, std::string* out) const;
   // fdatasyncs the file being written through a descriptor of its own, so
   // that a thread other than the writer can sync it (--fsync interval).
-  void SyncWritten() const;
+  // Returns 0 or the errno of the failed fdatasync.
+  int SyncWritten() const;
   // Bytes on the disk: every file, less the holes punched, plus a free file.
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   // The highest numbered file found at Open, 0 if none: the one a previous

@@ -7,6 +7,8 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "broker/storage/batch_location.h"
 #include "broker/storage/disk_reserve.h"
 #include "broker/storage/interval_syncer.h"
@@ -269,7 +271,25 @@ void Store::ApplyDeleteTopic(DeleteTopicOp& op) {
   op.done(Status::Ok());
 }
 
+void Store::Fail(const char* what, const std::string& error) {
+  if (failed_.exchange(true, std::memory_order_acq_rel)) return;
+  spdlog::get("storage")->error(
+      "{} failed: {}; what it was to make durable may be lost, so the broker is refusing publishes until a "
+      "restart replays what is on the disk",
+      what, error);
+}
+
+Status Store::FailedError() const {
+  return Status(wire::ErrorCode::StorageError,
+                "storage failed: a write or sync of the log did not complete (see the broker's log); publishes "
+                "are refused until the broker restarts");
+}
+
 bool Store::EnsureWritable(Status* why) {
+  if (failed()) {
+    *why = FailedError();
+    return false;
+  }
   if (!write_failing_.load(std::memory_order_relaxed)) return true;
   auto now = std::chrono::steady_clock::now();
   if (now - last_resume_attempt_ < kResumeInterval) {
@@ -346,8 +366,11 @@ void Store::SyncWritten() {
   if (!unsynced_.exchange(false, std::memory_order_acq_rel)) return;
   // The batches first, then the index that locates them: a synced index
   // entry then never points at bytes a power loss can take.
-  segments_->SyncWritten();
-  if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) spdlog::get("storage")->error("WAL sync failed: {}", s.ToString());
+  if (int err = segments_->SyncWritten()) {
+    Fail("syncing the segment file", std::strerror(err));
+    return;
+  }
+  if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) Fail("syncing the index's WAL", s.ToString());
 }
 
 void Store::RetireSegments() {

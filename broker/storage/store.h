@@ -184,8 +184,17 @@ class Store {
   // Memory of every column family's memtables: the one being written and
   // those waiting for (or in) a flush. Any thread.
   uint64_t MemtableBytes() const;
-  // False after a write failed, until one succeeds again (for /healthz).
-  bool healthy() const { return !write_failing_.load(std::memory_order_relaxed); }
+  // False after a write failed, until one succeeds again, and for good once
+  // the store failed (for /healthz).
+  bool healthy() const { return !write_failing_.load(std::memory_order_relaxed) && !failed(); }
+  // True once a write or sync of the segment log or of the index failed with
+  // an I/O error other than a full disk. The kernel may have dropped the
+  // pages that call was to make durable while its cache still shows them,
+  // and a later sync that succeeds says nothing about them (PostgreSQL's
+  // "fsyncgate"). So nothing more is written, and every publish is refused,
+  // until a restart replays what is really on the disk. A full disk is not a
+  // failure: writes resume once there is room (EnsureWritable). Any thread.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
 
  private:
   struct AppendOp { AppendRequest request; AppendDone done; };
@@ -257,6 +266,10 @@ class Store {
   // --fsync interval (IntervalSyncer's thread): if written since the last
   // time, syncs the segment file being written, then RocksDB's WAL.
   void SyncWritten();
+  // Marks the store failed (failed()) after `what` failed with `s`, and says
+  // so once in the log. Any thread.
+  void Fail(const char* what, const std::string& error);
+  Status FailedError() const;
   // A read of a located batch failed: true if the batch is gone meanwhile
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
@@ -296,6 +309,7 @@ class Store {
   std::chrono::steady_clock::time_point last_resume_attempt_ GUARDED_BY(storage_thread_);
   Status resume_error_ GUARDED_BY(storage_thread_);
   std::atomic<bool> write_failing_{false};
+  std::atomic<bool> failed_{false};
   std::atomic<bool> unsynced_{false};  // a write not synced yet (set by the storage thread)
 
   // The queue: any thread in, the storage thread out.

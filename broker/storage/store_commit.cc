@@ -196,6 +196,13 @@ class Store::Commit {
     store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
     if (s.ok()) return Status::Ok();
     spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(), s.ToString());
+    // A full disk passes (EnsureWritable resumes once there is room); any
+    // other I/O error means the commit's bytes may be lost whatever a later
+    // sync says, so the store stops here (Store::failed).
+    if (!s.IsNoSpace()) {
+      store_.Fail("a group commit's write or sync", s.ToString());
+      return store_.FailedError();
+    }
     return StorageError(s, "write");
   }
 

@@ -3,12 +3,14 @@
 #include <csignal>
 #include <ctime>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include "schemas/durable_dir.h"
 #include "schemas/names.h"
 #include "schemas/unit_flags.h"
 #include "schemas/units.h"
@@ -86,12 +88,11 @@ ClientOptions BrokerClientOptions(const ServiceFlags& flags, ClientOptions base)
 }
 
 std::unique_ptr<rocksdb::DB> OpenDatabase(const std::string& dir) {
-  // RocksDB makes the last component only; brokerd makes the whole path, and
-  // a service given the same kind of --data-dir must too.
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "cannot create data dir %s: %s\n", dir.c_str(), ec.message().c_str());
+  // RocksDB makes the last component only, and does not fsync its parent:
+  // the whole path is made here, each new entry synced, so that a power cut
+  // cannot take the database's directory away with everything synced in it.
+  if (int err = herald::CreateDirectoriesDurably(dir)) {
+    std::fprintf(stderr, "cannot create data dir %s: %s\n", dir.c_str(), std::strerror(err));
     std::exit(1);
   }
   rocksdb::Options options;

@@ -6,27 +6,20 @@
 #include <sstream>
 #include <thread>
 
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
 #include "herald/client.h"
 #include "tests/support/command.h"
+#include "tests/support/free_port.h"
 #include "tests/support/server_process.h"
 
 using namespace std::chrono_literals;
 using herald::test::BrokerProcess;
 using herald::test::Eventually;
+using herald::test::FreePort;
 
 namespace {
-
-// A port the kernel just handed out and that is free again (loopback only).
-uint16_t FreePort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 // "name{labels}" -> value, for every sample line; REQUIREs each line to parse.
 std::map<std::string, double> ParseSamples(const std::string& text) {
