@@ -107,8 +107,6 @@ void Publisher::Drain() {
 }
 
 void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch) {
-  std::size_t bytes = 0;
-  for (const auto& p : batch) bytes += p.bytes;
   // The batch is written once, in the stored format, straight into the
   // frame: the broker keeps these bytes as they are.
   std::size_t batch_bytes = wire::batch::kHeaderBytes;
