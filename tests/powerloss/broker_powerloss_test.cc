@@ -284,6 +284,8 @@ TEST_CASE("power loss: with --fsync interval a cut loses only acks of the last i
   CHECK(f.duplicated == 0);
   CHECK(f.holes == 0);
   // The syncer runs every interval; an ack older than that (with room for
-  // one sync and for the scheduler on a loaded machine) was synced.
-  CHECK(f.oldest_lost_ack <= 3 * kInterval);
+  // one sync and for the scheduler on a loaded machine, and for a
+  // sanitizer's slowdown) was synced.
+  const bool sanitized = herald::test::kThreadSanitizer || herald::test::kAddressSanitizer;
+  CHECK(f.oldest_lost_ack <= (sanitized ? 10 : 3) * kInterval);
 }
