@@ -58,7 +58,7 @@ int main() {
   std::unique_lock lock(mu);
   if (!cv.wait_for(lock, 30s, [&] { return delivered >= 3; })) return 1;
   bool applied = true;
-  consumer.ApplyOnce(*first, increment, &applied);  // a redelivery of the first event
+  consumer.ApplyOnce(first->View(), increment, &applied);  // a redelivery of the first event
   lock.unlock();
   client.Unsubscribe(id);
   std::string stored;
