@@ -142,7 +142,10 @@ TEST_CASE("e2e: SIGKILL loop under load keeps every ack, once, with dense offset
               kProducers, log.size(), acked.size());
 
   // Both groups resume and eventually ack everything; what they saw matches the log.
-  for (auto& [name, group] : groups) {
+  for (auto& entry : groups) {
+    // Named, not a structured binding: clang 14 cannot capture one in the lambda below.
+    const auto& name = entry.first;
+    auto& group = entry.second;
     INFO("group " << name);
     REQUIRE(Eventually([&] {
       herald::GroupInfo g;
