@@ -97,16 +97,10 @@ TEST_CASE("power loss: the blog keeps every comment it answered 201 for, and the
   for (const auto& d : {real, graveyard, mnt}) std::filesystem::create_directories(d);
   auto mount = std::make_unique<CutMount>(real, graveyard, mnt);
 
-  herald::test::BrokerProcess broker;
-  ServerProcess posts(HERALD_POST_SERVICE_PATH, {"--data-dir", mnt + "/posts", "--broker", broker.address()});
-  ServerProcess comments(HERALD_COMMENT_SERVICE_PATH, {"--data-dir", mnt + "/comments", "--broker",
-                                                       broker.address(), "--post-service", posts.address()});
-  ServerProcess notifications(HERALD_NOTIFICATION_SERVICE_PATH,
-                              {"--data-dir", "{dir}/data", "--broker", broker.address()});
-  ServerProcess gateway(HERALD_API_GATEWAY_PATH,
-                        {"--comment-service", comments.address(), "--post-service", posts.address(),
-                         "--notification-service", notifications.address(), "--broker", broker.address()});
-  const std::string gw = gateway.address();
+  herald::test::BlogFlow flow({}, {}, {}, {.posts = mnt + "/posts", .comments = mnt + "/comments"});
+  ServerProcess& posts = flow.posts;
+  ServerProcess& comments = flow.comments;
+  const std::string gw = flow.gateway.address();
 
   std::vector<std::string> post_ids;
   for (int i = 0; i < 3; ++i) {

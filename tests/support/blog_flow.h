@@ -46,6 +46,13 @@ inline nlohmann::json GetJson(const std::string& address, const std::string& pat
   return nlohmann::json::parse(r->body, nullptr, false);
 }
 
+// Where the post- and comment-service keep their databases ("{dir}": each
+// one's own temp dir).
+struct BlogDataDirs {
+  std::string posts = "{dir}/data";
+  std::string comments = "{dir}/data";
+};
+
 struct BlogFlow {
   // The flags a service (named by its principal: "post-service", ...) needs to
   // reach the broker besides --broker: a token, TLS.
@@ -53,11 +60,11 @@ struct BlogFlow {
 
   // `gateway_args`: more flags for the api-gateway (limits, intervals).
   explicit BlogFlow(std::vector<std::string> broker_args = {}, BrokerFlags broker_flags = {},
-                    std::vector<std::string> gateway_args = {})
+                    std::vector<std::string> gateway_args = {}, BlogDataDirs data = {})
       : broker(std::move(broker_args)),
-        posts(HERALD_POST_SERVICE_PATH, Args({"--data-dir", "{dir}/data"}, "post-service", broker_flags)),
+        posts(HERALD_POST_SERVICE_PATH, Args({"--data-dir", data.posts}, "post-service", broker_flags)),
         comments(HERALD_COMMENT_SERVICE_PATH,
-                 Args({"--data-dir", "{dir}/data", "--post-service", posts.address()}, "comment-service",
+                 Args({"--data-dir", data.comments, "--post-service", posts.address()}, "comment-service",
                       broker_flags)),
         notifications(HERALD_NOTIFICATION_SERVICE_PATH,
                       Args({"--data-dir", "{dir}/data"}, "notification-service", broker_flags)),
