@@ -12,6 +12,9 @@ namespace herald {
 // created. Returns 0, or the errno of the first step that failed.
 int CreateDirectoriesDurably(const std::string& path);
 
+// fdatasyncs an open file, retrying on EINTR. Returns 0 or the errno.
+int SyncFileData(int fd);
+
 // fsyncs the directory itself (after creating, renaming or removing entries
 // in it). Returns 0 or the errno.
 int SyncDirectory(const std::string& dir);

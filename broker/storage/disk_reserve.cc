@@ -11,20 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "schemas/durable_dir.h"
+
 namespace herald::broker {
-
-namespace {
-
-// Makes the file's creation or removal durable: a reserve a power cut forgot
-// would not be there when it is needed.
-void SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
-}  // namespace
 
 DiskReserve::DiskReserve(std::string data_dir, uint64_t bytes)
     : dir_(std::move(data_dir)), path_(dir_ + "/space.reserve"), bytes_(bytes) {
@@ -52,7 +41,9 @@ bool DiskReserve::ReleaseIfShort(uint64_t needed) {
 bool DiskReserve::Release() {
   if (!present_ || ::unlink(path_.c_str()) != 0) return false;
   present_ = false;
-  SyncDir(dir_);
+  // The reserve's creation or removal must be durable: a reserve a power
+  // cut forgot would not be there when it is needed.
+  (void)SyncDirectory(dir_);
   spdlog::get("storage")->warn("the data directory's disk is full: deleted the {} byte reserve ({}) "
                                "so that the broker can run; publishes are refused until space comes back",
                                bytes_, path_);
@@ -73,7 +64,7 @@ bool DiskReserve::Restore(uint64_t margin) {
     ::unlink(temp.c_str());
     return false;
   }
-  SyncDir(dir_);
+  (void)SyncDirectory(dir_);
   present_ = true;
   spdlog::get("storage")->info("laid down the {} byte disk reserve ({})", bytes_, path_);
   return true;

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "schemas/durable_dir.h"
+
 namespace herald::broker {
 
 namespace {
@@ -77,13 +79,6 @@ int WriteTwoAt(int fd, const char* a, std::size_t a_size, const char* b, std::si
       left -= take;
       if (iov[first].iov_len == 0) ++first;
     }
-  }
-  return 0;
-}
-
-int SyncData(int fd) {
-  while (::fdatasync(fd) != 0) {
-    if (errno != EINTR) return errno;
   }
   return 0;
 }
@@ -172,7 +167,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
   // The data is on the device already (direct writes); fdatasync flushes the
   // device's cache, and commits the size if a write went past the zeros.
   IOStatus Sync(const IOOptions&, IODebugContext*) override {
-    if (int err = SyncData(fd_)) return ErrnoStatus("fdatasync", name_, err);
+    if (int err = SyncFileData(fd_)) return ErrnoStatus("fdatasync", name_, err);
     return IOStatus::OK();
   }
 
@@ -321,7 +316,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
       // log's next fdatasync: once the lead is made, or every half lead.
       if (unsynced > 0 && (enough || unsynced >= options_.lead_bytes / 2)) {
         lock.unlock();
-        int err = SyncData(fd_);
+        int err = SyncFileData(fd_);
         lock.lock();
         if (err) break;
         unsynced = 0;
@@ -529,7 +524,7 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
           next_piece = std::max(next_piece, Clock::now() - piece_time) + piece_time;
           made = made && WriteAt(fd, zeros.data(), options_.piece_bytes, at) == 0;
         }
-        made = made && SyncData(fd) == 0;
+        made = made && SyncFileData(fd) == 0;
         ::close(fd);
       }
       lock.lock();

@@ -211,13 +211,7 @@ int SegmentLog::SyncWritten() const {
   if (number == 0) return 0;
   int fd = ::open(PathOf(number).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;  // closed (and synced as it closed) and deleted meanwhile
-  int err = 0;
-  while (::fdatasync(fd) != 0) {
-    if (errno != EINTR) {
-      err = errno;
-      break;
-    }
-  }
+  const int err = SyncFileData(fd);
   ::close(fd);
   return err;
 }
