@@ -34,10 +34,13 @@ if [ "$build_only" -eq 0 ]; then
     clang libclang-rt-14-dev llvm-14  # libFuzzer and clang's sanitizer runtimes
                                       # (tools/fuzz.sh); llvm-symbolizer, for
                                       # file:line in sanitizer reports
-    chromium nodejs npm  # the blog's page is tested in headless Chromium
-                         # (tests/browser: puppeteer-core, installed by npm ci)
+    chromium             # the blog's page is tested in headless Chromium
     libfuse3-dev fuse3   # herald-cutfs, the file system of the power-loss tests
   )
+  # tests/browser runs puppeteer-core, installed by npm ci. A machine whose
+  # node already brings npm (NodeSource's nodejs does) keeps it: Debian's npm
+  # conflicts with that nodejs.
+  if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 fi
 
 SUDO=""
