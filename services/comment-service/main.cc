@@ -31,10 +31,11 @@ int main(int argc, char** argv) {
   Outbox outbox(db.get(), db->DefaultColumnFamily(), &client);
   CommentStore store(db.get(), &outbox);
 
+  Subscriptions subscriptions(client);
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("comment-service: broker setup", [&] {
     if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated}, "comment-service")) return false;
-    return !client.Subscribe({.topic = kPostCreated, .group = "comment-service"}, [&](const Delivery& d) {
+    return !subscriptions.Add({.topic = kPostCreated, .group = "comment-service"}, [&](const Delivery& d) {
       auto e = DecodePostCreated(d.message().payload);
       if (!e) {
         spdlog::error("comment-service: undecodable post-created at offset {}", d.message().offset);
@@ -101,5 +102,6 @@ int main(int argc, char** argv) {
   int rc = Serve(server, flags.listen, "comment-service", flags.port_file);
   stop = true;
   setup.join();
+  subscriptions.Leave();  // before the objects its handlers use go
   return rc;
 }

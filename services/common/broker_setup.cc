@@ -17,4 +17,29 @@ bool EnsureTopics(Client& client, std::initializer_list<const char*> topics, con
   return true;
 }
 
+std::error_code Subscriptions::Add(const SubscribeOptions& options, MessageHandler handler) {
+  std::string name = options.topic + "/" + options.group;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& held : held_)
+      if (held.first == name) return {};
+  }
+  SubscriptionId id = 0;
+  if (std::error_code ec = client_.Subscribe(options, std::move(handler), &id)) return ec;
+  std::lock_guard lock(mu_);
+  held_.emplace_back(std::move(name), id);
+  return {};
+}
+
+void Subscriptions::Leave() {
+  std::vector<std::pair<std::string, SubscriptionId>> held;
+  {
+    std::lock_guard lock(mu_);
+    held.swap(held_);
+  }
+  // Unsubscribe returns once its handler has stopped for good, whatever the
+  // broker answers (a lost connection ends the membership too).
+  for (const auto& [name, id] : held) client_.Unsubscribe(id);
+}
+
 }  // namespace herald::services

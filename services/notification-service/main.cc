@@ -78,13 +78,14 @@ int main(int argc, char** argv) {
     });
     s.ok() ? d.ack() : d.nack(std::chrono::seconds(1), s.ToString());
   };
+  Subscriptions subscriptions(client);
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("notification-service: broker setup", [&] {
     if (!EnsureTopics(client, {kCommentCreated, kPostCreated}, "notification-service")) return false;
-    if (client.Subscribe({.topic = kPostCreated, .group = "notification-service"}, on_post)) return false;
-    return !client.Subscribe({.topic = kCommentCreated, .group = "notification-service",
-                              .max_deliveries = kNotYetDeliveries, .backoff = NotYetBackoff()},
-                             on_comment);
+    if (subscriptions.Add({.topic = kPostCreated, .group = "notification-service"}, on_post)) return false;
+    return !subscriptions.Add({.topic = kCommentCreated, .group = "notification-service",
+                               .max_deliveries = kNotYetDeliveries, .backoff = NotYetBackoff()},
+                              on_comment);
   }, &stop);
 
   HttpServer server(flags.http);
@@ -105,5 +106,6 @@ int main(int argc, char** argv) {
   int rc = Serve(server, flags.listen, "notification-service", flags.port_file);
   stop = true;
   setup.join();
+  subscriptions.Leave();  // before the objects its handlers use go
   return rc;
 }

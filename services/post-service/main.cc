@@ -66,11 +66,12 @@ int main(int argc, char** argv) {
       }
     };
   };
+  Subscriptions subscriptions(client);
   std::atomic<bool> stop{false};
   std::thread setup = RetryInBackground("post-service: broker setup", [&] {
     if (!EnsureTopics(client, {kCommentCreated, kCommentDeleted, kPostCreated, kPostUpdated}, "post-service")) return false;
-    if (client.Subscribe({.topic = kCommentCreated, .group = "post-service"}, on_comment(true))) return false;
-    return !client.Subscribe({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
+    if (subscriptions.Add({.topic = kCommentCreated, .group = "post-service"}, on_comment(true))) return false;
+    return !subscriptions.Add({.topic = kCommentDeleted, .group = "post-service"}, on_comment(false));
   }, &stop);
 
   HttpServer server(flags.http);
@@ -114,5 +115,6 @@ int main(int argc, char** argv) {
   int rc = Serve(server, flags.listen, "post-service", flags.port_file);
   stop = true;
   setup.join();
+  subscriptions.Leave();  // before the objects its handlers use go
   return rc;
 }

@@ -270,7 +270,9 @@ class Client {
   // (or refused it). `handler` runs on the I/O thread for each delivery.
   std::error_code Subscribe(const SubscribeOptions& options, MessageHandler handler,
                             SubscriptionId* id = nullptr);
-  // Leaves the group; unacked deliveries go back to the group.
+  // Leaves the group; unacked deliveries go back to the group. When it
+  // returns the handler is not running and never runs again, whatever the
+  // broker answered.
   std::error_code Unsubscribe(SubscriptionId id);
 
   class Impl;
