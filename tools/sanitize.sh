@@ -5,7 +5,10 @@
 #   tools/sanitize.sh [address|thread] [extra ctest args, e.g. -L e2e]
 #     address (default): -DHERALD_SANITIZE=address;undefined in build-asan
 #     thread:            -DHERALD_SANITIZE=thread in build-tsan, RocksDB's
-#                        uninstrumented threads suppressed by tests/tsan.supp
+#                        uninstrumented threads suppressed by tests/tsan.supp;
+#                        built by clang with -Wthread-safety -Werror, so that
+#                        one build checks the thread contracts twice: as
+#                        written (tools/clang-check.sh's analysis) and as run
 #
 # Debug builds: for this suite they build much faster than RelWithDebInfo and
 # the tests, which mostly wait on sockets and processes, run about as fast.
@@ -18,12 +21,13 @@ cd "$(dirname "$0")/.."
 MODE=${1:-address}
 shift || true
 case "$MODE" in
-  address) DIR=${SANITIZE_BUILD_DIR:-build-asan}; SAN="address;undefined" ;;
-  thread) DIR=${SANITIZE_BUILD_DIR:-build-tsan}; SAN="thread" ;;
+  address) DIR=${SANITIZE_BUILD_DIR:-build-asan}; SAN="address;undefined"; COMPILER=() ;;
+  thread) DIR=${SANITIZE_BUILD_DIR:-build-tsan}; SAN="thread"
+    COMPILER=(-DCMAKE_CXX_COMPILER=clang++ "-DCMAKE_CXX_FLAGS=-Wthread-safety -Werror") ;;
   *) echo "usage: $0 [address|thread] [ctest args...]" >&2; exit 2 ;;
 esac
 
-cmake -S . -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DHERALD_SANITIZE=$SAN" >/dev/null
+cmake -S . -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DHERALD_SANITIZE=$SAN" "${COMPILER[@]}" >/dev/null
 cmake --build "$DIR" -j "$(nproc)"
 
 LOGS="$PWD/$DIR/sanitizer-logs"

@@ -4,6 +4,7 @@
 // herald_backend.cc wires publishing and subscribing, admin.cc the admin
 // requests.
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <future>
@@ -38,7 +39,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
       Tick();
     });
     thread_ = std::thread([this] {
-      io_thread_ = std::this_thread::get_id();
+      io_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
       io_.run();
     });
   }
@@ -55,7 +56,7 @@ class HeraldBackend final : public Backend, public ConnectionListener {
     thread_.join();
   }
 
-  bool OnIoThread() const { return std::this_thread::get_id() == io_thread_; }
+  bool OnIoThread() const { return std::this_thread::get_id() == io_thread_.load(std::memory_order_relaxed); }
 
   // Backend
   bool OnCallbackThread() const override { return OnIoThread(); }
@@ -165,7 +166,9 @@ class HeraldBackend final : public Backend, public ConnectionListener {
   std::shared_ptr<Subscriber> subscriber_;
   asio::steady_timer tick_;
   std::thread thread_;
-  std::thread::id io_thread_;
+  // Set by the I/O thread as it starts, read from any thread: a caller
+  // compares it with its own id only, so relaxed is enough.
+  std::atomic<std::thread::id> io_thread_;
 
   Mutex mu_;
   std::condition_variable_any cv_;
