@@ -263,6 +263,7 @@ std::string RunCommand(const std::string& line) {
   std::string verb, arg;
   in >> verb >> arg;
   std::lock_guard lock(g.mu);
+  if (g.ledger == nullptr) return "error: unmounted";
   if (verb == "cut") {
     CutMode mode = arg == "torn" ? CutMode::kTorn : arg == "reorder" ? CutMode::kReorder : CutMode::kDropAll;
     uint64_t seed = 0;
@@ -339,5 +340,10 @@ int main(int argc, char** argv) {
   // Foreground, one thread: operations reach the ledger in the order the kernel sent them.
   char* fuse_argv[] = {argv[0], argv[3], const_cast<char*>("-f"), const_cast<char*>("-s"),
                        const_cast<char*>("-o"), const_cast<char*>("fsname=herald-cutfs,default_permissions")};
-  return fuse_main(6, fuse_argv, &ops, nullptr);
+  const int rc = fuse_main(6, fuse_argv, &ops, nullptr);
+  // The command thread may still be reading stdin: from here on it finds no
+  // ledger, and the ledger goes after the last command that used it.
+  std::lock_guard lock(g.mu);
+  g.ledger = nullptr;
+  return rc;
 }
