@@ -98,13 +98,14 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   store_options.on_sync = [metrics = &b->metrics_](std::chrono::nanoseconds took) {
     metrics->fsync.Observe(std::chrono::duration<double>(took).count());
   };
+  b->storage_completions_ = std::make_unique<IoHandoff>(b->io_);
   Status s = Store::Open(store_options, &b->store_);
   if (!s.ok()) return s;
-  b->registry_ = std::make_unique<TopicRegistry>(b->io_, b->store_.get(), config.groups,
+  b->registry_ = std::make_unique<TopicRegistry>(b->io_, *b->storage_completions_, b->store_.get(), config.groups,
                                                  config.tail_cache_bytes, config.default_retention);
   s = b->registry_->Load();
   if (!s.ok()) return s;
-  b->ctx_.reset(new BrokerContext{b->io_, b->config_, *b->store_, *b->registry_});
+  b->ctx_.reset(new BrokerContext{b->io_, b->config_, *b->store_, *b->registry_, *b->storage_completions_});
   Broker* broker = b.get();
   b->retention_ = std::make_unique<RetentionWorker>(
       b->store_.get(), config.retention_interval, [broker](uint64_t topic_id, uint64_t earliest) {

@@ -21,6 +21,7 @@
 
 namespace herald::broker {
 
+class IoHandoff;
 class Store;
 class TopicRegistry;
 class Listener;
@@ -66,6 +67,8 @@ class Broker {
   BrokerConfig config_;
   asio::io_context io_{1};
   BrokerMetrics metrics_;  // before the store: its sync observer writes here
+  // Before the store, whose completions it takes to the I/O thread.
+  std::unique_ptr<IoHandoff> storage_completions_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicRegistry> registry_;
   std::unique_ptr<RetentionWorker> retention_;

@@ -41,24 +41,19 @@ asio::awaitable<std::error_code> ByteStream::Handshake(TlsRole role, const std::
   co_return ec;
 }
 
+// ReadSome and Write return asio's awaitable for the operation itself: as
+// coroutines of their own they would add a coroutine frame, allocated per
+// call, to every read and write of the connection.
 asio::awaitable<std::tuple<std::error_code, std::size_t>> ByteStream::ReadSome(
     asio::mutable_buffer buffer) {
-  if (tls_) {
-    auto [ec, n] = co_await tls_->stream.async_read_some(buffer, kNoThrow);
-    co_return std::tuple<std::error_code, std::size_t>{ec, n};
-  }
-  auto [ec, n] = co_await socket_.async_read_some(buffer, kNoThrow);
-  co_return std::tuple<std::error_code, std::size_t>{ec, n};
+  if (tls_) return tls_->stream.async_read_some(buffer, kNoThrow);
+  return socket_.async_read_some(buffer, kNoThrow);
 }
 
 asio::awaitable<std::tuple<std::error_code, std::size_t>> ByteStream::Write(
     std::span<const asio::const_buffer> buffers) {
-  if (tls_) {
-    auto [ec, n] = co_await asio::async_write(tls_->stream, buffers, kNoThrow);
-    co_return std::tuple<std::error_code, std::size_t>{ec, n};
-  }
-  auto [ec, n] = co_await asio::async_write(socket_, buffers, kNoThrow);
-  co_return std::tuple<std::error_code, std::size_t>{ec, n};
+  if (tls_) return asio::async_write(tls_->stream, buffers, kNoThrow);
+  return asio::async_write(socket_, buffers, kNoThrow);
 }
 
 void ByteStream::Close() {

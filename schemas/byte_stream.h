@@ -45,7 +45,8 @@ class ByteStream {
   asio::awaitable<std::error_code> Handshake(TlsRole role, const std::string& server_name = "");
 
   asio::awaitable<std::tuple<std::error_code, std::size_t>> ReadSome(asio::mutable_buffer buffer);
-  // Writes every byte of every buffer.
+  // Writes every byte of every buffer. The buffers (and the span) must stay
+  // valid until the operation completes.
   asio::awaitable<std::tuple<std::error_code, std::size_t>> Write(
       std::span<const asio::const_buffer> buffers);
 

@@ -1,5 +1,8 @@
 #include "schemas/frame.h"
 
+#include <algorithm>
+#include <array>
+#include <bit>
 #include <cstdint>
 
 namespace herald::wire {
@@ -47,8 +50,67 @@ EncodedFrame EncodeError(uint64_t request_id, ErrorCode code, std::string_view m
 }
 
 EncodedFrame EncodeOk(uint64_t request_id) {
-  flatbuffers::FlatBufferBuilder fbb(32);
-  return FinishFrame(fbb, request_id, CreateOk(fbb));
+  return EncodeSmallFrame(request_id, [](flatbuffers::FlatBufferBuilder& fbb) { return CreateOk(fbb); });
+}
+
+namespace {
+
+constexpr std::size_t kRecycledClasses = 9;  // 256 B .. 64 KiB
+
+// -1: not a recycled size.
+int ClassOf(std::size_t size) {
+  if (size < kSmallFrameBytes || size > kLargestRecycledFrameBytes || (size & (size - 1)) != 0) return -1;
+  return std::countr_zero(size) - std::countr_zero(kSmallFrameBytes);
+}
+
+// The calling thread's spare frame buffers, by size class: up to 16 of
+// each, and no more than 128 KiB of any one size. Its destructor (at thread
+// exit) frees them and closes it: a frame freed later goes to delete[].
+struct SpareFrames {
+  static constexpr std::size_t kMaxPerClass = 16;
+  static constexpr std::size_t kMaxBytesPerClass = 128u << 10;
+  std::array<std::array<uint8_t*, kMaxPerClass>, kRecycledClasses> buffers{};
+  std::array<std::size_t, kRecycledClasses> count{};
+  bool open = true;
+  ~SpareFrames() {
+    for (std::size_t c = 0; c < kRecycledClasses; ++c)
+      for (std::size_t i = 0; i < count[c]; ++i) delete[] buffers[c][i];
+    count = {};
+    open = false;
+  }
+};
+thread_local SpareFrames t_spare_frames;
+
+class RecyclingAllocator final : public flatbuffers::Allocator {
+ public:
+  uint8_t* allocate(size_t size) override {
+    SpareFrames& spare = t_spare_frames;
+    const int c = ClassOf(size);
+    if (c >= 0 && spare.open && spare.count[c] > 0) return spare.buffers[c][--spare.count[c]];
+    return new uint8_t[size];
+  }
+  void deallocate(uint8_t* p, size_t size) override {
+    SpareFrames& spare = t_spare_frames;
+    const int c = ClassOf(size);
+    if (c >= 0 && spare.open &&
+        spare.count[c] < std::min(SpareFrames::kMaxPerClass, SpareFrames::kMaxBytesPerClass / size)) {
+      spare.buffers[c][spare.count[c]++] = p;
+      return;
+    }
+    delete[] p;
+  }
+};
+
+}  // namespace
+
+flatbuffers::Allocator& RecyclingFrameAllocator() {
+  static RecyclingAllocator allocator;
+  return allocator;
+}
+
+std::size_t RecycledFrameBytes(std::size_t bytes) {
+  if (bytes > kLargestRecycledFrameBytes) return bytes;
+  return std::max(kSmallFrameBytes, std::bit_ceil(bytes));
 }
 
 }  // namespace herald::wire

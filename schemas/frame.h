@@ -58,6 +58,26 @@ EncodedFrame FinishFrame(flatbuffers::FlatBufferBuilder& fbb, uint64_t request_i
   return fbb.Release();
 }
 
+// Frame buffers the sending thread recycles. A FlatBufferBuilder given
+// RecyclingFrameAllocator() and a size from RecycledFrameBytes (a power of
+// two from 256 B to 64 KiB) takes a buffer that a frame of that size freed
+// on this thread before, if one is spare; the frame gives it back when it is
+// freed. So replies, acks and deliveries cost no heap allocation once a
+// connection has sent a few. Each thread keeps at most about 640 KiB spare;
+// other sizes are ordinary allocations.
+inline constexpr std::size_t kSmallFrameBytes = 256;
+inline constexpr std::size_t kLargestRecycledFrameBytes = 64u << 10;
+flatbuffers::Allocator& RecyclingFrameAllocator();
+// `bytes` rounded up to a recycled size; unchanged above the largest.
+std::size_t RecycledFrameBytes(std::size_t bytes);
+
+// Encodes the frame whose body build(fbb) returns, in a recycled buffer.
+template <class Build>
+EncodedFrame EncodeSmallFrame(uint64_t request_id, Build&& build) {
+  flatbuffers::FlatBufferBuilder fbb(kSmallFrameBytes, &RecyclingFrameAllocator());
+  return FinishFrame(fbb, request_id, build(fbb));
+}
+
 // Whether a client may send `body` (a request), rather than only receive it
 // (a reply or a delivery). PROTOCOL.md's request table, in code.
 constexpr bool IsRequest(Body body) {

@@ -2,13 +2,19 @@
 // LEB128 varints and little-endian fixed-width integers for the record batch
 // and the storage formats. Decoders never read past `end` and report failure instead.
 
+#include <array>
+#include <cassert>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace herald::codec {
 
-inline void PutVarint(std::string* out, uint64_t v) {
+// The Put functions append to a std::string or to anything else with
+// push_back(char), such as a SmallBytes (below).
+template <class Out>
+void PutVarint(Out* out, uint64_t v) {
   while (v >= 0x80) {
     out->push_back(static_cast<char>(v | 0x80));
     v >>= 7;
@@ -23,13 +29,39 @@ inline std::size_t VarintLength(uint64_t v) {
   return n;
 }
 
-inline void PutFixed64(std::string* out, uint64_t v) {
+template <class Out>
+void PutFixed64(Out* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
 
-inline void PutFixed32(std::string* out, uint32_t v) {
+template <class Out>
+void PutFixed32(Out* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
+
+// At most N bytes, built in place: for the short keys and values written
+// per stored batch, which as std::strings of more than 15 bytes would each
+// be a heap allocation. Appending past N is a programming error (asserted).
+template <std::size_t N>
+class SmallBytes {
+ public:
+  void push_back(char c) {
+    assert(size_ < N);
+    bytes_[size_++] = c;
+  }
+  void append(std::string_view s) {
+    assert(s.size() <= N - size_);
+    std::memcpy(bytes_.data() + size_, s.data(), s.size());
+    size_ += s.size();
+  }
+  const char* data() const { return bytes_.data(); }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return {bytes_.data(), size_}; }
+
+ private:
+  std::array<char, N> bytes_;
+  std::size_t size_ = 0;
+};
 
 // A bounds-checked reader over a byte string. After the first failure every
 // read fails and ok() is false.

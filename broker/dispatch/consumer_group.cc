@@ -358,7 +358,8 @@ void ConsumerGroup::Fill() {
   if (ready_.size() >= target || ready_bytes_ >= limits_.max_ready_bytes) return;
   if (cursor_ >= log_->end() || cursor_ - ack_floor_ >= limits_.max_ack_gap) return;
 
-  std::vector<MessageRef> read;
+  std::vector<MessageRef>& read = read_;
+  read.clear();
   std::size_t room = std::min<std::size_t>(
       {target - ready_.size(), limits_.max_ack_gap - (cursor_ - ack_floor_), kReadChunkMessages});
   Status s = log_->Read(cursor_, room, limits_.max_ready_bytes - ready_bytes_, &read);
@@ -382,6 +383,7 @@ void ConsumerGroup::Fill() {
     ready_bytes_ += HeldBytes(message, nullptr);
     ready_.emplace_hint(ready_.end(), offset, Ready{std::move(message), 0, {}});
   }
+  read.clear();  // the moved-from references hold no batch
 }
 
 ConsumerGroup::Member* ConsumerGroup::NextMemberWithRoom() {

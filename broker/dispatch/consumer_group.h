@@ -225,6 +225,8 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   std::pmr::unsynchronized_pool_resource node_pool_;
   std::pmr::map<uint64_t, Ready> ready_ GUARDED_BY(kIoThread){&node_pool_};  // ordered: lowest offset first
   std::size_t ready_bytes_ GUARDED_BY(kIoThread) = 0;
+  // Fill's read of the log, reused so that its capacity stays (emptied after each).
+  std::vector<MessageRef> read_ GUARDED_BY(kIoThread);
   InFlightMap in_flight_ GUARDED_BY(kIoThread){&node_pool_};
   std::size_t unacked_bytes_ GUARDED_BY(kIoThread) = 0;  // HeldBytes of in_flight_
   std::shared_ptr<UnackedBudget> budget_ GUARDED_BY(kIoThread);

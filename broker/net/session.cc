@@ -3,6 +3,7 @@
 #include "broker/net/handler_support.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -298,7 +299,7 @@ void Session::Deliver(uint32_t subscription_id, std::span<const OutgoingDelivery
     for (; i < batch.size() && (i == first || bytes < kMaxDeliverFrameBytes); ++i) {
       bytes += batch[i].message.record().bytes.size() + sizeof(wire::DeliveredRecord);
     }
-    flatbuffers::FlatBufferBuilder fbb(bytes + 128);
+    flatbuffers::FlatBufferBuilder fbb(wire::RecycledFrameBytes(bytes + 128), &wire::RecyclingFrameAllocator());
     DeliveredRecords built = BuildDeliveredRecords(
         fbb, batch.subspan(first, i - first), [](const OutgoingDelivery& d) -> const MessageRef& { return d.message; },
         [](const OutgoingDelivery& d) { return d.delivery_count; }, &delivery_table_);
@@ -388,13 +389,16 @@ asio::awaitable<void> Session::WriteLoop() {
       continue;
     }
     gather.clear();
-    writing.clear();
-    while (!out_.empty() && writing.size() < kMaxGatherFrames) {
-      writing.push_back(std::move(out_.front()));
-      out_.pop_front();
-      gather.emplace_back(writing.back().data(), writing.back().size());
+    if (out_.size() <= kMaxGatherFrames) {
+      writing.swap(out_);  // both keep their capacity: no allocation per write
+    } else {
+      auto end = out_.begin() + kMaxGatherFrames;
+      writing.assign(std::make_move_iterator(out_.begin()), std::make_move_iterator(end));
+      out_.erase(out_.begin(), end);
     }
+    for (const auto& frame : writing) gather.emplace_back(frame.data(), frame.size());
     auto [ec, n] = co_await stream_.Write(gather);
+    writing.clear();  // the frames' buffers go back for reuse (RecyclingFrameAllocator)
     if (ec) break;
     bool was_writable = Writable(), was_paused = ReadPaused();
     out_bytes_ -= n;

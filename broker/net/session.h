@@ -14,7 +14,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -168,7 +167,7 @@ class Session : public SubscriberSink, public std::enable_shared_from_this<Sessi
   std::chrono::steady_clock::time_point stall_deadline_ = std::chrono::steady_clock::time_point::max();
 
   // Write side.
-  std::deque<wire::EncodedFrame> out_;
+  std::vector<wire::EncodedFrame> out_;  // WriteLoop swaps it with the frames it writes
   // Deliver's scratch for a frame's table (BuildDeliveredRecords), kept so
   // that a delivery allocates no table of its own.
   std::vector<wire::DeliveredRecord> delivery_table_;

@@ -12,6 +12,7 @@
 #include <asio/io_context.hpp>
 
 #include "broker/broker_config.h"
+#include "broker/state/io_handoff.h"
 #include "broker/state/producer_claims.h"
 #include "broker/state/topic_registry.h"
 #include "broker/storage/store.h"
@@ -39,6 +40,7 @@ struct BrokerContext {
   const BrokerConfig& config;
   Store& store;
   TopicRegistry& registry;
+  IoHandoff& storage_completions;  // the store's completions, to the I/O thread in order
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
   const ConnectionCounts* connections = nullptr;  // the listener's
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump

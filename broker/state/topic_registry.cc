@@ -9,9 +9,10 @@
 
 namespace herald::broker {
 
-TopicRegistry::TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
+TopicRegistry::TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, const GroupLimits& limits,
                              std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention)
     : io_(io),
+      completions_(completions),
       store_(store),
       dead_letter_retention_(dead_letter_retention),
       limits_(limits),
@@ -140,8 +141,8 @@ void TopicRegistry::AppendDeadLetter(uint64_t dlq_id, const std::string& topic_n
   append.count = 1;
   append.batch = builder.Finish();
   store_->Append(std::move(append), [this, dlq_id, done = std::move(done)](AppendResult result) {
-    // Completions are posted in commit order, like publishes: OnAppended sees a dense log.
-    asio::post(io_, [this, dlq_id, done, result = std::move(result)] {
+    // Handed over in commit order, with the publishes': OnAppended sees a dense log.
+    completions_.Post([this, dlq_id, done, result = std::move(result)]() mutable {
       if (!result.status.ok()) {
         spdlog::get("dispatch")->error("dead letter not stored: {}", result.status.message());
         return done(false);

@@ -19,6 +19,7 @@
 
 #include "broker/dispatch/consumer_group.h"
 #include "broker/dispatch/topic.h"
+#include "broker/state/io_handoff.h"
 #include "broker/status.h"
 #include "broker/storage/store.h"
 
@@ -26,9 +27,11 @@ namespace herald::broker {
 
 class TopicRegistry {
  public:
-  // *store must outlive the registry.
-  // Dead-letter topics the registry creates get `dead_letter_retention`.
-  TopicRegistry(asio::io_context& io, Store* store, const GroupLimits& limits,
+  // *store must outlive the registry. The store's completions of dead
+  // letters reach the I/O thread through `completions`, in commit order with
+  // the publishes'. Dead-letter topics the registry creates get
+  // `dead_letter_retention`.
+  TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, const GroupLimits& limits,
                 std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention);
 
   // Loads the topics and groups the store holds.
@@ -67,6 +70,7 @@ class TopicRegistry {
                         std::function<void(bool)> done);
 
   asio::io_context& io_;
+  IoHandoff& completions_;
   Store* store_;
   RetentionPolicy dead_letter_retention_;
   GroupLimits limits_;

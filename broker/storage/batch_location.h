@@ -35,9 +35,9 @@ struct BatchLocation {
   uint32_t count = 0;
   int64_t timestamp_ms = 0;
 
-  std::string Encode() const {
-    std::string v;
-    v.reserve(kEncodedBytes);
+  using Encoded = codec::SmallBytes<kEncodedBytes>;
+  Encoded Encode() const {
+    Encoded v;
     v.push_back(static_cast<char>(kTag));
     codec::PutFixed64(&v, file);
     codec::PutFixed64(&v, offset);

@@ -19,9 +19,12 @@
 #include <string>
 #include <string_view>
 
+#include "broker/storage/varint.h"
+
 namespace herald::broker::keys {
 
-inline void PutBigEndian64(std::string* out, uint64_t v) {
+template <class Out>  // a std::string or a codec::SmallBytes
+void PutBigEndian64(Out* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
 }
 
@@ -37,12 +40,18 @@ inline std::string TopicPrefix(uint64_t topic_id) {
   return k;
 }
 
-inline std::string LogKey(uint64_t topic_id, uint64_t base_offset) {
-  std::string k;
-  k.reserve(16);
+// Log and index keys, and producer keys (the same layout: two big-endian
+// u64), built in place: the group commit writes two per batch.
+using LogKeyBytes = codec::SmallBytes<16>;
+inline LogKeyBytes LogKeyOf(uint64_t topic_id, uint64_t base_offset) {
+  LogKeyBytes k;
   PutBigEndian64(&k, topic_id);
   PutBigEndian64(&k, base_offset);
   return k;
+}
+
+inline std::string LogKey(uint64_t topic_id, uint64_t base_offset) {
+  return std::string(LogKeyOf(topic_id, base_offset).view());
 }
 
 inline std::string GroupKey(uint64_t topic_id, std::string_view group) {
@@ -58,13 +67,17 @@ inline std::string ProducerKey(uint64_t topic_id, uint64_t producer_id) {
 inline std::string TopicMetaKey(std::string_view name) { return "topic/" + std::string(name); }
 inline std::string TopicStartKey(uint64_t topic_id) { return "start/" + TopicPrefix(topic_id); }
 inline std::string TopicBytesKey(uint64_t topic_id) { return "bytes/" + TopicPrefix(topic_id); }
-inline std::string SegmentKey(uint64_t file, uint64_t topic_id) {
-  std::string k = "seg/";
+inline constexpr std::string_view kSegmentPrefix = "seg/";
+inline codec::SmallBytes<20> SegmentKeyOf(uint64_t file, uint64_t topic_id) {
+  codec::SmallBytes<20> k;
+  k.append(kSegmentPrefix);
   PutBigEndian64(&k, file);
   PutBigEndian64(&k, topic_id);
   return k;
 }
-inline constexpr std::string_view kSegmentPrefix = "seg/";
+inline std::string SegmentKey(uint64_t file, uint64_t topic_id) {
+  return std::string(SegmentKeyOf(file, topic_id).view());
+}
 inline constexpr std::string_view kTopicMetaPrefix = "topic/";
 inline constexpr std::string_view kNextTopicIdKey = "next_topic_id";
 

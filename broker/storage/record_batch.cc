@@ -10,7 +10,10 @@ int64_t BrokerTimestampMs() {
 }
 
 std::shared_ptr<const RecordBatch> RecordBatch::Parse(uint64_t base_offset, std::string bytes) {
-  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch());
+  // One allocation for the batch and its control block (the private
+  // constructor is reached through a local class).
+  struct Made : RecordBatch {};
+  auto batch = std::make_shared<Made>();
   batch->base_offset_ = base_offset;
   batch->bytes_ = std::move(bytes);
   std::optional<wire::batch::Header> header = wire::batch::ReadHeader(batch->bytes_);

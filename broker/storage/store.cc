@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <iterator>
 
 #include "broker/storage/batch_location.h"
 #include "broker/storage/disk_reserve.h"
@@ -164,7 +165,7 @@ void Store::Enqueue(Op op) {
 
 void Store::Run() {
   storage_thread_.AssertHeld();
-  std::deque<Op> ops;
+  std::vector<Op> ops;
   for (;;) {
     {
       MutexLock lock(mu_);
@@ -174,14 +175,19 @@ void Store::Run() {
       // the WriteBatch and the segment write buffer copy every batch, so an
       // unbounded commit would hold a second copy of everything queued, and
       // one that stays within the bound fits the buffers reserved for it.
-      std::size_t bytes = 0;
-      while (!queue_.empty()) {
-        const auto* a = std::get_if<AppendOp>(&queue_.front());
+      std::size_t bytes = 0, taken = 0;
+      for (; taken < queue_.size(); ++taken) {
+        const auto* a = std::get_if<AppendOp>(&queue_[taken]);
         const std::size_t size = a ? a->request.batch.size() : 0;
-        if (!ops.empty() && bytes + size > options_.max_commit_bytes) break;
+        if (taken > 0 && bytes + size > options_.max_commit_bytes) break;
         bytes += size;
-        ops.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      }
+      if (taken == queue_.size()) {
+        ops.swap(queue_);
+      } else {
+        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(taken);
+        ops.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+        queue_.erase(queue_.begin(), end);
       }
     }
     ProcessAll(ops);

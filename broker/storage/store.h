@@ -37,6 +37,7 @@
 #include "broker/status.h"
 #include "broker/storage/batch_location.h"
 #include "broker/storage/record_batch.h"
+#include "schemas/inline_function.h"
 #include "schemas/thread_annotations.h"
 
 namespace rocksdb {
@@ -139,7 +140,9 @@ class Store {
   std::optional<TopicRecord> FindTopic(uint64_t topic_id);
   Status LoadGroups(std::vector<GroupRecord>* groups);
 
-  using AppendDone = std::function<void(AppendResult)>;
+  // Held inline (no allocation per append): a callback capturing more than
+  // 96 bytes does not compile.
+  using AppendDone = InlineFunction<void(AppendResult), 96>;
   using TopicDone = std::function<void(Status, TopicRecord, bool created)>;
   using Done = std::function<void(Status)>;
 
@@ -242,7 +245,7 @@ class Store {
   // The storage thread (store.cc, store_commit.cc, store_log_index.cc).
   void Enqueue(Op op) EXCLUDES(mu_);
   void Run() EXCLUDES(mu_);
-  void ProcessAll(std::deque<Op>& ops) REQUIRES(storage_thread_);
+  void ProcessAll(std::vector<Op>& ops) REQUIRES(storage_thread_);
   void ApplyCreateTopic(CreateTopicOp& op) REQUIRES(storage_thread_);
   void ApplyDeleteTopic(DeleteTopicOp& op) REQUIRES(storage_thread_);
   void ApplyTruncate(TruncateOp& op) REQUIRES(storage_thread_);
@@ -300,6 +303,11 @@ class Store {
   // fragmented the heap (peak RSS).
   std::unique_ptr<rocksdb::WriteBatch> commit_batch_ GUARDED_BY(storage_thread_);
   std::string commit_batches_ GUARDED_BY(storage_thread_);
+  // The group commit, reused (store_commit.cc, where Commit is defined).
+  struct CommitDeleter {
+    void operator()(Commit* commit) const;
+  };
+  std::unique_ptr<Commit, CommitDeleter> commit_ GUARDED_BY(storage_thread_);
   // "seg/" keys of files the segment log deleted, deleted by the next commit.
   std::vector<std::string> stale_segment_keys_ GUARDED_BY(storage_thread_);
   // A topic's start moved or a topic went: files may hold no live batch now.
@@ -315,7 +323,9 @@ class Store {
   // The queue: any thread in, the storage thread out.
   Mutex mu_;
   std::condition_variable_any cv_;
-  std::deque<Op> queue_ GUARDED_BY(mu_);
+  // Run swaps it with its own vector whenever the whole queue fits one
+  // commit, so that both keep their capacity (no allocation per op).
+  std::vector<Op> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   // Topic states are written by the storage thread and read by any.
   mutable Mutex topics_mu_;

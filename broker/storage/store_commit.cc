@@ -24,8 +24,8 @@ namespace {
 
 constexpr std::size_t kRecentBatchesPerProducer = 1024;
 
-std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint64_t base_offset) {
-  std::string v;
+codec::SmallBytes<24> EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint64_t base_offset) {
+  codec::SmallBytes<24> v;
   codec::PutFixed64(&v, last_sequence);
   codec::PutFixed64(&v, base_sequence);
   codec::PutFixed64(&v, base_offset);
@@ -39,14 +39,29 @@ std::string EncodeProducer(uint64_t last_sequence, uint64_t base_sequence, uint6
 // write and one WriteBatch. Nothing of the staged state becomes visible
 // unless both writes succeed.
 //
+// The store keeps one and reuses it (Begin clears it): its containers keep
+// their capacity from commit to commit, and keys and values are built in
+// place (codec::SmallBytes), so that a commit of batches whose like came
+// before allocates nothing of its own.
+//
 // Thread: the storage thread (the Store's storage_thread_ role).
 class Store::Commit {
  public:
-  explicit Commit(Store& store)
-      : store_(store), batch_(Batch(store)), batches_(Batches(store)) {
+  explicit Commit(Store& store) : store_(store), batch_(Batch(store)), batches_(Batches(store)) {}
+
+  void Begin() {
     store_.storage_thread_.AssertHeld();
     batch_.Clear();
     batches_.clear();
+    located_.clear();
+    topics_.clear();
+    producers_.clear();
+    producer_batches_.clear();
+    written_.clear();
+    immediate_.clear();
+    group_dones_.clear();
+    position_ = {};
+    sync_ = false;
     // First, so that the keys this commit puts stay, should one be among
     // them.
     stale_keys_ = store_.stale_segment_keys_.size();
@@ -66,24 +81,22 @@ class Store::Commit {
         immediate_.push_back({std::move(op.done), std::move(result)});
         return;
       }
-      auto staged = next_offsets_.find(req.topic_id);
-      next = staged != next_offsets_.end() ? staged->second : it->second.next_offset;
+      StagedTopic* staged = FindTopic(req.topic_id);
+      next = staged != nullptr ? staged->next_offset : it->second.next_offset;
     }
     if (req.producer_id != 0) {
       ProducerKey key{req.topic_id, req.producer_id};
-      auto [staged_it, fresh] = producers_.try_emplace(key);
-      StagedProducer& sp = staged_it->second;
-      if (fresh) sp.last_sequence = store_.LoadProducer(key).last_sequence;
+      StagedProducer& sp = Producer(key);
       if (req.base_sequence <= sp.last_sequence) {
         result.duplicate = true;
-        result.base_offset = FindRecent(key, sp, req.base_sequence);
+        result.base_offset = FindRecent(key, req.base_sequence);
         immediate_.push_back({std::move(op.done), std::move(result)});
         return;
       }
       sp.last_sequence = req.base_sequence + req.count - 1;
-      sp.added.emplace_back(req.base_sequence, next);
-      batch_.Put(store_.producers_cf_, keys::ProducerKey(req.topic_id, req.producer_id),
-                 EncodeProducer(sp.last_sequence, req.base_sequence, next));
+      producer_batches_.push_back({key, req.base_sequence, next});
+      batch_.Put(store_.producers_cf_, keys::LogKeyOf(req.topic_id, req.producer_id).view(),
+                 EncodeProducer(sp.last_sequence, req.base_sequence, next).view());
     }
     // Where in this commit's segment write; the file and the write's offset
     // come once it is written (Finish).
@@ -100,13 +113,12 @@ class Store::Commit {
     location.count = req.count;
     location.timestamp_ms = RecordBatch::PeekTimestamp(req.batch);
     batches_.append(req.batch);
-    std::string key = keys::LogKey(req.topic_id, next);
-    batch_.Put(store_.index_cf_, key,
-               EncodeSummary(req.count, location.length, location.timestamp_ms));
-    located_.push_back({std::move(key), location});
-    segment_ends_[req.topic_id] = next + req.count;
-    next_offsets_[req.topic_id] = next + req.count;
-    added_bytes_[req.topic_id] += req.batch.size();
+    batch_.Put(store_.index_cf_, keys::LogKeyOf(req.topic_id, next).view(),
+               EncodeSummary(req.count, location.length, location.timestamp_ms).view());
+    located_.push_back({req.topic_id, next, location});
+    StagedTopic& topic = Topic(req.topic_id);
+    topic.next_offset = next + req.count;
+    topic.added_bytes += req.batch.size();
     sync_ |= store_.options_.fsync == FsyncPolicy::kAlways;
     result.base_offset = next;
     written_.push_back({std::move(op.done), std::move(result), std::move(req.batch)});
@@ -155,6 +167,10 @@ class Store::Commit {
     }
     for (auto& i : immediate_) i.done(std::move(i.result));
     for (auto& d : group_dones_) d(status);
+    // Not at the next Begin: what the callbacks capture (sessions) goes now.
+    written_.clear();
+    immediate_.clear();
+    group_dones_.clear();
   }
 
  private:
@@ -167,9 +183,26 @@ class Store::Commit {
     return store.commit_batches_;
   }
 
+  // A topic this commit appends to: its next offset after the commit (also
+  // its end in the segment file written) and the batch bytes it adds.
+  struct StagedTopic {
+    uint64_t topic_id = 0;
+    uint64_t next_offset = 0;
+    uint64_t added_bytes = 0;
+  };
   struct StagedProducer {
+    ProducerKey key;
     uint64_t last_sequence = 0;
-    std::vector<std::pair<uint64_t, uint64_t>> added;  // (base_sequence, base_offset)
+  };
+  struct ProducerBatch {
+    ProducerKey key;
+    uint64_t base_sequence = 0;
+    uint64_t base_offset = 0;
+  };
+  struct Located {
+    uint64_t topic_id = 0;
+    uint64_t base_offset = 0;
+    BatchLocation location;  // file and offset in the file filled in once written
   };
   struct Written {
     AppendDone done;
@@ -210,13 +243,14 @@ class Store::Commit {
   // topics' batches the file holds rides in the same write (the "seg/"
   // keys), so that a restart knows which files to keep.
   void StageLocations() REQUIRES(store_.storage_thread_) {
-    for (auto& [key, location] : located_) {
-      location.file = position_.file;
-      location.offset += position_.offset;
-      batch_.Put(store_.log_cf_, key, location.Encode());
+    for (Located& l : located_) {
+      l.location.file = position_.file;
+      l.location.offset += position_.offset;
+      batch_.Put(store_.log_cf_, keys::LogKeyOf(l.topic_id, l.base_offset).view(), l.location.Encode().view());
     }
-    for (const auto& [topic_id, end] : segment_ends_) {
-      batch_.Put(store_.meta_cf_, keys::SegmentKey(position_.file, topic_id), keys::TopicPrefix(end));
+    for (const StagedTopic& t : topics_) {
+      batch_.Put(store_.meta_cf_, keys::SegmentKeyOf(position_.file, t.topic_id).view(),
+                 keys::TopicPrefix(t.next_offset));
     }
   }
 
@@ -224,17 +258,34 @@ class Store::Commit {
   // a restart reads one key instead of summing the whole index.
   void StageTopicBytes() {
     MutexLock lock(store_.topics_mu_);
-    for (const auto& [topic_id, added] : added_bytes_) {
-      auto it = store_.topics_.find(topic_id);
+    for (const StagedTopic& t : topics_) {
+      auto it = store_.topics_.find(t.topic_id);
       if (it == store_.topics_.end()) continue;
-      batch_.Put(store_.meta_cf_, keys::TopicBytesKey(topic_id), keys::TopicPrefix(it->second.bytes + added));
+      batch_.Put(store_.meta_cf_, keys::TopicBytesKey(t.topic_id), keys::TopicPrefix(it->second.bytes + t.added_bytes));
     }
   }
 
-  uint64_t FindRecent(const ProducerKey& key, const StagedProducer& sp, uint64_t base_sequence)
-      REQUIRES(store_.storage_thread_) {
-    for (const auto& [seq, offset] : sp.added)
-      if (seq == base_sequence) return offset;
+  // A linear search: a commit holds at most max_commit_bytes of batches, and
+  // its topics are few unless its batches are tiny and each for another
+  // topic; a hash map would allocate a node per topic and commit.
+  StagedTopic* FindTopic(uint64_t topic_id) {
+    for (StagedTopic& t : topics_)
+      if (t.topic_id == topic_id) return &t;
+    return nullptr;
+  }
+  StagedTopic& Topic(uint64_t topic_id) {
+    if (StagedTopic* t = FindTopic(topic_id)) return *t;
+    return topics_.emplace_back(StagedTopic{topic_id, 0, 0});
+  }
+  StagedProducer& Producer(const ProducerKey& key) REQUIRES(store_.storage_thread_) {
+    for (StagedProducer& p : producers_)
+      if (p.key == key) return p;
+    return producers_.emplace_back(StagedProducer{key, store_.LoadProducer(key).last_sequence});
+  }
+
+  uint64_t FindRecent(const ProducerKey& key, uint64_t base_sequence) REQUIRES(store_.storage_thread_) {
+    for (const ProducerBatch& b : producer_batches_)
+      if (b.key == key && b.base_sequence == base_sequence) return b.base_offset;
     for (const auto& [seq, offset] : store_.LoadProducer(key).recent)
       if (seq == base_sequence) return offset;
     return kUnknownOffset;
@@ -243,25 +294,21 @@ class Store::Commit {
   void Publish() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
     {
       MutexLock lock(store_.topics_mu_);
-      for (const auto& [topic_id, next] : next_offsets_) {
-        auto it = store_.topics_.find(topic_id);
-        if (it != store_.topics_.end()) it->second.next_offset = next;
-      }
-      for (const auto& [topic_id, bytes] : added_bytes_) {
-        auto it = store_.topics_.find(topic_id);
-        if (it != store_.topics_.end()) it->second.bytes += bytes;
+      for (const StagedTopic& t : topics_) {
+        auto it = store_.topics_.find(t.topic_id);
+        if (it == store_.topics_.end()) continue;
+        it->second.next_offset = t.next_offset;
+        it->second.bytes += t.added_bytes;
       }
     }
-    for (const auto& [topic_id, end] : segment_ends_) store_.segments_->NoteTopic(position_.file, topic_id, end);
+    for (const StagedTopic& t : topics_) store_.segments_->NoteTopic(position_.file, t.topic_id, t.next_offset);
     auto& stale = store_.stale_segment_keys_;
     stale.erase(stale.begin(), stale.begin() + static_cast<std::ptrdiff_t>(stale_keys_));
-    for (auto& [key, sp] : producers_) {
-      ProducerState& state = store_.LoadProducer(key);
-      state.last_sequence = sp.last_sequence;
-      for (auto& entry : sp.added) {
-        state.recent.push_back(entry);
-        if (state.recent.size() > kRecentBatchesPerProducer) state.recent.pop_front();
-      }
+    for (const StagedProducer& sp : producers_) store_.LoadProducer(sp.key).last_sequence = sp.last_sequence;
+    for (const ProducerBatch& b : producer_batches_) {
+      auto& recent = store_.LoadProducer(b.key).recent;
+      recent.emplace_back(b.base_sequence, b.base_offset);
+      if (recent.size() > kRecentBatchesPerProducer) recent.pop_front();
     }
   }
 
@@ -270,47 +317,50 @@ class Store::Commit {
   // The store's, reused (Store::commit_batches_): the batches of this
   // commit, one after another, as the segment log gets them.
   std::string& batches_;
-  // Log keys and locations of the batches; file and offset in the file are
-  // filled in once the batches are written.
-  std::vector<std::pair<std::string, BatchLocation>> located_;
+  std::vector<Located> located_;  // the batches, in the order of batches_
   SegmentPosition position_;
-  std::unordered_map<uint64_t, uint64_t> segment_ends_;  // topic -> end offset in this commit
   std::size_t stale_keys_ = 0;  // of store_.stale_segment_keys_, deleted by this commit
   bool sync_ = false;
-  std::unordered_map<uint64_t, uint64_t> next_offsets_;
-  std::unordered_map<uint64_t, uint64_t> added_bytes_;
-  std::unordered_map<ProducerKey, StagedProducer, ProducerKeyHash> producers_;
+  std::vector<StagedTopic> topics_;
+  std::vector<StagedProducer> producers_;
+  std::vector<ProducerBatch> producer_batches_;  // in commit order
   std::vector<Written> written_;
   std::vector<Immediate> immediate_;
   std::vector<Done> group_dones_;
 };
 
-void Store::ProcessAll(std::deque<Op>& ops) {
+void Store::CommitDeleter::operator()(Commit* commit) const { delete commit; }
+
+void Store::ProcessAll(std::vector<Op>& ops) {
+  if (!commit_) commit_.reset(new Commit(*this));
+  Commit& commit = *commit_;
   // Appends and group positions form one group commit; a topic create or
   // delete first closes the commit in progress so that the order holds.
-  auto commit = std::make_unique<Commit>(*this);
+  commit.Begin();
   for (Op& op : ops) {
     if (auto* a = std::get_if<AppendOp>(&op)) {
-      commit->AddAppend(*a);
+      commit.AddAppend(*a);
     } else if (auto* g = std::get_if<PutGroupOp>(&op)) {
-      commit->AddPutGroup(*g);
+      commit.AddPutGroup(*g);
     } else if (auto* dg = std::get_if<DeleteGroupOp>(&op)) {
-      commit->AddDeleteGroup(*dg);
+      commit.AddDeleteGroup(*dg);
     } else {
-      if (!commit->empty()) {
-        commit->Finish();
-        commit = std::make_unique<Commit>(*this);
+      if (!commit.empty()) {
+        commit.Finish();
+        commit.Begin();
       }
       if (auto* c = std::get_if<CreateTopicOp>(&op)) ApplyCreateTopic(*c);
       if (auto* d = std::get_if<DeleteTopicOp>(&op)) ApplyDeleteTopic(*d);
       if (auto* t = std::get_if<TruncateOp>(&op)) ApplyTruncate(*t);
     }
   }
-  if (!commit->empty()) commit->Finish();
-  commit.reset();
+  if (!commit.empty()) commit.Finish();
   // A single batch above max_commit_bytes makes its own commit: do not keep
   // the buffers it grew for the next thousand small ones.
-  if (commit_batch_->Data().capacity() > CommitBatchReserve()) commit_batch_ = NewCommitBatch();
+  if (commit_batch_->Data().capacity() > CommitBatchReserve()) {
+    commit_.reset();  // it refers to the batch
+    commit_batch_ = NewCommitBatch();
+  }
   if (commit_batches_.capacity() > options_.max_commit_bytes) {
     std::string().swap(commit_batches_);
     commit_batches_.reserve(options_.max_commit_bytes);

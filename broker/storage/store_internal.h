@@ -23,8 +23,8 @@ inline Status StorageError(const rocksdb::Status& s, std::string_view what) {
   return Status(wire::ErrorCode::StorageError, fmt::format("{}: {}", what, s.ToString()));
 }
 
-inline std::string EncodeSummary(uint32_t count, uint32_t bytes, int64_t timestamp_ms) {
-  std::string v;
+inline codec::SmallBytes<16> EncodeSummary(uint32_t count, uint32_t bytes, int64_t timestamp_ms) {
+  codec::SmallBytes<16> v;
   codec::PutFixed32(&v, count);
   codec::PutFixed32(&v, bytes);
   codec::PutFixed64(&v, static_cast<uint64_t>(timestamp_ms));

@@ -239,7 +239,7 @@ Status Store::RebuildIndex(uint64_t topic_id) {
   rocksdb::WriteBatch batch;
   for (log->SeekToFirst(); log->Valid(); log->Next()) {
     const StoredBatchFacts facts = FactsOfLogValue(log->value().ToStringView());
-    batch.Put(index_cf_, log->key(), EncodeSummary(facts.count, facts.bytes, facts.timestamp_ms));
+    batch.Put(index_cf_, log->key(), EncodeSummary(facts.count, facts.bytes, facts.timestamp_ms).view());
   }
   if (!log->status().ok()) return StorageError(log->status(), "rebuild index");
   rocksdb::Status s = WriteIndex(batch, true);
