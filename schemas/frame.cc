@@ -55,7 +55,7 @@ EncodedFrame EncodeOk(uint64_t request_id) {
 
 namespace {
 
-constexpr std::size_t kRecycledClasses = 9;  // 256 B .. 64 KiB
+constexpr std::size_t kRecycledClasses = 15;  // 256 B .. 4 MiB
 
 // -1: not a recycled size.
 int ClassOf(std::size_t size) {
@@ -64,18 +64,20 @@ int ClassOf(std::size_t size) {
 }
 
 // The calling thread's spare frame buffers, by size class: up to 16 of
-// each, and no more than 128 KiB of any one size. Its destructor (at thread
-// exit) frees them and closes it: a frame freed later goes to delete[].
+// each, and 4 MiB in all. Its destructor (at thread exit) frees them and
+// closes it: a frame freed later goes to delete[].
 struct SpareFrames {
   static constexpr std::size_t kMaxPerClass = 16;
-  static constexpr std::size_t kMaxBytesPerClass = 128u << 10;
+  static constexpr std::size_t kMaxBytes = 4u << 20;
   std::array<std::array<uint8_t*, kMaxPerClass>, kRecycledClasses> buffers{};
   std::array<std::size_t, kRecycledClasses> count{};
+  std::size_t bytes = 0;
   bool open = true;
   ~SpareFrames() {
     for (std::size_t c = 0; c < kRecycledClasses; ++c)
       for (std::size_t i = 0; i < count[c]; ++i) delete[] buffers[c][i];
     count = {};
+    bytes = 0;
     open = false;
   }
 };
@@ -86,15 +88,19 @@ class RecyclingAllocator final : public flatbuffers::Allocator {
   uint8_t* allocate(size_t size) override {
     SpareFrames& spare = t_spare_frames;
     const int c = ClassOf(size);
-    if (c >= 0 && spare.open && spare.count[c] > 0) return spare.buffers[c][--spare.count[c]];
+    if (c >= 0 && spare.open && spare.count[c] > 0) {
+      spare.bytes -= size;
+      return spare.buffers[c][--spare.count[c]];
+    }
     return new uint8_t[size];
   }
   void deallocate(uint8_t* p, size_t size) override {
     SpareFrames& spare = t_spare_frames;
     const int c = ClassOf(size);
-    if (c >= 0 && spare.open &&
-        spare.count[c] < std::min(SpareFrames::kMaxPerClass, SpareFrames::kMaxBytesPerClass / size)) {
+    if (c >= 0 && spare.open && spare.count[c] < SpareFrames::kMaxPerClass &&
+        spare.bytes + size <= SpareFrames::kMaxBytes) {
       spare.buffers[c][spare.count[c]++] = p;
+      spare.bytes += size;
       return;
     }
     delete[] p;

@@ -58,7 +58,16 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
       return;
     }
     pending_bytes_ += bytes;
-    queue_.push_back({topic, std::move(message), std::move(done), next_ticket_++, bytes});
+    // Most publishes name the topic the one before named.
+    uint32_t topic_index = static_cast<uint32_t>(queue_topics_.size());
+    for (uint32_t i = topic_index; i-- > 0;) {
+      if (queue_topics_[i] == topic) {
+        topic_index = i;
+        break;
+      }
+    }
+    if (topic_index == queue_topics_.size()) queue_topics_.push_back(topic);
+    queue_.push_back({topic_index, std::move(message), std::move(done), next_ticket_++, bytes});
     ticket_done_.push_back(0);
     post = !std::exchange(drain_posted_, true);
   }
@@ -66,22 +75,11 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
 }
 
 void Publisher::Drain() {
-  std::vector<Pending> queued;
   {
     MutexLock lock(mu_);
-    queued.swap(queue_);
+    draining_.swap(queue_);
+    draining_topics_.swap(queue_topics_);
     drain_posted_ = false;
-  }
-  // Group by topic, keeping each topic's order; pack frames up to max_batch_bytes.
-  std::vector<std::pair<std::string, std::vector<Pending>>> by_topic;
-  for (auto& p : queued) {
-    auto it = std::find_if(by_topic.begin(), by_topic.end(),
-                           [&](const auto& t) { return t.first == p.topic; });
-    if (it == by_topic.end()) {
-      by_topic.emplace_back(p.topic, std::vector<Pending>{});
-      it = std::prev(by_topic.end());
-    }
-    it->second.push_back(std::move(p));
   }
   // SizeOf is at least a message's record in the batch, so batches packed by
   // it, plus the batch header, stay within the broker's publish limits too.
@@ -90,20 +88,31 @@ void Publisher::Drain() {
                             std::max<std::size_t>(connection_.max_publish_bytes(), wire::batch::kHeaderBytes + 1) -
                                 wire::batch::kHeaderBytes);
   const std::size_t max_messages = connection_.max_publish_messages();
-  for (auto& [topic, items] : by_topic) {
-    std::vector<Pending> batch;
-    std::size_t bytes = 0;
-    for (auto& p : items) {
-      if (!batch.empty() && (bytes + p.bytes > max_bytes || batch.size() >= max_messages)) {
-        SendBatch(topic, std::move(batch));
-        batch = {};
-        bytes = 0;
-      }
-      bytes += p.bytes;
-      batch.push_back(std::move(p));
+  // One open batch per topic, filled in queue order (each topic keeps its
+  // order) and sent when full; the rest once the queue is through.
+  if (open_batches_.size() < draining_topics_.size()) open_batches_.resize(draining_topics_.size());
+  for (Pending& p : draining_) {
+    OpenBatch& open = open_batches_[p.topic];
+    if (!open.items.empty() && (open.bytes + p.bytes > max_bytes || open.items.size() >= max_messages)) {
+      SendBatch(draining_topics_[p.topic], std::move(open.items));
+      open.items = {};
+      open.bytes = 0;
     }
-    if (!batch.empty()) SendBatch(topic, std::move(batch));
+    if (open.items.empty()) {
+      // About what fits, so that the batch grows without a reallocation.
+      open.items.reserve(std::min({draining_.size(), max_messages, max_bytes / std::max<std::size_t>(p.bytes, 1) + 1}));
+    }
+    open.bytes += p.bytes;
+    open.items.push_back(std::move(p));
   }
+  for (std::size_t t = 0; t < draining_topics_.size(); ++t) {
+    OpenBatch& open = open_batches_[t];
+    if (!open.items.empty()) SendBatch(draining_topics_[t], std::move(open.items));
+    open.items = {};
+    open.bytes = 0;
+  }
+  draining_.clear();
+  draining_topics_.clear();
 }
 
 void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch) {
@@ -111,7 +120,8 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
   // frame: the broker keeps these bytes as they are.
   std::size_t batch_bytes = wire::batch::kHeaderBytes;
   for (const auto& p : batch) batch_bytes += RecordBytes(p.message);
-  flatbuffers::FlatBufferBuilder fbb(batch_bytes + topic.size() + 128);
+  flatbuffers::FlatBufferBuilder fbb(wire::RecycledFrameBytes(batch_bytes + topic.size() + 128),
+                                     &wire::RecyclingFrameAllocator());
   uint8_t* out = nullptr;
   auto batch_vec = fbb.CreateUninitializedVector(batch_bytes, 1, &out);
   wire::batch::Writer writer(reinterpret_cast<char*>(out), batch_bytes, static_cast<uint32_t>(batch.size()));
@@ -188,6 +198,7 @@ void Publisher::FailQueued(std::error_code error) {
   {
     MutexLock lock(mu_);
     queued.swap(queue_);
+    queue_topics_.clear();
   }
   std::vector<PublishResult> results(queued.size());
   for (auto& r : results) r.error = error;

@@ -39,7 +39,7 @@ class Publisher {
 
  private:
   struct Pending {
-    std::string topic;
+    uint32_t topic;  // index into the topics of the queue it was queued with
     Message message;
     PublishCallback done;
     uint64_t ticket;
@@ -47,6 +47,11 @@ class Publisher {
   };
 
   void Drain();
+  // A batch being filled by Drain, one per topic.
+  struct OpenBatch {
+    std::vector<Pending> items;
+    std::size_t bytes = 0;
+  };
   void SendBatch(const std::string& topic, std::vector<Pending>&& batch);
   void Complete(std::vector<Pending>& batch, const std::vector<PublishResult>& results);
 
@@ -57,7 +62,14 @@ class Publisher {
 
   Mutex mu_;
   std::condition_variable_any completed_cv_;
+  // Publishes not yet handed to the I/O thread, and the topics they name
+  // (each once: a message holds its topic's index, not a copy of the name).
+  // Drain swaps both with its own, so that all four keep their capacity.
   std::vector<Pending> queue_ GUARDED_BY(mu_);
+  std::vector<std::string> queue_topics_ GUARDED_BY(mu_);
+  std::vector<Pending> draining_;              // I/O thread
+  std::vector<std::string> draining_topics_;   // I/O thread
+  std::vector<OpenBatch> open_batches_;        // I/O thread: Drain's, by topic index
   bool drain_posted_ GUARDED_BY(mu_) = false;
   std::size_t pending_bytes_ GUARDED_BY(mu_) = 0;  // queued or unacked
   uint64_t next_ticket_ GUARDED_BY(mu_) = 0;
