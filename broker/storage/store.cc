@@ -13,6 +13,7 @@
 #include "broker/storage/batch_location.h"
 #include "broker/storage/disk_reserve.h"
 #include "broker/storage/interval_syncer.h"
+#include "broker/storage/side_sync.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
@@ -62,6 +63,10 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   if (!store->reserve_->Restore(store->RoomForWrites())) {
     store->write_failing_.store(true, std::memory_order_relaxed);
     store->resume_error_ = store->NoSpaceError();
+  }
+  if (options.fsync == FsyncPolicy::kAlways) {
+    SegmentLog* segments = store->segments_.get();
+    store->segment_sync_ = std::make_unique<SideSync>([segments] { return segments->SyncWritten(); });
   }
   store->thread_ = std::thread([s = store.get()] { s->Run(); });
   if (options.fsync == FsyncPolicy::kInterval) {

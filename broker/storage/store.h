@@ -52,6 +52,7 @@ namespace herald::broker {
 
 class DiskReserve;
 class IntervalSyncer;
+class SideSync;
 class SegmentLog;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
@@ -334,6 +335,8 @@ class Store {
 
   std::thread thread_;
   std::unique_ptr<IntervalSyncer> syncer_;  // with --fsync interval only
+  // With --fsync always: the segment file's sync, beside the index's.
+  std::unique_ptr<SideSync> segment_sync_;
 };
 
 }  // namespace herald::broker
