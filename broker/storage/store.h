@@ -6,9 +6,10 @@
 //     (log family) and its summary (index family); topic settings, starts
 //     and byte counts (meta), group positions, producer states.
 // A group commit appends its batches to the segment log as one write, then
-// writes their locations and everything else as one WriteBatch (both
-// synced, in that order, with --fsync always). Start-up runs one recovery
-// procedure that lines the two up (store_recovery.cc).
+// writes their locations and everything else as one WriteBatch; with
+// --fsync always both are synced, side by side (side_sync.h), before the
+// commit completes. Start-up runs one recovery procedure that lines the two
+// up (store_recovery.cc).
 //
 // Thread: writes run only on the storage thread, in submission order. It
 // drains its queue into one group commit, so concurrent publishes from any

@@ -1,8 +1,9 @@
 // The storage thread's group commit: the appends and group positions drained
 // from the queue in one go become one write of their batches to the segment
 // log, then one RocksDB WriteBatch of their locations, summaries and the
-// rest; with --fsync always, each is synced, in that order, so that no
-// durable location ever points at bytes that are not.
+// rest; with --fsync always both are synced, side by side, before any of
+// the commit's callbacks runs (an index entry durable before its bytes is
+// what recovery's check of the newest segment file handles: side_sync.h).
 
 #include <cerrno>
 #include <cstring>

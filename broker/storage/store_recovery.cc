@@ -19,11 +19,12 @@
 //    each file holds, up to which offset, so that it can delete files once
 //    retention passes them. Keys of files that are gone are deleted by the
 //    first commit.
-// 5. CutUnreadableTail: every file but the newest was synced as it closed,
-//    and with --fsync always every batch was synced before its index entry
-//    was written. With interval or never, a power loss can keep an index
-//    entry (RocksDB syncs its WAL at times of its own) whose bytes in the
-//    newest file did not reach the disk. Every batch the index locates in
+// 5. CutUnreadableTail: every file but the newest was synced as it closed.
+//    A power loss can keep an index entry whose bytes in the newest file did
+//    not reach the disk: with --fsync always, one of a commit that was never
+//    acknowledged (the segment's sync runs beside the index's, SideSync);
+//    with interval or never, any (RocksDB syncs its WAL at times of its
+//    own). Every batch the index locates in
 //    the newest file is read and checked against its CRC; a topic's log is
 //    cut at its first batch that fails, with everything after it, as if
 //    those writes had never completed. (Group positions and producer
