@@ -1,6 +1,7 @@
 #include "wire_convert.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "schemas/record_batch.h"
@@ -54,7 +55,11 @@ void FillTopicInfo(const wire::TopicInfo& in, TopicInfo* out) {
 bool ForEachDelivered(const flatbuffers::Vector<uint8_t>* records,
                       const flatbuffers::Vector<const wire::DeliveredRecord*>* entries, ReceivedMessage* m,
                       const std::function<void(ReceivedMessage&)>& fn) {
-  if (entries == nullptr) return true;
+  if (entries == nullptr || entries->size() == 0) return true;
+  // FlatBuffers' verifier checks where a vector of structs ends, not that its
+  // elements are aligned. A builder aligns them (the frame itself is 8-byte
+  // aligned), so a table of records that is not comes from a broken sender.
+  if (reinterpret_cast<std::uintptr_t>(entries->data()) % alignof(wire::DeliveredRecord) != 0) return false;
   std::string_view rest = wire::AsStringView(records);
   for (const wire::DeliveredRecord* e : *entries) {
     if (e->record_bytes() > rest.size()) return false;
