@@ -101,6 +101,13 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   b->storage_completions_ = std::make_unique<IoHandoff>(b->io_);
   Status s = Store::Open(store_options, &b->store_);
   if (!s.ok()) return s;
+  // Without a sync to wait for, an append commits on the I/O thread, at the
+  // end of the event-loop turn that read it (a post from the I/O thread to
+  // itself wakes nothing); a storage-thread round trip would cost two
+  // wake-ups per publish.
+  Store* store = b->store_.get();
+  asio::io_context* io = &b->io_;
+  store->CommitAppendsInline([io, store] { asio::post(*io, [store] { store->CommitQueuedAppends(); }); });
   b->registry_ = std::make_unique<TopicRegistry>(b->io_, *b->storage_completions_, b->store_.get(), config.groups,
                                                  config.tail_cache_bytes, config.default_retention);
   s = b->registry_->Load();

@@ -1,5 +1,5 @@
-// Publish: check the producer's record batch, hand its bytes to the storage
-// thread as they came, reply once they are durable, then let the topic's
+// Publish: check the producer's record batch, hand its bytes to the store
+// as they came, reply once they are durable, then let the topic's
 // groups see them.
 
 #include <chrono>
@@ -19,7 +19,7 @@ namespace herald::broker {
 
 namespace {
 
-// The reply to a publish the storage thread finished with, on the I/O thread.
+// The reply to a publish the store's writer finished with, on the I/O thread.
 struct StoredPublish {
   uint64_t request_id = 0;
   uint64_t topic_id = 0;
@@ -115,14 +115,15 @@ void HandlePublish(Session& session, BrokerContext& ctx, uint64_t request_id,
   // session's receive buffer reuses, into the bytes the log keeps.
   append.batch.assign(reinterpret_cast<const char*>(batch->data()), batch->size());
   // The broker's fields are the broker's: whatever the producer put there,
-  // the storage thread writes the offset and, for 0, the time of the commit.
+  // the store's writer writes the offset and, for 0, the time of the commit.
   wire::batch::SetBrokerFields(append.batch.data(), 0, 0);
   const std::size_t held = append.batch.size();
 
   session.BeginRequest(held);
   StoredPublish stored{request_id, topic->id(), count, held, std::chrono::steady_clock::now()};
-  // Storage thread, then the I/O thread, which owns sessions and topics,
-  // through the one ordered handoff: no allocation on the way.
+  // The store's writer (the storage thread, or this thread's inline commit),
+  // then the I/O thread, which owns sessions and topics, through the one
+  // ordered handoff: no allocation on the way.
   ctx.store.Append(std::move(append), [self = session.Self(), &ctx, stored](AppendResult result) mutable {
     ctx.storage_completions.Post([self = std::move(self), &ctx, stored, result = std::move(result)]() mutable {
       ReplyPublished(*self, ctx, stored, std::move(result));

@@ -27,7 +27,7 @@ using namespace store_internal;
 
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
-  store->storage_thread_.AssertHeld();  // its thread starts at the end
+  store->writer_role_.AssertHeld();  // its thread starts at the end
   store->options_ = options;
   store->commit_batch_ = store->NewCommitBatch();
   store->commit_batches_.reserve(options.max_commit_bytes);
@@ -159,46 +159,87 @@ void Store::PutGroup(uint64_t topic_id, std::string group, std::string position,
 }
 
 void Store::Enqueue(Op op) {
+  const bool append = std::holds_alternative<AppendOp>(op);
   bool was_empty;
   {
     MutexLock lock(mu_);
     was_empty = queue_.empty();
     queue_.push_back(std::move(op));
   }
-  if (was_empty) cv_.notify_one();
+  if (!was_empty) return;  // whoever takes the queue next takes this too
+  if (append && commit_inline_) {
+    commit_inline_();
+  } else {
+    cv_.notify_one();
+  }
+}
+
+void Store::CommitAppendsInline(std::function<void()> schedule) {
+  if (options_.fsync == FsyncPolicy::kAlways) return;
+  commit_inline_ = std::move(schedule);
+}
+
+void Store::TakeOps(std::vector<Op>& ops, std::size_t max_bytes, bool appends_only) {
+  // One commit takes up to max_bytes of batches (at least one op, unless
+  // appends_only and the first is something else): the WriteBatch and the
+  // segment write buffer copy every batch, so an unbounded commit would hold
+  // a second copy of everything queued, and one that stays within the bound
+  // fits the buffers reserved for it.
+  std::size_t bytes = 0, taken = 0;
+  for (; taken < queue_.size(); ++taken) {
+    const auto* a = std::get_if<AppendOp>(&queue_[taken]);
+    if (appends_only && a == nullptr) break;
+    const std::size_t size = a ? a->request.batch.size() : 0;
+    if (taken > 0 && bytes + size > max_bytes) break;
+    bytes += size;
+  }
+  if (taken == queue_.size()) {
+    ops.swap(queue_);
+  } else {
+    const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(taken);
+    ops.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+    queue_.erase(queue_.begin(), end);
+  }
 }
 
 void Store::Run() {
-  storage_thread_.AssertHeld();
   std::vector<Op> ops;
   for (;;) {
     {
       MutexLock lock(mu_);
       while (queue_.empty() && !stopping_) cv_.wait(mu_);
       if (queue_.empty() && stopping_) return;
-      // One commit takes up to max_commit_bytes of batches (at least one op):
-      // the WriteBatch and the segment write buffer copy every batch, so an
-      // unbounded commit would hold a second copy of everything queued, and
-      // one that stays within the bound fits the buffers reserved for it.
-      std::size_t bytes = 0, taken = 0;
-      for (; taken < queue_.size(); ++taken) {
-        const auto* a = std::get_if<AppendOp>(&queue_[taken]);
-        const std::size_t size = a ? a->request.batch.size() : 0;
-        if (taken > 0 && bytes + size > options_.max_commit_bytes) break;
-        bytes += size;
-      }
-      if (taken == queue_.size()) {
-        ops.swap(queue_);
-      } else {
-        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(taken);
-        ops.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-        queue_.erase(queue_.begin(), end);
-      }
     }
-    ProcessAll(ops);
+    // The writer role before the ops: an inline commit meanwhile takes ops
+    // from the front only, so they still complete in submission order.
+    MutexLock writer(writer_mu_);
+    writer_role_.AssertHeld();
+    {
+      MutexLock lock(mu_);
+      TakeOps(ops, options_.max_commit_bytes, /*appends_only=*/false);
+    }
+    if (!ops.empty()) ProcessAll(ops);
     ops.clear();
     if (segments_dirty_) RetireSegments();
   }
+}
+
+void Store::CommitQueuedAppends() {
+  // Held: the storage thread is committing, and takes the queue when done.
+  if (!writer_mu_.try_lock()) return;
+  writer_role_.AssertHeld();
+  bool rest;
+  {
+    MutexLock lock(mu_);
+    TakeOps(inline_ops_, kMaxInlineCommitBytes, /*appends_only=*/true);
+    rest = !queue_.empty();
+  }
+  // What is left (another operation, or the rest of a large burst) is the
+  // storage thread's; nothing woke it when it was queued.
+  if (rest) cv_.notify_one();
+  if (!inline_ops_.empty()) ProcessAll(inline_ops_);
+  inline_ops_.clear();
+  writer_mu_.unlock();
 }
 
 void Store::ApplyCreateTopic(CreateTopicOp& op) {

@@ -11,11 +11,13 @@
 // commit completes. Start-up runs one recovery procedure that lines the two
 // up (store_recovery.cc).
 //
-// Thread: writes run only on the storage thread, in submission order. It
-// drains its queue into one group commit, so concurrent publishes from any
-// number of connections share one write and one sync of each part.
-// Completion callbacks run on the storage thread; callers post them onward.
-// Reads (ReadBatches, ListBatches, ...) are safe from any thread.
+// Thread: writes run on one writer at a time, in submission order: the
+// storage thread, which drains its queue into one group commit, so that
+// concurrent publishes from any number of connections share one write and
+// one sync of each part; or, for appends that wait for no sync, the thread
+// that CommitAppendsInline names. Completion callbacks run on the writer;
+// callers post them onward. Reads (ReadBatches, ListBatches, ...) are safe
+// from any thread.
 //
 // Offsets are assigned here, at commit time, so that a failed write leaves no
 // gap: the log of a topic is dense and never reuses an offset.
@@ -166,6 +168,25 @@ class Store {
   // crash may lose it (the group then redelivers, it never skips).
   void PutGroup(uint64_t topic_id, std::string group, std::string position, bool sync, Done done);
 
+  // With --fsync interval or never, no append waits for a sync, and its
+  // commit is a write to the page cache: cheaper than the two thread
+  // wake-ups of a round trip through the storage thread. From this call on,
+  // an append that finds the queue empty does not wake the storage thread
+  // but calls `schedule` (on the appending thread), which must make
+  // CommitQueuedAppends run soon on the thread that takes the completions
+  // (the broker posts it to its I/O thread, so that the appends of one turn
+  // of its event loop share one commit). Call it before the first append;
+  // not with --fsync always, whose commits wait for a sync.
+  void CommitAppendsInline(std::function<void()> schedule);
+  // Commits the appends at the front of the queue, up to
+  // kMaxInlineCommitBytes, on the calling thread, and leaves the rest (and
+  // everything but appends) to the storage thread. Never blocks on the
+  // storage thread: if it is committing, it takes the queue when done.
+  void CommitQueuedAppends() EXCLUDES(mu_, writer_mu_);
+  // A burst larger than this goes to the storage thread, whose write then
+  // overlaps with the I/O thread's network work.
+  static constexpr std::size_t kMaxInlineCommitBytes = 256u << 10;
+
   // Reads the batches of `topic_id` that hold offsets >= from_offset, in order,
   // until they hold max_messages messages from from_offset on, or about
   // max_bytes are read.
@@ -236,25 +257,27 @@ class Store {
 
   // Start (store_recovery.cc): the one recovery procedure; Recover runs
   // the others in this order.
-  Status Recover() REQUIRES(storage_thread_);
+  Status Recover() REQUIRES(writer_role_);
   Status ReplayLegacyJournal();
-  Status LoadSegmentTopics(std::vector<uint64_t>* in_newest_file) REQUIRES(storage_thread_);
-  Status CutUnreadableTail(const std::vector<uint64_t>& topics) REQUIRES(storage_thread_);
-  Status LoadTopics() REQUIRES(storage_thread_);
+  Status LoadSegmentTopics(std::vector<uint64_t>* in_newest_file) REQUIRES(writer_role_);
+  Status CutUnreadableTail(const std::vector<uint64_t>& topics) REQUIRES(writer_role_);
+  Status LoadTopics() REQUIRES(writer_role_);
   Status LoadTopicLog(TopicState* t);
   Status RebuildIndex(uint64_t topic_id);
 
   // The storage thread (store.cc, store_commit.cc, store_log_index.cc).
   void Enqueue(Op op) EXCLUDES(mu_);
-  void Run() EXCLUDES(mu_);
-  void ProcessAll(std::vector<Op>& ops) REQUIRES(storage_thread_);
-  void ApplyCreateTopic(CreateTopicOp& op) REQUIRES(storage_thread_);
-  void ApplyDeleteTopic(DeleteTopicOp& op) REQUIRES(storage_thread_);
-  void ApplyTruncate(TruncateOp& op) REQUIRES(storage_thread_);
-  ProducerState& LoadProducer(const ProducerKey& key) REQUIRES(storage_thread_);
+  void Run() EXCLUDES(mu_, writer_mu_);
+  // Moves the ops at the front of the queue into `ops` (empty), for one commit.
+  void TakeOps(std::vector<Op>& ops, std::size_t max_bytes, bool appends_only) REQUIRES(mu_);
+  void ProcessAll(std::vector<Op>& ops) REQUIRES(writer_role_);
+  void ApplyCreateTopic(CreateTopicOp& op) REQUIRES(writer_role_);
+  void ApplyDeleteTopic(DeleteTopicOp& op) REQUIRES(writer_role_);
+  void ApplyTruncate(TruncateOp& op) REQUIRES(writer_role_);
+  ProducerState& LoadProducer(const ProducerKey& key) REQUIRES(writer_role_);
   // True if writes may be tried; after a failed write it tries db->Resume()
   // at most every kResumeInterval, else sets *why.
-  bool EnsureWritable(Status* why) REQUIRES(storage_thread_);
+  bool EnsureWritable(Status* why) REQUIRES(writer_role_);
   // Why writes wait: the room they need is not free on the disk.
   Status NoSpaceError() const;
   // Free bytes the disk must have before writes are tried again.
@@ -263,11 +286,11 @@ class Store {
   // Writes the index (RocksDB, with its WAL; synced if asked).
   rocksdb::Status WriteIndex(rocksdb::WriteBatch& batch, bool sync);
   // Gives the files and byte ranges of removed batches back (segment_log.h).
-  void RetireSegments() REQUIRES(storage_thread_);
+  void RetireSegments() REQUIRES(writer_role_);
   // The locations of the batches of `topic_id` below offset `before`, read
   // before their removal is written and released after.
   Status LocationsOfBatches(uint64_t topic_id, uint64_t before, BatchRanges* out) const;
-  void ReleaseBatches(const BatchRanges& removed) REQUIRES(storage_thread_);
+  void ReleaseBatches(const BatchRanges& removed) REQUIRES(writer_role_);
   // --fsync interval (IntervalSyncer's thread): if written since the last
   // time, syncs the segment file being written, then RocksDB's WAL.
   void SyncWritten();
@@ -297,27 +320,34 @@ class Store {
   rocksdb::ColumnFamilyHandle* producers_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
 
-  // What only the storage thread touches (and Open, before it starts).
-  ThreadRole storage_thread_;
+  // The writer: what only the thread committing touches. That is the
+  // storage thread, or, with --fsync interval or never, a thread in
+  // CommitQueuedAppends (commit_inline_); either holds writer_mu_ while it
+  // plays the role, and Open holds it before either starts.
+  ThreadRole writer_role_;
+  Mutex writer_mu_;
+  // Set once, before the first append (CommitAppendsInline).
+  std::function<void()> commit_inline_;
+  std::vector<Op> inline_ops_ GUARDED_BY(writer_mu_);  // CommitQueuedAppends', kept for its capacity
   // The storage thread's WriteBatch and segment write buffer, reserved once
   // for a full commit and cleared for each: growing fresh ones per commit
   // reallocated and copied them up to ten times, and their freed megabytes
   // fragmented the heap (peak RSS).
-  std::unique_ptr<rocksdb::WriteBatch> commit_batch_ GUARDED_BY(storage_thread_);
-  std::string commit_batches_ GUARDED_BY(storage_thread_);
+  std::unique_ptr<rocksdb::WriteBatch> commit_batch_ GUARDED_BY(writer_role_);
+  std::string commit_batches_ GUARDED_BY(writer_role_);
   // The group commit, reused (store_commit.cc, where Commit is defined).
   struct CommitDeleter {
     void operator()(Commit* commit) const;
   };
-  std::unique_ptr<Commit, CommitDeleter> commit_ GUARDED_BY(storage_thread_);
+  std::unique_ptr<Commit, CommitDeleter> commit_ GUARDED_BY(writer_role_);
   // "seg/" keys of files the segment log deleted, deleted by the next commit.
-  std::vector<std::string> stale_segment_keys_ GUARDED_BY(storage_thread_);
+  std::vector<std::string> stale_segment_keys_ GUARDED_BY(writer_role_);
   // A topic's start moved or a topic went: files may hold no live batch now.
-  bool segments_dirty_ GUARDED_BY(storage_thread_) = true;
-  uint64_t next_topic_id_ GUARDED_BY(storage_thread_) = 1;
-  std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_ GUARDED_BY(storage_thread_);
-  std::chrono::steady_clock::time_point last_resume_attempt_ GUARDED_BY(storage_thread_);
-  Status resume_error_ GUARDED_BY(storage_thread_);
+  bool segments_dirty_ GUARDED_BY(writer_role_) = true;
+  uint64_t next_topic_id_ GUARDED_BY(writer_role_) = 1;
+  std::unordered_map<ProducerKey, ProducerState, ProducerKeyHash> producers_ GUARDED_BY(writer_role_);
+  std::chrono::steady_clock::time_point last_resume_attempt_ GUARDED_BY(writer_role_);
+  Status resume_error_ GUARDED_BY(writer_role_);
   std::atomic<bool> write_failing_{false};
   std::atomic<bool> failed_{false};
   std::atomic<bool> unsynced_{false};  // a write not synced yet (set by the storage thread)

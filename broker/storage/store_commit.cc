@@ -1,4 +1,4 @@
-// The storage thread's group commit: the appends and group positions drained
+// The store's group commit: the appends and group positions drained
 // from the queue in one go become one write of their batches to the segment
 // log, then one RocksDB WriteBatch of their locations, summaries and the
 // rest; with --fsync always both are synced, side by side, before any of
@@ -49,13 +49,14 @@ codec::SmallBytes<24> EncodeProducer(uint64_t last_sequence, uint64_t base_seque
 // place (codec::SmallBytes), so that a commit of batches whose like came
 // before allocates nothing of its own.
 //
-// Thread: the storage thread (the Store's storage_thread_ role).
+// Thread: the store's writer (writer_role_): the storage thread, or an inline
+// commit's thread (Store::CommitQueuedAppends).
 class Store::Commit {
  public:
   explicit Commit(Store& store) : store_(store), batch_(Batch(store)), batches_(Batches(store)) {}
 
   void Begin() {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     batch_.Clear();
     batches_.clear();
     located_.clear();
@@ -74,7 +75,7 @@ class Store::Commit {
   }
 
   void AddAppend(AppendOp& op) {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     AppendRequest& req = op.request;
     AppendResult result;
     uint64_t next = 0;
@@ -130,28 +131,28 @@ class Store::Commit {
   }
 
   void AddPutGroup(PutGroupOp& op) {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     batch_.Put(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group), op.position);
     sync_ |= op.sync;
     if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   void AddDeleteGroup(DeleteGroupOp& op) {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     batch_.Delete(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group));
     sync_ = true;
     if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   bool empty() const {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     return written_.empty() && immediate_.empty() && group_dones_.empty() && batch_.Count() == 0;
   }
 
   // Writes the batches and the index, publishes the staged state, then runs
   // every callback.
   void Finish() {
-    store_.storage_thread_.AssertHeld();
+    store_.writer_role_.AssertHeld();
     store_.segments_->writer.AssertHeld();
     Status status;
     if (batch_.Count() > 0 && !store_.EnsureWritable(&status)) {
@@ -180,11 +181,11 @@ class Store::Commit {
 
  private:
   static rocksdb::WriteBatch& Batch(Store& store) {
-    store.storage_thread_.AssertHeld();
+    store.writer_role_.AssertHeld();
     return *store.commit_batch_;
   }
   static std::string& Batches(Store& store) {
-    store.storage_thread_.AssertHeld();
+    store.writer_role_.AssertHeld();
     return store.commit_batches_;
   }
 
@@ -223,7 +224,7 @@ class Store::Commit {
   // With --fsync always the segment file's sync runs beside the index's
   // write and sync (SideSync: why that is safe), and the commit completes
   // once both are done.
-  Status Write() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
+  Status Write() REQUIRES(store_.writer_role_, store_.segments_->writer) {
     const auto started = std::chrono::steady_clock::now();
     rocksdb::Status s;
     bool syncing_segment = false;
@@ -261,7 +262,7 @@ class Store::Commit {
   // Each batch's log key holds its location (batch_location.h), and which
   // topics' batches the file holds rides in the same write (the "seg/"
   // keys), so that a restart knows which files to keep.
-  void StageLocations() REQUIRES(store_.storage_thread_) {
+  void StageLocations() REQUIRES(store_.writer_role_) {
     for (Located& l : located_) {
       l.location.file = position_.file;
       l.location.offset += position_.offset;
@@ -296,13 +297,13 @@ class Store::Commit {
     if (StagedTopic* t = FindTopic(topic_id)) return *t;
     return topics_.emplace_back(StagedTopic{topic_id, 0, 0});
   }
-  StagedProducer& Producer(const ProducerKey& key) REQUIRES(store_.storage_thread_) {
+  StagedProducer& Producer(const ProducerKey& key) REQUIRES(store_.writer_role_) {
     for (StagedProducer& p : producers_)
       if (p.key == key) return p;
     return producers_.emplace_back(StagedProducer{key, store_.LoadProducer(key).last_sequence});
   }
 
-  uint64_t FindRecent(const ProducerKey& key, uint64_t base_sequence) REQUIRES(store_.storage_thread_) {
+  uint64_t FindRecent(const ProducerKey& key, uint64_t base_sequence) REQUIRES(store_.writer_role_) {
     for (const ProducerBatch& b : producer_batches_)
       if (b.key == key && b.base_sequence == base_sequence) return b.base_offset;
     for (const auto& [seq, offset] : store_.LoadProducer(key).recent)
@@ -310,7 +311,7 @@ class Store::Commit {
     return kUnknownOffset;
   }
 
-  void Publish() REQUIRES(store_.storage_thread_, store_.segments_->writer) {
+  void Publish() REQUIRES(store_.writer_role_, store_.segments_->writer) {
     {
       MutexLock lock(store_.topics_mu_);
       for (const StagedTopic& t : topics_) {
