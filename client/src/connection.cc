@@ -1,10 +1,14 @@
 #include "connection.h"
 
+#include <cerrno>
 #include <cstdlib>
+
+#include <sys/socket.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -60,6 +64,7 @@ void Connection::Start() { asio::co_spawn(io_, ConnectLoop(), LogEscape); }
 void Connection::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  CloseSendLane();
   if (stream_) stream_->Close();
   connected_ = false;
   write_wake_.cancel();
@@ -89,6 +94,7 @@ void Connection::SendOneWay(FrameBytes frame) {
 }
 
 void Connection::ExpireRequests(Clock::time_point now) {
+  TakeSentDirectly();
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->second.deadline > now) {
       ++it;
@@ -102,8 +108,67 @@ void Connection::ExpireRequests(Clock::time_point now) {
 }
 
 void Connection::Write(FrameBytes frame) {
-  out_.push_back(std::move(frame));
-  if (out_.size() == 1) write_wake_.cancel();
+  bool first;
+  {
+    MutexLock lock(send_mu_);
+    out_.push_back({std::move(frame)});
+    first = out_.size() == 1;
+  }
+  if (first) write_wake_.cancel();
+}
+
+bool Connection::CanSendNow() {
+  MutexLock lock(send_mu_);
+  return direct_fd_ >= 0 && !writing_ && out_.empty();
+}
+
+bool Connection::TrySendNow(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
+                            bool resend) {
+  bool queued_rest = false;
+  {
+    MutexLock lock(send_mu_);
+    if (direct_fd_ < 0 || writing_ || !out_.empty()) return false;
+    // Registered before the write: the reply may be read as soon as it is out.
+    sent_directly_.emplace_back(request_id, Waiting{frame, std::move(reply), deadline, resend, /*sent=*/true});
+    std::size_t written = 0;
+    while (written < frame->size()) {
+      ssize_t n = ::send(direct_fd_, frame->data() + written, frame->size() - written, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        written += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        // A full socket buffer: the I/O thread writes the rest. Any other
+        // error: the I/O thread's read finds the connection broken too, and
+        // the request goes with the others (sent again if it may be).
+        break;
+      }
+    }
+    if (written < frame->size()) {
+      out_.push_back({std::move(frame), written});
+      queued_rest = true;
+    }
+  }
+  // The write loop waits on its timer, on the I/O thread.
+  if (queued_rest) asio::post(io_, [this] { write_wake_.cancel(); });
+  return true;
+}
+
+void Connection::TakeSentDirectly() {
+  std::vector<std::pair<uint64_t, Waiting>> sent;
+  {
+    MutexLock lock(send_mu_);
+    if (sent_directly_.empty()) return;
+    sent.swap(sent_directly_);
+  }
+  for (auto& [id, w] : sent) waiting_.emplace(id, std::move(w));
+}
+
+void Connection::CloseSendLane() {
+  MutexLock lock(send_mu_);
+  direct_fd_ = -1;
+  out_.clear();
+  writing_ = false;
 }
 
 asio::awaitable<void> Connection::ConnectLoop() {
@@ -121,11 +186,17 @@ asio::awaitable<void> Connection::ConnectLoop() {
       uint64_t generation = ++generation_;
       listener_->OnConnected();
       // Everything waiting goes out now, oldest request first.
+      TakeSentDirectly();
       for (auto& [id, w] : waiting_) {
         if (!w.sent) {
           w.sent = true;
           Write(w.frame);
         }
+      }
+      // Callers may write from now on, behind what was queued above.
+      if (!stream_->tls()) {
+        MutexLock lock(send_mu_);
+        direct_fd_ = stream_->socket().native_handle();
       }
       asio::co_spawn(io_, WriteLoop(generation, stream_), LogEscape);
       co_await ReadLoop(generation, stream_);
@@ -238,9 +309,11 @@ asio::awaitable<std::error_code> Connection::ConnectOnce() {
     const auto* ok = frame->body_as_HelloOk();
     if (ok == nullptr) co_return finish(make_error_code(errc::protocol_violation));
     principal_ = ok->principal() ? ok->principal()->str() : "";
-    max_publish_bytes_ = ok->max_publish_bytes() != 0 ? ok->max_publish_bytes() : wire::kDefaultMaxPublishBytes;
-    max_publish_messages_ =
-        ok->max_publish_messages() != 0 ? ok->max_publish_messages() : wire::kDefaultMaxPublishMessages;
+    max_publish_bytes_.store(ok->max_publish_bytes() != 0 ? ok->max_publish_bytes() : wire::kDefaultMaxPublishBytes,
+                             std::memory_order_relaxed);
+    max_publish_messages_.store(
+        ok->max_publish_messages() != 0 ? ok->max_publish_messages() : wire::kDefaultMaxPublishMessages,
+        std::memory_order_relaxed);
     co_return finish({});
   }
 }
@@ -265,6 +338,7 @@ void Connection::Refuse(std::error_code why) {
 }
 
 void Connection::FailWaiting(std::error_code why) {
+  TakeSentDirectly();
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& [id, w] : waiting) w.reply(why, nullptr);
@@ -303,22 +377,32 @@ asio::awaitable<void> Connection::WriteLoop(uint64_t generation,
   std::vector<asio::const_buffer> gather;
   std::vector<FrameBytes> writing;
   while (!stopped_ && generation == generation_) {
-    if (out_.empty()) {
+    gather.clear();
+    writing.clear();
+    {
+      MutexLock lock(send_mu_);
+      while (!out_.empty() && writing.size() < kMaxGatherFrames) {
+        OutFrame& next = out_.front();
+        gather.emplace_back(next.frame->data() + next.written, next.frame->size() - next.written);
+        writing.push_back(std::move(next.frame));
+        out_.pop_front();
+      }
+      // Callers wait while a write is in flight: their frames queue behind it.
+      writing_ = !writing.empty();
+    }
+    if (writing.empty()) {
       write_wake_.expires_at(asio::steady_timer::time_point::max());
       co_await write_wake_.async_wait(kNoThrow);
       continue;
-    }
-    gather.clear();
-    writing.clear();
-    while (!out_.empty() && writing.size() < kMaxGatherFrames) {
-      writing.push_back(std::move(out_.front()));
-      out_.pop_front();
-      gather.emplace_back(writing.back()->data(), writing.back()->size());
     }
     auto [ec, n] = co_await stream->Write(gather);
     if (ec) {
       if (generation == generation_) Disconnect(ec);
       co_return;
+    }
+    if (generation == generation_) {
+      MutexLock lock(send_mu_);
+      writing_ = false;
     }
   }
 }
@@ -328,9 +412,10 @@ void Connection::Disconnect(std::error_code why) {
   spdlog::info("herald client: lost connection to {}: {}", options_.broker, why.message());
   connected_ = false;
   ++generation_;  // retires this stream's loops
+  CloseSendLane();
   stream_->Close();
-  out_.clear();
   write_wake_.cancel();
+  TakeSentDirectly();
   // Requests that can be repeated wait for the next connection; the rest fail.
   std::vector<ReplyFn> failed;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -362,6 +447,10 @@ void Connection::Dispatch(const wire::Frame& frame) {
     return;
   }
   auto it = waiting_.find(frame.request_id());
+  if (it == waiting_.end()) {
+    TakeSentDirectly();
+    it = waiting_.find(frame.request_id());
+  }
   if (it == waiting_.end()) return;  // timed out already
   const auto* err = frame.body_as_ErrorReply();
   if (it->second.resend && err != nullptr && err->code() == wire::ErrorCode::ProducerIdInUse) {

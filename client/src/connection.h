@@ -18,8 +18,19 @@
 // waiting request with its error, and new requests at once, until a handshake
 // succeeds; meanwhile the connection retries every reconnect_backoff_max.
 //
-// Thread: the client's I/O thread; every method and callback runs there.
+// A request can also go out from the caller's thread (TrySendNow): when the
+// connection is up over plain TCP and nothing is queued or being written
+// ahead of it, the caller writes its frame to the socket itself, and the
+// I/O thread, which would otherwise have to be woken for it, only reads the
+// reply. What a partial write leaves goes to the I/O thread's queue.
+//
+// Thread: the client's I/O thread; every method and callback runs there,
+// except TrySendNow, CanSendNow, NextRequestId and the publish limits (any
+// thread). The send lane (the queue of frames to write, the socket a caller
+// may write to, requests sent by callers and not yet in waiting_) is under
+// send_mu_.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -28,6 +39,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
@@ -39,6 +51,7 @@
 #include "schemas/byte_stream.h"
 #include "schemas/frame.h"
 #include "schemas/frame_buffer.h"
+#include "schemas/thread_annotations.h"
 
 namespace asio::ssl {
 class context;
@@ -81,12 +94,19 @@ class Connection {
   const std::string& principal() const { return principal_; }
   // HelloOk's limits of one Publish (the protocol's defaults before the first
   // handshake, or from a broker that does not announce them).
-  uint32_t max_publish_bytes() const { return max_publish_bytes_; }
-  uint32_t max_publish_messages() const { return max_publish_messages_; }
-  uint64_t NextRequestId() { return next_request_id_++; }
+  uint32_t max_publish_bytes() const { return max_publish_bytes_.load(std::memory_order_relaxed); }
+  uint32_t max_publish_messages() const { return max_publish_messages_.load(std::memory_order_relaxed); }
+  uint64_t NextRequestId() { return next_request_id_.fetch_add(1, std::memory_order_relaxed); }
 
   void Request(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
                bool resend);
+  // Any thread. Sends the request from the calling thread if the way is
+  // clear (see above) and returns true, registered as Request registers it;
+  // else returns false and does nothing.
+  bool TrySendNow(uint64_t request_id, FrameBytes frame, ReplyFn reply, Clock::time_point deadline,
+                  bool resend) EXCLUDES(send_mu_);
+  // Any thread: whether TrySendNow would find the way clear now.
+  bool CanSendNow() EXCLUDES(send_mu_);
   // Sends a frame that expects no reply; dropped when not connected.
   void SendOneWay(FrameBytes frame);
   // Fails requests whose deadline passed with errc::timeout.
@@ -102,6 +122,12 @@ class Connection {
     std::error_code last_error;  // why its latest attempt failed; reported at the deadline
   };
 
+  // A frame to write, and how much of it a caller's TrySendNow wrote already.
+  struct OutFrame {
+    FrameBytes frame;
+    std::size_t written = 0;
+  };
+
   asio::awaitable<void> ConnectLoop();
   asio::awaitable<std::error_code> ConnectOnce();
   // The loops hold their stream: a stream outlives the TLS operations still
@@ -111,7 +137,11 @@ class Connection {
   // errc::plaintext_token_refused (the reason in attempt_) if the token must
   // not go to these addresses in clear (plaintext_token.h).
   std::error_code CheckPlaintextToken(const asio::ip::tcp::resolver::results_type& endpoints);
-  void Write(FrameBytes frame);
+  void Write(FrameBytes frame) EXCLUDES(send_mu_);
+  // Moves the requests callers sent into waiting_ (before it is searched or changed).
+  void TakeSentDirectly() EXCLUDES(send_mu_);
+  // Closes the send lane (no caller writes to the socket from now on) and clears its queue.
+  void CloseSendLane() EXCLUDES(send_mu_);
   void Disconnect(std::error_code why);
   void Refuse(std::error_code why);
   void FailWaiting(std::error_code why);
@@ -130,18 +160,26 @@ class Connection {
   wire::FrameBuffer in_;
   asio::steady_timer write_wake_;
   asio::steady_timer reconnect_wake_;
-  std::deque<FrameBytes> out_;
   bool connected_ = false;
   bool stopped_ = false;
   std::string principal_;
-  uint32_t max_publish_bytes_ = wire::kDefaultMaxPublishBytes;
-  uint32_t max_publish_messages_ = wire::kDefaultMaxPublishMessages;
+  std::atomic<uint32_t> max_publish_bytes_{wire::kDefaultMaxPublishBytes};
+  std::atomic<uint32_t> max_publish_messages_{wire::kDefaultMaxPublishMessages};
   std::error_code refused_;        // set while the broker refuses us (see refusal.h)
   RefusalDetail attempt_;          // what the latest attempt learned, for the log
   bool closed_hint_logged_ = false;
   uint64_t generation_ = 0;  // one per socket
-  uint64_t next_request_id_ = 1;
+  std::atomic<uint64_t> next_request_id_{1};
   std::map<uint64_t, Waiting> waiting_;  // ordered: resends go out oldest first
+
+  Mutex send_mu_;
+  std::deque<OutFrame> out_ GUARDED_BY(send_mu_);
+  bool writing_ GUARDED_BY(send_mu_) = false;  // the write loop has a write in flight
+  // The socket callers may write to: the current connection's, once its
+  // handshake is done, if it is plain TCP; -1 otherwise. Reset before the
+  // socket is closed, so that no caller writes to a closed (or reused) descriptor.
+  int direct_fd_ GUARDED_BY(send_mu_) = -1;
+  std::vector<std::pair<uint64_t, Waiting>> sent_directly_ GUARDED_BY(send_mu_);
 };
 
 }  // namespace herald::client_detail

@@ -58,6 +58,11 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
       return;
     }
     pending_bytes_ += bytes;
+    Pending p{0, std::move(message), std::move(done), next_ticket_++, bytes};
+    ticket_done_.push_back(0);
+    // Nothing of this publisher's ahead of it: it goes out from this thread,
+    // without waking the I/O thread.
+    if (queue_.empty() && !drain_posted_ && !drain_running_ && SendAlone(topic, p)) return;
     // Most publishes name the topic the one before named.
     uint32_t topic_index = static_cast<uint32_t>(queue_topics_.size());
     for (uint32_t i = topic_index; i-- > 0;) {
@@ -67,11 +72,34 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
       }
     }
     if (topic_index == queue_topics_.size()) queue_topics_.push_back(topic);
-    queue_.push_back({topic_index, std::move(message), std::move(done), next_ticket_++, bytes});
-    ticket_done_.push_back(0);
+    p.topic = topic_index;
+    queue_.push_back(std::move(p));
     post = !std::exchange(drain_posted_, true);
   }
   if (post) asio::post(io_, [this] { Drain(); });
+}
+
+bool Publisher::SendAlone(const std::string& topic, Pending& p) {
+  if (!connection_.CanSendNow()) return false;
+  // A message the broker's limits refuse alone takes the queue's way (and error).
+  if (wire::batch::kHeaderBytes + RecordBytes(p.message) > connection_.max_publish_bytes()) return false;
+  auto batch = std::make_shared<std::vector<Pending>>();
+  batch->push_back(std::move(p));
+  uint64_t* next = nullptr;
+  uint64_t base_sequence = 0;
+  if (producer_id_ != 0) {
+    next = &next_sequence_.try_emplace(topic, 1).first->second;
+    base_sequence = *next;
+  }
+  const uint64_t request_id = connection_.NextRequestId();
+  FrameBytes frame = BuildFrame(topic, *batch, base_sequence, request_id);
+  if (!connection_.TrySendNow(request_id, std::move(frame), ReplyTo(batch), Clock::now() + options_.request_timeout,
+                              /*resend=*/true)) {
+    p = std::move(batch->front());  // nobody else saw it
+    return false;
+  }
+  if (next != nullptr) *next += 1;
+  return true;
 }
 
 void Publisher::Drain() {
@@ -80,6 +108,7 @@ void Publisher::Drain() {
     draining_.swap(queue_);
     draining_topics_.swap(queue_topics_);
     drain_posted_ = false;
+    drain_running_ = true;  // until its frames are with the connection: nothing may overtake them
   }
   // SizeOf is at least a message's record in the batch, so batches packed by
   // it, plus the batch header, stay within the broker's publish limits too.
@@ -113,9 +142,29 @@ void Publisher::Drain() {
   }
   draining_.clear();
   draining_topics_.clear();
+  MutexLock lock(mu_);
+  drain_running_ = false;
 }
 
 void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch) {
+  uint64_t base_sequence = 0;
+  // Sequences start at 1 and grow by one per message; the broker refuses a
+  // batch whose last one would pass 2^64-1, which this never reaches (it
+  // would take 58,000 years at 10 million messages a second).
+  if (producer_id_ != 0) {
+    MutexLock lock(mu_);
+    uint64_t& next = next_sequence_.try_emplace(topic, 1).first->second;
+    base_sequence = next;
+    next += batch.size();
+  }
+  const uint64_t request_id = connection_.NextRequestId();
+  FrameBytes frame = BuildFrame(topic, batch, base_sequence, request_id);
+  connection_.Request(request_id, std::move(frame), ReplyTo(std::make_shared<std::vector<Pending>>(std::move(batch))),
+                      Clock::now() + options_.request_timeout, /*resend=*/true);
+}
+
+FrameBytes Publisher::BuildFrame(const std::string& topic, const std::vector<Pending>& batch, uint64_t base_sequence,
+                                 uint64_t request_id) {
   // The batch is written once, in the stored format, straight into the
   // frame: the broker keeps these bytes as they are.
   std::size_t batch_bytes = wire::batch::kHeaderBytes;
@@ -135,44 +184,32 @@ void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch
   const bool written = writer.Finish();
   assert(written && "RecordBytes disagrees with the batch writer");
   (void)written;
-  uint64_t base_sequence = 0;
-  // Sequences start at 1 and grow by one per message; the broker refuses a
-  // batch whose last one would pass 2^64-1, which this never reaches (it
-  // would take 58,000 years at 10 million messages a second).
-  if (producer_id_ != 0) {
-    uint64_t& next = next_sequence_.try_emplace(topic, 1).first->second;
-    base_sequence = next;
-    next += batch.size();
-  }
   auto topic_offset = fbb.CreateString(topic);
-  uint64_t request_id = connection_.NextRequestId();
-  auto frame = Share(wire::FinishFrame(
+  return Share(wire::FinishFrame(
       fbb, request_id, wire::CreatePublish(fbb, topic_offset, producer_id_, base_sequence, batch_vec)));
+}
 
-  auto shared = std::make_shared<std::vector<Pending>>(std::move(batch));
-  connection_.Request(
-      request_id, std::move(frame),
-      [this, shared](std::error_code ec, const wire::Frame* reply) {
-        std::vector<PublishResult> results(shared->size());
-        if (!ec && reply != nullptr) {
-          if (const auto* ok = reply->body_as_PublishOk()) {
-            bool known = ok->base_offset() != ~uint64_t{0};
-            for (std::size_t i = 0; i < results.size(); ++i) {
-              results[i].offset = known ? ok->base_offset() + i : PublishResult::kUnknownOffset;
-              results[i].duplicate = ok->duplicate();
-            }
-          } else if (const auto* err = reply->body_as_ErrorReply()) {
-            ec = ErrorFromWire(err->code());
-          } else {
-            ec = make_error_code(errc::protocol_violation);
-          }
+ReplyFn Publisher::ReplyTo(std::shared_ptr<std::vector<Pending>> batch) {
+  return [this, batch = std::move(batch)](std::error_code ec, const wire::Frame* reply) {
+    std::vector<PublishResult> results(batch->size());
+    if (!ec && reply != nullptr) {
+      if (const auto* ok = reply->body_as_PublishOk()) {
+        bool known = ok->base_offset() != ~uint64_t{0};
+        for (std::size_t i = 0; i < results.size(); ++i) {
+          results[i].offset = known ? ok->base_offset() + i : PublishResult::kUnknownOffset;
+          results[i].duplicate = ok->duplicate();
         }
-        if (ec) {
-          for (auto& r : results) r.error = ec;
-        }
-        Complete(*shared, results);
-      },
-      Clock::now() + options_.request_timeout, /*resend=*/true);
+      } else if (const auto* err = reply->body_as_ErrorReply()) {
+        ec = ErrorFromWire(err->code());
+      } else {
+        ec = make_error_code(errc::protocol_violation);
+      }
+    }
+    if (ec) {
+      for (auto& r : results) r.error = ec;
+    }
+    Complete(*batch, results);
+  };
 }
 
 void Publisher::Complete(std::vector<Pending>& batch, const std::vector<PublishResult>& results) {

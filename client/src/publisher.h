@@ -1,15 +1,19 @@
 #pragma once
 // Publisher: turns Publish() calls into batched, sequenced Publish frames.
 //
-// Publish() (any thread) appends to a queue and posts one drain to the I/O
-// thread; the drain packs everything queued per topic into frames of up to
+// Publish() (any thread) with nothing of this publisher queued or being
+// drained ahead of it sends its message as a batch of one, from the calling
+// thread, when the connection lets it (Connection::TrySendNow): one request
+// at a time then costs no wake-up of the I/O thread to send. Otherwise it
+// appends to a queue and posts one drain to the I/O thread; the drain packs everything queued per topic into frames of up to
 // max_batch_bytes, so a burst of publishes costs a few frames, a few broker
 // writes and a few fsyncs. With idempotence each frame carries the client's
 // producer id and the sequence of its first message; the frame is kept until
 // its ack and sent again unchanged after a reconnect, so the broker can tell
 // a retry from new data.
 //
-// Thread: Publish/Flush from any thread; the rest on the client's I/O thread.
+// Thread: Publish/Flush from any thread (SendAlone on the publishing thread,
+// under mu_); the rest on the client's I/O thread.
 
 #include <condition_variable>
 #include <cstdint>
@@ -52,7 +56,14 @@ class Publisher {
     std::vector<Pending> items;
     std::size_t bytes = 0;
   };
-  void SendBatch(const std::string& topic, std::vector<Pending>&& batch);
+  // The caller's thread: sends `p` alone if the connection lets it, and
+  // returns true; else returns false, and `p` is as it was.
+  bool SendAlone(const std::string& topic, Pending& p) REQUIRES(mu_);
+  void SendBatch(const std::string& topic, std::vector<Pending>&& batch) EXCLUDES(mu_);
+  FrameBytes BuildFrame(const std::string& topic, const std::vector<Pending>& batch, uint64_t base_sequence,
+                        uint64_t request_id);
+  // Completes the batch's publishes with the broker's reply (I/O thread).
+  ReplyFn ReplyTo(std::shared_ptr<std::vector<Pending>> batch);
   void Complete(std::vector<Pending>& batch, const std::vector<PublishResult>& results);
 
   asio::io_context& io_;
@@ -71,12 +82,15 @@ class Publisher {
   std::vector<std::string> draining_topics_;   // I/O thread
   std::vector<OpenBatch> open_batches_;        // I/O thread: Drain's, by topic index
   bool drain_posted_ GUARDED_BY(mu_) = false;
+  bool drain_running_ GUARDED_BY(mu_) = false;  // Drain is handing frames to the connection
   std::size_t pending_bytes_ GUARDED_BY(mu_) = 0;  // queued or unacked
   uint64_t next_ticket_ GUARDED_BY(mu_) = 0;
   uint64_t first_open_ticket_ GUARDED_BY(mu_) = 0;  // every ticket below is complete
   std::deque<uint8_t> ticket_done_ GUARDED_BY(mu_);  // from first_open_ticket_ on
 
-  std::unordered_map<std::string, uint64_t> next_sequence_;  // I/O thread
+  // The next sequence per topic, taken by SendAlone and Drain, which never
+  // overlap (drain_running_), so sequences go out in order.
+  std::unordered_map<std::string, uint64_t> next_sequence_ GUARDED_BY(mu_);
 };
 
 }  // namespace herald::client_detail
