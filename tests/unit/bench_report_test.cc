@@ -52,7 +52,8 @@ TEST_CASE("bench report: targets computed from the floors, met at the limit", "[
                                  "echo p50 + 1.3 × fdatasync p50 = 1320 µs | **not met** |"));
   CHECK_THAT(md, Catch::Contains("| 41 µs | 2 × echo p50 = 40 µs | **not met** |"));
   CHECK_THAT(md, Catch::Contains("| 300 µs | 6 × echo p99 = 300 µs | met |"));
-  CHECK_THAT(md, Catch::Contains("| latency@10000 100B | 1500 µs | echo p50 + 1.5 × fdatasync p50 = 1520 µs | met |"));
+  CHECK_THAT(md, Catch::Contains("| latency@10000 100B | 1500 µs | "
+                                 "echo p50 + 1.5 × fdatasync p50 = 1520 µs | met |"));
 }
 
 TEST_CASE("bench report: without floors or cases the targets say not measured", "[unit][bench]") {

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,6 +44,15 @@ std::string Errno(const char* what) { return fmt::format("{}: {}", what, std::st
 bool SetNoDelay(int fd) {
   int one = 1;
   return ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+}
+
+// A receive that waits longer fails, so a server thread that never answers
+// (its accept failed) cannot hang the run past --max-seconds.
+bool SetReceiveTimeout(int fd, double seconds) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
 }
 
 // Sends all of buf; false on error or a closed peer.
@@ -102,7 +112,7 @@ RunResult RunEchoFloor(const BenchOptions& o) {
   {
     Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (client.get() < 0 || ::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        !SetNoDelay(client.get())) {
+        !SetNoDelay(client.get()) || !SetReceiveTimeout(client.get(), o.max_seconds)) {
       r.error = Errno("echo client");
       ::shutdown(listener.get(), SHUT_RDWR);  // wakes the server's accept if the connect never reached it
     } else {
@@ -126,7 +136,9 @@ RunResult RunEchoFloor(const BenchOptions& o) {
   server.join();
   r.messages = r.latencies_us.size();
   r.complete = r.error.empty() && r.messages == o.count;
-  if (r.error.empty() && !r.complete) r.error = fmt::format("{} of {} round trips within --max-seconds", r.messages, o.count);
+  if (r.error.empty() && !r.complete) {
+    r.error = fmt::format("{} of {} round trips within --max-seconds", r.messages, o.count);
+  }
   return r;
 }
 

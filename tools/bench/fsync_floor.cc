@@ -73,10 +73,12 @@ RunResult RunFsyncFloor(const BenchOptions& o) {
   const uint64_t blocks = std::clamp<uint64_t>(o.count, 1, kMaxBlocks);
   const std::string zeros(kBlock, '\0');
   for (uint64_t b = 0; b < blocks; ++b) {
-    if (!WriteBlock(file.fd(), zeros.data(), b)) return r.error = "preallocate: " + std::string(std::strerror(errno)), r;
+    if (!WriteBlock(file.fd(), zeros.data(), b)) {
+      return r.error = fmt::format("preallocate: {}", std::strerror(errno)), r;
+    }
   }
   // Commits the blocks and the file's size, so the loop's syncs have only data to write.
-  if (::fsync(file.fd()) != 0) return r.error = "preallocate fsync: " + std::string(std::strerror(errno)), r;
+  if (::fsync(file.fd()) != 0) return r.error = fmt::format("preallocate fsync: {}", std::strerror(errno)), r;
 
   std::string data(kBlock, '\0');
   std::mt19937_64 rng(o.count);
@@ -99,7 +101,9 @@ RunResult RunFsyncFloor(const BenchOptions& o) {
   r.seconds = Seconds(now - start);
   r.messages = r.latencies_us.size();
   r.complete = r.error.empty() && r.messages == o.count;
-  if (r.error.empty() && !r.complete) r.error = fmt::format("{} of {} syncs within --max-seconds", r.messages, o.count);
+  if (r.error.empty() && !r.complete) {
+    r.error = fmt::format("{} of {} syncs within --max-seconds", r.messages, o.count);
+  }
   return r;
 }
 

@@ -138,7 +138,8 @@ void WriteTargets(std::ostream& md, const Cases& cases) {
   // late (flush-steal), so the p99 is read beside how late the bench itself sent.
   md << fmt::format("| end to end, `--fsync always`: p99 | {} | {} | none; the bench's own send lateness p99: {} | "
                     "reported |\n",
-                    name.empty() ? "–" : name, Us(MedianOf(s, &Samples::p99)), Us(MedianOf(s, &Samples::send_late_p99)));
+                    name.empty() ? "–" : name, Us(MedianOf(s, &Samples::p99)),
+                    Us(MedianOf(s, &Samples::send_late_p99)));
   md << "\nThe end-to-end targets are set for 10,000 msg/s; the case column says the rate this run used.\n";
 }
 
