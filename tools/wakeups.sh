@@ -6,7 +6,7 @@
 # publishes (--window 1, default 5000), (b) the latency workload at WAKEUPS_RATE msg/s (default 10000)
 # for WAKEUPS_DURATION seconds (default 3). Prints a markdown table of context switches per message:
 #   client: the bench process, all its threads, counted by `perf stat -e context-switches`
-#           (or, without perf, by GNU time from the kernel's rusage);
+#           (or, without a working perf, by GNU time from the kernel's rusage);
 #   broker: every brokerd thread's voluntary + nonvoluntary switches (/proc/PID/task/*/status),
 #           read just before and just after the bench run.
 # Only broker-bench flags that every build has had are used, so an older build gives "before" numbers.
@@ -47,14 +47,24 @@ switches_between() {
     "$1" "$2"
 }
 
-# Runs the bench under a context-switch counter; prints the count, the bench's JSON goes to $1.
+# How the bench's switches are counted: perf if it can count them here (Debian's perf is a wrapper
+# that fails without the running kernel's linux-perf), else GNU time, else not at all.
+if perf stat -x, -e context-switches -o /dev/null -- true >/dev/null 2>&1; then
+  counter=perf
+elif /usr/bin/time -f '%w %c' -o /dev/null -- true >/dev/null 2>&1; then
+  counter=time
+else
+  counter=none
+fi
+
+# Runs the bench under the counter; prints the count ("?" without one), the bench's JSON goes to $1.
 counted_bench() {
   local json=$1
   shift
-  if command -v perf >/dev/null 2>&1; then
+  if [ "$counter" = perf ]; then
     perf stat -x, -e context-switches -o "$work/perf.txt" -- "$bench" "$@" --json >"$json"
     awk -F, '/context-switches/ { print $1 }' "$work/perf.txt"
-  elif [ -x /usr/bin/time ]; then
+  elif [ "$counter" = time ]; then
     /usr/bin/time -f '%w %c' -o "$work/time.txt" -- "$bench" "$@" --json >"$json"
     awk '{ print $1 + $2 }' "$work/time.txt"
   else
@@ -96,4 +106,5 @@ for fsync in interval always; do
 done
 echo
 echo "(context switches of the bench process, all threads, and of brokerd, all threads, during each run,"
-echo " divided by the messages the run published or received; $(nproc) cores; $("$brokerd" --version))"
+echo " divided by the messages the run published or received; client counted by $counter; $(nproc) cores;"
+echo " brokerd $("$brokerd" --version))"
