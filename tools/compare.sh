@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Herald and NATS JetStream side by side on this machine, in one run:
 #   tools/compare.sh [full|tiny] [OUT_DIR]        (default: full, bench-report/)
-# Starts brokerd (--fsync always, and a second one with --fsync interval for the latency run) and
+# Starts brokerd (--fsync always, and a second one with --fsync interval for the cases marked so) and
 # nats-server (-js, file storage) on loopback with temp dirs,
 # runs every workload from one producer and from four, three times alternating the two systems,
 # measures the machine's floors in the same run (a loopback TCP echo, a 4 KiB write + fdatasync on the
