@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Herald and NATS JetStream side by side on this machine, in one run:
 #   tools/compare.sh [full|tiny] [OUT_DIR]        (default: full, bench-report/)
-# Starts brokerd (--fsync always, and a second one with --fsync interval for the latency run) and
+# Starts brokerd (--fsync always, and a second one with --fsync interval for the cases marked so) and
 # nats-server (-js, file storage) on loopback with temp dirs,
 # runs every workload from one producer and from four, three times alternating the two systems,
-# writes OUT_DIR/report.md with medians, spread, ratios and SVG charts, and stops both servers by
-# their pids.
+# measures the machine's floors in the same run (a loopback TCP echo, a 4 KiB write + fdatasync on the
+# data dirs' file system), counts wake-ups per message (tools/wakeups.sh, brokers of its own),
+# writes OUT_DIR/report.md with medians, spread, ratios, SVG charts, the floors and the latency
+# targets against them, and stops the servers by their pids.
 # `tiny` uses small counts (CI runs it so the script keeps working); `full` takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,9 +40,11 @@ herald_interval="127.0.0.1:$(cat "$work/interval.port")"
 nats=$(grep -o 'nats://[0-9.:]*' "$work"/nats-server_*.ports | head -1)
 
 if [ "$scale" = tiny ]; then
-  n100=2000 n1k=1000 rate=1000 duration=1 fan=1000 backlog=2000
+  n100=2000 n1k=1000 rate=1000 duration=1 fan=1000 backlog=2000 echoes=2000 syncs=200
+  wakeups_env=(WAKEUPS_COUNT=200 WAKEUPS_RATE=1000 WAKEUPS_DURATION=1)
 else
-  n100=1000000 n1k=200000 rate=10000 duration=10 fan=500000 backlog=1000000
+  n100=1000000 n1k=200000 rate=10000 duration=10 fan=500000 backlog=1000000 echoes=20000 syncs=2000
+  wakeups_env=()
 fi
 # CPU time the hypervisor gave to something else while this VM had work (steal), as the
 # kernel counts it in /proc/stat: "STEAL TOTAL" in clock ticks; steal_pct FROM TO.
@@ -50,6 +54,15 @@ steal_pct() {
   awk -v s="$(( $3 - $1 ))" -v t="$(( $4 - $2 ))" 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
 }
 run() { "$bench" --system both --broker "$herald" --nats-url "$nats" --runs 3 --json "$@" >>"$work/runs.jsonl"; }
+# The same against the --fsync interval brokerd (WAL fsynced every 100 ms, as JetStream syncs by
+# default); its cases, and its Herald workloads, say so.
+run_interval() {
+  "$bench" --system both --broker "$herald_interval" --nats-url "$nats" --runs 3 --json "$@" |
+    sed -e 's/"case":"\([^"]*\)"/"case":"\1, Herald fsync interval"/' \
+        -e '/"system":"herald"/s/"workload":"\([^"]*\)"/"workload":"\1 fsync-interval"/' >>"$work/runs.jsonl"
+}
+# The machine alone, no broker: what Herald's latencies are compared with.
+floor() { "$bench" --runs 3 --json "$@" >>"$work/runs.jsonl"; }
 # Peak resident memory of a server so far (VmHWM), in MiB.
 peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 ticks_start=$(cpu_ticks)
@@ -60,15 +73,14 @@ run --workload publish --count "$n1k" --size 1024
 run --workload publish --count "$n100" --size 100 --window 1000
 run --workload publish --count "$n1k" --size 1024 --window 1000
 run --workload publish --count "$((n100 / 100))" --size 100 --window 1   # one at a time
+run_interval --workload publish --count "$((n100 / 100))" --size 100 --window 1
 rss_publish_herald=$(peak_mib "$bpid") rss_publish_nats=$(peak_mib "$npid")
 ticks_latency=$(cpu_ticks)
+floor --workload echo --count "$echoes" --size 100
+floor --workload fsync --count "$syncs" --dir "$work"   # the brokers' data dirs are in $work
 run --workload latency --rate "$rate" --duration "$duration" --size 100
 run --workload latency --rate "$rate" --duration "$duration" --size 100 --producers 4   # 4 x rate/4
-# The same latency run with Herald fsyncing every 100 ms, as JetStream does by default.
-"$bench" --system both --broker "$herald_interval" --nats-url "$nats" --runs 3 --json \
-  --workload latency --rate "$rate" --duration "$duration" --size 100 |
-  sed -e 's/"case":"\(latency@[^"]*\)"/"case":"\1, Herald fsync interval"/' \
-      -e 's/"workload":"latency@\([0-9]*\)"/"workload":"latency@\1 fsync-interval"/' >>"$work/runs.jsonl"
+run_interval --workload latency --rate "$rate" --duration "$duration" --size 100
 ticks_latency_end=$(cpu_ticks)
 run --workload fanout --count "$fan" --groups 4 --size 100
 run --workload fanout --count "$fan" --groups 4 --size 100 --producers 4
@@ -86,13 +98,20 @@ ticks_end=$(cpu_ticks)
   echo "| the publish workloads | $rss_publish_herald MiB | $rss_publish_nats MiB |"
   echo "| every workload (fan-out, and backlogs of $backlog drained by a group) | $rss_all_herald MiB | $rss_all_nats MiB |"
   echo
+  echo "## Wake-ups per message (tools/wakeups.sh, this build, brokerd instances of its own)"
+  env "${wakeups_env[@]}" tools/wakeups.sh "$build" || echo "(tools/wakeups.sh failed)"
+  echo
   echo "## Settings"
   echo "- Herald: \`brokerd --fsync always\` (fsync before every ack; group commit), $("$build/broker/brokerd" --version);"
-  echo "  the \`fsync-interval\` latency row: \`brokerd --fsync interval\` (WAL fsynced every 100 ms)"
+  echo "  the cases marked \`Herald fsync interval\`: \`brokerd --fsync interval\` (WAL fsynced every 100 ms)"
+  echo "- Floors: \`broker-bench --workload echo\` ($echoes round trips of 100 B) and \`--workload fsync\`"
+  echo "  ($syncs writes of 4 KiB + fdatasync in the brokers' work dir), 3 runs each, between the publish and"
+  echo "  latency workloads"
   echo "- NATS: \`$(nats-server --version)\`, \`-js\`, a stream with file storage (JetStream's default: no fsync per ack)"
   echo "- Both: loopback, same machine; one producer, or four where the case says so (a connection and a window"
   echo "  each; a latency run's four send every fourth message of the one schedule); window 10,000 unacked"
-  echo "  publishes per producer (1 for one-at-a-time, 1,000 where the case says so), consumers ack each"
+  echo "  publishes per producer (1 for one-at-a-time, 1,000 where the case says so; NATS one at a time:"
+  echo "  synchronous js_Publish, as a NATS user would call it), consumers ack each"
   echo "  message with a window of 1,000 (Herald member window, NATS MaxAckPending); latency from the send schedule"
   echo "  (sends sleep with 1 ns timer slack; the rows 'bench's own send lateness' show how late they woke anyway);"
   echo "  payloads: fresh pseudo-random bytes for every message, from one generator for both (nothing compresses)"

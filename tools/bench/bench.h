@@ -35,6 +35,7 @@ struct BenchOptions {
   // servers, else 1, as the SDK maps a topic (client/NATS.md).
   std::vector<std::string> nats_servers{"nats://127.0.0.1:4222"};
   int replicas = 0;
+  std::string dir = ".";        // fsync floor: where its scratch file goes (the broker's file system)
 };
 
 // Producer p's share when `count` messages are split over `parts` producers.
@@ -55,11 +56,18 @@ struct GroupResult {
   double msgs_per_s() const { return seconds > 0 ? static_cast<double>(delivered) / seconds : 0; }
 };
 
+// What a run's latencies measure; the report puts each kind in its own rows.
+inline constexpr const char* kEndToEndLatency = "end to end";            // latency: schedule to delivery
+inline constexpr const char* kPublishRoundTrip = "publish round trip";   // one-at-a-time: Publish to its ack
+inline constexpr const char* kEchoRoundTrip = "echo round trip";         // floor: send to the echo's last byte
+inline constexpr const char* kWriteSyncLatency = "write + fdatasync";    // floor: one durable 4 KiB overwrite
+
 struct RunResult {
   std::string workload;
   uint64_t messages = 0;        // published, or delivered (fanout: over all groups)
   double seconds = 0;
-  std::vector<double> latencies_us;  // latency workload only
+  std::string latency_kind;          // what latencies_us holds: one of the kinds above
+  std::vector<double> latencies_us;
   std::vector<double> send_late_us;  // latency: how late each scheduled send woke (send_schedule.h)
   std::vector<GroupResult> groups;   // fanout only
   double acked_seconds = 0;          // fanout: until the broker shows every group fully acked
@@ -71,6 +79,7 @@ struct RunResult {
 
 // The runs of one workload on one system.
 struct Summary {
+  std::string system;  // herald, nats, or floor (the machine alone: no broker)
   std::string workload;
   std::vector<RunResult> runs;
 };
@@ -88,6 +97,10 @@ RunResult RunNatsPublish(const BenchOptions& o);
 RunResult RunNatsLatency(const BenchOptions& o);
 RunResult RunNatsFanout(const BenchOptions& o);
 RunResult RunNatsBacklog(const BenchOptions& o);
+// What the machine alone takes, the floors Herald's latencies are measured
+// against (echo_floor.cc, fsync_floor.cc).
+RunResult RunEchoFloor(const BenchOptions& o);
+RunResult RunFsyncFloor(const BenchOptions& o);
 
 // Reads --json lines of runs and writes report.md, throughput.svg and
 // latency.svg into out_dir: medians, spread and Herald/NATS ratios. Returns

@@ -36,6 +36,7 @@ struct Samples {
 RunResult RunLatency(const BenchOptions& o) {
   RunResult r;
   r.workload = fmt::format("latency@{:.0f}", o.rate) + ProducersSuffix(o);
+  r.latency_kind = kEndToEndLatency;
   r.seconds = o.duration_s;
   r.complete = false;
   if (o.rate <= 0 || o.duration_s <= 0) return r.error = "--rate and --duration must be positive", r;

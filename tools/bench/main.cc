@@ -1,6 +1,7 @@
 // broker-bench: runs workloads against a broker and prints a table (or JSON).
 //   broker-bench --broker 127.0.0.1:7400 --workload publish --count 1000000 --size 100 --runs 3
 //   broker-bench --broker nats://127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --workload publish
+//   broker-bench --workload fsync --dir /var/lib/herald --count 2000   (a floor: no broker)
 
 #include <iostream>
 
@@ -65,8 +66,10 @@ int main(int argc, char** argv) {
                  "HOST:PORT or herald://HOST:PORT (Herald), or nats://HOST:PORT[,HOST:PORT...] "
                  "(NATS JetStream: the same as --system nats --nats-url URL)")
       ->capture_default_str();
-  app.add_option("--workload", workload, "publish|latency|fanout|backlog|all")
-      ->check(CLI::IsMember({"publish", "latency", "fanout", "backlog", "all"}))
+  app.add_option("--workload", workload,
+                 "publish|latency|fanout|backlog|all, or a floor of the machine alone (no broker): "
+                 "echo (loopback TCP round trips of --size bytes) or fsync (4 KiB write + fdatasync in --dir)")
+      ->check(CLI::IsMember({"publish", "latency", "fanout", "backlog", "all", "echo", "fsync"}))
       ->capture_default_str();
   app.add_option("--count", o.count, "messages per run")->capture_default_str();
   app.add_option("--size", o.size, "payload bytes")->capture_default_str();
@@ -83,6 +86,9 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout", o.connect_timeout_s, "seconds to wait for the broker")->capture_default_str();
   app.add_flag("--json", json, "one JSON object per run");
   app.add_flag("--keep", o.keep, "keep the bench topics");
+  app.add_option("--dir", o.dir, "fsync: directory for its scratch file (put it on the broker's data file system)")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
   std::string system = "herald";
   auto* system_flag =
       app.add_option("--system", system, "herald, nats (JetStream, file storage), or both (alternating runs)")
@@ -109,9 +115,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> workloads =
       workload == "all" ? std::vector<std::string>{"publish", "latency", "fanout", "backlog"}
                         : std::vector<std::string>{workload};
-  std::vector<std::string> systems =
-      system == "both" ? std::vector<std::string>{"herald", "nats"} : std::vector<std::string>{system};
+  const bool floor = workload == "echo" || workload == "fsync";
+  // A floor needs no broker, so it runs once whatever --system says.
+  std::vector<std::string> systems = floor ? std::vector<std::string>{"floor"}
+                                     : system == "both" ? std::vector<std::string>{"herald", "nats"}
+                                                        : std::vector<std::string>{system};
+  // The fsync floor always writes 4 KiB blocks (a page, the unit the file system writes); the
+  // output's size says so.
+  if (workload == "fsync") o.size = 4096;
   auto run = [&](const std::string& sys, const std::string& w) {
+    if (sys == "floor") return w == "echo" ? RunEchoFloor(o) : RunFsyncFloor(o);
     if (sys == "nats") {
       return w == "publish" ? RunNatsPublish(o) : w == "latency" ? RunNatsLatency(o)
                             : w == "fanout" ? RunNatsFanout(o) : RunNatsBacklog(o);
@@ -127,6 +140,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < runs; ++i) {
       for (std::size_t k = 0; k < systems.size(); ++k) {
         RunResult r = run(systems[k], w);
+        per_system[k].system = systems[k];
         per_system[k].workload = r.workload;
         ok = ok && r.complete && r.error.empty();
         per_system[k].runs.push_back(std::move(r));

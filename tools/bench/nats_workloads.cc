@@ -1,7 +1,8 @@
 // The same four workloads against NATS JetStream (C client, libnats), for a
 // side-by-side table: a stream with file storage (3 replicas on a cluster of 3
 // or more, see BenchOptions), durable push consumers with explicit acks, async
-// publishes with the same in-flight window.
+// publishes with the same in-flight window (synchronous ones for a window of 1,
+// as a NATS user publishing one at a time would).
 
 #include <algorithm>
 #include <atomic>
@@ -93,8 +94,11 @@ struct Jet {
   }
 
   // Publishes count messages of size bytes with the window of async publishes; waits for every ack.
-  bool Publish(uint64_t count, std::size_t size, double max_seconds) {
+  // A window of 1 publishes synchronously instead (PublishOneAtATime).
+  bool Publish(uint64_t count, std::size_t size, uint32_t window, double max_seconds,
+               std::vector<double>* round_trips_us) {
     PayloadSource payloads(size, reinterpret_cast<uintptr_t>(this));  // seeded per producer
+    if (window == 1) return PublishOneAtATime(count, payloads, max_seconds, round_trips_us);
     for (uint64_t i = 0; i < count; ++i) {
       const std::string& payload = payloads.Next();
       if (js_PublishAsync(js, subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr) != NATS_OK)
@@ -104,6 +108,30 @@ struct Jet {
     jsPubOptions_Init(&po);
     po.MaxWait = static_cast<int64_t>(max_seconds * 1000);
     return js_PublishAsyncComplete(js, &po) == NATS_OK && publish_errors == 0;
+  }
+
+  // js_Publish, which returns with the ack, is what a NATS user calls to
+  // publish one message at a time. (An async window of 1 instead waits on
+  // libnats' stall timer before each next publish.) Appends each acked
+  // publish's round trip to *round_trips_us.
+  bool PublishOneAtATime(uint64_t count, PayloadSource& payloads, double max_seconds,
+                         std::vector<double>* round_trips_us) {
+    const auto give_up = Clock::now() + FromSeconds(max_seconds);
+    for (uint64_t i = 0; i < count; ++i) {
+      if (Clock::now() >= give_up) {
+        publish_errors += count - i;
+        break;
+      }
+      const std::string& payload = payloads.Next();
+      const auto sent = Clock::now();
+      if (js_Publish(nullptr, js, subject.c_str(), payload.data(), static_cast<int>(payload.size()), nullptr,
+                     nullptr) != NATS_OK) {
+        ++publish_errors;
+        continue;
+      }
+      round_trips_us->push_back(std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
+    }
+    return publish_errors == 0;
   }
 };
 
@@ -174,17 +202,25 @@ Jet& ProducerAt(Jet& jet, std::vector<std::unique_ptr<Jet>>& more, std::size_t p
 }
 
 // Publishes o.count messages split over jet and `more`, each from a thread of
-// its own with o.window in flight. False if any publish failed; *errors counts them.
-bool PublishFromAll(const BenchOptions& o, Jet& jet, std::vector<std::unique_ptr<Jet>>& more, uint64_t* errors) {
+// its own with o.window in flight. False if any publish failed; *errors counts
+// them. With a window of 1, appends each publish's round trip to *round_trips_us.
+bool PublishFromAll(const BenchOptions& o, Jet& jet, std::vector<std::unique_ptr<Jet>>& more, uint64_t* errors,
+                    std::vector<double>* round_trips_us = nullptr) {
   std::atomic<bool> all_ok{true};
   const uint64_t n = more.size() + 1;
+  std::vector<std::vector<double>> per_producer(n);
   std::vector<std::thread> threads;
   for (uint64_t p = 0; p < n; ++p) {
     threads.emplace_back([&, p] {
-      if (!ProducerAt(jet, more, p).Publish(ShareOf(o.count, n, p), o.size, o.max_seconds)) all_ok = false;
+      if (!ProducerAt(jet, more, p).Publish(ShareOf(o.count, n, p), o.size, o.window, o.max_seconds,
+                                            &per_producer[p]))
+        all_ok = false;
     });
   }
   for (auto& t : threads) t.join();
+  if (round_trips_us) {
+    for (const auto& v : per_producer) round_trips_us->insert(round_trips_us->end(), v.begin(), v.end());
+  }
   *errors = jet.publish_errors;
   for (auto& m : more) *errors += m->publish_errors;
   return all_ok;
@@ -199,9 +235,10 @@ RunResult RunNatsPublish(const BenchOptions& o) {
   if (!jet.error.empty()) return r.error = jet.error, r;
   auto more = MoreProducers(o, jet, "publish", &r.error);
   if (!r.error.empty()) return r;
+  if (o.window == 1) r.latency_kind = kPublishRoundTrip;
   auto start = Clock::now();
   uint64_t errors = 0;
-  r.complete = PublishFromAll(o, jet, more, &errors);
+  r.complete = PublishFromAll(o, jet, more, &errors, o.window == 1 ? &r.latencies_us : nullptr);
   r.seconds = Seconds(Clock::now() - start);
   r.messages = o.count - errors;
   if (!r.complete) r.error = "publishes failed or timed out";
@@ -211,6 +248,7 @@ RunResult RunNatsPublish(const BenchOptions& o) {
 RunResult RunNatsLatency(const BenchOptions& o) {
   RunResult r;
   r.workload = fmt::format("nats latency@{:.0f}", o.rate) + ProducersSuffix(o);
+  r.latency_kind = kEndToEndLatency;
   Jet jet(o, "latency");
   if (!jet.error.empty()) return r.error = jet.error, r;
   auto more = MoreProducers(o, jet, "latency", &r.error);

@@ -68,7 +68,8 @@ void PrintTable(const std::vector<Summary>& all, const BenchOptions& o) {
   }
   fmt::print("(medians over runs; seconds: first publish to last ack (publish), last delivery (fanout, backlog),\n"
              " or the send schedule (latency); fanout msgs/s counts deliveries over all groups;\n"
-             " latency = receive time - scheduled send time)\n");
+             " latency = receive time - scheduled send time; with --window 1, publish latency = Publish to ack;\n"
+             " echo, fsync: one round trip, one write + fdatasync)\n");
 }
 
 void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
@@ -79,7 +80,7 @@ void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
       bool nats = s.workload.starts_with("nats ");
       std::string name = nats ? s.workload.substr(5) : s.workload;
       nlohmann::ordered_json j;
-      j["system"] = nats ? "nats" : "herald";
+      j["system"] = s.system;
       j["case"] = fmt::format("{} {}B{}", name, o.size, WindowLabel(o));
       j["workload"] = s.workload;
       j["messages"] = r.messages;
@@ -90,6 +91,7 @@ void PrintJson(const std::vector<Summary>& all, const BenchOptions& o) {
       j["msgs_per_s"] = r.msgs_per_s();
       j["mb_per_s"] = r.msgs_per_s() * static_cast<double>(o.size) / 1e6;
       j["complete"] = r.complete;
+      j["latencies"] = r.latency_kind;
       j["p50_us"] = l.p50;
       j["p99_us"] = l.p99;
       j["p999_us"] = l.p999;

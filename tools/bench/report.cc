@@ -1,5 +1,6 @@
 // The side-by-side report: medians with their spread over runs, the ratio of
-// Herald to NATS for each case, and two SVG charts.
+// Herald to NATS for each case, two SVG charts, and Herald beside the
+// machine's floors (report_floors.cc).
 
 #include <filesystem>
 #include <fstream>
@@ -10,21 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "bench.h"
+#include "report_cases.h"
 
 namespace herald::bench {
-
-namespace {
-
-struct Samples {
-  std::vector<double> rate, p50, p99, p999, max;
-  std::vector<double> send_late_p99;  // the bench's own lateness (send_schedule.h)
-};
 
 std::string Spread(const std::vector<double>& v, const char* unit) {
   if (v.empty()) return "–";
   auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   return fmt::format("{:.0f} {} ({:.0f}–{:.0f})", Median(v), unit, *lo, *hi);
 }
+
+namespace {
 
 // Horizontal bars, one group per label, one bar per series.
 std::string BarChart(const std::string& title, const std::vector<std::string>& labels,
@@ -69,14 +66,21 @@ int WriteReport(const std::string& jsonl_path, const std::string& out_dir) {
     std::cerr << "broker-bench: cannot read " << jsonl_path << "\n";
     return 1;
   }
-  std::map<std::string, std::map<std::string, Samples>> cases;  // case -> system -> samples
-  std::vector<std::string> order;
+  Cases all;
+  auto& cases = all.by_case;
+  auto& order = all.order;
   for (std::string line; std::getline(in, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object() || !j.contains("case")) continue;
     std::string c = j["case"], sys = j["system"];
     if (!cases.count(c)) order.push_back(c);
+    const bool first = !cases[c].count(sys);
     Samples& s = cases[c][sys];
+    if (first) {
+      // Lines from before the "latencies" field had latencies from the latency workload only.
+      s.latency_kind = j.value("latencies", j["p50_us"].get<double>() > 0 ? kEndToEndLatency : "");
+      s.producers = j.value("producers", 1);
+    }
     s.rate.push_back(j["msgs_per_s"]);
     if (j["p50_us"].get<double>() > 0) {
       s.p50.push_back(j["p50_us"]);
@@ -95,9 +99,11 @@ int WriteReport(const std::string& jsonl_path, const std::string& out_dir) {
   std::vector<double> herald_rate, nats_rate;
   std::vector<std::pair<std::string, std::vector<double>>> lat_series;
   for (const auto& c : order) {
+    if (cases[c].count("floor")) continue;  // in the Floors section
     const Samples& h = cases[c]["herald"];
     const Samples& n = cases[c]["nats"];
-    if (!h.p99.empty() || !n.p99.empty()) {
+    const bool round_trips = h.latency_kind == kPublishRoundTrip || n.latency_kind == kPublishRoundTrip;
+    if (!round_trips && (!h.p99.empty() || !n.p99.empty())) {
       for (auto [name, hv, nv] : {std::tuple{"p50", &h.p50, &n.p50}, std::tuple{"p99", &h.p99, &n.p99},
                                   std::tuple{"p99.9", &h.p999, &n.p999}, std::tuple{"max", &h.max, &n.max}}) {
         double ratio = hv->empty() || nv->empty() ? 0 : Median(*nv) / Median(*hv);
@@ -120,8 +126,18 @@ int WriteReport(const std::string& jsonl_path, const std::string& out_dir) {
     rate_labels.push_back(c);
     herald_rate.push_back(h.rate.empty() ? 0 : Median(h.rate));
     nats_rate.push_back(n.rate.empty() ? 0 : Median(n.rate));
+    if (!round_trips) continue;
+    // One at a time: each publish's round trip, from the same runs as the rate above.
+    for (auto [name, hv, nv] :
+         {std::tuple{"round trip p50", &h.p50, &n.p50}, std::tuple{"round trip p99", &h.p99, &n.p99}}) {
+      double latency_ratio = hv->empty() || nv->empty() ? 0 : Median(*nv) / Median(*hv);
+      md << fmt::format("| {} {} | {} | {} | {:.2f} |\n", c, name, Spread(*hv, "µs"), Spread(*nv, "µs"),
+                        latency_ratio);
+    }
   }
   md << "\n![throughput](throughput.svg)\n\n![latency](latency.svg)\n";
+  WriteFloors(md, all);
+  WriteTargets(md, all);
   std::ofstream(out_dir + "/throughput.svg")
       << BarChart("Throughput (msg/s, median)", rate_labels, {{"Herald", herald_rate}, {"NATS", nats_rate}}, "");
   std::ofstream(out_dir + "/latency.svg") << BarChart("End-to-end latency (µs, median)", lat_labels, lat_series, "µs");

@@ -37,16 +37,21 @@ std::vector<std::unique_ptr<Client>> ConnectProducers(const BenchOptions& o, std
 }
 
 uint64_t PublishFromAll(const std::vector<std::unique_ptr<Client>>& producers, const std::string& topic,
-                        const BenchOptions& o, Clock::time_point give_up) {
+                        const BenchOptions& o, Clock::time_point give_up, std::vector<double>* round_trips_us) {
   std::atomic<uint64_t> failed{0};
   std::vector<std::thread> threads;
   const auto n = static_cast<uint64_t>(producers.size());
+  std::vector<std::vector<double>> per_producer(n);
   for (uint64_t p = 0; p < n; ++p) {
     threads.emplace_back([&, p] {
-      failed += PublishPipelined(*producers[p], topic, ShareOf(o.count, n, p), o.size, o.window, give_up);
+      failed += PublishPipelined(*producers[p], topic, ShareOf(o.count, n, p), o.size, o.window, give_up,
+                                 round_trips_us ? &per_producer[p] : nullptr);
     });
   }
   for (auto& t : threads) t.join();
+  if (round_trips_us) {
+    for (const auto& v : per_producer) round_trips_us->insert(round_trips_us->end(), v.begin(), v.end());
+  }
   return failed;
 }
 
@@ -70,14 +75,18 @@ bool BenchTopic::Create(std::string* error) {
 }
 
 uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t count, std::size_t size,
-                          uint32_t window, Clock::time_point give_up) {
+                          uint32_t window, Clock::time_point give_up, std::vector<double>* round_trips_us) {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
     uint64_t in_flight = 0, failed = 0;
+    bool timing = false;
+    std::vector<double> round_trips_us;
   };
   auto st = std::make_shared<State>();
   window = std::max<uint32_t>(window, 1);
+  st->timing = round_trips_us != nullptr && window == 1;
+  if (st->timing) st->round_trips_us.reserve(count);
   // Seeded per client: producers sending the same bytes would compress again.
   PayloadSource payloads(size, reinterpret_cast<uintptr_t>(&client));
   for (uint64_t i = 0; i < count; ++i) {
@@ -88,16 +97,23 @@ uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t cou
       }
       ++st->in_flight;
     }
-    client.Publish(topic, Message{{}, {}, payloads.Next()}, [st, window](const PublishResult& r) {
+    Message message{{}, {}, payloads.Next()};
+    const auto sent = Clock::now();
+    client.Publish(topic, std::move(message), [st, window, sent](const PublishResult& r) {
+      const auto acked = Clock::now();
       std::lock_guard lock(st->mu);
       --st->in_flight;
       if (r.error) ++st->failed;
+      if (st->timing && !r.error) {
+        st->round_trips_us.push_back(std::chrono::duration<double, std::micro>(acked - sent).count());
+      }
       // Wake the publisher only when it can be waiting: window just reopened, or all acked.
       if (st->in_flight + 1 == window || st->in_flight == 0) st->cv.notify_all();
     });
   }
   std::unique_lock lock(st->mu);
   st->cv.wait_until(lock, give_up, [&] { return st->in_flight == 0; });
+  if (st->timing) *round_trips_us = st->round_trips_us;  // a copy: a late ack may still append to st's
   return st->failed + st->in_flight;
 }
 

@@ -44,9 +44,11 @@ class BenchTopic {
 
 // Publishes `count` messages of `size` bytes with at most `window` unacked and
 // waits for every ack, until `give_up`. Returns how many were not acked
-// successfully (0 = all stored).
+// successfully (0 = all stored). With a window of 1 and round_trips_us set,
+// appends each acked publish's round trip (Publish call to its ack) there:
+// with nothing else in flight it is the latency a caller sees.
 uint64_t PublishPipelined(Client& client, const std::string& topic, uint64_t count, std::size_t size,
-                          uint32_t window, Clock::time_point give_up);
+                          uint32_t window, Clock::time_point give_up, std::vector<double>* round_trips_us = nullptr);
 
 // --producers clients (at least one); the first also creates and deletes the
 // topic. On failure returns none and says why in *error.
@@ -54,9 +56,10 @@ std::vector<std::unique_ptr<Client>> ConnectProducers(const BenchOptions& o, std
 
 // Publishes o.count messages of o.size bytes to `topic`, split evenly over the
 // producers, each from a thread of its own with o.window unacked. Returns how
-// many were not acked successfully.
+// many were not acked successfully. round_trips_us: as PublishPipelined's, over all producers.
 uint64_t PublishFromAll(const std::vector<std::unique_ptr<Client>>& producers, const std::string& topic,
-                        const BenchOptions& o, Clock::time_point give_up);
+                        const BenchOptions& o, Clock::time_point give_up,
+                        std::vector<double>* round_trips_us = nullptr);
 
 // Counts one group's deliveries and acks each one. Owned by shared_ptr: the
 // handler keeps it alive.
