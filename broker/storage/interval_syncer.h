@@ -14,13 +14,17 @@
 #include <thread>
 
 #include "schemas/thread_annotations.h"
+#include "schemas/thread_name.h"
 
 namespace herald::broker {
 
 class IntervalSyncer {
  public:
   IntervalSyncer(std::chrono::milliseconds interval, std::function<void()> sync)
-      : interval_(interval), sync_(std::move(sync)), thread_([this] { Run(); }) {}
+      : interval_(interval), sync_(std::move(sync)), thread_([this] {
+        NameThisThread("interval-sync");
+        Run();
+      }) {}
   ~IntervalSyncer() {
     {
       MutexLock lock(mu_);

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "schemas/durable_dir.h"
+#include "schemas/thread_name.h"
 
 namespace herald::broker {
 
@@ -133,7 +134,10 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
         options_(options),
         zeros_(ZeroPiece(options)),
         zeroed_to_(zeroed),
-        zeroer_([this] { ZeroAhead(); }) {
+        zeroer_([this] {
+          NameThisThread("zero-ahead");
+          ZeroAhead();
+        }) {
     buffer_.Reserve(kMaxWriteBytes);
   }
 
@@ -443,7 +447,10 @@ class PrezeroedWalFileSystem final : public rocksdb::FileSystemWrapper {
       spare_ready_ = false;
       spare_path_ = spare;
       ++spare_requests_;
-      if (!spare_maker_.joinable()) spare_maker_ = std::thread([this] { MakeSpares(); });
+      if (!spare_maker_.joinable()) spare_maker_ = std::thread([this] {
+        NameThisThread("spare-maker");
+        MakeSpares();
+      });
     }
     cv_.notify_all();
     if (fd < 0) fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);

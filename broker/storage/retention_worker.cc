@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/record_batch.h"
+#include "schemas/thread_name.h"
 
 namespace herald::broker {
 
@@ -56,7 +57,10 @@ RetentionWorker::~RetentionWorker() {
   if (thread_.joinable()) thread_.join();
 }
 
-void RetentionWorker::Start() { thread_ = std::thread([this] { Run(); }); }
+void RetentionWorker::Start() { thread_ = std::thread([this] {
+    NameThisThread("retention");
+    Run();
+  }); }
 
 void RetentionWorker::Compact(uint64_t topic_id, uint64_t before) {
   {

@@ -19,13 +19,17 @@
 #include <thread>
 
 #include "schemas/thread_annotations.h"
+#include "schemas/thread_name.h"
 
 namespace herald::broker {
 
 class SideSync {
  public:
   // sync(): 0 or the errno of the sync that failed.
-  explicit SideSync(std::function<int()> sync) : sync_(std::move(sync)), thread_([this] { Run(); }) {}
+  explicit SideSync(std::function<int()> sync) : sync_(std::move(sync)), thread_([this] {
+        NameThisThread("segment-sync");
+        Run();
+      }) {}
   ~SideSync() {
     {
       MutexLock lock(mu_);

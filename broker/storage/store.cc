@@ -20,6 +20,7 @@
 #include "broker/storage/segment_log.h"
 #include "broker/storage/store_internal.h"
 #include "broker/storage/varint.h"
+#include "schemas/thread_name.h"
 
 namespace herald::broker {
 
@@ -68,7 +69,10 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
     SegmentLog* segments = store->segments_.get();
     store->segment_sync_ = std::make_unique<SideSync>([segments] { return segments->SyncWritten(); });
   }
-  store->thread_ = std::thread([s = store.get()] { s->Run(); });
+  store->thread_ = std::thread([s = store.get()] {
+    NameThisThread("storage");
+    s->Run();
+  });
   if (options.fsync == FsyncPolicy::kInterval) {
     Store* self = store.get();
     store->syncer_ = std::make_unique<IntervalSyncer>(options.fsync_interval, [self] { self->SyncWritten(); });
