@@ -321,6 +321,7 @@ class PrezeroedWalFile final : public rocksdb::FSWritableFile {
       if (unsynced > 0 && (enough || unsynced >= options_.lead_bytes / 2)) {
         lock.unlock();
         int err = SyncFileData(fd_);
+        if (err && options_.on_sync_error) options_.on_sync_error(name_, err);
         lock.lock();
         if (err) break;
         unsynced = 0;

@@ -34,7 +34,9 @@
 // plain files.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace rocksdb {
 class FileSystem;
@@ -50,6 +52,11 @@ struct PrezeroedWalOptions {
   // that (a pipelined burst) outruns them rather than having the disk write
   // everything twice.
   std::size_t max_zero_bytes_per_second = 16u << 20;
+  // A sync of the zeros failed (the errno): the kernel may have dropped the
+  // file's written pages with it, and reports such an error once per open
+  // file, so the log's next sync, through another descriptor, may succeed
+  // and say nothing. The owner must stop trusting the file. Zeroing thread.
+  std::function<void(const std::string& file, int err)> on_sync_error;
 };
 
 std::shared_ptr<rocksdb::FileSystem> NewPrezeroedWalFileSystem(

@@ -14,6 +14,7 @@
 #include "broker/storage/disk_reserve.h"
 #include "broker/storage/interval_syncer.h"
 #include "broker/storage/side_sync.h"
+#include "broker/storage/sync_pipeline.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
@@ -42,7 +43,8 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   if (options.fsync == FsyncPolicy::kAlways) {
     // Every commit waits for a sync of the WAL too: write it over zeros laid
     // down ahead of it, so that the sync commits no size change.
-    store->wal_env_ = rocksdb::NewCompositeEnv(NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default()));
+    store->wal_env_ =
+        rocksdb::NewCompositeEnv(NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default(), store->PrezeroedOptions()));
     setup.db.env = store->wal_env_.get();
   }
   rocksdb::DB* raw = nullptr;
@@ -68,6 +70,8 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   if (options.fsync == FsyncPolicy::kAlways) {
     SegmentLog* segments = store->segments_.get();
     store->segment_sync_ = std::make_unique<SideSync>([segments] { return segments->SyncWritten(); });
+    Store* self = store.get();
+    store->commit_sync_ = std::make_unique<SyncPipeline>([self] { return self->SyncCommitted(); });
   }
   store->thread_ = std::thread([s = store.get()] {
     NameThisThread("storage");
@@ -91,6 +95,7 @@ Store::~Store() {
     cv_.notify_one();
     thread_.join();
   }
+  commit_sync_.reset();  // syncs and completes the last commits
   if (segments_) {
     segments_->writer.AssertHeld();  // its writer has stopped
     if (rocksdb::Status closed = segments_->Close(); !closed.ok()) {
@@ -418,6 +423,32 @@ rocksdb::Status Store::WriteIndex(rocksdb::WriteBatch& batch, bool sync) {
   return s;
 }
 
+PrezeroedWalOptions Store::PrezeroedOptions() {
+  PrezeroedWalOptions options;
+  options.on_sync_error = [this](const std::string& file, int err) {
+    Fail(("syncing zeros ahead of the end of " + file).c_str(), std::strerror(err));
+  };
+  return options;
+}
+
+Status Store::SyncCommitted() {
+  if (failed()) return FailedError();
+  const auto started = std::chrono::steady_clock::now();
+  segment_sync_->Start();
+  const rocksdb::Status wal = db_->SyncWAL();
+  const int segment = segment_sync_->Wait();
+  if (options_.on_sync) options_.on_sync(std::chrono::steady_clock::now() - started);
+  // A failed sync of zeros ahead of a file's end (PrezeroedOptions) may
+  // have been the one to see what this sync would have reported.
+  if (wal.ok() && segment == 0) return failed() ? FailedError() : Status::Ok();
+  // Even a full disk (ENOSPC from fdatasync): the commits this sync was for
+  // are published, and later ones are written on top of them, so the store
+  // cannot take them back; it stops until a restart (Store::failed).
+  Fail(wal.ok() ? "syncing the segment file" : "syncing the index's WAL",
+       wal.ok() ? std::strerror(segment) : wal.ToString());
+  return FailedError();
+}
+
 void Store::SyncWritten() {
   if (!unsynced_.exchange(false, std::memory_order_acq_rel)) return;
   // The batches first, then the index that locates them: a synced index
@@ -431,6 +462,8 @@ void Store::SyncWritten() {
 
 void Store::RetireSegments() {
   segments_->writer.AssertHeld();
+  // After the commits being synced: nothing retires under a sync.
+  if (commit_sync_) commit_sync_->WaitIdle();
   segments_dirty_ = false;
   std::unordered_map<uint64_t, uint64_t> starts;  // topic -> earliest offset
   {

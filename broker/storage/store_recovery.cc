@@ -65,7 +65,7 @@ Status Store::Recover() {
   // over zeros laid down ahead of them, and each new file over a deleted one,
   // so that their fdatasyncs commit no size change (prezeroed_wal.h).
   segment_options.fs = options_.fsync == FsyncPolicy::kAlways
-                           ? NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default())
+                           ? NewPrezeroedWalFileSystem(rocksdb::FileSystem::Default(), PrezeroedOptions())
                            : rocksdb::FileSystem::Default();
   segment_options.recycle = options_.fsync == FsyncPolicy::kAlways;
   rocksdb::Status opened = SegmentLog::Open(std::move(segment_options), &segments_);

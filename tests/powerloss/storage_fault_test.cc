@@ -32,8 +32,10 @@ using herald::test::FreePort;
 using herald::test::ServerProcess;
 
 constexpr const char* kTopic = "faults";
-// The journal's files: the fault must hit the fsync/write that acks depend on.
-constexpr const char* kJournalFiles = "/journal/";
+// The segment files (20-digit names in journal/): the fault must hit the
+// fsync/write that acks depend on, not the spare file made beside them
+// (herald-wal-spare.making), whose zeros no ack rests on.
+constexpr const char* kJournalFiles = "/journal/0";
 
 struct Rig {
   herald::test::TempDir work{"herald-faults"};
