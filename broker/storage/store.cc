@@ -219,6 +219,7 @@ void Store::Run() {
       while (queue_.empty() && !stopping_) cv_.wait(mu_);
       if (queue_.empty() && stopping_) return;
     }
+    if (commit_sync_) commit_sync_->WaitForRoom();
     // The writer role before the ops: an inline commit meanwhile takes ops
     // from the front only, so they still complete in submission order.
     MutexLock writer(writer_mu_);

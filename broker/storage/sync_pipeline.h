@@ -9,7 +9,7 @@
 // writes has succeeded. So while one sync runs, the next commit is written,
 // and the sync after it covers every commit written meanwhile.
 //
-// Thread: Submit and WaitIdle on the storage thread (the Store's writer);
+// Thread: Submit, WaitForRoom and WaitIdle on the storage thread (the Store's writer);
 // `sync` and every completion on the pipeline's thread.
 
 #include <condition_variable>
@@ -57,6 +57,15 @@ class SyncPipeline {
     wake_.notify_all();
   }
 
+  // Returns once nothing handed over waits for a sync to begin: at most one
+  // commit is written ahead of the sync in progress. The storage thread
+  // waits here before it writes the next, so that the operations queued
+  // meanwhile make one larger commit rather than many small writes.
+  void WaitForRoom() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    while (!queued_.empty()) idle_.wait(mu_);
+  }
+
   // Returns once every completion handed over has run.
   void WaitIdle() EXCLUDES(mu_) {
     MutexLock lock(mu_);
@@ -74,6 +83,7 @@ class SyncPipeline {
         running.swap(queued_);  // both keep their capacity
         running_ = true;
       }
+      idle_.notify_all();  // room for the next commit (WaitForRoom)
       const Status status = sync_();
       for (Completion& completion : running) completion(status);
       running.clear();

@@ -58,11 +58,13 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
       return;
     }
     pending_bytes_ += bytes;
+    // Nothing of this publisher's in flight: one request at a time, or the
+    // first of a burst. It goes out from this thread, without waking the I/O
+    // thread. Behind it, a burst queues and is drained in batches.
+    const bool idle = first_open_ticket_ == next_ticket_ && queue_.empty() && !drain_posted_ && !drain_running_;
     Pending p{0, std::move(message), std::move(done), next_ticket_++, bytes};
     ticket_done_.push_back(0);
-    // Nothing of this publisher's ahead of it: it goes out from this thread,
-    // without waking the I/O thread.
-    if (queue_.empty() && !drain_posted_ && !drain_running_ && SendAlone(topic, p)) return;
+    if (idle && SendAlone(topic, p)) return;
     // Most publishes name the topic the one before named.
     uint32_t topic_index = static_cast<uint32_t>(queue_topics_.size());
     for (uint32_t i = topic_index; i-- > 0;) {

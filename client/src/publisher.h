@@ -1,10 +1,11 @@
 #pragma once
 // Publisher: turns Publish() calls into batched, sequenced Publish frames.
 //
-// Publish() (any thread) with nothing of this publisher queued or being
-// drained ahead of it sends its message as a batch of one, from the calling
-// thread, when the connection lets it (Connection::TrySendNow): one request
-// at a time then costs no wake-up of the I/O thread to send. Otherwise it
+// Publish() (any thread) with nothing of this publisher in flight (queued,
+// being drained, or waiting for its ack) sends its message as a batch of one,
+// from the calling thread, when the connection lets it
+// (Connection::TrySendNow): one request at a time then costs no wake-up of
+// the I/O thread to send, and a burst only its first message. Otherwise it
 // appends to a queue and posts one drain to the I/O thread; the drain packs everything queued per topic into frames of up to
 // max_batch_bytes, so a burst of publishes costs a few frames, a few broker
 // writes and a few fsyncs. With idempotence each frame carries the client's
