@@ -86,20 +86,29 @@ Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
   return topic;
 }
 
-uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
-                      int64_t timestamp_ms) {
+void ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                  int64_t timestamp_ms, StartResolved then) {
   const uint64_t earliest = topic.log().earliest(), end = topic.log().end();
   switch (start) {
     case wire::StartFrom::Latest:
-      return end;
+      return then(&topic, end);
     case wire::StartFrom::Offset:
-      return std::clamp(offset, earliest, end);
+      return then(&topic, std::clamp(offset, earliest, end));
     case wire::StartFrom::Timestamp:
-      return std::clamp(ctx.store.OffsetForTime(topic.id(), timestamp_ms), earliest, end);
+      break;
     case wire::StartFrom::Earliest:
     default:
-      return earliest;
+      return then(&topic, earliest);
   }
+  ctx.reads->Run([&ctx, topic_id = topic.id(), timestamp_ms, then = std::move(then)]() mutable -> ReadRunner::Completion {
+    // A reader thread: the store only.
+    const uint64_t found = ctx.store.OffsetForTime(topic_id, timestamp_ms);
+    return [&ctx, topic_id, found, then = std::move(then)] {
+      Topic* now = ctx.registry.FindById(topic_id);
+      if (now == nullptr) return then(nullptr, 0);
+      then(now, std::clamp(found, now->log().earliest(), now->log().end()));
+    };
+  });
 }
 
 RetentionPolicy RetentionFromWire(const wire::Retention* r) {
@@ -117,7 +126,7 @@ flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuild
   GroupStats stats = group.Stats();
   int64_t oldest_age = -1;
   if (stats.lag > 0) {
-    if (auto ts = topic.log().TimestampAt(stats.ack_floor)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
+    if (auto ts = topic.log().CachedTimestampAt(stats.ack_floor)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
   }
   std::vector<uint32_t> backoff;
   for (auto ms : stats.backoff) backoff.push_back(static_cast<uint32_t>(ms.count()));

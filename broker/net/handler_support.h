@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,9 +44,14 @@ bool AuthorizeGroup(Session& session, uint64_t request_id, GroupAccess access,
 // Whether the connection may see this group's state (no reply either way).
 bool MayDescribeGroup(const Session& session, std::string_view topic, std::string_view group);
 
-// The offset a start position means in this topic's log now.
-uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
-                      int64_t timestamp_ms);
+// The offset a start position means in this topic's log. Earliest, latest
+// and an offset are answered at once: then(&topic, start) runs within the
+// call. A time is looked up in the store's index on a reader thread (it may
+// read the disk), and then runs later on the I/O thread with the topic as it
+// is by then: nullptr if it was deleted meanwhile.
+using StartResolved = std::function<void(Topic* topic, uint64_t start)>;
+void ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                  int64_t timestamp_ms, StartResolved then);
 
 RetentionPolicy RetentionFromWire(const wire::Retention* retention);
 flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuilder& fbb,
