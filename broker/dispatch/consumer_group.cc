@@ -496,6 +496,13 @@ GroupPosition ConsumerGroup::Position() const {
   return p;
 }
 
+std::optional<int64_t> ConsumerGroup::HeldTimestampAt(uint64_t offset) const {
+  kIoThread.AssertHeld();
+  if (auto it = in_flight_.find(offset); it != in_flight_.end()) return it->second.message.timestamp_ms();
+  if (auto it = ready_.find(offset); it != ready_.end()) return it->second.message.timestamp_ms();
+  return std::nullopt;
+}
+
 GroupStats ConsumerGroup::Stats() const {
   kIoThread.AssertHeld();
   GroupStats s;

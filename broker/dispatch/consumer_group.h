@@ -42,6 +42,7 @@
 #include <set>
 #include <memory>
 #include <memory_resource>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -163,6 +164,9 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
 
   GroupPosition Position() const;
   GroupStats Stats() const;
+  // Broker time of the message at `offset` if the group holds it (read and
+  // not acked yet: ready or in flight); nullopt otherwise.
+  std::optional<int64_t> HeldTimestampAt(uint64_t offset) const;
   // True once since the last call if the position changed (it needs storing).
   bool TakeDirty() {
     kIoThread.AssertHeld();

@@ -40,6 +40,26 @@ std::optional<GroupTarget> RequireGroup(Session& session, BrokerContext& ctx, ui
   return GroupTarget{topic, std::move(group)};
 }
 
+// Replies with the group's GroupInfo, once the time of its floor is known
+// (read off the I/O thread if memory lacks it).
+void SendGroupInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic,
+                   const std::shared_ptr<ConsumerGroup>& group, wire::Body request) {
+  FloorTimes::Floors missing;
+  FloorTimes::AddIfMissing(topic, *group, &missing);
+  session.BeginRequest(0);
+  FloorTimes::Load(ctx, std::move(missing),
+                   [self = session.Self(), &ctx, request_id, topic_id = topic.id(), group, request](FloorTimes times) {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    Topic* now = ctx.registry.FindById(topic_id);
+    if (now == nullptr || now->FindGroup(group->name()) != group) {
+      return self->SendError(request_id, {wire::ErrorCode::GroupNotFound, "group was deleted"}, request);
+    }
+    flatbuffers::FlatBufferBuilder fbb(256);
+    self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *now, *group, times)));
+  });
+}
+
 Status Busy(const ConsumerGroup& group, const char* action) {
   return {wire::ErrorCode::GroupBusy,
           fmt::format("group '{}' has {} members; stop them before the {}", group.name(),
@@ -66,8 +86,7 @@ void ResetAndReply(Session& session, BrokerContext& ctx, uint64_t request_id, To
         return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
                                wire::Body::ResetGroup);
       }
-      flatbuffers::FlatBufferBuilder fbb(256);
-      self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *now, *group)));
+      SendGroupInfo(*self, ctx, request_id, *now, group, wire::Body::ResetGroup);
     });
   });
 }
@@ -78,8 +97,7 @@ void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_
                          const wire::DescribeGroup& request) {
   auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kDescribe, "describe group");
   if (!target) return;
-  flatbuffers::FlatBufferBuilder fbb(256);
-  session.Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *target->topic, *target->group)));
+  SendGroupInfo(session, ctx, request_id, *target->topic, target->group, wire::Body::DescribeGroup);
 }
 
 void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,

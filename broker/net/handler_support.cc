@@ -122,11 +122,12 @@ flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuil
 }
 
 flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    Topic& topic, const ConsumerGroup& group) {
+                                                    Topic& topic, const ConsumerGroup& group,
+                                                    const FloorTimes& times) {
   GroupStats stats = group.Stats();
   int64_t oldest_age = -1;
   if (stats.lag > 0) {
-    if (auto ts = topic.log().CachedTimestampAt(stats.ack_floor)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
+    if (auto ts = times.At(topic, group)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
   }
   std::vector<uint32_t> backoff;
   for (auto ms : stats.backoff) backoff.push_back(static_cast<uint32_t>(ms.count()));
@@ -151,12 +152,18 @@ flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuild
   return b.Finish();
 }
 
+void AddMissingFloors(Topic& topic, const Session& viewer, FloorTimes::Floors* missing) {
+  for (const auto& [name, group] : topic.groups()) {
+    if (MayDescribeGroup(viewer, topic.name(), name)) FloorTimes::AddIfMissing(topic, *group, missing);
+  }
+}
+
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
                                                     BrokerContext& ctx, Topic& topic,
-                                                    const Session& viewer) {
+                                                    const Session& viewer, const FloorTimes& times) {
   std::vector<flatbuffers::Offset<wire::GroupInfo>> groups;
   for (const auto& [name, group] : topic.groups()) {
-    if (MayDescribeGroup(viewer, topic.name(), name)) groups.push_back(BuildGroupInfo(fbb, topic, *group));
+    if (MayDescribeGroup(viewer, topic.name(), name)) groups.push_back(BuildGroupInfo(fbb, topic, *group, times));
   }
   std::optional<TopicRecord> record = ctx.store.FindTopic(topic.id());
   auto name = fbb.CreateString(topic.name());

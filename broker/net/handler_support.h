@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/net/floor_times.h"
 #include "broker/security/acl.h"
 #include "broker/state/broker_context.h"
 #include "schemas/frame.h"
@@ -57,13 +58,19 @@ RetentionPolicy RetentionFromWire(const wire::Retention* retention);
 flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuilder& fbb,
                                                      const RetentionPolicy& retention);
 
+// The oldest unacked message's age comes from `times` (floor_times.h): -1
+// where they do not know the time of the group's floor.
 flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    Topic& topic, const ConsumerGroup& group);
+                                                    Topic& topic, const ConsumerGroup& group,
+                                                    const FloorTimes& times);
 // Lists only the groups `viewer` may describe: the topic's other groups, their
 // names and positions, are not the viewer's business.
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
                                                     BrokerContext& ctx, Topic& topic,
-                                                    const Session& viewer);
+                                                    const Session& viewer, const FloorTimes& times);
+// The floors of the groups BuildTopicInfo would show `viewer` that memory
+// holds no time for (FloorTimes::AddIfMissing).
+void AddMissingFloors(Topic& topic, const Session& viewer, FloorTimes::Floors* missing);
 
 // A Deliver's or FetchOk's messages: their stored records copied side by
 // side into one byte vector (sliced from the stored batches, not

@@ -187,6 +187,9 @@ class Store {
   // or after timestamp_ms whose predecessor is before it, not necessarily the
   // first such one. Any thread; may read the disk.
   uint64_t OffsetForTime(uint64_t topic_id, int64_t timestamp_ms);
+  // Broker time of the stored batch that holds `offset` (every message of a
+  // batch has its batch's); nullopt if none does. Any thread; may read the disk.
+  std::optional<int64_t> BatchTimestampAt(uint64_t topic_id, uint64_t offset) const;
   // Compacts the index entries of removed batches away (slow; any thread but
   // the storage thread, so that publishes do not wait for it). The segment
   // log gives their bytes back on the storage thread.

@@ -1,6 +1,7 @@
 // The read side of the store and its batch index: reading batches, listing
-// batch summaries, finding an offset by time, truncating a topic's oldest
-// batches (retention, purge) and giving their space back, the storage size.
+// batch summaries, finding an offset by time and a batch's time, truncating a
+// topic's oldest batches (retention, purge) and giving their space back, the
+// storage size.
 
 #include <thread>
 
@@ -187,6 +188,15 @@ uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
     }
   }
   return std::min(lo, topic->next_offset);
+}
+
+std::optional<int64_t> Store::BatchTimestampAt(uint64_t topic_id, uint64_t offset) const {
+  SlowDiskForTests();
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
+  std::optional<BatchSummary> batch = BatchAtOrAfter(*index, topic_id, offset);
+  if (!batch || batch->base_offset > offset) return std::nullopt;
+  return batch->timestamp_ms;
 }
 
 void Store::SlowDiskForTests() const {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -87,4 +88,66 @@ TEST_CASE("e2e: a group reading a backlog from a slow disk does not hold up anot
   // the drain take a large part of the delay. Here they do not.
   CHECK(p99 < static_cast<double>(kReadDelay.count()) / 2);
   CHECK(acked_while_reader_waited >= static_cast<int>(drain_ms / static_cast<double>(kReadDelay.count())));
+}
+
+TEST_CASE("e2e: fetches, start times and group descriptions that read the disk answer as before",
+          "[e2e][slow_disk]") {
+  BrokerProcess broker({"--fsync", "never", "--debug-read-delay-ms", "20"});
+  herald::Client c({.broker = broker.address()});
+  REQUIRE_FALSE(c.WaitConnected(10s));
+  REQUIRE_FALSE(c.CreateTopic("t"));
+  const std::string payload(kPayloadBytes, 'x');
+  // 600 messages, one batch each; the tail cache holds about the newest 120.
+  // The second half is appended after `middle` (ms since the epoch).
+  for (int i = 0; i < 300; ++i) REQUIRE_FALSE(c.PublishSync("t", {.payload = payload}).error);
+  std::this_thread::sleep_for(20ms);
+  const int64_t middle = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 300; ++i) REQUIRE_FALSE(c.PublishSync("t", {.payload = payload}).error);
+
+  // Fetches of old messages, by offset, across the end of what memory holds,
+  // and by time.
+  for (uint64_t from : {0u, 450u}) {
+    herald::FetchResult r;
+    REQUIRE_FALSE(c.Fetch("t", herald::StartPosition::AtOffset(from), 100, &r));
+    REQUIRE_FALSE(r.messages.empty());
+    for (std::size_t i = 0; i < r.messages.size(); ++i) REQUIRE(r.messages[i].offset == from + i);
+    CHECK(r.next_offset == from + r.messages.size());
+    CHECK(r.end_offset == 600);
+  }
+  herald::FetchResult by_time;
+  REQUIRE_FALSE(c.Fetch("t", herald::StartPosition::AtTime(middle), 10, &by_time));
+  REQUIRE_FALSE(by_time.messages.empty());
+  CHECK(by_time.messages.front().offset == 300);
+
+  // A new group that starts at a time, and a group reset to the start: its
+  // floor's time is read from the store for the description.
+  std::atomic<int64_t> first{-1};
+  herald::SubscriptionId sub = 0;
+  REQUIRE_FALSE(c.Subscribe({.topic = "t", .group = "late", .start = herald::StartPosition::AtTime(middle), .window = 10},
+                            [&](const herald::Delivery& d) {
+                              int64_t none = -1;
+                              first.compare_exchange_strong(none, static_cast<int64_t>(d.message().offset));
+                            },
+                            &sub));
+  REQUIRE(herald::test::Eventually([&] { return first >= 0; }, 10s));
+  CHECK(first == 300);
+  REQUIRE_FALSE(c.Unsubscribe(sub));
+  herald::GroupInfo reset;
+  REQUIRE_FALSE(c.ResetGroup("t", "late", herald::StartFrom::earliest, &reset));
+  CHECK(reset.ack_floor == 0);
+  CHECK(reset.oldest_unacked_age_ms >= 0);
+  herald::GroupInfo described;
+  REQUIRE_FALSE(c.DescribeGroup("t", "late", &described));
+  CHECK(described.oldest_unacked_age_ms >= reset.oldest_unacked_age_ms);
+  herald::TopicInfo topic;
+  REQUIRE_FALSE(c.DescribeTopic("t", &topic));
+  REQUIRE(topic.groups.size() == 1);
+  CHECK(topic.groups[0].oldest_unacked_age_ms >= 0);
+  std::vector<herald::TopicInfo> all;
+  REQUIRE_FALSE(c.ListTopics(&all));
+  REQUIRE(all.size() == 1);
+  REQUIRE(all[0].groups.size() == 1);
+  CHECK(all[0].groups[0].oldest_unacked_age_ms >= 0);
 }
