@@ -74,8 +74,9 @@ struct BrokerConfig {
 
   // Threads that read the disk for the I/O thread (state/reader_pool.h).
   std::size_t reader_threads = 2;
-  // For tests only: every read of the store's log or index waits this long
-  // first, so that a test can show a slow disk holding nobody else up. 0 = off.
+  // For tests only: every read of a topic's log or index done for the I/O
+  // thread waits this long first (StoreOptions::debug_read_delay), so that a
+  // test can show a slow disk holding nobody else up. 0 = off.
   std::chrono::milliseconds debug_read_delay{0};
 };
 

@@ -392,7 +392,8 @@ void ConsumerGroup::OnReadDone(uint64_t generation, uint64_t from, Status status
   // A truncation moved the cursor past part of what was read (or all of it:
   // then the next pump reads on from there).
   const bool moved = cursor_ != from;
-  std::erase_if(read, [&](const MessageRef& m) { return m.offset() < cursor_; });
+  const uint64_t cursor = cursor_;
+  std::erase_if(read, [cursor](const MessageRef& m) { return m.offset() < cursor; });
   if (!read.empty() || !moved) TakeRead(read);
   SchedulePump();
 }

@@ -19,11 +19,12 @@ void FloorTimes::AddIfMissing(Topic& topic, const ConsumerGroup& group, Floors* 
 
 void FloorTimes::Load(BrokerContext& ctx, Floors missing, std::function<void(FloorTimes)> then) {
   if (missing.empty()) return then(FloorTimes());
-  ctx.reads->Run([&ctx, missing = std::move(missing), then = std::move(then)]() mutable -> ReadRunner::Completion {
+  ctx.reads->Run([store = &ctx.store, missing = std::move(missing), then = std::move(then)]() mutable
+                 -> ReadRunner::Completion {
     // A reader thread: the store only.
     FloorTimes times;
     for (const auto& [topic_id, offset] : missing) {
-      if (auto ms = ctx.store.BatchTimestampAt(topic_id, offset)) times.loaded_[{topic_id, offset}] = *ms;
+      if (auto ms = store->BatchTimestampAt(topic_id, offset)) times.loaded_[{topic_id, offset}] = *ms;
     }
     return [times = std::move(times), then = std::move(then)]() mutable { then(std::move(times)); };
   });

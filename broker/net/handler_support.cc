@@ -100,9 +100,10 @@ void ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint6
     default:
       return then(&topic, earliest);
   }
-  ctx.reads->Run([&ctx, topic_id = topic.id(), timestamp_ms, then = std::move(then)]() mutable -> ReadRunner::Completion {
-    // A reader thread: the store only.
-    const uint64_t found = ctx.store.OffsetForTime(topic_id, timestamp_ms);
+  ctx.reads->Run([&ctx, store = &ctx.store, topic_id = topic.id(), timestamp_ms,
+                  then = std::move(then)]() mutable -> ReadRunner::Completion {
+    // A reader thread: the store only (ctx is for the completion).
+    const uint64_t found = store->OffsetForTime(topic_id, timestamp_ms);
     return [&ctx, topic_id, found, then = std::move(then)] {
       Topic* now = ctx.registry.FindById(topic_id);
       if (now == nullptr) return then(nullptr, 0);

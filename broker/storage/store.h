@@ -86,8 +86,9 @@ struct StoreOptions {
   uint64_t disk_reserve_bytes = 8u << 20;
   // Called on the storage thread with the duration of every synced write.
   std::function<void(std::chrono::nanoseconds)> on_sync;
-  // For tests only: ReadBatches and OffsetForTime wait this long before they
-  // read, as if the disk were slow (brokerd --debug-read-delay-ms).
+  // For tests only: ReadBatches, OffsetForTime and BatchTimestampAt (the
+  // reads the I/O thread needs) wait this long before they read, as if the
+  // disk were slow (brokerd --debug-read-delay-ms).
   std::chrono::milliseconds debug_read_delay{0};
 };
 
