@@ -14,6 +14,7 @@
 #include "broker/net/session.h"
 #include "broker/security/principals.h"
 #include "broker/state/broker_context.h"
+#include "broker/state/reader_pool.h"
 #include "broker/state/topic_registry.h"
 #include "broker/storage/retention_worker.h"
 #include "broker/storage/store.h"
@@ -45,6 +46,8 @@ Broker::Broker(const BrokerConfig& config)
 Broker::~Broker() {
   // A reload in progress finishes reading; what it posts never runs.
   reload_thread_.join();
+  // Reads in progress finish before the store closes; what they post never runs.
+  if (readers_) readers_->Stop();
   // Sessions and groups go first (they reference the registry and store);
   // the store then completes its queue and closes the database.
   metrics_endpoint_.reset();
@@ -95,6 +98,11 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   store_options.fsync = config.fsync;
   store_options.fsync_interval = config.fsync_interval;
   store_options.legacy_retention = config.default_retention;
+  store_options.debug_read_delay = config.debug_read_delay;
+  if (config.debug_read_delay.count() > 0) {
+    spdlog::get("broker")->warn("every read of the store waits {} ms first (--debug-read-delay-ms, for tests only)",
+                                config.debug_read_delay.count());
+  }
   store_options.on_sync = [metrics = &b->metrics_](std::chrono::nanoseconds took) {
     metrics->fsync.Observe(std::chrono::duration<double>(took).count());
   };
@@ -108,8 +116,9 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
   Store* store = b->store_.get();
   asio::io_context* io = &b->io_;
   store->CommitAppendsInline([io, store] { asio::post(*io, [store] { store->CommitQueuedAppends(); }); });
-  b->registry_ = std::make_unique<TopicRegistry>(b->io_, *b->storage_completions_, b->store_.get(), config.groups,
-                                                 config.tail_cache_bytes, config.default_retention);
+  b->readers_ = std::make_unique<ReaderPool>(b->io_, config.reader_threads);
+  b->registry_ = std::make_unique<TopicRegistry>(b->io_, *b->storage_completions_, b->store_.get(), b->readers_.get(),
+                                                 config.groups, config.tail_cache_bytes, config.default_retention);
   s = b->registry_->Load();
   if (!s.ok()) return s;
   b->ctx_.reset(new BrokerContext{b->io_, b->config_, *b->store_, *b->registry_, *b->storage_completions_});
@@ -122,6 +131,7 @@ Status Broker::Open(const BrokerConfig& config, std::unique_ptr<Broker>* out) {
         });
       });
   b->ctx_->retention = b->retention_.get();
+  b->ctx_->reads = b->readers_.get();
   b->listener_ = std::make_unique<Listener>(*b->ctx_);
   b->ctx_->connections = b->listener_.get();
   b->ctx_->metrics = &b->metrics_;

@@ -4,8 +4,9 @@
 // and the SDK's in-process broker run it on a thread of their own.
 //
 // Thread: Run() runs the I/O context on the calling thread (the broker's one
-// I/O thread); the store adds its storage thread, and reloads read their
-// files on a thread of their own. Stop() and Reload() may be called from
+// I/O thread); the store adds its storage thread, reads that may touch the
+// disk run on reader threads (ReaderPool), and reloads read their files on a
+// thread of their own. Stop() and Reload() may be called from
 // any thread.
 
 #include <asio/io_context.hpp>
@@ -22,6 +23,7 @@
 namespace herald::broker {
 
 class IoHandoff;
+class ReaderPool;
 class Store;
 class TopicRegistry;
 class Listener;
@@ -70,6 +72,8 @@ class Broker {
   // Before the store, whose completions it takes to the I/O thread.
   std::unique_ptr<IoHandoff> storage_completions_;
   std::unique_ptr<Store> store_;
+  // Reads of the store that may touch the disk; stopped before the store closes.
+  std::unique_ptr<ReaderPool> readers_;
   std::unique_ptr<TopicRegistry> registry_;
   std::unique_ptr<RetentionWorker> retention_;
   std::unique_ptr<BrokerContext> ctx_;

@@ -71,6 +71,13 @@ struct BrokerConfig {
   std::chrono::milliseconds tick_interval{100};            // ack deadlines, nack delays
   std::chrono::milliseconds position_store_interval{50};   // group positions to RocksDB
   std::chrono::milliseconds shutdown_grace{5000};          // SIGTERM: wait for in-flight publishes
+
+  // Threads that read the disk for the I/O thread (state/reader_pool.h).
+  std::size_t reader_threads = 2;
+  // For tests only: every read of a topic's log or index done for the I/O
+  // thread waits this long first (StoreOptions::debug_read_delay), so that a
+  // test can show a slow disk holding nobody else up. 0 = off.
+  std::chrono::milliseconds debug_read_delay{0};
 };
 
 }  // namespace herald::broker

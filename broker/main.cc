@@ -36,6 +36,7 @@ struct TextFlags {
   std::string log_format = "text";
   std::vector<std::string> backoff;
   uint32_t window = 0;
+  uint32_t debug_read_delay_ms = 0;
 };
 
 using std::chrono::milliseconds;
@@ -141,6 +142,12 @@ void AddFlags(CLI::App& app, BrokerConfig& config, TextFlags& t) {
   app.add_option("--metrics-listen", config.metrics_listen,
                  "HOST:PORT for HTTP GET /metrics and /healthz; empty = off")
       ->capture_default_str();
+  // For tests only: hidden from --help and from config files.
+  app.add_option("--debug-read-delay-ms", t.debug_read_delay_ms,
+                 "TESTS ONLY: delay every read of the store by this many ms")
+      ->check(CLI::Range(0u, 60'000u))
+      ->group("")
+      ->configurable(false);
 }
 
 // Text flags -> config. REQUIRES: the validators above accepted every value.
@@ -149,6 +156,7 @@ void ApplyTextFlags(const TextFlags& t, BrokerConfig& config) {
                  : t.fsync == "interval" ? FsyncPolicy::kInterval
                                          : FsyncPolicy::kNever;
   config.groups.default_window = t.window;
+  config.debug_read_delay = milliseconds(t.debug_read_delay_ms);
   config.groups.default_backoff.clear();
   for (const auto& step : t.backoff)
     if (!step.empty()) config.groups.default_backoff.push_back(*wire::ParseDuration(step));

@@ -358,17 +358,50 @@ void ConsumerGroup::Fill() {
   if (ready_.size() >= target || ready_bytes_ >= limits_.max_ready_bytes) return;
   if (cursor_ >= log_->end() || cursor_ - ack_floor_ >= limits_.max_ack_gap) return;
 
+  if (read_in_flight_) return;  // its completion pumps again
+
   std::vector<MessageRef>& read = read_;
   read.clear();
   std::size_t room = std::min<std::size_t>(
       {target - ready_.size(), limits_.max_ack_gap - (cursor_ - ack_floor_), kReadChunkMessages});
-  Status s = log_->Read(cursor_, room, limits_.max_ready_bytes - ready_bytes_, &read);
-  if (!s.ok()) {
-    spdlog::get("dispatch")->error("group {}: reading the log at {} failed: {}", name_, cursor_,
-                                   s.message());
+  const std::size_t max_bytes = limits_.max_ready_bytes - ready_bytes_;
+  if (log_->ReadCached(cursor_, room, max_bytes, &read)) {
+    TakeRead(read);
     return;
   }
-  if (read.empty()) {
+  read_in_flight_ = true;
+  log_->ReadLater(cursor_, room, max_bytes,
+                  [self = shared_from_this(), generation = generation_, from = cursor_](
+                      Status status, std::vector<MessageRef> messages) {
+                    kIoThread.AssertHeld();  // LogReader's contract: done runs on the I/O thread
+                    self->OnReadDone(generation, from, std::move(status), std::move(messages));
+                  });
+}
+
+void ConsumerGroup::OnReadDone(uint64_t generation, uint64_t from, Status status,
+                               std::vector<MessageRef> read) {
+  read_in_flight_ = false;
+  // Closed: the log may be gone too. Reset: the read is of a state forgotten.
+  if (closed_ || generation != generation_) return SchedulePump();
+  if (!status.ok()) {
+    // Tried again when the group is next woken (an append, an ack, a tick).
+    spdlog::get("dispatch")->error("group {}: reading the log at {} failed: {}", name_, from,
+                                   status.message());
+    return;
+  }
+  // A truncation moved the cursor past part of what was read (or all of it:
+  // then the next pump reads on from there).
+  const bool moved = cursor_ != from;
+  const uint64_t cursor = cursor_;
+  std::erase_if(read, [cursor](const MessageRef& m) { return m.offset() < cursor; });
+  if (!read.empty() || !moved) TakeRead(read);
+  SchedulePump();
+}
+
+void ConsumerGroup::TakeRead(std::vector<MessageRef>& read) {
+  if (read.empty() && cursor_ < log_->end()) {
+    // Memory and the store both had nothing at the cursor: not expected
+    // below end(); say so rather than spin.
     spdlog::get("dispatch")->warn("group {}: nothing read at {} though the log ends at {}", name_,
                                   cursor_, log_->end());
   }
@@ -462,6 +495,13 @@ GroupPosition ConsumerGroup::Position() const {
   p.dead_lettered = dead_lettered_;
   p.redeliveries = redeliveries_;
   return p;
+}
+
+std::optional<int64_t> ConsumerGroup::HeldTimestampAt(uint64_t offset) const {
+  kIoThread.AssertHeld();
+  if (auto it = in_flight_.find(offset); it != in_flight_.end()) return it->second.message.timestamp_ms();
+  if (auto it = ready_.find(offset); it != ready_.end()) return it->second.message.timestamp_ms();
+  return std::nullopt;
 }
 
 GroupStats ConsumerGroup::Stats() const {

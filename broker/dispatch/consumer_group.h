@@ -8,6 +8,13 @@
 // method runs there, and its state is GUARDED_BY(kIoThread); Pump() is posted
 // to the same io_context so that many acks or appends make one pass.
 //
+// Reading the log: what the log holds in memory is read at once (a group
+// that keeps up); anything else is read off the I/O thread (LogReader::
+// ReadLater), one read at a time per group, and its result is taken when it
+// comes back (OnReadDone), whatever happened meanwhile: a Reset or Close
+// drops it, a truncation past the cursor drops what it removed, and appends
+// since are read next.
+//
 // State, for offsets in [ack_floor_, cursor_):
 //   acked_     one flag per offset; the floor moves up over acked offsets
 //   ready_     read from the log, waiting to be handed out (first delivery,
@@ -35,6 +42,7 @@
 #include <set>
 #include <memory>
 #include <memory_resource>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -156,6 +164,9 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
 
   GroupPosition Position() const;
   GroupStats Stats() const;
+  // Broker time of the message at `offset` if the group holds it (read and
+  // not acked yet: ready or in flight); nullopt otherwise.
+  std::optional<int64_t> HeldTimestampAt(uint64_t offset) const;
   // True once since the last call if the position changed (it needs storing).
   bool TakeDirty() {
     kIoThread.AssertHeld();
@@ -199,6 +210,12 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   // Out of in_flight_ (acked, nacked, expired or orphaned): its bytes come back.
   InFlight TakeInFlight(InFlightMap::iterator it) REQUIRES(kIoThread);
   void Fill() REQUIRES(kIoThread);
+  // A read of the log came back (ReadLater's completion) for the state of
+  // `generation`, started at `from`.
+  void OnReadDone(uint64_t generation, uint64_t from, Status status, std::vector<MessageRef> read)
+      REQUIRES(kIoThread);
+  // Moves what was read at the cursor into ready_.
+  void TakeRead(std::vector<MessageRef>& read) REQUIRES(kIoThread);
   Member* NextMemberWithRoom() REQUIRES(kIoThread);
   // Back to ready_ (or to the dead-letter sink after max deliveries).
   void Requeue(uint64_t offset, InFlight&& f, std::chrono::milliseconds delay, Backoff backoff) REQUIRES(kIoThread);
@@ -227,6 +244,9 @@ class ConsumerGroup : public std::enable_shared_from_this<ConsumerGroup> {
   std::size_t ready_bytes_ GUARDED_BY(kIoThread) = 0;
   // Fill's read of the log, reused so that its capacity stays (emptied after each).
   std::vector<MessageRef> read_ GUARDED_BY(kIoThread);
+  // A read is out on a reader thread: no other starts until it is back (it
+  // stays set across Reset, so that reads of two states never overlap).
+  bool read_in_flight_ GUARDED_BY(kIoThread) = false;
   InFlightMap in_flight_ GUARDED_BY(kIoThread){&node_pool_};
   std::size_t unacked_bytes_ GUARDED_BY(kIoThread) = 0;  // HeldBytes of in_flight_
   std::shared_ptr<UnackedBudget> budget_ GUARDED_BY(kIoThread);

@@ -40,10 +40,55 @@ std::optional<GroupTarget> RequireGroup(Session& session, BrokerContext& ctx, ui
   return GroupTarget{topic, std::move(group)};
 }
 
+// Replies with the group's GroupInfo, once the time of its floor is known
+// (read off the I/O thread if memory lacks it).
+void SendGroupInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic,
+                   const std::shared_ptr<ConsumerGroup>& group, wire::Body request) {
+  FloorTimes::Floors missing;
+  FloorTimes::AddIfMissing(topic, *group, &missing);
+  session.BeginRequest(0);
+  FloorTimes::Load(ctx, std::move(missing),
+                   [self = session.Self(), &ctx, request_id, topic_id = topic.id(), group, request](FloorTimes times) {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    Topic* now = ctx.registry.FindById(topic_id);
+    if (now == nullptr || now->FindGroup(group->name()) != group) {
+      return self->SendError(request_id, {wire::ErrorCode::GroupNotFound, "group was deleted"}, request);
+    }
+    flatbuffers::FlatBufferBuilder fbb(256);
+    self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *now, *group, times)));
+  });
+}
+
 Status Busy(const ConsumerGroup& group, const char* action) {
   return {wire::ErrorCode::GroupBusy,
           fmt::format("group '{}' has {} members; stop them before the {}", group.name(),
                       group.Stats().members, action)};
+}
+
+// Resets the idle group to `start`, stores its position and replies.
+void ResetAndReply(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic,
+                   const std::shared_ptr<ConsumerGroup>& target, uint64_t start) {
+  ConsumerGroup& group = *target;
+  if (!group.Reset(start)) return session.SendError(request_id, Busy(group, "reset"), wire::Body::ResetGroup);
+  spdlog::get("broker")->info("{} reset group {} of topic {} to offset {}", session.who(),
+                              group.name(), topic.name(), start);
+  // Stored before the reply: a reset the client saw survives a crash.
+  auto self = session.Self();
+  session.BeginRequest(0);
+  ctx.store.PutGroup(topic.id(), group.name(), group.Position().Encode(), /*sync=*/true,
+                     [self, &ctx, request_id, topic_id = topic.id(), group = target](Status s) {
+    asio::post(ctx.io, [self, &ctx, request_id, topic_id, group, s = std::move(s)] {
+      self->EndRequest(0);
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::ResetGroup);
+      Topic* now = ctx.registry.FindById(topic_id);  // it may have been deleted meanwhile
+      if (now == nullptr) {
+        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
+                               wire::Body::ResetGroup);
+      }
+      SendGroupInfo(*self, ctx, request_id, *now, group, wire::Body::ResetGroup);
+    });
+  });
 }
 
 }  // namespace
@@ -52,37 +97,25 @@ void HandleDescribeGroup(Session& session, BrokerContext& ctx, uint64_t request_
                          const wire::DescribeGroup& request) {
   auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kDescribe, "describe group");
   if (!target) return;
-  flatbuffers::FlatBufferBuilder fbb(256);
-  session.Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *target->topic, *target->group)));
+  SendGroupInfo(session, ctx, request_id, *target->topic, target->group, wire::Body::DescribeGroup);
 }
 
 void HandleResetGroup(Session& session, BrokerContext& ctx, uint64_t request_id,
                       const wire::ResetGroup& request) {
   auto target = RequireGroup(session, ctx, request_id, request, GroupAccess::kAdminister, "reset group");
   if (!target) return;
-  ConsumerGroup& group = *target->group;
-  uint64_t start = ResolveStart(ctx, *target->topic, request.start(), request.offset(),
-                                request.timestamp_ms());
-  if (!group.Reset(start)) return session.SendError(request_id, Busy(group, "reset"));
-  spdlog::get("broker")->info("{} reset group {} of topic {} to offset {}", session.who(),
-                              group.name(), target->topic->name(), start);
-  // Stored before the reply: a reset the client saw survives a crash.
-  auto self = session.Self();
+  // A start time is looked up off the I/O thread; the group is reset when it is known.
   session.BeginRequest(0);
-  ctx.store.PutGroup(target->topic->id(), group.name(), group.Position().Encode(), /*sync=*/true,
-                     [self, &ctx, request_id, topic_id = target->topic->id(),
-                      group = target->group](Status s) {
-    asio::post(ctx.io, [self, &ctx, request_id, topic_id, group, s = std::move(s)] {
-      self->EndRequest(0);
-      if (!s.ok()) return self->SendError(request_id, s, wire::Body::ResetGroup);
-      Topic* topic = ctx.registry.FindById(topic_id);  // it may have been deleted meanwhile
-      if (topic == nullptr) {
-        return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
-                               wire::Body::ResetGroup);
-      }
-      flatbuffers::FlatBufferBuilder fbb(256);
-      self->Send(wire::FinishFrame(fbb, request_id, BuildGroupInfo(fbb, *topic, *group)));
-    });
+  ResolveStart(ctx, *target->topic, request.start(), request.offset(), request.timestamp_ms(),
+               [self = session.Self(), &ctx, request_id, group = target->group](Topic* topic, uint64_t start) {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    // Deleted meanwhile: the topic, or the group (closed, and gone from its topic).
+    if (topic == nullptr || topic->FindGroup(group->name()) != group) {
+      return self->SendError(request_id, {wire::ErrorCode::GroupNotFound, "group was deleted"},
+                             wire::Body::ResetGroup);
+    }
+    ResetAndReply(*self, ctx, request_id, *topic, group, start);
   });
 }
 

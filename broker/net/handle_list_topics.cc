@@ -21,9 +21,10 @@ namespace {
 
 constexpr uint32_t kDefaultPageTopics = 100;
 constexpr uint32_t kMaxPageTopics = 1'000;
-// A group's TopicInfo entry may read the log (its oldest unacked message's
-// time), so a page also stops once it holds this many groups; a topic is never
-// split, so one topic with more groups still makes a page of its own.
+// A group's TopicInfo entry may need its oldest unacked message's time (read
+// off the I/O thread if memory lacks it, one batch of reads per page), so a
+// page also stops once it holds this many groups; a topic is never split, so
+// one topic with more groups still makes a page of its own.
 constexpr std::size_t kMaxPageGroups = 1'000;
 
 using TopicMap = std::map<std::string, std::unique_ptr<Topic>>;
@@ -74,11 +75,13 @@ void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id,
   runs.reserve(patterns.size());
   for (const NamePattern& p : patterns) runs.emplace_back(all, p, after);
 
-  flatbuffers::FlatBufferBuilder fbb(1024);
-  std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
+  // The page: its topics by id, so that a topic deleted while the times of
+  // its groups' floors are read is left out, not mistaken for another.
+  std::vector<uint64_t> page;
   std::size_t groups = 0;
   const std::string* last = nullptr;
   bool more = false;
+  FloorTimes::Floors missing;
   for (;;) {
     // The next visible topic: the smallest name any run is at.
     auto next = all.end();
@@ -86,11 +89,12 @@ void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id,
       if (!r.done() && (next == all.end() || r.current()->first < next->first)) next = r.current();
     }
     if (next == all.end()) break;
-    if (topics.size() >= limit || groups >= kMaxPageGroups) {
+    if (page.size() >= limit || groups >= kMaxPageGroups) {
       more = true;
       break;
     }
-    topics.push_back(BuildTopicInfo(fbb, ctx, *next->second, session));
+    page.push_back(next->second->id());
+    AddMissingFloors(*next->second, session, &missing);
     groups += next->second->groups().size();
     last = &next->first;
     // Every run at this name moves on (patterns may overlap).
@@ -98,10 +102,23 @@ void HandleListTopics(Session& session, BrokerContext& ctx, uint64_t request_id,
       if (!r.done() && r.current() == next) r.Advance();
     }
   }
-  flatbuffers::Offset<flatbuffers::String> next_cursor;
-  if (more && last != nullptr) next_cursor = fbb.CreateString(*last);
-  auto vec = fbb.CreateVector(topics);
-  session.Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec, next_cursor)));
+  std::string next_cursor = more && last != nullptr ? *last : std::string();
+  session.BeginRequest(0);
+  FloorTimes::Load(ctx, std::move(missing),
+                   [self = session.Self(), &ctx, request_id, page = std::move(page),
+                    next_cursor = std::move(next_cursor)](FloorTimes times) {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    flatbuffers::FlatBufferBuilder fbb(1024);
+    std::vector<flatbuffers::Offset<wire::TopicInfo>> topics;
+    for (uint64_t id : page) {
+      if (Topic* topic = ctx.registry.FindById(id)) topics.push_back(BuildTopicInfo(fbb, ctx, *topic, *self, times));
+    }
+    flatbuffers::Offset<flatbuffers::String> cursor;
+    if (!next_cursor.empty()) cursor = fbb.CreateString(next_cursor);
+    auto vec = fbb.CreateVector(topics);
+    self->Send(wire::FinishFrame(fbb, request_id, wire::CreateTopicList(fbb, vec, cursor)));
+  });
 }
 
 }  // namespace herald::broker

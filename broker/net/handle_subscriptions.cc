@@ -28,6 +28,39 @@ void JoinGroup(Session& session, uint64_t request_id, const std::shared_ptr<Cons
   session.AddSubscription(subscription_id, group, member);
 }
 
+// Creates the group at `start` and joins it once its position is stored.
+// Until the write completes no member gets a message, so a crash cannot move
+// a 'latest' group's start forward past messages it was promised. If another
+// subscriber created the group meanwhile (while a start time was looked up),
+// this one joins it.
+void CreateAndJoin(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic,
+                   const std::string& topic_name, const std::string& group_name, uint64_t start_offset,
+                   uint32_t window, uint32_t deadline_ms, uint32_t max_deliveries,
+                   std::vector<std::chrono::milliseconds> backoff) {
+  if (auto group = topic.FindGroup(group_name)) {
+    group->SetPolicy(max_deliveries, std::move(backoff));
+    return JoinGroup(session, request_id, group, window, deadline_ms);
+  }
+  GroupPosition start;
+  start.ack_floor = start_offset;
+  auto group = ctx.registry.NewGroup(&topic, group_name, start);
+  group->SetPolicy(max_deliveries, std::move(backoff));
+  start = group->Position();
+  spdlog::get("broker")->info("{} created group {} of topic {} at offset {}", session.who(),
+                              group_name, topic_name, start.ack_floor);
+  auto self = session.Self();
+  session.BeginRequest(0);
+  ctx.store.PutGroup(topic.id(), group_name, start.Encode(), /*sync=*/true,
+                     [self, &ctx, request_id, group, window, deadline_ms](Status s) {
+    asio::post(ctx.io, [self, request_id, group, window, deadline_ms, s = std::move(s)] {
+      self->EndRequest(0);
+      if (self->closed()) return;
+      if (!s.ok()) return self->SendError(request_id, s, wire::Body::Subscribe);
+      JoinGroup(*self, request_id, group, window, deadline_ms);
+    });
+  });
+}
+
 }  // namespace
 
 void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
@@ -57,27 +90,21 @@ void HandleSubscribe(Session& session, BrokerContext& ctx, uint64_t request_id,
     return JoinGroup(session, request_id, group, window, deadline_ms);
   }
 
-  // A new group: fix its start now, store it durably, then join. Until the
-  // write completes no member gets a message, so a crash cannot move a
-  // 'latest' group's start forward past messages it was promised.
-  GroupPosition start;
-  start.ack_floor = ResolveStart(ctx, *topic, request.start(), request.start_offset(),
-                                 request.start_timestamp_ms());
-  auto group = ctx.registry.NewGroup(topic, *group_name, start);
-  group->SetPolicy(request.max_deliveries(), std::move(backoff));
-  start = group->Position();
-  spdlog::get("broker")->info("{} created group {} of topic {} at offset {}", session.who(),
-                              *group_name, *topic_name, start.ack_floor);
-  auto self = session.Self();
+  // A new group: fix its start now (a time is looked up off the I/O thread),
+  // store it durably, then join.
   session.BeginRequest(0);
-  ctx.store.PutGroup(topic->id(), *group_name, start.Encode(), /*sync=*/true,
-                     [self, &ctx, request_id, group, window, deadline_ms](Status s) {
-    asio::post(ctx.io, [self, request_id, group, window, deadline_ms, s = std::move(s)] {
-      self->EndRequest(0);
-      if (self->closed()) return;
-      if (!s.ok()) return self->SendError(request_id, s, wire::Body::Subscribe);
-      JoinGroup(*self, request_id, group, window, deadline_ms);
-    });
+  ResolveStart(ctx, *topic, request.start(), request.start_offset(), request.start_timestamp_ms(),
+               [self = session.Self(), &ctx, request_id, topic_name = *topic_name, group_name = *group_name,
+                window, deadline_ms, max_deliveries = request.max_deliveries(),
+                backoff = std::move(backoff)](Topic* now, uint64_t start) mutable {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    if (now == nullptr) {
+      return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
+                             wire::Body::Subscribe);
+    }
+    CreateAndJoin(*self, ctx, request_id, *now, topic_name, group_name, start, window, deadline_ms,
+                  max_deliveries, std::move(backoff));
   });
 }
 

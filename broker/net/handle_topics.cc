@@ -16,9 +16,23 @@ namespace herald::broker {
 
 namespace {
 
-void SendTopicInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic) {
-  flatbuffers::FlatBufferBuilder fbb(512);
-  session.Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, ctx, topic, session)));
+// Replies with the topic's TopicInfo, once the times of its groups' floors
+// are known (read off the I/O thread if memory lacks some).
+void SendTopicInfo(Session& session, BrokerContext& ctx, uint64_t request_id, Topic& topic, wire::Body request) {
+  FloorTimes::Floors missing;
+  AddMissingFloors(topic, session, &missing);
+  session.BeginRequest(0);
+  FloorTimes::Load(ctx, std::move(missing),
+                   [self = session.Self(), &ctx, request_id, topic_id = topic.id(), request](FloorTimes times) {
+    self->EndRequest(0);
+    if (self->closed()) return;
+    Topic* now = ctx.registry.FindById(topic_id);
+    if (now == nullptr) {
+      return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"}, request);
+    }
+    flatbuffers::FlatBufferBuilder fbb(512);
+    self->Send(wire::FinishFrame(fbb, request_id, BuildTopicInfo(fbb, ctx, *now, *self, times)));
+  });
 }
 
 std::string Describe(const RetentionPolicy& r) {
@@ -78,7 +92,7 @@ void HandleAlterTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
         return self->SendError(request_id, {wire::ErrorCode::TopicNotFound, "topic was deleted"},
                                wire::Body::AlterTopic);
       }
-      SendTopicInfo(*self, ctx, request_id, *topic);
+      SendTopicInfo(*self, ctx, request_id, *topic, wire::Body::AlterTopic);
     });
   });
 }
@@ -106,7 +120,7 @@ void HandlePurgeTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
       spdlog::get("broker")->info("{} purged topic {}: it now starts at {}", self->who(),
                                   record.name, record.earliest_offset);
       if (ctx.retention != nullptr) ctx.retention->Compact(id, record.earliest_offset);
-      SendTopicInfo(*self, ctx, request_id, *purged);
+      SendTopicInfo(*self, ctx, request_id, *purged, wire::Body::PurgeTopic);
     });
   });
 }
@@ -144,7 +158,7 @@ void HandleDescribeTopic(Session& session, BrokerContext& ctx, uint64_t request_
   }
   Topic* topic = RequireTopic(session, ctx, request_id, *name);
   if (topic == nullptr) return;
-  SendTopicInfo(session, ctx, request_id, *topic);
+  SendTopicInfo(session, ctx, request_id, *topic, wire::Body::DescribeTopic);
 }
 
 }  // namespace herald::broker

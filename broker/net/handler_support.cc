@@ -86,20 +86,30 @@ Topic* RequireTopic(Session& session, BrokerContext& ctx, uint64_t request_id,
   return topic;
 }
 
-uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
-                      int64_t timestamp_ms) {
+void ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                  int64_t timestamp_ms, StartResolved then) {
   const uint64_t earliest = topic.log().earliest(), end = topic.log().end();
   switch (start) {
     case wire::StartFrom::Latest:
-      return end;
+      return then(&topic, end);
     case wire::StartFrom::Offset:
-      return std::clamp(offset, earliest, end);
+      return then(&topic, std::clamp(offset, earliest, end));
     case wire::StartFrom::Timestamp:
-      return std::clamp(ctx.store.OffsetForTime(topic.id(), timestamp_ms), earliest, end);
+      break;
     case wire::StartFrom::Earliest:
     default:
-      return earliest;
+      return then(&topic, earliest);
   }
+  ctx.reads->Run([&ctx, store = &ctx.store, topic_id = topic.id(), timestamp_ms,
+                  then = std::move(then)]() mutable -> ReadRunner::Completion {
+    // A reader thread: the store only (ctx is for the completion).
+    const uint64_t found = store->OffsetForTime(topic_id, timestamp_ms);
+    return [&ctx, topic_id, found, then = std::move(then)] {
+      Topic* now = ctx.registry.FindById(topic_id);
+      if (now == nullptr) return then(nullptr, 0);
+      then(now, std::clamp(found, now->log().earliest(), now->log().end()));
+    };
+  });
 }
 
 RetentionPolicy RetentionFromWire(const wire::Retention* r) {
@@ -113,11 +123,12 @@ flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuil
 }
 
 flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    Topic& topic, const ConsumerGroup& group) {
+                                                    Topic& topic, const ConsumerGroup& group,
+                                                    const FloorTimes& times) {
   GroupStats stats = group.Stats();
   int64_t oldest_age = -1;
   if (stats.lag > 0) {
-    if (auto ts = topic.log().TimestampAt(stats.ack_floor)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
+    if (auto ts = times.At(topic, group)) oldest_age = std::max<int64_t>(0, WallClockMs() - *ts);
   }
   std::vector<uint32_t> backoff;
   for (auto ms : stats.backoff) backoff.push_back(static_cast<uint32_t>(ms.count()));
@@ -142,12 +153,18 @@ flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuild
   return b.Finish();
 }
 
+void AddMissingFloors(Topic& topic, const Session& viewer, FloorTimes::Floors* missing) {
+  for (const auto& [name, group] : topic.groups()) {
+    if (MayDescribeGroup(viewer, topic.name(), name)) FloorTimes::AddIfMissing(topic, *group, missing);
+  }
+}
+
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
                                                     BrokerContext& ctx, Topic& topic,
-                                                    const Session& viewer) {
+                                                    const Session& viewer, const FloorTimes& times) {
   std::vector<flatbuffers::Offset<wire::GroupInfo>> groups;
   for (const auto& [name, group] : topic.groups()) {
-    if (MayDescribeGroup(viewer, topic.name(), name)) groups.push_back(BuildGroupInfo(fbb, topic, *group));
+    if (MayDescribeGroup(viewer, topic.name(), name)) groups.push_back(BuildGroupInfo(fbb, topic, *group, times));
   }
   std::optional<TopicRecord> record = ctx.store.FindTopic(topic.id());
   auto name = fbb.CreateString(topic.name());

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "broker/net/floor_times.h"
 #include "broker/security/acl.h"
 #include "broker/state/broker_context.h"
 #include "schemas/frame.h"
@@ -43,21 +45,32 @@ bool AuthorizeGroup(Session& session, uint64_t request_id, GroupAccess access,
 // Whether the connection may see this group's state (no reply either way).
 bool MayDescribeGroup(const Session& session, std::string_view topic, std::string_view group);
 
-// The offset a start position means in this topic's log now.
-uint64_t ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
-                      int64_t timestamp_ms);
+// The offset a start position means in this topic's log. Earliest, latest
+// and an offset are answered at once: then(&topic, start) runs within the
+// call. A time is looked up in the store's index on a reader thread (it may
+// read the disk), and then runs later on the I/O thread with the topic as it
+// is by then: nullptr if it was deleted meanwhile.
+using StartResolved = std::function<void(Topic* topic, uint64_t start)>;
+void ResolveStart(BrokerContext& ctx, Topic& topic, wire::StartFrom start, uint64_t offset,
+                  int64_t timestamp_ms, StartResolved then);
 
 RetentionPolicy RetentionFromWire(const wire::Retention* retention);
 flatbuffers::Offset<wire::Retention> RetentionToWire(flatbuffers::FlatBufferBuilder& fbb,
                                                      const RetentionPolicy& retention);
 
+// The oldest unacked message's age comes from `times` (floor_times.h): -1
+// where they do not know the time of the group's floor.
 flatbuffers::Offset<wire::GroupInfo> BuildGroupInfo(flatbuffers::FlatBufferBuilder& fbb,
-                                                    Topic& topic, const ConsumerGroup& group);
+                                                    Topic& topic, const ConsumerGroup& group,
+                                                    const FloorTimes& times);
 // Lists only the groups `viewer` may describe: the topic's other groups, their
 // names and positions, are not the viewer's business.
 flatbuffers::Offset<wire::TopicInfo> BuildTopicInfo(flatbuffers::FlatBufferBuilder& fbb,
                                                     BrokerContext& ctx, Topic& topic,
-                                                    const Session& viewer);
+                                                    const Session& viewer, const FloorTimes& times);
+// The floors of the groups BuildTopicInfo would show `viewer` that memory
+// holds no time for (FloorTimes::AddIfMissing).
+void AddMissingFloors(Topic& topic, const Session& viewer, FloorTimes::Floors* missing);
 
 // A Deliver's or FetchOk's messages: their stored records copied side by
 // side into one byte vector (sliced from the stored batches, not

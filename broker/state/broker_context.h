@@ -15,6 +15,7 @@
 #include "broker/state/io_handoff.h"
 #include "broker/state/producer_claims.h"
 #include "broker/state/topic_registry.h"
+#include "broker/storage/read_runner.h"
 #include "broker/storage/store.h"
 
 namespace asio::ssl {
@@ -42,6 +43,7 @@ struct BrokerContext {
   TopicRegistry& registry;
   IoHandoff& storage_completions;  // the store's completions, to the I/O thread in order
   RetentionWorker* retention = nullptr;  // gives back the space of purged topics
+  ReadRunner* reads = nullptr;           // reads that may touch the disk, off the I/O thread
   const ConnectionCounts* connections = nullptr;  // the listener's
   BrokerMetrics* metrics = nullptr;      // counters the handlers bump
   // Auth on: who may connect, and their ACLs. A reload swaps in a new set;

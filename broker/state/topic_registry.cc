@@ -9,11 +9,13 @@
 
 namespace herald::broker {
 
-TopicRegistry::TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, const GroupLimits& limits,
-                             std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention)
+TopicRegistry::TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, ReadRunner* reads,
+                             const GroupLimits& limits, std::size_t tail_cache_bytes,
+                             RetentionPolicy dead_letter_retention)
     : io_(io),
       completions_(completions),
       store_(store),
+      reads_(reads),
       dead_letter_retention_(dead_letter_retention),
       limits_(limits),
       unacked_budget_(std::make_shared<UnackedBudget>(limits.max_unacked_bytes)),
@@ -57,8 +59,8 @@ Topic* TopicRegistry::Add(const TopicRecord& record) {
     }
     slot = std::make_unique<Topic>(
         record.id, record.name,
-        std::make_unique<TopicLog>(store_, record.id, record.earliest_offset, record.next_offset,
-                                   tail_cache_bytes_));
+        std::make_unique<TopicLog>(store_, reads_, record.id, record.earliest_offset,
+                                   record.next_offset, tail_cache_bytes_));
     by_id_[record.id] = slot.get();
   }
   return slot.get();

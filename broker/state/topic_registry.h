@@ -21,6 +21,7 @@
 #include "broker/dispatch/topic.h"
 #include "broker/state/io_handoff.h"
 #include "broker/status.h"
+#include "broker/storage/read_runner.h"
 #include "broker/storage/store.h"
 
 namespace herald::broker {
@@ -29,10 +30,12 @@ class TopicRegistry {
  public:
   // *store must outlive the registry. The store's completions of dead
   // letters reach the I/O thread through `completions`, in commit order with
-  // the publishes'. Dead-letter topics the registry creates get
+  // the publishes'. The topics' logs read what is not in memory through
+  // `reads` (off the I/O thread). Dead-letter topics the registry creates get
   // `dead_letter_retention`.
-  TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, const GroupLimits& limits,
-                std::size_t tail_cache_bytes, RetentionPolicy dead_letter_retention);
+  TopicRegistry(asio::io_context& io, IoHandoff& completions, Store* store, ReadRunner* reads,
+                const GroupLimits& limits, std::size_t tail_cache_bytes,
+                RetentionPolicy dead_letter_retention);
 
   // Loads the topics and groups the store holds.
   Status Load();
@@ -72,6 +75,7 @@ class TopicRegistry {
   asio::io_context& io_;
   IoHandoff& completions_;
   Store* store_;
+  ReadRunner* reads_;
   RetentionPolicy dead_letter_retention_;
   GroupLimits limits_;
   // Every group's unacked bytes, shared with the groups (which may outlive the registry).

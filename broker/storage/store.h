@@ -90,6 +90,10 @@ struct StoreOptions {
   uint64_t disk_reserve_bytes = 8u << 20;
   // Called on the storage thread with the duration of every synced write.
   std::function<void(std::chrono::nanoseconds)> on_sync;
+  // For tests only: ReadBatches, OffsetForTime and BatchTimestampAt (the
+  // reads the I/O thread needs) wait this long before they read, as if the
+  // disk were slow (brokerd --debug-read-delay-ms).
+  std::chrono::milliseconds debug_read_delay{0};
 };
 
 struct TopicRecord {
@@ -191,7 +195,7 @@ class Store {
 
   // Reads the batches of `topic_id` that hold offsets >= from_offset, in order,
   // until they hold max_messages messages from from_offset on, or about
-  // max_bytes are read.
+  // max_bytes are read. Any thread; may read the disk (so not the I/O thread).
   Status ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
                      std::size_t max_bytes,
                      std::vector<std::shared_ptr<const RecordBatch>>* out) const;
@@ -201,8 +205,15 @@ class Store {
   Status ListBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_batches,
                      std::vector<BatchSummary>* out) const;
   // The first offset appended at or after timestamp_ms; the topic's next
-  // offset if there is none.
+  // offset if there is none. A binary search of the index by offset, which
+  // assumes the batches' broker times do not decrease along the log; where
+  // they do (the clock stepped back), the answer is the start of a batch at
+  // or after timestamp_ms whose predecessor is before it, not necessarily the
+  // first such one. Any thread; may read the disk.
   uint64_t OffsetForTime(uint64_t topic_id, int64_t timestamp_ms);
+  // Broker time of the stored batch that holds `offset` (every message of a
+  // batch has its batch's); nullopt if none does. Any thread; may read the disk.
+  std::optional<int64_t> BatchTimestampAt(uint64_t topic_id, uint64_t offset) const;
   // Compacts the index entries of removed batches away (slow; any thread but
   // the storage thread, so that publishes do not wait for it). The segment
   // log gives their bytes back on the storage thread.
@@ -319,6 +330,8 @@ class Store {
   // A read of a located batch failed: true if the batch is gone meanwhile
   // (retention, purge, topic deletion) rather than damaged.
   bool BatchRemoved(uint64_t topic_id, uint64_t end_offset) const;
+  // Waits StoreOptions::debug_read_delay (tests only) before a read.
+  void SlowDiskForTests() const;
   // A RocksDB integer property summed over every column family.
   uint64_t SumOverFamilies(const std::string& property) const;
   std::size_t CommitBatchReserve() const;

@@ -1,6 +1,9 @@
 // The read side of the store and its batch index: reading batches, listing
-// batch summaries, finding an offset by time, truncating a topic's oldest
-// batches (retention, purge) and giving their space back, the storage size.
+// batch summaries, finding an offset by time and a batch's time, truncating a
+// topic's oldest batches (retention, purge) and giving their space back, the
+// storage size.
+
+#include <thread>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -76,6 +79,7 @@ Status Store::LocationsOfBatches(uint64_t topic_id, uint64_t before, BatchRanges
 Status Store::ReadBatches(uint64_t topic_id, uint64_t from_offset, std::size_t max_messages,
                           std::size_t max_bytes,
                           std::vector<std::shared_ptr<const RecordBatch>>* out) const {
+  SlowDiskForTests();
   std::string lower = keys::TopicPrefix(topic_id), upper = keys::TopicPrefix(topic_id + 1);
   rocksdb::Slice lower_slice(lower), upper_slice(upper);
   rocksdb::ReadOptions ro;
@@ -144,20 +148,59 @@ bool Store::BatchRemoved(uint64_t topic_id, uint64_t end_offset) const {
   return t == topics_.end() || t->second.earliest_offset >= end_offset;
 }
 
+namespace {
+
+// The summary of the stored batch that holds `offset`, else of the first one
+// after it; nullopt past the last. `index` iterates one topic's index.
+std::optional<BatchSummary> BatchAtOrAfter(rocksdb::Iterator& index, uint64_t topic_id, uint64_t offset) {
+  const std::string key = keys::LogKey(topic_id, offset);
+  index.SeekForPrev(key);
+  if (index.Valid()) {
+    auto summary = DecodeSummary(index.key().ToStringView(), index.value().ToStringView());
+    if (summary && summary->end_offset() > offset) return summary;
+  }
+  index.Seek(key);
+  if (!index.Valid()) return std::nullopt;
+  return DecodeSummary(index.key().ToStringView(), index.value().ToStringView());
+}
+
+}  // namespace
+
 uint64_t Store::OffsetForTime(uint64_t topic_id, int64_t timestamp_ms) {
+  SlowDiskForTests();
   std::optional<TopicRecord> topic = FindTopic(topic_id);
   if (!topic) return 0;
   TopicRange range(topic_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range.options, index_cf_));
-  // Broker timestamps only grow (barring clock steps), so the first batch at
-  // or after the time is the answer; a linear scan of the small index.
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto summary = DecodeSummary(it->key().ToStringView(), it->value().ToStringView());
-    if (summary && summary->timestamp_ms >= timestamp_ms) {
-      return std::max(summary->base_offset, topic->earliest_offset);
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
+  // The first offset whose batch is at or after the time, by bisecting the
+  // offsets: O(log n) seeks of the index. Every offset of a batch has the
+  // batch's time, so the answer is where a batch starts (or the log's start).
+  uint64_t lo = topic->earliest_offset, hi = topic->next_offset;
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    std::optional<BatchSummary> batch = BatchAtOrAfter(*index, topic_id, mid);
+    if (!batch || batch->base_offset >= hi) {
+      hi = mid;  // nothing stored in [mid, hi): a reader there moves on to hi
+    } else if (batch->timestamp_ms >= timestamp_ms) {
+      hi = std::max(lo, batch->base_offset);
+    } else {
+      lo = batch->end_offset();
     }
   }
-  return topic->next_offset;
+  return std::min(lo, topic->next_offset);
+}
+
+std::optional<int64_t> Store::BatchTimestampAt(uint64_t topic_id, uint64_t offset) const {
+  SlowDiskForTests();
+  TopicRange range(topic_id);
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(range.options, index_cf_));
+  std::optional<BatchSummary> batch = BatchAtOrAfter(*index, topic_id, offset);
+  if (!batch || batch->base_offset > offset) return std::nullopt;
+  return batch->timestamp_ms;
+}
+
+void Store::SlowDiskForTests() const {
+  if (options_.debug_read_delay.count() > 0) std::this_thread::sleep_for(options_.debug_read_delay);
 }
 
 Status Store::CompactTopicRange(uint64_t topic_id, uint64_t before) {

@@ -6,9 +6,10 @@
 
 namespace herald::broker {
 
-TopicLog::TopicLog(Store* store, uint64_t topic_id, uint64_t earliest_offset,
+TopicLog::TopicLog(Store* store, ReadRunner* reads, uint64_t topic_id, uint64_t earliest_offset,
                    uint64_t next_offset, std::size_t tail_cache_bytes)
     : store_(store),
+      reads_(reads),
       topic_id_(topic_id),
       earliest_(earliest_offset),
       end_(next_offset),
@@ -42,11 +43,11 @@ void TopicLog::OnTruncated(uint64_t earliest) {
   });
 }
 
-std::optional<int64_t> TopicLog::TimestampAt(uint64_t offset) {
-  std::vector<MessageRef> one;
-  if (offset < earliest_ || !Read(offset, 1, 1, &one).ok() || one.empty() || one[0].offset() != offset)
-    return std::nullopt;
-  return one[0].timestamp_ms();
+std::optional<int64_t> TopicLog::CachedTimestampAt(uint64_t offset) {
+  if (offset < earliest_ || offset >= end_) return std::nullopt;
+  std::shared_ptr<const RecordBatch> batch = FindCached(offset);
+  if (batch == nullptr) return std::nullopt;
+  return MessageRef{batch, static_cast<uint32_t>(offset - batch->base_offset())}.timestamp_ms();
 }
 
 namespace {
@@ -88,34 +89,62 @@ void TopicLog::RememberRead(std::shared_ptr<const RecordBatch> batch) {
   }
 }
 
-Status TopicLog::Read(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
-                      std::vector<MessageRef>* out) {
+bool TopicLog::ReadCached(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
+                          std::vector<MessageRef>* out) {
   const std::size_t limit = out->size() + max_messages;
   std::size_t bytes = 0;
   from = std::max(from, earliest_);
-  while (from < end_ && out->size() < limit && bytes < max_bytes) {
-    if (std::shared_ptr<const RecordBatch> batch = FindCached(from)) {
-      bytes += TakeFrom(batch, from, limit, out);
-      from = batch->end_offset();
-      continue;
-    }
-    std::vector<std::shared_ptr<const RecordBatch>> read;
-    Status s = store_->ReadBatches(topic_id_, from, limit - out->size(), max_bytes - bytes, &read);
-    if (!s.ok()) return s;
-    // Committed but not yet handed to OnAppended: not part of the log yet.
-    std::erase_if(read, [&](const auto& b) { return b->base_offset() >= end_; });
-    if (read.empty()) break;
-    // A gap in the stored log (retention removed it) moves the reader on.
-    from = std::max(from, read.front()->base_offset());
-    // Take from what was read (a small cache may not hold all of it), then keep it.
-    for (const auto& b : read) {
-      if (out->size() >= limit || bytes >= max_bytes) break;
-      bytes += TakeFrom(b, from, limit, out);
-      from = b->end_offset();
-    }
-    for (auto& b : read) RememberRead(std::move(b));
+  if (from >= end_) return true;
+  std::shared_ptr<const RecordBatch> batch = FindCached(from);
+  if (batch == nullptr) return false;
+  // Along the cached batches, up to the first that memory does not hold.
+  while (batch != nullptr && out->size() < limit && bytes < max_bytes) {
+    bytes += TakeFrom(batch, from, limit, out);
+    from = batch->end_offset();
+    batch = from < end_ ? FindCached(from) : nullptr;
   }
-  return Status::Ok();
+  return true;
+}
+
+void TopicLog::ReadLater(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
+                         ReadDone done) {
+  from = std::max(from, earliest_);
+  reads_->Run([this, alive = std::weak_ptr<const bool>(alive_), store = store_, topic_id = topic_id_,
+               from, max_messages, max_bytes, done = std::move(done)]() mutable -> ReadRunner::Completion {
+    // A reader thread: the store only.
+    std::vector<std::shared_ptr<const RecordBatch>> read;
+    Status s = store->ReadBatches(topic_id, from, max_messages, max_bytes, &read);
+    return [this, alive = std::move(alive), from, max_messages, max_bytes, done = std::move(done),
+            s = std::move(s), read = std::move(read)]() mutable {
+      // The I/O thread again.
+      if (alive.expired()) return done(Status(wire::ErrorCode::TopicNotFound, "topic was deleted"), {});
+      if (!s.ok()) return done(std::move(s), {});
+      std::vector<MessageRef> out;
+      TakeStored(from, max_messages, max_bytes, std::move(read), &out);
+      done(Status::Ok(), std::move(out));
+    };
+  });
+}
+
+void TopicLog::TakeStored(uint64_t from, std::size_t max_messages, std::size_t max_bytes,
+                          std::vector<std::shared_ptr<const RecordBatch>> read,
+                          std::vector<MessageRef>* out) {
+  // Committed but not yet handed to OnAppended: not part of the log yet.
+  // Truncated while the read ran: not part of it any more.
+  std::erase_if(read, [&](const auto& b) { return b->base_offset() >= end_ || b->end_offset() <= earliest_; });
+  if (read.empty()) return;
+  // A gap in the stored log (retention removed it) moves the reader on.
+  from = std::max({from, earliest_, read.front()->base_offset()});
+  // Take from what was read (a small cache may not hold all of it), then keep it.
+  std::size_t bytes = 0;
+  for (const auto& b : read) {
+    if (out->size() >= max_messages || bytes >= max_bytes) break;
+    bytes += TakeFrom(b, from, max_messages, out);
+    from = b->end_offset();
+  }
+  for (auto& b : read) {
+    if (FindCached(b->base_offset()) == nullptr) RememberRead(std::move(b));
+  }
 }
 
 }  // namespace herald::broker

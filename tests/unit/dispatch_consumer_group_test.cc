@@ -425,15 +425,20 @@ TEST_CASE("consumer_group: a nack's delay holds the redelivery until it is due",
 TEST_CASE("consumer_group: a failed log read delivers nothing until the log is read again", "[unit][consumer_group]") {
   Fixture f;
   f.Append({"", ""});
+  f.log.cold = true;
   f.log.fail_reads = 1;
   auto group = f.Group();
   auto a = std::make_shared<RecordingSink>();
   group->AddMember(a, 1, 1000, 30s);
   f.Run();
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
   CHECK(a->got.empty());
   CHECK(group->Stats().read_cursor == 0);
   f.Append({""});
   group->OnLogAppended();
+  f.Run();
+  REQUIRE(f.log.CompleteReads() == 1);
   f.Run();
   CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2});
 }
@@ -468,4 +473,95 @@ TEST_CASE("consumer_group: retention under a group that holds messages", "[unit]
   CHECK(group->Stats().ack_floor == 8);
   CHECK(group->Stats().lag == 0);
   CHECK(group->Stats().skipped == 2);
+}
+
+TEST_CASE("consumer_group: a read of the disk is one at a time, and delivers when it comes back",
+          "[unit][consumer_group][cold_read]") {
+  Fixture f;
+  f.log.cold = true;
+  f.Append({"", "", ""});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  CHECK(f.log.pending_reads() == 1);
+  // More wake-ups while it is out start no second read.
+  f.Append({""});
+  group->OnLogAppended();
+  f.Run();
+  CHECK(f.log.pending_reads() == 1);
+  CHECK(a->got.empty());
+  // It comes back with the log as it is by then, appends included.
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3});
+  CHECK(f.log.pending_reads() == 0);
+  // Then new appends are read (cold again here) from where it got to.
+  f.Append({""});
+  group->OnLogAppended();
+  f.Run();
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("consumer_group: retention while a read is out skips what it removed",
+          "[unit][consumer_group][cold_read]") {
+  Fixture f;
+  f.log.cold = true;
+  f.Append(std::vector<std::string>(6, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(f.log.pending_reads() == 1);
+  f.log.OnTruncated(4);
+  group->OnLogTruncated();
+  f.Run();
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
+  CHECK(a->Offsets() == std::vector<uint64_t>{4, 5});
+  CHECK(group->Stats().skipped == 4);
+}
+
+TEST_CASE("consumer_group: a read that comes back to a closed group is dropped",
+          "[unit][consumer_group][cold_read]") {
+  Fixture f;
+  f.log.cold = true;
+  f.Append({"", ""});
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(f.log.pending_reads() == 1);
+  group->Close();  // the topic was deleted
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
+  CHECK(a->got.empty());
+  CHECK(group->Stats().ready == 0);
+}
+
+TEST_CASE("consumer_group: a read of the state before a reset is dropped, and the new state read after it",
+          "[unit][consumer_group][cold_read]") {
+  Fixture f;
+  f.log.cold = true;
+  f.Append(std::vector<std::string>(6, ""));
+  auto group = f.Group();
+  auto a = std::make_shared<RecordingSink>();
+  uint64_t member = group->AddMember(a, 1, 1000, 30s);
+  f.Run();
+  REQUIRE(f.log.pending_reads() == 1);
+  group->RemoveMember(member);
+  REQUIRE(group->Reset(3));
+  auto b = std::make_shared<RecordingSink>();
+  group->AddMember(b, 2, 1000, 30s);
+  f.Run();
+  CHECK(f.log.pending_reads() == 1);  // still the old one: reads never overlap
+  REQUIRE(f.log.CompleteReads() == 1);
+  f.Run();
+  CHECK(b->got.empty());
+  REQUIRE(f.log.CompleteReads() == 1);  // the new state's read, from 3
+  f.Run();
+  CHECK(b->Offsets() == std::vector<uint64_t>{3, 4, 5});
+  CHECK(a->got.empty());
 }

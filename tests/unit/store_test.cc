@@ -553,3 +553,64 @@ TEST_CASE("store: a batch whose count disagrees with its header is refused befor
   // Nothing took an offset: the next batch starts at 0.
   CHECK(Append(*store, id, {"x"}).base_offset == 0);
 }
+
+namespace {
+
+// Appends one batch of `count` messages with the broker time `timestamp_ms`.
+void AppendAt(Store& store, uint64_t topic_id, uint32_t count, int64_t timestamp_ms) {
+  RecordBatchBuilder b(count, timestamp_ms, 64);
+  for (uint32_t i = 0; i < count; ++i) {
+    b.StartRecord(nullptr, 0);
+    b.FinishRecord("p");
+  }
+  std::promise<AppendResult> p;
+  store.Append({topic_id, 0, 0, count, b.Finish()}, [&](AppendResult r) { p.set_value(std::move(r)); });
+  REQUIRE(p.get_future().get().status.ok());
+}
+
+}  // namespace
+
+TEST_CASE("store: OffsetForTime finds the first batch at or after a time by bisection", "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  const uint64_t id = CreateTopic(*store, "t").id;
+  CHECK(store->OffsetForTime(id, 0) == 0);  // empty: the next offset
+  // 300 batches of 3 messages; batch i at time 1000 + 10 * (i / 2): pairs share a time.
+  for (int i = 0; i < 300; ++i) AppendAt(*store, id, 3, 1000 + 10 * (i / 2));
+  CHECK(store->OffsetForTime(id, 0) == 0);
+  CHECK(store->OffsetForTime(id, 1000) == 0);
+  for (int i = 0; i < 300; i += 2) {
+    const int64_t t = 1000 + 10 * (i / 2);
+    INFO("time " << t);
+    CHECK(store->OffsetForTime(id, t) == static_cast<uint64_t>(3 * i));
+    CHECK(store->OffsetForTime(id, t - 5) == static_cast<uint64_t>(3 * i));
+    CHECK(store->BatchTimestampAt(id, 3 * i + 4) == t);
+  }
+  CHECK(store->OffsetForTime(id, 1000 + 10 * 150) == 900);  // after the last: the next offset
+  CHECK_FALSE(store->BatchTimestampAt(id, 900).has_value());
+  // After a truncation the answer starts at the topic's start.
+  std::promise<Status> truncated;
+  store->Truncate(id, 300, [&](Status s, TopicRecord, bool) { truncated.set_value(s); });
+  REQUIRE(truncated.get_future().get().ok());
+  CHECK(store->OffsetForTime(id, 0) == 300);
+  CHECK(store->OffsetForTime(id, 1000 + 10 * 60) == 360);
+}
+
+TEST_CASE("store: OffsetForTime across a clock step back returns a batch where the time is crossed",
+          "[unit][store]") {
+  herald::test::TempDir dir;
+  auto store = OpenStore(dir.str());
+  const uint64_t id = CreateTopic(*store, "t").id;
+  // Times 100, 200, 300, then the clock steps back: 150, 250, 350.
+  for (int64_t t : {100, 200, 300, 150, 250, 350}) AppendAt(*store, id, 1, t);
+  // Not necessarily the first batch at or after the time, but one whose
+  // predecessor is before it (or the log's start).
+  for (int64_t t : {120, 220, 260, 320}) {
+    const uint64_t at = store->OffsetForTime(id, t);
+    INFO("time " << t << " -> offset " << at);
+    REQUIRE(at < 6);
+    CHECK(*store->BatchTimestampAt(id, at) >= t);
+    if (at > 0) CHECK(*store->BatchTimestampAt(id, at - 1) < t);
+  }
+  CHECK(store->OffsetForTime(id, 400) == 6);
+}
