@@ -77,6 +77,16 @@ struct RunResult {
   double msgs_per_s() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
 };
 
+// Ends a run timed per iteration (a floor): its messages are its samples;
+// it is complete if all `wanted` came in without an error.
+inline void FinishTimedRun(RunResult& r, uint64_t wanted, const char* what) {
+  r.messages = r.latencies_us.size();
+  r.complete = r.error.empty() && r.messages == wanted;
+  if (r.error.empty() && !r.complete) {
+    r.error = std::to_string(r.messages) + " of " + std::to_string(wanted) + " " + what + " within --max-seconds";
+  }
+}
+
 // The runs of one workload on one system.
 struct Summary {
   std::string system;  // herald, nats, or floor (the machine alone: no broker)

@@ -134,11 +134,7 @@ RunResult RunEchoFloor(const BenchOptions& o) {
     }
   }  // closing the client ends the server's loop
   server.join();
-  r.messages = r.latencies_us.size();
-  r.complete = r.error.empty() && r.messages == o.count;
-  if (r.error.empty() && !r.complete) {
-    r.error = fmt::format("{} of {} round trips within --max-seconds", r.messages, o.count);
-  }
+  FinishTimedRun(r, o.count, "round trips");
   return r;
 }
 

@@ -99,11 +99,7 @@ RunResult RunFsyncFloor(const BenchOptions& o) {
     r.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - before).count());
   }
   r.seconds = Seconds(now - start);
-  r.messages = r.latencies_us.size();
-  r.complete = r.error.empty() && r.messages == o.count;
-  if (r.error.empty() && !r.complete) {
-    r.error = fmt::format("{} of {} syncs within --max-seconds", r.messages, o.count);
-  }
+  FinishTimedRun(r, o.count, "syncs");
   return r;
 }
 
