@@ -1,20 +1,18 @@
 #pragma once
 // SideSync: one sync at a time on a thread of its own, started by one thread
-// and waited for by the same one. With --fsync always the commit sync thread
-// (sync_pipeline.h) starts the segment file's fdatasync here, syncs the
-// index's WAL meanwhile, then waits: a sync takes the longer of the two
-// rather than their sum.
+// and waited for by the same one. With --fsync always the storage thread
+// starts the segment file's fdatasync here, writes and syncs the index's WAL
+// meanwhile, then waits: a commit takes the longer of the two syncs rather
+// than their sum.
 //
 // That the index may become durable a moment before the bytes it locates is
 // the case recovery already handles (store_recovery.cc, step 5): only the
-// newest segment file can lack synced bytes, since a file is synced as it is
-// closed, before the next one is written, and a commit is acknowledged only
-// after both syncs of a round that began after its writes; the newest
-// file's batches are read back and CRC-checked at start, the log cut at the
-// first bad one, which is never before an acknowledged one.
+// newest segment file can lack synced bytes, since a commit is acknowledged
+// after both syncs and the next one starts after that, and its batches are
+// read back and CRC-checked at start, the log cut at the first bad one.
 //
-// Thread: Start and Wait on the owner's thread (the commit sync thread);
-// `sync` runs on SideSync's.
+// Thread: Start and Wait on the owner's thread (the storage thread); `sync`
+// runs on SideSync's.
 
 #include <condition_variable>
 #include <functional>

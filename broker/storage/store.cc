@@ -14,7 +14,6 @@
 #include "broker/storage/disk_reserve.h"
 #include "broker/storage/interval_syncer.h"
 #include "broker/storage/side_sync.h"
-#include "broker/storage/sync_pipeline.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/prezeroed_wal.h"
 #include "broker/storage/rocksdb_setup.h"
@@ -70,8 +69,6 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   if (options.fsync == FsyncPolicy::kAlways) {
     SegmentLog* segments = store->segments_.get();
     store->segment_sync_ = std::make_unique<SideSync>([segments] { return segments->SyncWritten(); });
-    Store* self = store.get();
-    store->commit_sync_ = std::make_unique<SyncPipeline>([self] { return self->SyncCommitted(); });
   }
   store->thread_ = std::thread([s = store.get()] {
     NameThisThread("storage");
@@ -95,7 +92,6 @@ Store::~Store() {
     cv_.notify_one();
     thread_.join();
   }
-  commit_sync_.reset();  // syncs and completes the last commits
   if (segments_) {
     segments_->writer.AssertHeld();  // its writer has stopped
     if (rocksdb::Status closed = segments_->Close(); !closed.ok()) {
@@ -219,7 +215,6 @@ void Store::Run() {
       while (queue_.empty() && !stopping_) cv_.wait(mu_);
       if (queue_.empty() && stopping_) return;
     }
-    if (commit_sync_) commit_sync_->WaitForRoom();
     // The writer role before the ops: an inline commit meanwhile takes ops
     // from the front only, so they still complete in submission order.
     MutexLock writer(writer_mu_);
@@ -432,24 +427,6 @@ PrezeroedWalOptions Store::PrezeroedOptions() {
   return options;
 }
 
-Status Store::SyncCommitted() {
-  if (failed()) return FailedError();
-  const auto started = std::chrono::steady_clock::now();
-  segment_sync_->Start();
-  const rocksdb::Status wal = db_->SyncWAL();
-  const int segment = segment_sync_->Wait();
-  if (options_.on_sync) options_.on_sync(std::chrono::steady_clock::now() - started);
-  // A failed sync of zeros ahead of a file's end (PrezeroedOptions) may
-  // have been the one to see what this sync would have reported.
-  if (wal.ok() && segment == 0) return failed() ? FailedError() : Status::Ok();
-  // Even a full disk (ENOSPC from fdatasync): the commits this sync was for
-  // are published, and later ones are written on top of them, so the store
-  // cannot take them back; it stops until a restart (Store::failed).
-  Fail(wal.ok() ? "syncing the segment file" : "syncing the index's WAL",
-       wal.ok() ? std::strerror(segment) : wal.ToString());
-  return FailedError();
-}
-
 void Store::SyncWritten() {
   if (!unsynced_.exchange(false, std::memory_order_acq_rel)) return;
   // The batches first, then the index that locates them: a synced index
@@ -463,8 +440,6 @@ void Store::SyncWritten() {
 
 void Store::RetireSegments() {
   segments_->writer.AssertHeld();
-  // After the commits being synced: nothing retires under a sync.
-  if (commit_sync_) commit_sync_->WaitIdle();
   segments_dirty_ = false;
   std::unordered_map<uint64_t, uint64_t> starts;  // topic -> earliest offset
   {

@@ -58,7 +58,6 @@ class DiskReserve;
 class IntervalSyncer;
 class SideSync;
 class SegmentLog;
-class SyncPipeline;
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 
@@ -262,12 +261,6 @@ class Store {
     }
   };
   class Commit;  // one group commit in progress (store_commit.cc)
-  // A commit's callbacks, run once it is durable (store_commit.cc).
-  struct CommitCompletions;
-  struct CommitCompletionsDeleter {
-    void operator()(CommitCompletions* completions) const;
-  };
-  using CompletionsPtr = std::unique_ptr<CommitCompletions, CommitCompletionsDeleter>;
   // Byte ranges of stored batches, to give back to the segment log once
   // their index entries are deleted.
   using BatchRanges = std::vector<BatchLocation>;
@@ -313,16 +306,9 @@ class Store {
   // --fsync interval (IntervalSyncer's thread): if written since the last
   // time, syncs the segment file being written, then RocksDB's WAL.
   void SyncWritten();
-  // --fsync always (the sync pipeline's thread): syncs the segment file
-  // being written beside RocksDB's WAL. A failure fails the store: the
-  // commits it was to make durable are published already.
-  Status SyncCommitted();
   // For the prezeroed files (the segment log's, the WAL's with --fsync
   // always): a failed sync of their zeros fails the store.
   PrezeroedWalOptions PrezeroedOptions();
-  // Completions to fill, from the spares if any (any thread), and back.
-  CompletionsPtr SpareCompletions() EXCLUDES(spare_completions_mu_);
-  void KeepCompletions(CompletionsPtr completions) EXCLUDES(spare_completions_mu_);
   // Marks the store failed (failed()) after `what` failed with `s`, and says
   // so once in the log. Any thread.
   void Fail(const char* what, const std::string& error);
@@ -399,10 +385,6 @@ class Store {
   std::unique_ptr<IntervalSyncer> syncer_;  // with --fsync interval only
   // With --fsync always: the segment file's sync, beside the index's.
   std::unique_ptr<SideSync> segment_sync_;
-  // With --fsync always: syncs written commits while the next is written.
-  std::unique_ptr<SyncPipeline> commit_sync_;
-  Mutex spare_completions_mu_;
-  std::vector<CompletionsPtr> spare_completions_ GUARDED_BY(spare_completions_mu_);
 };
 
 }  // namespace herald::broker

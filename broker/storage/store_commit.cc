@@ -3,9 +3,7 @@
 // log, then one RocksDB WriteBatch of their locations, summaries and the
 // rest; with --fsync always both are synced, side by side, before any of
 // the commit's callbacks runs (an index entry durable before its bytes is
-// what recovery's check of the newest segment file handles: side_sync.h),
-// on the sync pipeline's thread while the storage thread writes the next
-// commit (sync_pipeline.h).
+// what recovery's check of the newest segment file handles: side_sync.h).
 
 #include <cerrno>
 #include <cstring>
@@ -18,7 +16,6 @@
 #include "broker/storage/crc32c.h"
 #include "broker/storage/segment_log.h"
 #include "broker/storage/side_sync.h"
-#include "broker/storage/sync_pipeline.h"
 #include "broker/storage/key_codec.h"
 #include "broker/storage/store.h"
 #include "broker/storage/store_internal.h"
@@ -41,68 +38,6 @@ codec::SmallBytes<24> EncodeProducer(uint64_t last_sequence, uint64_t base_seque
 }
 
 }  // namespace
-
-// What a commit owes its callers once it is durable: every callback, in the
-// order of the ops. Handed to the sync pipeline with --fsync always, and
-// back to the store's spares once run (no allocation per commit).
-struct Store::CommitCompletions {
-  struct Written {
-    AppendDone done;
-    AppendResult result;
-    std::string bytes;
-  };
-  struct Immediate {
-    AppendDone done;
-    AppendResult result;
-  };
-  std::vector<Written> written;
-  std::vector<Immediate> immediate;
-  std::vector<Done> group_dones;
-  Status status;  // the commit's write
-
-  bool empty() const { return written.empty() && immediate.empty() && group_dones.empty(); }
-
-  // Runs every callback: with the write's status if it failed, else with
-  // `sync` (that of the sync that covered the write, or Ok if none was due).
-  void Run(const Status& sync) {
-    const Status& outcome = status.ok() ? sync : status;
-    for (auto& w : written) {
-      if (outcome.ok()) {
-        w.result.batch = RecordBatch::Parse(w.result.base_offset, std::move(w.bytes));
-      } else {
-        w.result = AppendResult();
-        w.result.status = outcome;
-      }
-      w.done(std::move(w.result));
-    }
-    for (auto& i : immediate) i.done(std::move(i.result));
-    for (auto& d : group_dones) d(outcome);
-    // Now, not at the next reuse: what the callbacks capture (sessions) goes.
-    written.clear();
-    immediate.clear();
-    group_dones.clear();
-    status = Status::Ok();
-  }
-};
-
-void Store::CommitCompletionsDeleter::operator()(CommitCompletions* c) const { delete c; }
-
-Store::CompletionsPtr Store::SpareCompletions() {
-  {
-    MutexLock lock(spare_completions_mu_);
-    if (!spare_completions_.empty()) {
-      CompletionsPtr c = std::move(spare_completions_.back());
-      spare_completions_.pop_back();
-      return c;
-    }
-  }
-  return CompletionsPtr(new CommitCompletions());
-}
-
-void Store::KeepCompletions(CompletionsPtr completions) {
-  MutexLock lock(spare_completions_mu_);
-  spare_completions_.push_back(std::move(completions));
-}
 
 // One group commit: the appends and group positions drained from the queue
 // in one go, staged against the committed state, written as one segment
@@ -128,7 +63,9 @@ class Store::Commit {
     topics_.clear();
     producers_.clear();
     producer_batches_.clear();
-    if (!out_) out_ = store_.SpareCompletions();
+    written_.clear();
+    immediate_.clear();
+    group_dones_.clear();
     position_ = {};
     sync_ = false;
     // First, so that the keys this commit puts stay, should one be among
@@ -147,7 +84,7 @@ class Store::Commit {
       auto it = store_.topics_.find(req.topic_id);
       if (it == store_.topics_.end()) {
         result.status = Status(wire::ErrorCode::TopicNotFound, "topic was deleted");
-        out_->immediate.push_back({std::move(op.done), std::move(result)});
+        immediate_.push_back({std::move(op.done), std::move(result)});
         return;
       }
       StagedTopic* staged = FindTopic(req.topic_id);
@@ -159,7 +96,7 @@ class Store::Commit {
       if (req.base_sequence <= sp.last_sequence) {
         result.duplicate = true;
         result.base_offset = FindRecent(key, req.base_sequence);
-        out_->immediate.push_back({std::move(op.done), std::move(result)});
+        immediate_.push_back({std::move(op.done), std::move(result)});
         return;
       }
       sp.last_sequence = req.base_sequence + req.count - 1;
@@ -190,31 +127,30 @@ class Store::Commit {
     topic.added_bytes += req.batch.size();
     sync_ |= store_.options_.fsync == FsyncPolicy::kAlways;
     result.base_offset = next;
-    out_->written.push_back({std::move(op.done), std::move(result), std::move(req.batch)});
+    written_.push_back({std::move(op.done), std::move(result), std::move(req.batch)});
   }
 
   void AddPutGroup(PutGroupOp& op) {
     store_.writer_role_.AssertHeld();
     batch_.Put(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group), op.position);
     sync_ |= op.sync;
-    if (op.done) out_->group_dones.push_back(std::move(op.done));
+    if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   void AddDeleteGroup(DeleteGroupOp& op) {
     store_.writer_role_.AssertHeld();
     batch_.Delete(store_.groups_cf_, keys::GroupKey(op.topic_id, op.group));
     sync_ = true;
-    if (op.done) out_->group_dones.push_back(std::move(op.done));
+    if (op.done) group_dones_.push_back(std::move(op.done));
   }
 
   bool empty() const {
     store_.writer_role_.AssertHeld();
-    return out_->empty() && batch_.Count() == 0;
+    return written_.empty() && immediate_.empty() && group_dones_.empty() && batch_.Count() == 0;
   }
 
-  // Writes the batches and the index and publishes the staged state; then
-  // runs every callback, or, with --fsync always, hands them to the sync
-  // pipeline, which runs them once a sync covers the writes.
+  // Writes the batches and the index, publishes the staged state, then runs
+  // every callback.
   void Finish() {
     store_.writer_role_.AssertHeld();
     store_.segments_->writer.AssertHeld();
@@ -226,18 +162,21 @@ class Store::Commit {
       status = Write();
     }
     if (status.ok()) Publish();
-    out_->status = status;
-    if (store_.commit_sync_) {
-      // Failed writes too, so that callbacks keep the order of their ops.
-      CommitCompletions* completions = out_.release();
-      Store* store = &store_;
-      store_.commit_sync_->Submit([store, completions](const Status& sync) {
-        completions->Run(sync);
-        store->KeepCompletions(CompletionsPtr(completions));
-      });
-      return;
+    for (auto& w : written_) {
+      if (status.ok()) {
+        w.result.batch = RecordBatch::Parse(w.result.base_offset, std::move(w.bytes));
+      } else {
+        w.result = AppendResult();
+        w.result.status = status;
+      }
+      w.done(std::move(w.result));
     }
-    out_->Run(Status::Ok());
+    for (auto& i : immediate_) i.done(std::move(i.result));
+    for (auto& d : group_dones_) d(status);
+    // Not at the next Begin: what the callbacks capture (sessions) goes now.
+    written_.clear();
+    immediate_.clear();
+    group_dones_.clear();
   }
 
  private:
@@ -271,23 +210,47 @@ class Store::Commit {
     uint64_t base_offset = 0;
     BatchLocation location;  // file and offset in the file filled in once written
   };
+  struct Written {
+    AppendDone done;
+    AppendResult result;
+    std::string bytes;
+  };
+  struct Immediate {
+    AppendDone done;
+    AppendResult result;
+  };
+
   // The batches to the segment log, then the index with their locations.
-  // With --fsync always their syncs are the sync pipeline's (Finish), which
-  // runs the segment file's beside the index's (SideSync: why that is safe).
-  // Otherwise a commit that must be synced (a synced group position with
-  // --fsync interval) syncs the index here.
+  // With --fsync always the segment file's sync runs beside the index's
+  // write and sync (SideSync: why that is safe), and the commit completes
+  // once both are done.
   Status Write() REQUIRES(store_.writer_role_, store_.segments_->writer) {
     const auto started = std::chrono::steady_clock::now();
     rocksdb::Status s;
+    bool syncing_segment = false;
     if (!batches_.empty()) {
       s = store_.segments_->Append(batches_, &position_);
+      if (s.ok() && store_.segment_sync_) {
+        store_.segment_sync_->Start();
+        syncing_segment = true;
+      }
       if (s.ok()) StageLocations();
     }
     StageTopicBytes();
-    const bool sync_here = sync_ && !store_.commit_sync_;
-    if (s.ok()) s = store_.WriteIndex(batch_, sync_here);
-    if (sync_here && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
+    if (s.ok()) s = store_.WriteIndex(batch_, sync_);
+    if (syncing_segment) {
+      const int err = store_.segment_sync_->Wait();
+      if (err != 0 && s.ok()) {
+        s = err == ENOSPC ? rocksdb::Status::NoSpace("fdatasync of the segment file", std::strerror(err))
+                          : rocksdb::Status::IOError("fdatasync of the segment file", std::strerror(err));
+      }
+    }
+    if (sync_ && store_.options_.on_sync) store_.options_.on_sync(std::chrono::steady_clock::now() - started);
     store_.write_failing_.store(!s.ok(), std::memory_order_relaxed);
+    // A failed sync of zeros ahead of a file's end (Store::PrezeroedOptions)
+    // may have been the one to see what this commit's syncs would have
+    // reported: the store failed, and nothing more is acknowledged.
+    if (s.ok() && sync_ && store_.failed()) return store_.FailedError();
     if (s.ok()) return Status::Ok();
     spdlog::get("storage")->error("group commit of {} records failed: {}", batch_.Count(), s.ToString());
     // A full disk passes (EnsureWritable resumes once there is room); any
@@ -385,9 +348,9 @@ class Store::Commit {
   std::vector<StagedTopic> topics_;
   std::vector<StagedProducer> producers_;
   std::vector<ProducerBatch> producer_batches_;  // in commit order
-  // This commit's callbacks; handed to the sync pipeline (and a spare taken
-  // at the next Begin) with --fsync always.
-  CompletionsPtr out_;
+  std::vector<Written> written_;
+  std::vector<Immediate> immediate_;
+  std::vector<Done> group_dones_;
 };
 
 void Store::CommitDeleter::operator()(Commit* commit) const { delete commit; }
@@ -410,9 +373,6 @@ void Store::ProcessAll(std::vector<Op>& ops) {
         commit.Finish();
         commit.Begin();
       }
-      // Topic changes wait for the commits being synced, so that every
-      // operation still completes in submission order.
-      if (commit_sync_) commit_sync_->WaitIdle();
       if (auto* c = std::get_if<CreateTopicOp>(&op)) ApplyCreateTopic(*c);
       if (auto* d = std::get_if<DeleteTopicOp>(&op)) ApplyDeleteTopic(*d);
       if (auto* t = std::get_if<TruncateOp>(&op)) ApplyTruncate(*t);
