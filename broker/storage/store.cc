@@ -230,6 +230,12 @@ void Store::Run() {
 }
 
 void Store::CommitQueuedAppends() {
+  // After a failed write, EnsureWritable may try db->Resume(), which can
+  // flush: that is the storage thread's to wait for.
+  if (write_failing_.load(std::memory_order_relaxed)) {
+    cv_.notify_one();
+    return;
+  }
   // Held: the storage thread is committing, and takes the queue when done.
   if (!writer_mu_.try_lock()) return;
   writer_role_.AssertHeld();

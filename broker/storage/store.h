@@ -185,8 +185,9 @@ class Store {
   void CommitAppendsInline(std::function<void()> schedule);
   // Commits the appends at the front of the queue, up to
   // kMaxInlineCommitBytes, on the calling thread, and leaves the rest (and
-  // everything but appends) to the storage thread. Never blocks on the
-  // storage thread: if it is committing, it takes the queue when done.
+  // everything but appends, and everything while writes are failing) to the
+  // storage thread. Never blocks on the storage thread: if it is
+  // committing, it takes the queue when done.
   void CommitQueuedAppends() EXCLUDES(mu_, writer_mu_);
   // A burst larger than this goes to the storage thread, whose write then
   // overlaps with the I/O thread's network work.
