@@ -33,9 +33,11 @@ herald::Message Msg(std::string payload, std::optional<std::string> key = std::n
 }
 
 // Reads TOPIC.dlq with a group of its own (the topic appears with the first
-// dead letter) and waits, bounded, for the first letter; REQUIREs one.
+// dead letter) and waits, bounded, for the first letter; REQUIREs one. Each
+// wait is bounded by `timeout`: a loaded machine running a sanitizer build
+// took over 15 s for JetStream's stream to appear.
 herald::OwnedMessage FirstDeadLetter(const Engine& engine, const std::string& topic,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   std::mutex mu;
   std::vector<herald::OwnedMessage> letters;
   auto reader = engine.Connect();
@@ -45,7 +47,7 @@ herald::OwnedMessage FirstDeadLetter(const Engine& engine, const std::string& to
       letters.push_back(d.message().ToOwned());
       d.ack();
     });
-  }));
+  }, timeout));
   REQUIRE(Eventually([&] {
     std::lock_guard lock(mu);
     return !letters.empty();
