@@ -58,10 +58,11 @@ void Publisher::Publish(const std::string& topic, Message message, PublishCallba
       return;
     }
     pending_bytes_ += bytes;
-    // Nothing of this publisher's in flight: one request at a time, or the
-    // first of a burst. It goes out from this thread, without waking the I/O
+    // Every earlier publish complete: nothing of this publisher's is queued,
+    // being drained or awaiting its ack (one request at a time, or the first
+    // of a burst). It goes out from this thread, without waking the I/O
     // thread. Behind it, a burst queues and is drained in batches.
-    const bool idle = first_open_ticket_ == next_ticket_ && queue_.empty() && !drain_posted_ && !drain_running_;
+    const bool idle = first_open_ticket_ == next_ticket_;
     Pending p{0, std::move(message), std::move(done), next_ticket_++, bytes};
     ticket_done_.push_back(0);
     if (idle && SendAlone(topic, p)) return;
@@ -110,7 +111,6 @@ void Publisher::Drain() {
     draining_.swap(queue_);
     draining_topics_.swap(queue_topics_);
     drain_posted_ = false;
-    drain_running_ = true;  // until its frames are with the connection: nothing may overtake them
   }
   // SizeOf is at least a message's record in the batch, so batches packed by
   // it, plus the batch header, stay within the broker's publish limits too.
@@ -144,8 +144,6 @@ void Publisher::Drain() {
   }
   draining_.clear();
   draining_topics_.clear();
-  MutexLock lock(mu_);
-  drain_running_ = false;
 }
 
 void Publisher::SendBatch(const std::string& topic, std::vector<Pending>&& batch) {

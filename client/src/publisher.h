@@ -83,14 +83,14 @@ class Publisher {
   std::vector<std::string> draining_topics_;   // I/O thread
   std::vector<OpenBatch> open_batches_;        // I/O thread: Drain's, by topic index
   bool drain_posted_ GUARDED_BY(mu_) = false;
-  bool drain_running_ GUARDED_BY(mu_) = false;  // Drain is handing frames to the connection
   std::size_t pending_bytes_ GUARDED_BY(mu_) = 0;  // queued or unacked
   uint64_t next_ticket_ GUARDED_BY(mu_) = 0;
   uint64_t first_open_ticket_ GUARDED_BY(mu_) = 0;  // every ticket below is complete
   std::deque<uint8_t> ticket_done_ GUARDED_BY(mu_);  // from first_open_ticket_ on
 
   // The next sequence per topic, taken by SendAlone and Drain, which never
-  // overlap (drain_running_), so sequences go out in order.
+  // overlap (SendAlone runs only when every ticket is complete, and what
+  // Drain holds is not), so sequences go out in order.
   std::unordered_map<std::string, uint64_t> next_sequence_ GUARDED_BY(mu_);
 };
 
